@@ -1,0 +1,416 @@
+package org.untwist.backend;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.List;
+import org.untwist.tensor.DType;
+import org.untwist.tensor.Tensor;
+
+/**
+ * The one place where every {@link Backend} operation checks its arguments. Public methods validate shapes
+ * and types, then call a protected kernel with the sizes already unpacked; a backend implements only the
+ * kernels. The layout operations ({@code splitQkv}, {@code concat}, {@code split}) are bulk memory copies
+ * and are shared by all host-memory backends.
+ */
+public abstract class AbstractBackend implements Backend {
+
+    // ---- kernels a backend implements ----------------------------------------------------------------
+
+    /** {@code out[r, o] = Σ_i x[r, i]·w[o, i] + bias[o]}; {@code bias} may be null. */
+    protected abstract void linearKernel(Tensor x, Tensor w, Tensor bias, Tensor out, int rows, int in, int outDim);
+
+    protected abstract void addKernel(Tensor a, Tensor b, Tensor out, long n);
+
+    protected abstract void layerNormKernel(Tensor x, float eps, Tensor out, int rows, int dim);
+
+    protected abstract void rmsNormKernel(Tensor x, Tensor scale, float eps, Tensor out, int rows, int dim);
+
+    protected abstract void siluKernel(Tensor x, Tensor out, long n);
+
+    protected abstract void geluTanhKernel(Tensor x, Tensor out, long n);
+
+    protected abstract void modulateKernel(Tensor x, Tensor shift, Tensor scale, Tensor out, int batch, int tokens, int dim);
+
+    protected abstract void gatedResidualKernel(Tensor residual, Tensor gate, Tensor y, Tensor out, int batch, int tokens, int dim);
+
+    /** {@code pe} is {@code [batch, 1, tokens, pairs, 2, 2]} with {@code pairs = Σ axesDim / 2}. */
+    protected abstract void ropeTableKernel(Tensor ids, int[] axesDim, double theta, Tensor pe, int batch, int tokens);
+
+    /** {@code peBatch} is 1 (shared table) or {@code batch}. */
+    protected abstract void applyRopeKernel(Tensor x, Tensor pe, Tensor out, int batch, int heads, int tokens, int headDim, int peBatch);
+
+    protected abstract void timestepEmbeddingKernel(Tensor t, float timeFactor, double maxPeriod, Tensor out, int batch, int dim);
+
+    /**
+     * Attention over {@code lk} own keys followed by {@code lr} reference keys (scaled per chunk by
+     * {@code refKeyScale} when it is not null) in one softmax. {@code refK}/{@code refV} are null when
+     * {@code lr == 0}; {@code refBatch} is 1 or {@code batch}.
+     */
+    protected abstract void attentionKernel(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor refKeyScale,
+                                            Tensor out, int batch, int heads, int lq, int lk, int lr, int headDim, int refBatch);
+
+    // ---- validated public operations -----------------------------------------------------------------
+
+    @Override
+    public final void linear(Tensor x, Tensor weight, Tensor bias, Tensor out) {
+        String op = "linear";
+        requireF32(op, "x", x);
+        requireF32(op, "out", out);
+        requireRank(op, "weight", weight, 2);
+        int in = weight.dim(0) == 0 && weight.dim(1) == 0 ? 0 : weight.dim(1);
+        int outDim = weight.dim(0);
+        if (x.rank() < 1 || x.dim(-1) != in) {
+            throw shapeError(op, "x", x, "[..., " + in + "] to match weight " + Arrays.toString(weight.shape()));
+        }
+        int[] expectedOut = x.shape();
+        expectedOut[expectedOut.length - 1] = outDim;
+        requireShape(op, "out", out, expectedOut);
+        if (bias != null) {
+            requireF32(op, "bias", bias);
+            requireShape(op, "bias", bias, outDim);
+        }
+        requireDistinct(op, x, out);
+        linearKernel(x, weight, bias, out, toInt(op, x.rows()), in, outDim);
+    }
+
+    @Override
+    public final void add(Tensor a, Tensor b, Tensor out) {
+        requireF32("add", "a", a);
+        requireSameShape("add", "b", b, a);
+        requireSameShape("add", "out", out, a);
+        requireF32("add", "b", b);
+        requireF32("add", "out", out);
+        addKernel(a, b, out, a.numel());
+    }
+
+    @Override
+    public final void layerNorm(Tensor x, float eps, Tensor out) {
+        requireRows("layerNorm", x, out);
+        requireEps("layerNorm", eps);
+        layerNormKernel(x, eps, out, toInt("layerNorm", x.rows()), x.dim(-1));
+    }
+
+    @Override
+    public final void rmsNorm(Tensor x, Tensor scale, float eps, Tensor out) {
+        requireRows("rmsNorm", x, out);
+        requireEps("rmsNorm", eps);
+        requireF32("rmsNorm", "scale", scale);
+        requireShape("rmsNorm", "scale", scale, x.dim(-1));
+        rmsNormKernel(x, scale, eps, out, toInt("rmsNorm", x.rows()), x.dim(-1));
+    }
+
+    @Override
+    public final void silu(Tensor x, Tensor out) {
+        requireF32("silu", "x", x);
+        requireSameShape("silu", "out", out, x);
+        requireF32("silu", "out", out);
+        siluKernel(x, out, x.numel());
+    }
+
+    @Override
+    public final void geluTanh(Tensor x, Tensor out) {
+        requireF32("geluTanh", "x", x);
+        requireSameShape("geluTanh", "out", out, x);
+        requireF32("geluTanh", "out", out);
+        geluTanhKernel(x, out, x.numel());
+    }
+
+    @Override
+    public final void modulate(Tensor x, Tensor shift, Tensor scale, Tensor out) {
+        String op = "modulate";
+        requireRank(op, "x", x, 3);
+        requireF32(op, "x", x);
+        requirePerBatch(op, "shift", shift, x);
+        requirePerBatch(op, "scale", scale, x);
+        requireSameShape(op, "out", out, x);
+        requireF32(op, "out", out);
+        modulateKernel(x, shift, scale, out, x.dim(0), x.dim(1), x.dim(2));
+    }
+
+    @Override
+    public final void gatedResidual(Tensor residual, Tensor gate, Tensor y, Tensor out) {
+        String op = "gatedResidual";
+        requireRank(op, "residual", residual, 3);
+        requireF32(op, "residual", residual);
+        requirePerBatch(op, "gate", gate, residual);
+        requireSameShape(op, "y", y, residual);
+        requireF32(op, "y", y);
+        requireSameShape(op, "out", out, residual);
+        requireF32(op, "out", out);
+        gatedResidualKernel(residual, gate, y, out, residual.dim(0), residual.dim(1), residual.dim(2));
+    }
+
+    @Override
+    public final void ropeTable(Tensor ids, int[] axesDim, double theta, Tensor pe) {
+        String op = "ropeTable";
+        requireRank(op, "ids", ids, 3);
+        requireF32(op, "ids", ids);
+        if (axesDim == null || axesDim.length != ids.dim(2)) {
+            throw new IllegalArgumentException(op + ": axesDim " + Arrays.toString(axesDim) + " must have one entry per id axis ("
+                    + ids.dim(2) + ")");
+        }
+        int total = 0;
+        for (int d : axesDim) {
+            if (d <= 0 || d % 2 != 0) {
+                throw new IllegalArgumentException(op + ": every axis dimension must be positive and even, got " + Arrays.toString(axesDim));
+            }
+            total += d;
+        }
+        if (!(theta > 0) || Double.isInfinite(theta)) {
+            throw new IllegalArgumentException(op + ": theta must be a positive finite number, got " + theta);
+        }
+        requireF32(op, "pe", pe);
+        requireShape(op, "pe", pe, ids.dim(0), 1, ids.dim(1), total / 2, 2, 2);
+        ropeTableKernel(ids, axesDim.clone(), theta, pe, ids.dim(0), ids.dim(1));
+    }
+
+    @Override
+    public final void applyRope(Tensor x, Tensor pe, Tensor out) {
+        String op = "applyRope";
+        requireRank(op, "x", x, 4);
+        requireF32(op, "x", x);
+        int b = x.dim(0), h = x.dim(1), l = x.dim(2), d = x.dim(3);
+        if (d % 2 != 0) {
+            throw shapeError(op, "x", x, "an even head dimension");
+        }
+        requireF32(op, "pe", pe);
+        requireRank(op, "pe", pe, 6);
+        int peBatch = pe.dim(0);
+        if ((peBatch != 1 && peBatch != b) || !pe.hasShape(peBatch, 1, l, d / 2, 2, 2)) {
+            throw shapeError(op, "pe", pe, "[1 or " + b + ", 1, " + l + ", " + d / 2 + ", 2, 2] to match x " + Arrays.toString(x.shape()));
+        }
+        requireSameShape(op, "out", out, x);
+        requireF32(op, "out", out);
+        applyRopeKernel(x, pe, out, b, h, l, d, peBatch);
+    }
+
+    @Override
+    public final void timestepEmbedding(Tensor t, float timeFactor, double maxPeriod, Tensor out) {
+        String op = "timestepEmbedding";
+        requireF32(op, "t", t);
+        requireRank(op, "t", t, 1);
+        requireF32(op, "out", out);
+        requireRank(op, "out", out, 2);
+        if (out.dim(0) != t.dim(0)) {
+            throw shapeError(op, "out", out, "[" + t.dim(0) + ", dim] to match t " + Arrays.toString(t.shape()));
+        }
+        if (!(maxPeriod > 0)) {
+            throw new IllegalArgumentException(op + ": maxPeriod must be positive, got " + maxPeriod);
+        }
+        timestepEmbeddingKernel(t, timeFactor, maxPeriod, out, t.dim(0), out.dim(1));
+    }
+
+    @Override
+    public final void attention(Tensor q, Tensor k, Tensor v, Tensor out) {
+        checkAttention("attention", q, k, v, out);
+        attentionKernel(q, k, v, null, null, null, out, q.dim(0), q.dim(1), q.dim(2), k.dim(2), 0, q.dim(3), 1);
+    }
+
+    @Override
+    public final void sharedAttention(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor refKeyScale, Tensor out) {
+        String op = "sharedAttention";
+        checkAttention(op, q, k, v, out);
+        int b = q.dim(0), h = q.dim(1), d = q.dim(3);
+        requireF32(op, "refK", refK);
+        requireRank(op, "refK", refK, 4);
+        int refBatch = refK.dim(0);
+        if ((refBatch != 1 && refBatch != b) || refK.dim(1) != h || refK.dim(3) != d) {
+            throw shapeError(op, "refK", refK, "[1 or " + b + ", " + h + ", Lr, " + d + "] to match q " + Arrays.toString(q.shape()));
+        }
+        requireF32(op, "refV", refV);
+        requireSameShape(op, "refV", refV, refK);
+        if (refKeyScale != null) {
+            requireF32(op, "refKeyScale", refKeyScale);
+            requireShape(op, "refKeyScale", refKeyScale, d / 2);
+        }
+        attentionKernel(q, k, v, refK, refV, refKeyScale, out, b, h, q.dim(2), k.dim(2), refK.dim(2), d, refBatch);
+    }
+
+    private static void checkAttention(String op, Tensor q, Tensor k, Tensor v, Tensor out) {
+        requireF32(op, "q", q);
+        requireRank(op, "q", q, 4);
+        int b = q.dim(0), h = q.dim(1), lq = q.dim(2), d = q.dim(3);
+        if (d == 0 || d % 2 != 0) {
+            throw shapeError(op, "q", q, "a positive even head dimension");
+        }
+        requireF32(op, "k", k);
+        requireRank(op, "k", k, 4);
+        if (k.dim(0) != b || k.dim(1) != h || k.dim(3) != d) {
+            throw shapeError(op, "k", k, "[" + b + ", " + h + ", Lk, " + d + "] to match q " + Arrays.toString(q.shape()));
+        }
+        requireF32(op, "v", v);
+        requireSameShape(op, "v", v, k);
+        requireF32(op, "out", out);
+        requireShape(op, "out", out, b, lq, h * d);
+        requireDistinct(op, q, out);
+    }
+
+    // ---- layout: bulk copies shared by host-memory backends -------------------------------------------
+
+    @Override
+    public void splitQkv(Tensor qkv, Tensor q, Tensor k, Tensor v, int tokenOffset) {
+        String op = "splitQkv";
+        requireF32(op, "qkv", qkv);
+        requireRank(op, "qkv", qkv, 3);
+        requireF32(op, "q", q);
+        requireRank(op, "q", q, 4);
+        requireSameShape(op, "k", k, q);
+        requireSameShape(op, "v", v, q);
+        requireF32(op, "k", k);
+        requireF32(op, "v", v);
+        int b = q.dim(0), h = q.dim(1), lTot = q.dim(2), d = q.dim(3);
+        int l = qkv.dim(1);
+        if (qkv.dim(0) != b || qkv.dim(2) != 3 * h * d) {
+            throw shapeError(op, "qkv", qkv, "[" + b + ", L, " + 3 * h * d + "] for q " + Arrays.toString(q.shape()));
+        }
+        if (tokenOffset < 0 || tokenOffset + l > lTot) {
+            throw new IllegalArgumentException(op + ": tokens [" + tokenOffset + ", " + (tokenOffset + l) + ") do not fit in " + lTot);
+        }
+        long rowBytes = (long) d * Float.BYTES;
+        MemorySegment src = qkv.segment();
+        Tensor[] dst = {q, k, v};
+        for (int bi = 0; bi < b; bi++) {
+            for (int t = 0; t < l; t++) {
+                long srcRow = ((long) bi * l + t) * 3L * h * d;
+                for (int which = 0; which < 3; which++) {
+                    for (int hi = 0; hi < h; hi++) {
+                        long srcOff = (srcRow + ((long) which * h + hi) * d) * Float.BYTES;
+                        long dstOff = ((((long) bi * h + hi) * lTot) + tokenOffset + t) * rowBytes;
+                        MemorySegment.copy(src, srcOff, dst[which].segment(), dstOff, rowBytes);
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void concat(List<Tensor> parts, int axis, Tensor out) {
+        blockCopy("concat", parts, axis, out, true);
+    }
+
+    @Override
+    public void split(Tensor x, int axis, List<Tensor> parts) {
+        blockCopy("split", parts, axis, x, false);
+    }
+
+    /** Copies between {@code whole} and its slices along {@code axis}: outer × (slice of axis × inner) blocks. */
+    private static void blockCopy(String op, List<Tensor> parts, int axis, Tensor whole, boolean intoWhole) {
+        if (parts == null || parts.isEmpty()) {
+            throw new IllegalArgumentException(op + ": no parts given");
+        }
+        int rank = whole.rank();
+        int ax = axis < 0 ? rank + axis : axis;
+        if (ax < 0 || ax >= rank) {
+            throw new IllegalArgumentException(op + ": axis " + axis + " out of range for rank " + rank);
+        }
+        int sum = 0;
+        for (int i = 0; i < parts.size(); i++) {
+            Tensor p = parts.get(i);
+            if (p.rank() != rank || p.dtype() != whole.dtype()) {
+                throw shapeError(op, "part " + i, p, "rank " + rank + " and dtype " + whole.dtype());
+            }
+            for (int dd = 0; dd < rank; dd++) {
+                if (dd != ax && p.dim(dd) != whole.dim(dd)) {
+                    throw shapeError(op, "part " + i, p, "dimension " + dd + " equal to " + whole.dim(dd) + " of " + Arrays.toString(whole.shape()));
+                }
+            }
+            sum += p.dim(ax);
+        }
+        if (sum != whole.dim(ax)) {
+            throw new IllegalArgumentException(op + ": parts sum to " + sum + " along axis " + ax + " but the whole tensor has "
+                    + whole.dim(ax) + " (" + Arrays.toString(whole.shape()) + ")");
+        }
+        long outer = 1;
+        for (int dd = 0; dd < ax; dd++) {
+            outer *= whole.dim(dd);
+        }
+        long inner = whole.dtype().byteSize();
+        for (int dd = ax + 1; dd < rank; dd++) {
+            inner *= whole.dim(dd);
+        }
+        long wholeBlock = whole.dim(ax) * inner;
+        long offset = 0;
+        for (Tensor p : parts) {
+            long partBlock = p.dim(ax) * inner;
+            for (long o = 0; o < outer; o++) {
+                if (intoWhole) {
+                    MemorySegment.copy(p.segment(), o * partBlock, whole.segment(), o * wholeBlock + offset, partBlock);
+                } else {
+                    MemorySegment.copy(whole.segment(), o * wholeBlock + offset, p.segment(), o * partBlock, partBlock);
+                }
+            }
+            offset += partBlock;
+        }
+    }
+
+    // ---- argument checks -----------------------------------------------------------------------------
+
+    /** Throws unless {@code t} is float32. */
+    protected static void requireF32(String op, String arg, Tensor t) {
+        if (t == null) {
+            throw new IllegalArgumentException(op + ": " + arg + " is null");
+        }
+        if (t.dtype() != DType.F32) {
+            throw new IllegalArgumentException(op + ": " + arg + " must be F32, got " + t.dtype() + " " + Arrays.toString(t.shape()));
+        }
+    }
+
+    private static void requireRank(String op, String arg, Tensor t, int rank) {
+        if (t == null) {
+            throw new IllegalArgumentException(op + ": " + arg + " is null");
+        }
+        if (t.rank() != rank) {
+            throw shapeError(op, arg, t, "rank " + rank);
+        }
+    }
+
+    private static void requireShape(String op, String arg, Tensor t, int... shape) {
+        if (t == null) {
+            throw new IllegalArgumentException(op + ": " + arg + " is null");
+        }
+        if (!t.hasShape(shape)) {
+            throw shapeError(op, arg, t, Arrays.toString(shape));
+        }
+    }
+
+    private static void requireSameShape(String op, String arg, Tensor t, Tensor like) {
+        requireShape(op, arg, t, like.shape());
+    }
+
+    private static void requireRows(String op, Tensor x, Tensor out) {
+        requireF32(op, "x", x);
+        if (x.rank() < 1) {
+            throw shapeError(op, "x", x, "rank >= 1");
+        }
+        requireSameShape(op, "out", out, x);
+        requireF32(op, "out", out);
+    }
+
+    private static void requirePerBatch(String op, String arg, Tensor t, Tensor x) {
+        requireF32(op, arg, t);
+        requireShape(op, arg, t, x.dim(0), x.dim(2));
+    }
+
+    private static void requireEps(String op, float eps) {
+        if (!(eps >= 0) || Float.isInfinite(eps)) {
+            throw new IllegalArgumentException(op + ": eps must be finite and non-negative, got " + eps);
+        }
+    }
+
+    private static void requireDistinct(String op, Tensor in, Tensor out) {
+        if (in.segment().asOverlappingSlice(out.segment()).isPresent() && in.numel() > 0 && out.numel() > 0) {
+            throw new IllegalArgumentException(op + ": out must not overlap the input");
+        }
+    }
+
+    private static int toInt(String op, long n) {
+        if (n > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(op + ": " + n + " rows exceed the supported maximum");
+        }
+        return (int) n;
+    }
+
+    private static IllegalArgumentException shapeError(String op, String arg, Tensor t, String expected) {
+        return new IllegalArgumentException(op + ": " + arg + " has shape " + Arrays.toString(t.shape()) + ", expected " + expected);
+    }
+}

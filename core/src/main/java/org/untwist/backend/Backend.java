@@ -1,0 +1,153 @@
+package org.untwist.backend;
+
+import java.util.List;
+import org.untwist.tensor.Tensor;
+
+/**
+ * The compute operations a diffusion transformer needs, behind which the scalar oracle, the Vector API
+ * backend and (later) the GPU backend sit. The FLUX model and the samplers call nothing else.
+ *
+ * <p>Conventions shared by every operation:
+ * <ul>
+ *   <li>Outputs are written into caller-provided tensors; no operation allocates its result, so that
+ *       callers can reuse buffers across steps. Unless an operation says otherwise, the output may be the
+ *       same tensor as an input of the same shape (in place).</li>
+ *   <li>Activations and outputs are float32. Weight matrices of {@link #linear} may be BF16 or F16; they are
+ *       widened inside the kernel, never copied as a whole.</li>
+ *   <li>"Rows" are all leading dimensions flattened; the last dimension is the feature dimension.</li>
+ *   <li>Per-batch vectors ({@code shift}, {@code scale}, {@code gate}) have shape {@code [B, D]} and apply to
+ *       every token of batch element {@code b} of an activation {@code [B, L, D]}.</li>
+ *   <li>Attention tensors are head-major: {@code [B, H, L, Dh]}. RoPE pairs are adjacent elements
+ *       {@code (2p, 2p+1)} as in FLUX.</li>
+ *   <li>Shapes are checked before any memory is touched; a mismatch throws {@link IllegalArgumentException}
+ *       that names the operation, the argument and the shapes.</li>
+ * </ul>
+ * Implementations are thread-safe for calls on disjoint outputs. {@link #close()} releases the backend's
+ * threads and scratch memory.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** Short name used for selection: {@code scalar}, {@code vector}, ... */
+    String name();
+
+    /** One line for logs and {@code untwist info}: implementation, SIMD width, threads. */
+    String describe();
+
+    /** Number of threads the backend computes with. */
+    int threads();
+
+    // ---- dense algebra -------------------------------------------------------------------------------
+
+    /**
+     * {@code out = x · weightᵀ + bias}, the PyTorch {@code nn.Linear} convention.
+     *
+     * @param x      {@code [..., in]} float32
+     * @param weight {@code [out, in]} float32, BF16 or F16
+     * @param bias   {@code [out]} float32, or {@code null}
+     * @param out    {@code [..., out]} float32 with the same leading dimensions as {@code x}; must not alias x
+     */
+    void linear(Tensor x, Tensor weight, Tensor bias, Tensor out);
+
+    /** Elementwise {@code out = a + b}; all three of one shape. */
+    void add(Tensor a, Tensor b, Tensor out);
+
+    // ---- normalization and activations ---------------------------------------------------------------
+
+    /** LayerNorm over the last dimension without affine parameters: {@code (x − mean) / sqrt(var + eps)}. */
+    void layerNorm(Tensor x, float eps, Tensor out);
+
+    /** RMSNorm over the last dimension: {@code x / sqrt(mean(x²) + eps) · scale}, {@code scale [last dim]}. */
+    void rmsNorm(Tensor x, Tensor scale, float eps, Tensor out);
+
+    /** {@code x · sigmoid(x)}. */
+    void silu(Tensor x, Tensor out);
+
+    /** GELU with the tanh approximation: {@code 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))}. */
+    void geluTanh(Tensor x, Tensor out);
+
+    // ---- adaLN modulation ----------------------------------------------------------------------------
+
+    /** {@code out = (1 + scale) · x + shift}; x {@code [B, L, D]}, shift and scale {@code [B, D]}. */
+    void modulate(Tensor x, Tensor shift, Tensor scale, Tensor out);
+
+    /** {@code out = residual + gate · y}; residual and y {@code [B, L, D]}, gate {@code [B, D]}. */
+    void gatedResidual(Tensor residual, Tensor gate, Tensor y, Tensor out);
+
+    // ---- positions -----------------------------------------------------------------------------------
+
+    /**
+     * The multi-axis RoPE table of FLUX's {@code EmbedND}: for axis {@code a} with {@code axesDim[a]} dimensions
+     * and position {@code ids[b, l, a]}, frequencies {@code ω_j = 1 / theta^(2j / axesDim[a])} and angle
+     * {@code pos · ω_j} in float32; per pair the rotation {@code [[cos, −sin], [sin, cos]]}. Axes are
+     * concatenated along the pair dimension.
+     *
+     * @param ids {@code [B, L, A]} float32 positions
+     * @param pe  {@code [B, 1, L, Σ axesDim / 2, 2, 2]} float32
+     */
+    void ropeTable(Tensor ids, int[] axesDim, double theta, Tensor pe);
+
+    /**
+     * Rotates adjacent pairs of {@code x} by the table: {@code y[2p] = cos·x0 − sin·x1}, {@code y[2p+1] = sin·x0 +
+     * cos·x1}.
+     *
+     * @param x   {@code [B, H, L, Dh]}
+     * @param pe  {@code [B or 1, 1, L, Dh/2, 2, 2]} from {@link #ropeTable}
+     * @param out like {@code x}; may be {@code x}
+     */
+    void applyRope(Tensor x, Tensor pe, Tensor out);
+
+    /**
+     * FLUX's sinusoidal timestep embedding: {@code args = timeFactor · t · exp(−ln(maxPeriod) · j / half)},
+     * {@code out = [cos(args), sin(args)]} (cosines first), zero-padded when the dimension is odd.
+     *
+     * @param t   {@code [B]}
+     * @param out {@code [B, dim]}
+     */
+    void timestepEmbedding(Tensor t, float timeFactor, double maxPeriod, Tensor out);
+
+    // ---- attention -----------------------------------------------------------------------------------
+
+    /**
+     * {@code softmax(q·kᵀ / √Dh) · v} per batch element and head, heads merged into the output rows.
+     *
+     * @param q   {@code [B, H, Lq, Dh]}
+     * @param k   {@code [B, H, Lk, Dh]}
+     * @param v   {@code [B, H, Lk, Dh]}
+     * @param out {@code [B, Lq, H·Dh]}
+     */
+    void attention(Tensor q, Tensor k, Tensor v, Tensor out);
+
+    /**
+     * Shared attention: each query attends to its own keys and, in the same softmax, to a reference's keys
+     * whose RoPE chunks are scaled: reference key pair {@code p} enters as {@code refKeyScale[p] · k_ref[2p..2p+1]}.
+     * No concatenated or scaled copy of the keys is materialized. With {@code Lr = 0} this is {@link #attention}.
+     *
+     * @param q           {@code [B, H, Lq, Dh]}
+     * @param k           {@code [B, H, Lk, Dh]} the queries' own keys
+     * @param v           {@code [B, H, Lk, Dh]}
+     * @param refK        {@code [B or 1, H, Lr, Dh]} reference keys (batch 1 is shared by every batch element)
+     * @param refV        {@code [B or 1, H, Lr, Dh]}
+     * @param refKeyScale {@code [Dh/2]} one scale per RoPE chunk, or {@code null} for all ones
+     * @param out         {@code [B, Lq, H·Dh]}
+     */
+    void sharedAttention(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor refKeyScale, Tensor out);
+
+    // ---- layout --------------------------------------------------------------------------------------
+
+    /**
+     * Splits a fused projection {@code [B, L, 3·H·Dh]} laid out as {@code (3, H, Dh)} into head-major
+     * {@code q, k, v [B, H, Ltot, Dh]}, writing tokens {@code [tokenOffset, tokenOffset + L)}. Writing text and
+     * image projections at their offsets builds the joint sequence without a separate concatenation.
+     */
+    void splitQkv(Tensor qkv, Tensor q, Tensor k, Tensor v, int tokenOffset);
+
+    /** Concatenates {@code parts} along {@code axis} into {@code out}; all other dimensions must agree. */
+    void concat(List<Tensor> parts, int axis, Tensor out);
+
+    /** Splits {@code x} along {@code axis} into {@code parts}, the inverse of {@link #concat}. */
+    void split(Tensor x, int axis, List<Tensor> parts);
+
+    /** Releases threads and scratch memory. Tensors passed to the backend stay valid. */
+    @Override
+    void close();
+}

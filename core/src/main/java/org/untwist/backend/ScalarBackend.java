@@ -1,0 +1,248 @@
+package org.untwist.backend;
+
+import org.untwist.tensor.Tensor;
+
+/**
+ * Plain Java, single-threaded, accumulating in double: the oracle every other backend is tested against.
+ * Written for obviousness, not speed; each kernel is the textbook formula.
+ */
+public final class ScalarBackend extends AbstractBackend {
+
+    @Override
+    public String name() {
+        return "scalar";
+    }
+
+    @Override
+    public String describe() {
+        return "scalar: plain Java reference kernels, double accumulation, 1 thread";
+    }
+
+    @Override
+    public int threads() {
+        return 1;
+    }
+
+    @Override
+    protected void linearKernel(Tensor x, Tensor w, Tensor bias, Tensor out, int rows, int in, int outDim) {
+        for (int r = 0; r < rows; r++) {
+            long xRow = (long) r * in;
+            for (int o = 0; o < outDim; o++) {
+                long wRow = (long) o * in;
+                double acc = bias == null ? 0 : bias.get(o);
+                for (int i = 0; i < in; i++) {
+                    acc += (double) x.get(xRow + i) * w.get(wRow + i);
+                }
+                out.set((long) r * outDim + o, (float) acc);
+            }
+        }
+    }
+
+    @Override
+    protected void addKernel(Tensor a, Tensor b, Tensor out, long n) {
+        for (long i = 0; i < n; i++) {
+            out.set(i, a.get(i) + b.get(i));
+        }
+    }
+
+    @Override
+    protected void layerNormKernel(Tensor x, float eps, Tensor out, int rows, int dim) {
+        for (int r = 0; r < rows; r++) {
+            long base = (long) r * dim;
+            double mean = 0;
+            for (int i = 0; i < dim; i++) {
+                mean += x.get(base + i);
+            }
+            mean /= dim;
+            double var = 0;
+            for (int i = 0; i < dim; i++) {
+                double c = x.get(base + i) - mean;
+                var += c * c;
+            }
+            var /= dim;
+            double inv = 1.0 / Math.sqrt(var + eps);
+            for (int i = 0; i < dim; i++) {
+                out.set(base + i, (float) ((x.get(base + i) - mean) * inv));
+            }
+        }
+    }
+
+    @Override
+    protected void rmsNormKernel(Tensor x, Tensor scale, float eps, Tensor out, int rows, int dim) {
+        for (int r = 0; r < rows; r++) {
+            long base = (long) r * dim;
+            double ss = 0;
+            for (int i = 0; i < dim; i++) {
+                double v = x.get(base + i);
+                ss += v * v;
+            }
+            double inv = 1.0 / Math.sqrt(ss / dim + eps);
+            for (int i = 0; i < dim; i++) {
+                out.set(base + i, (float) (x.get(base + i) * inv * scale.get(i)));
+            }
+        }
+    }
+
+    @Override
+    protected void siluKernel(Tensor x, Tensor out, long n) {
+        for (long i = 0; i < n; i++) {
+            double v = x.get(i);
+            out.set(i, (float) (v / (1.0 + Math.exp(-v))));
+        }
+    }
+
+    @Override
+    protected void geluTanhKernel(Tensor x, Tensor out, long n) {
+        final double k = Math.sqrt(2.0 / Math.PI);
+        for (long i = 0; i < n; i++) {
+            double v = x.get(i);
+            out.set(i, (float) (0.5 * v * (1.0 + Math.tanh(k * (v + 0.044715 * v * v * v)))));
+        }
+    }
+
+    @Override
+    protected void modulateKernel(Tensor x, Tensor shift, Tensor scale, Tensor out, int batch, int tokens, int dim) {
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < tokens; t++) {
+                long base = ((long) b * tokens + t) * dim;
+                for (int i = 0; i < dim; i++) {
+                    long c = (long) b * dim + i;
+                    out.set(base + i, (float) ((1.0 + scale.get(c)) * x.get(base + i) + shift.get(c)));
+                }
+            }
+        }
+    }
+
+    @Override
+    protected void gatedResidualKernel(Tensor residual, Tensor gate, Tensor y, Tensor out, int batch, int tokens, int dim) {
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < tokens; t++) {
+                long base = ((long) b * tokens + t) * dim;
+                for (int i = 0; i < dim; i++) {
+                    out.set(base + i, (float) (residual.get(base + i) + (double) gate.get((long) b * dim + i) * y.get(base + i)));
+                }
+            }
+        }
+    }
+
+    @Override
+    protected void ropeTableKernel(Tensor ids, int[] axesDim, double theta, Tensor pe, int batch, int tokens) {
+        int axes = axesDim.length;
+        int pairs = pe.dim(3);
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < tokens; t++) {
+                int p = 0;
+                for (int a = 0; a < axes; a++) {
+                    float pos = ids.get(((long) b * tokens + t) * axes + a);
+                    for (int j = 0; j < axesDim[a] / 2; j++, p++) {
+                        float angle = pos * RopeFrequencies.omega(j, axesDim[a], theta);
+                        double c = Math.cos(angle), s = Math.sin(angle);
+                        long o = (((long) b * tokens + t) * pairs + p) * 4;
+                        pe.set(o, (float) c);
+                        pe.set(o + 1, (float) -s);
+                        pe.set(o + 2, (float) s);
+                        pe.set(o + 3, (float) c);
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    protected void applyRopeKernel(Tensor x, Tensor pe, Tensor out, int batch, int heads, int tokens, int headDim, int peBatch) {
+        int pairs = headDim / 2;
+        for (int b = 0; b < batch; b++) {
+            int pb = peBatch == 1 ? 0 : b;
+            for (int h = 0; h < heads; h++) {
+                for (int t = 0; t < tokens; t++) {
+                    long row = (((long) b * heads + h) * tokens + t) * headDim;
+                    long peRow = ((long) pb * tokens + t) * pairs * 4;
+                    for (int p = 0; p < pairs; p++) {
+                        double x0 = x.get(row + 2L * p), x1 = x.get(row + 2L * p + 1);
+                        long m = peRow + 4L * p;
+                        out.set(row + 2L * p, (float) (pe.get(m) * x0 + pe.get(m + 1) * x1));
+                        out.set(row + 2L * p + 1, (float) (pe.get(m + 2) * x0 + pe.get(m + 3) * x1));
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    protected void timestepEmbeddingKernel(Tensor t, float timeFactor, double maxPeriod, Tensor out, int batch, int dim) {
+        int half = dim / 2;
+        float[] freqs = TimestepFrequencies.of(half, maxPeriod);
+        for (int b = 0; b < batch; b++) {
+            float tt = timeFactor * t.get(b);
+            long row = (long) b * dim;
+            for (int j = 0; j < half; j++) {
+                float arg = tt * freqs[j];
+                out.set(row + j, (float) Math.cos(arg));
+                out.set(row + half + j, (float) Math.sin(arg));
+            }
+            if (dim % 2 != 0) {
+                out.set(row + dim - 1, 0f);
+            }
+        }
+    }
+
+    @Override
+    protected void attentionKernel(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor refKeyScale,
+                                   Tensor out, int batch, int heads, int lq, int lk, int lr, int headDim, int refBatch) {
+        double scale = 1.0 / Math.sqrt(headDim);
+        double[] logits = new double[lk + lr];
+        double[] acc = new double[headDim];
+        for (int b = 0; b < batch; b++) {
+            int rb = refBatch == 1 ? 0 : b;
+            for (int h = 0; h < heads; h++) {
+                long qBase = ((long) b * heads + h) * lq * headDim;
+                long kBase = ((long) b * heads + h) * lk * headDim;
+                long rBase = ((long) rb * heads + h) * lr * headDim;
+                for (int i = 0; i < lq; i++) {
+                    long qRow = qBase + (long) i * headDim;
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int j = 0; j < lk + lr; j++) {
+                        double dot = 0;
+                        if (j < lk) {
+                            long kRow = kBase + (long) j * headDim;
+                            for (int d = 0; d < headDim; d++) {
+                                dot += (double) q.get(qRow + d) * k.get(kRow + d);
+                            }
+                        } else {
+                            long kRow = rBase + (long) (j - lk) * headDim;
+                            for (int d = 0; d < headDim; d++) {
+                                double s = refKeyScale == null ? 1.0 : refKeyScale.get(d / 2);
+                                dot += (double) q.get(qRow + d) * refK.get(kRow + d) * s;
+                            }
+                        }
+                        logits[j] = dot * scale;
+                        max = Math.max(max, logits[j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < lk + lr; j++) {
+                        logits[j] = Math.exp(logits[j] - max);
+                        sum += logits[j];
+                    }
+                    java.util.Arrays.fill(acc, 0);
+                    for (int j = 0; j < lk + lr; j++) {
+                        double p = logits[j] / sum;
+                        Tensor vs = j < lk ? v : refV;
+                        long vRow = j < lk ? kBase + (long) j * headDim : rBase + (long) (j - lk) * headDim;
+                        for (int d = 0; d < headDim; d++) {
+                            acc[d] += p * vs.get(vRow + d);
+                        }
+                    }
+                    long oRow = ((long) b * lq + i) * heads * headDim + (long) h * headDim;
+                    for (int d = 0; d < headDim; d++) {
+                        out.set(oRow + d, (float) acc[d]);
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        // nothing to release
+    }
+}

@@ -1,0 +1,243 @@
+package org.untwist.tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * A dense, row-major, contiguous tensor in native memory.
+ *
+ * <p>A tensor either owns its memory (created by {@link #allocate(DType, int...)}: closing it frees the
+ * memory) or borrows it from an arena or a mapped file that somebody else closes ({@link #allocate(Arena,
+ * DType, int...)}, {@link #wrap}). Owned memory is 64-byte aligned and zero-filled. Views made with
+ * {@link #reshape} or {@link #rows} share the memory and never own it.
+ *
+ * <p>Elements are little-endian. Compute tensors are {@link DType#F32}; weight tensors may be BF16 or F16.
+ * Tensors are not thread-safe for concurrent writes to the same elements, but their memory is accessible
+ * from any thread (shared arenas), which the multi-threaded backends rely on.
+ */
+public final class Tensor implements AutoCloseable {
+    /** Alignment of every tensor this class allocates: one AVX-512 register / cache line. */
+    public static final long ALIGNMENT = 64;
+
+    static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final MemorySegment data;
+    private final DType dtype;
+    private final int[] shape;
+    private final long numel;
+    private final Arena owner; // null when the memory is borrowed
+
+    private Tensor(MemorySegment data, DType dtype, int[] shape, Arena owner) {
+        this.dtype = Objects.requireNonNull(dtype, "dtype");
+        this.shape = shape.clone();
+        this.numel = numel(this.shape);
+        long bytes = numel * dtype.byteSize();
+        if (data.byteSize() != bytes) {
+            throw new IllegalArgumentException("segment of " + data.byteSize() + " bytes does not hold a "
+                    + dtype + " tensor of shape " + Arrays.toString(shape) + " (" + bytes + " bytes)");
+        }
+        this.data = data;
+        this.owner = owner;
+    }
+
+    /** Allocates a zero-filled tensor that owns its memory; {@link #close()} frees it. */
+    public static Tensor allocate(DType dtype, int... shape) {
+        long bytes = numel(shape) * dtype.byteSize();
+        Arena arena = Arena.ofShared();
+        try {
+            return new Tensor(arena.allocate(Math.max(bytes, 1), ALIGNMENT).asSlice(0, bytes), dtype, shape, arena);
+        } catch (RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** Allocates a zero-filled float32 tensor that owns its memory. */
+    public static Tensor allocate(int... shape) {
+        return allocate(DType.F32, shape);
+    }
+
+    /** Allocates a zero-filled tensor in {@code arena}; it lives until the arena is closed. */
+    public static Tensor allocate(Arena arena, DType dtype, int... shape) {
+        long bytes = numel(shape) * dtype.byteSize();
+        return new Tensor(arena.allocate(Math.max(bytes, 1), ALIGNMENT).asSlice(0, bytes), dtype, shape, null);
+    }
+
+    /** Views existing memory (for example a memory-mapped file) as a tensor; the caller keeps ownership. */
+    public static Tensor wrap(MemorySegment data, DType dtype, int... shape) {
+        return new Tensor(data, dtype, shape, null);
+    }
+
+    /** Copies a float array into a new owned float32 tensor of the given shape. */
+    public static Tensor of(float[] values, int... shape) {
+        if (values.length != numel(shape)) {
+            throw new IllegalArgumentException(values.length + " values do not fill shape " + Arrays.toString(shape));
+        }
+        Tensor t = allocate(DType.F32, shape);
+        MemorySegment.copy(values, 0, t.data, F32_LE, 0, values.length);
+        return t;
+    }
+
+    private static long numel(int[] shape) {
+        long n = 1;
+        for (int d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
+            }
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
+    }
+
+    /** The memory behind this tensor, exactly {@code numel() * dtype().byteSize()} bytes. */
+    public MemorySegment segment() {
+        return data;
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    /** A copy of the shape. */
+    public int[] shape() {
+        return shape.clone();
+    }
+
+    public int rank() {
+        return shape.length;
+    }
+
+    /** Size of dimension {@code i}; negative {@code i} counts from the end. */
+    public int dim(int i) {
+        return shape[i < 0 ? shape.length + i : i];
+    }
+
+    /** Number of elements. */
+    public long numel() {
+        return numel;
+    }
+
+    /** Product of all dimensions but the last: the number of rows when the tensor is seen as a matrix. */
+    public long rows() {
+        return shape.length == 0 ? 1 : (shape[shape.length - 1] == 0 ? 0 : numel / shape[shape.length - 1]);
+    }
+
+    /** Element at flat index {@code i}, widened to float. */
+    public float get(long i) {
+        return switch (dtype) {
+            case F32 -> data.getAtIndex(F32_LE, i);
+            case BF16 -> DType.bf16ToFloat(data.getAtIndex(I16_LE, i));
+            case F16 -> Float.float16ToFloat(data.getAtIndex(I16_LE, i));
+        };
+    }
+
+    /** Stores {@code v} at flat index {@code i}, rounding to the storage type. */
+    public void set(long i, float v) {
+        switch (dtype) {
+            case F32 -> data.setAtIndex(F32_LE, i, v);
+            case BF16 -> data.setAtIndex(I16_LE, i, DType.floatToBf16(v));
+            case F16 -> data.setAtIndex(I16_LE, i, Float.floatToFloat16(v));
+        }
+    }
+
+    /** All elements widened to a new float array. */
+    public float[] toFloatArray() {
+        if (numel > Integer.MAX_VALUE - 8) {
+            throw new IllegalStateException("tensor of " + numel + " elements does not fit a Java array");
+        }
+        float[] out = new float[(int) numel];
+        if (dtype == DType.F32) {
+            MemorySegment.copy(data, F32_LE, 0, out, 0, out.length);
+        } else {
+            for (int i = 0; i < out.length; i++) {
+                out[i] = get(i);
+            }
+        }
+        return out;
+    }
+
+    /** Overwrites all elements from {@code values} (length must equal {@link #numel()}). */
+    public void copyFrom(float[] values) {
+        if (values.length != numel) {
+            throw new IllegalArgumentException(values.length + " values for a tensor of " + numel + " elements");
+        }
+        if (dtype == DType.F32) {
+            MemorySegment.copy(values, 0, data, F32_LE, 0, values.length);
+        } else {
+            for (int i = 0; i < values.length; i++) {
+                set(i, values[i]);
+            }
+        }
+    }
+
+    /** Copies all elements of {@code src}, which must have the same shape, converting the element type. */
+    public void copyFrom(Tensor src) {
+        if (!Arrays.equals(shape, src.shape)) {
+            throw new IllegalArgumentException("copy from shape " + Arrays.toString(src.shape) + " into " + Arrays.toString(shape));
+        }
+        if (dtype == src.dtype) {
+            MemorySegment.copy(src.data, 0, data, 0, data.byteSize());
+        } else {
+            for (long i = 0; i < numel; i++) {
+                set(i, src.get(i));
+            }
+        }
+    }
+
+    /** A new owned tensor with the same shape and type of element as this one, converted to {@code type}. */
+    public Tensor copy(DType type) {
+        Tensor t = allocate(type, shape);
+        t.copyFrom(this);
+        return t;
+    }
+
+    /** A view of the same memory with another shape of the same element count. */
+    public Tensor reshape(int... newShape) {
+        if (numel(newShape) != numel) {
+            throw new IllegalArgumentException("cannot reshape " + Arrays.toString(shape) + " to " + Arrays.toString(newShape));
+        }
+        return new Tensor(data, dtype, newShape, null);
+    }
+
+    /**
+     * A view of rows {@code [from, from + count)} along the first dimension; the other dimensions are kept.
+     * Used to take a slice of a weight matrix (e.g. the q/k/v rows of a fused projection) without a copy.
+     */
+    public Tensor rows(int from, int count) {
+        if (shape.length == 0 || from < 0 || count < 0 || from + count > shape[0]) {
+            throw new IndexOutOfBoundsException("rows [" + from + ", " + (from + count) + ") of shape " + Arrays.toString(shape));
+        }
+        int[] s = shape.clone();
+        s[0] = count;
+        long rowBytes = shape[0] == 0 ? 0 : data.byteSize() / shape[0];
+        return new Tensor(data.asSlice(from * rowBytes, count * rowBytes), dtype, s, null);
+    }
+
+    /** True when this tensor's shape equals {@code expected}. */
+    public boolean hasShape(int... expected) {
+        return Arrays.equals(shape, expected);
+    }
+
+    /** Whether this tensor owns (and will free) its memory. */
+    public boolean ownsMemory() {
+        return owner != null;
+    }
+
+    /** Frees owned memory; a no-op for views and borrowed tensors. Idempotent. */
+    @Override
+    public void close() {
+        if (owner != null && owner.scope().isAlive()) {
+            owner.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Tensor" + Arrays.toString(shape) + " " + dtype;
+    }
+}
