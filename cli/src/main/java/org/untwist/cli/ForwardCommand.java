@@ -1,0 +1,63 @@
+package org.untwist.cli;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.untwist.backend.Backend;
+import org.untwist.flux.FluxInputs;
+import org.untwist.flux.FluxModel;
+import org.untwist.io.SafeTensors;
+import org.untwist.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code untwist forward}: one model forward pass. */
+@Command(name = "forward", mixinStandardHelpOptions = true,
+        description = "One forward pass of a FLUX model. Writes 'pred' and 'pe' as safetensors.")
+final class ForwardCommand implements Callable<Integer> {
+    @Mixin
+    BackendOptions options;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model folder with config.json and weights.safetensors.")
+    Path model;
+
+    @Option(names = "--inputs", required = true, paramLabel = "FILE",
+            description = "safetensors with img, img_ids, txt, txt_ids, y, timesteps and (if the model embeds guidance) guidance.")
+    Path inputs;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Output safetensors file.")
+    Path out;
+
+    @Option(names = "--compare", paramLabel = "FILE", description = "Reference safetensors: print the error of each output it also holds.")
+    Path compare;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        var log = spec.commandLine().getOut();
+        try (Backend be = options.create();
+             FluxModel m = FluxModel.load(model, be);
+             SafeTensors in = TensorFiles.open(inputs, "inputs")) {
+            FluxInputs fi = TensorFiles.modelInputs(in, m.config().guidanceEmbed(), true);
+            fi.validate(m.config());
+            try (Tensor pred = Tensor.allocate(fi.batch(), fi.imageTokens(), m.config().outChannels());
+                 Tensor pe = m.positionTable(fi.txtIds(), fi.imgIds())) {
+                long t0 = System.nanoTime();
+                m.forward(fi, pred);
+                log.printf("forward on %s: %.1f ms%n", be.name(), (System.nanoTime() - t0) / 1e6);
+                Map<String, Tensor> outs = new LinkedHashMap<>();
+                outs.put("pred", pred);
+                outs.put("pe", pe);
+                TensorFiles.write(out, outs, log);
+                if (compare != null) {
+                    TensorFiles.compare(compare, outs, log);
+                }
+            }
+        }
+        return 0;
+    }
+}

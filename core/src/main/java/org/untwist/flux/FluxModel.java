@@ -1,0 +1,345 @@
+package org.untwist.flux;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.untwist.backend.Backend;
+import org.untwist.io.SafeTensors;
+import org.untwist.tensor.DType;
+import org.untwist.tensor.Tensor;
+
+/**
+ * A FLUX-architecture transformer (double-stream and single-stream blocks, QKNorm, adaLN modulation,
+ * optional guidance embedding and qkv bias) whose forward pass is written only in {@link Backend}
+ * operations, following the reference {@code flux.model.Flux}.
+ *
+ * <p>Weights are memory-mapped from a FLUX.1-format safetensors file. Activations live in a workspace that
+ * is allocated once per input geometry and reused across calls (sampling calls the model many times with
+ * the same shapes). A model is not thread-safe; {@link #close()} releases the mapping and every buffer.
+ */
+public final class FluxModel implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("org.untwist.flux");
+    private static final float NORM_EPS = 1e-6f;
+    private static final float TIME_FACTOR = 1000f;
+    private static final double MAX_PERIOD = 10_000;
+
+    private final FluxConfig config;
+    private final Backend backend;
+    private final SafeTensors file;
+    private final Arena paramArena = Arena.ofShared();
+    private final FluxWeights w;
+    private Workspace ws;
+    private boolean closed;
+
+    private FluxModel(FluxConfig config, SafeTensors file, Backend backend) {
+        this.config = config;
+        this.backend = backend;
+        this.file = file;
+        try {
+            this.w = new FluxWeights(file, config, paramArena);
+        } catch (RuntimeException e) {
+            paramArena.close();
+            throw e;
+        }
+        List<String> unused = w.unusedTensors();
+        if (!unused.isEmpty()) {
+            LOG.log(System.Logger.Level.WARNING, file.path() + ": " + unused.size() + " tensors not used by the model, e.g. " + unused.getFirst());
+        }
+    }
+
+    /**
+     * Loads {@code config.json} and {@code weights.safetensors} from a model folder.
+     *
+     * @throws IOException              when a file is missing or unreadable
+     * @throws IllegalArgumentException when the config is invalid or a weight is missing or has the wrong shape
+     */
+    public static FluxModel load(Path modelDir, Backend backend) throws IOException {
+        if (!Files.isDirectory(modelDir)) {
+            throw new IOException(modelDir + ": not a model folder (expected config.json and weights.safetensors inside)");
+        }
+        return load(modelDir.resolve("config.json"), modelDir.resolve("weights.safetensors"), backend);
+    }
+
+    /** Loads a model from an explicit config file and weights file. */
+    public static FluxModel load(Path configFile, Path weightsFile, Backend backend) throws IOException {
+        if (!Files.isRegularFile(configFile)) {
+            throw new IOException(configFile + ": config file not found");
+        }
+        if (!Files.isRegularFile(weightsFile)) {
+            throw new IOException(weightsFile + ": weights file not found");
+        }
+        FluxConfig config = FluxConfig.read(configFile);
+        SafeTensors file = SafeTensors.open(weightsFile);
+        try {
+            return new FluxModel(config, file, backend);
+        } catch (RuntimeException e) {
+            file.close();
+            throw e;
+        }
+    }
+
+    public FluxConfig config() {
+        return config;
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    /**
+     * The RoPE table {@code pe [B, 1, Lt + Li, headDim/2, 2, 2]} for text then image positions, as the model
+     * builds it internally (the reference's {@code EmbedND(cat(txt_ids, img_ids))}). The caller owns it.
+     */
+    public Tensor positionTable(Tensor txtIds, Tensor imgIds) {
+        requireOpen();
+        int b = imgIds.dim(0), l = txtIds.dim(1) + imgIds.dim(1), axes = imgIds.dim(2);
+        try (Tensor ids = Tensor.allocate(DType.F32, b, l, axes)) {
+            backend.concat(List.of(txtIds, imgIds), 1, ids);
+            Tensor pe = Tensor.allocate(DType.F32, b, 1, l, config.headDim() / 2, 2, 2);
+            backend.ropeTable(ids, config.axesDim(), config.theta(), pe);
+            return pe;
+        }
+    }
+
+    /**
+     * One forward pass: the velocity prediction for {@code in.img()} at {@code in.timesteps()}.
+     *
+     * @param out {@code [B, Li, out_channels]}
+     */
+    public void forward(FluxInputs in, Tensor out) {
+        requireOpen();
+        in.validate(config);
+        int b = in.batch(), li = in.imageTokens(), lt = in.textTokens();
+        if (!out.hasShape(b, li, config.outChannels()) || out.dtype() != DType.F32) {
+            throw new IllegalArgumentException("forward: out has shape " + java.util.Arrays.toString(out.shape()) + " " + out.dtype()
+                    + ", expected [" + b + ", " + li + ", " + config.outChannels() + "] F32");
+        }
+        Workspace s = workspace(b, lt, li);
+        Backend be = backend;
+
+        // Conditioning vector: time, guidance and pooled text embeddings summed.
+        be.timestepEmbedding(in.timesteps(), TIME_FACTOR, MAX_PERIOD, s.tEmb);
+        embed(w.timeIn, s.tEmb, s.vec, s);
+        if (w.guidanceIn != null) {
+            be.timestepEmbedding(in.guidance(), TIME_FACTOR, MAX_PERIOD, s.tEmb);
+            embed(w.guidanceIn, s.tEmb, s.vecTmp, s);
+            be.add(s.vec, s.vecTmp, s.vec);
+        }
+        embed(w.vectorIn, in.y(), s.vecTmp, s);
+        be.add(s.vec, s.vecTmp, s.vec);
+        be.silu(s.vec, s.vecSilu); // every modulation layer starts with SiLU(vec)
+
+        be.linear(in.img(), w.imgIn.weight(), w.imgIn.bias(), s.img);
+        be.linear(in.txt(), w.txtIn.weight(), w.txtIn.bias(), s.txt);
+        be.concat(List.of(in.txtIds(), in.imgIds()), 1, s.ids);
+        be.ropeTable(s.ids, config.axesDim(), config.theta(), s.pe);
+
+        for (FluxWeights.DoubleBlock block : w.doubleBlocks) {
+            doubleBlock(block, s);
+        }
+        be.concat(List.of(s.txt, s.img), 1, s.x);
+        for (FluxWeights.SingleBlock block : w.singleBlocks) {
+            singleBlock(block, s);
+        }
+        be.split(s.x, 1, List.of(s.txt, s.img));
+
+        // Final layer: adaLN with (shift, scale) in that order, then the projection to output channels.
+        be.linear(s.vecSilu, w.finalMod.weight(), w.finalMod.bias(), s.mod2);
+        be.split(s.mod2, 1, List.of(s.shift, s.scale));
+        be.layerNorm(s.img, NORM_EPS, s.imgNorm);
+        be.modulate(s.imgNorm, s.shift, s.scale, s.imgNorm);
+        be.linear(s.imgNorm, w.finalLinear.weight(), w.finalLinear.bias(), out);
+    }
+
+    private void embed(FluxWeights.MlpEmbedder e, Tensor x, Tensor out, Workspace s) {
+        backend.linear(x, e.in().weight(), e.in().bias(), s.vecHidden);
+        backend.silu(s.vecHidden, s.vecHidden);
+        backend.linear(s.vecHidden, e.out().weight(), e.out().bias(), out);
+    }
+
+    private void doubleBlock(FluxWeights.DoubleBlock blk, Workspace s) {
+        Backend be = backend;
+        // Modulation (shift, scale, gate) × 2 for each stream.
+        be.linear(s.vecSilu, blk.img().mod().weight(), blk.img().mod().bias(), s.mod6Img);
+        be.split(s.mod6Img, 1, s.imgMods);
+        be.linear(s.vecSilu, blk.txt().mod().weight(), blk.txt().mod().bias(), s.mod6Txt);
+        be.split(s.mod6Txt, 1, s.txtMods);
+
+        // Attention inputs: norm → modulate → qkv → heads → QKNorm, text tokens first in the joint sequence.
+        streamQkv(blk.img(), s.img, s.imgNorm, s.imgQkv, s.imgMods, s.iq, s.ik, s.iv);
+        streamQkv(blk.txt(), s.txt, s.txtNorm, s.txtQkv, s.txtMods, s.tq, s.tk, s.tv);
+        be.concat(List.of(s.tq, s.iq), 2, s.q);
+        be.concat(List.of(s.tk, s.ik), 2, s.k);
+        be.concat(List.of(s.tv, s.iv), 2, s.v);
+        attend(s);
+        be.split(s.attn, 1, List.of(s.txtAttn, s.imgAttn));
+
+        streamUpdate(blk.img(), s.img, s.imgAttn, s.imgNorm, s.imgProj, s.imgMlp, s.imgMods);
+        streamUpdate(blk.txt(), s.txt, s.txtAttn, s.txtNorm, s.txtProj, s.txtMlp, s.txtMods);
+    }
+
+    private void streamQkv(FluxWeights.StreamWeights sw, Tensor x, Tensor norm, Tensor qkv, List<Tensor> mods,
+                           Tensor q, Tensor k, Tensor v) {
+        Backend be = backend;
+        be.layerNorm(x, NORM_EPS, norm);
+        be.modulate(norm, mods.get(0), mods.get(1), norm);
+        be.linear(norm, sw.qkv().weight(), sw.qkv().bias(), qkv);
+        be.splitQkv(qkv, q, k, v, 0);
+        be.rmsNorm(q, sw.queryNorm(), NORM_EPS, q);
+        be.rmsNorm(k, sw.keyNorm(), NORM_EPS, k);
+    }
+
+    private void streamUpdate(FluxWeights.StreamWeights sw, Tensor x, Tensor attn, Tensor norm, Tensor proj, Tensor mlpHidden,
+                              List<Tensor> mods) {
+        Backend be = backend;
+        be.linear(attn, sw.proj().weight(), sw.proj().bias(), proj);
+        be.gatedResidual(x, mods.get(2), proj, x);
+        be.layerNorm(x, NORM_EPS, norm);
+        be.modulate(norm, mods.get(3), mods.get(4), norm);
+        be.linear(norm, sw.mlpIn().weight(), sw.mlpIn().bias(), mlpHidden);
+        be.geluTanh(mlpHidden, mlpHidden);
+        be.linear(mlpHidden, sw.mlpOut().weight(), sw.mlpOut().bias(), proj);
+        be.gatedResidual(x, mods.get(5), proj, x);
+    }
+
+    private void singleBlock(FluxWeights.SingleBlock blk, Workspace s) {
+        Backend be = backend;
+        be.linear(s.vecSilu, blk.mod().weight(), blk.mod().bias(), s.mod3);
+        be.split(s.mod3, 1, s.singleMods);
+        be.layerNorm(s.x, NORM_EPS, s.xNorm);
+        be.modulate(s.xNorm, s.singleMods.get(0), s.singleMods.get(1), s.xNorm);
+        be.linear(s.xNorm, blk.linear1().weight(), blk.linear1().bias(), s.lin1);
+        be.split(s.lin1, 2, List.of(s.xQkv, s.xMlp));
+        be.splitQkv(s.xQkv, s.q, s.k, s.v, 0);
+        be.rmsNorm(s.q, blk.queryNorm(), NORM_EPS, s.q);
+        be.rmsNorm(s.k, blk.keyNorm(), NORM_EPS, s.k);
+        attend(s);
+        be.geluTanh(s.xMlp, s.xMlp);
+        be.concat(List.of(s.attn, s.xMlp), 2, s.lin2In);
+        be.linear(s.lin2In, blk.linear2().weight(), blk.linear2().bias(), s.xOut);
+        be.gatedResidual(s.x, s.singleMods.get(2), s.xOut, s.x);
+    }
+
+    /** RoPE on the joint q and k, then attention into {@code s.attn}. */
+    private void attend(Workspace s) {
+        backend.applyRope(s.q, s.pe, s.q);
+        backend.applyRope(s.k, s.pe, s.k);
+        backend.attention(s.q, s.k, s.v, s.attn);
+    }
+
+    private Workspace workspace(int b, int lt, int li) {
+        if (ws == null || ws.batch != b || ws.textTokens != lt || ws.imageTokens != li) {
+            if (ws != null) {
+                ws.close();
+                ws = null;
+            }
+            ws = new Workspace(config, b, lt, li);
+        }
+        return ws;
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("model is closed");
+        }
+    }
+
+    /** Releases the workspace, the parameters and the mapped weights file. Idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (ws != null) {
+            ws.close();
+            ws = null;
+        }
+        paramArena.close();
+        file.close();
+    }
+
+    /** Every activation buffer of one input geometry, in one arena. */
+    private static final class Workspace implements AutoCloseable {
+        final int batch, textTokens, imageTokens;
+        final Arena arena = Arena.ofShared();
+        final Tensor tEmb, vec, vecTmp, vecHidden, vecSilu;
+        final Tensor img, txt, x, ids, pe;
+        final Tensor mod6Img, mod6Txt, mod3, mod2, shift, scale;
+        final List<Tensor> imgMods, txtMods, singleMods;
+        final Tensor imgNorm, txtNorm, imgQkv, txtQkv, iq, ik, iv, tq, tk, tv, q, k, v, attn, txtAttn, imgAttn;
+        final Tensor imgProj, txtProj, imgMlp, txtMlp;
+        final Tensor xNorm, lin1, xQkv, xMlp, lin2In, xOut;
+
+        Workspace(FluxConfig c, int b, int lt, int li) {
+            this.batch = b;
+            this.textTokens = lt;
+            this.imageTokens = li;
+            int h = c.hiddenSize(), nh = c.numHeads(), hd = c.headDim(), mlp = c.mlpHiddenDim(), l = lt + li;
+            tEmb = f32(b, FluxWeights.TIME_EMBED_DIM);
+            vec = f32(b, h);
+            vecTmp = f32(b, h);
+            vecHidden = f32(b, h);
+            vecSilu = f32(b, h);
+            img = f32(b, li, h);
+            txt = f32(b, lt, h);
+            x = f32(b, l, h);
+            ids = f32(b, l, c.axesDim().length);
+            pe = f32(b, 1, l, hd / 2, 2, 2);
+            mod6Img = f32(b, 6 * h);
+            mod6Txt = f32(b, 6 * h);
+            mod3 = f32(b, 3 * h);
+            mod2 = f32(b, 2 * h);
+            shift = f32(b, h);
+            scale = f32(b, h);
+            imgMods = perBatch(6, b, h);
+            txtMods = perBatch(6, b, h);
+            singleMods = perBatch(3, b, h);
+            imgNorm = f32(b, li, h);
+            txtNorm = f32(b, lt, h);
+            imgQkv = f32(b, li, 3 * h);
+            txtQkv = f32(b, lt, 3 * h);
+            iq = f32(b, nh, li, hd);
+            ik = f32(b, nh, li, hd);
+            iv = f32(b, nh, li, hd);
+            tq = f32(b, nh, lt, hd);
+            tk = f32(b, nh, lt, hd);
+            tv = f32(b, nh, lt, hd);
+            q = f32(b, nh, l, hd);
+            k = f32(b, nh, l, hd);
+            v = f32(b, nh, l, hd);
+            attn = f32(b, l, h);
+            txtAttn = f32(b, lt, h);
+            imgAttn = f32(b, li, h);
+            imgProj = f32(b, li, h);
+            txtProj = f32(b, lt, h);
+            imgMlp = f32(b, li, mlp);
+            txtMlp = f32(b, lt, mlp);
+            xNorm = f32(b, l, h);
+            lin1 = f32(b, l, 3 * h + mlp);
+            xQkv = f32(b, l, 3 * h);
+            xMlp = f32(b, l, mlp);
+            lin2In = f32(b, l, h + mlp);
+            xOut = f32(b, l, h);
+        }
+
+        private Tensor f32(int... shape) {
+            return Tensor.allocate(arena, DType.F32, shape);
+        }
+
+        private List<Tensor> perBatch(int n, int b, int h) {
+            Tensor[] t = new Tensor[n];
+            for (int i = 0; i < n; i++) {
+                t[i] = f32(b, h);
+            }
+            return List.of(t);
+        }
+
+        @Override
+        public void close() {
+            arena.close();
+        }
+    }
+}

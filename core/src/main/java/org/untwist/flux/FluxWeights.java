@@ -1,0 +1,122 @@
+package org.untwist.flux;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.untwist.io.SafeTensors;
+import org.untwist.tensor.DType;
+import org.untwist.tensor.Tensor;
+
+/**
+ * The parameters of a FLUX transformer, looked up by the key names of FLUX.1 checkpoints and checked
+ * against the config. Weight matrices stay views of the mapped file in their storage type (F32, BF16,
+ * F16); vectors (biases, norm scales) are widened once to float32 copies owned by {@code arena}.
+ */
+final class FluxWeights {
+
+    /** {@code y = x Wᵀ + b}; {@code bias} may be null. */
+    record Linear(Tensor weight, Tensor bias) {
+        int outDim() {
+            return weight.dim(0);
+        }
+    }
+
+    /** {@code in_layer → SiLU → out_layer}. */
+    record MlpEmbedder(Linear in, Linear out) {
+    }
+
+    /** One stream (image or text) of a double-stream block. */
+    record StreamWeights(Linear mod, Linear qkv, Tensor queryNorm, Tensor keyNorm, Linear proj, Linear mlpIn, Linear mlpOut) {
+    }
+
+    record DoubleBlock(StreamWeights img, StreamWeights txt) {
+    }
+
+    record SingleBlock(Linear mod, Linear linear1, Linear linear2, Tensor queryNorm, Tensor keyNorm) {
+    }
+
+    final Linear imgIn;
+    final Linear txtIn;
+    final MlpEmbedder timeIn;
+    final MlpEmbedder vectorIn;
+    final MlpEmbedder guidanceIn; // null without guidance embedding
+    final List<DoubleBlock> doubleBlocks = new ArrayList<>();
+    final List<SingleBlock> singleBlocks = new ArrayList<>();
+    final Linear finalMod;
+    final Linear finalLinear;
+
+    private final SafeTensors file;
+    private final Arena arena;
+    private final Set<String> used = new HashSet<>();
+
+    /** Size of the sinusoidal embedding fed to {@code time_in} and {@code guidance_in}. */
+    static final int TIME_EMBED_DIM = 256;
+
+    FluxWeights(SafeTensors file, FluxConfig c, Arena arena) {
+        this.file = file;
+        this.arena = arena;
+        int h = c.hiddenSize(), hd = c.headDim(), mlp = c.mlpHiddenDim();
+        imgIn = linear("img_in", h, c.inChannels(), true);
+        txtIn = linear("txt_in", h, c.contextInDim(), true);
+        timeIn = embedder("time_in", TIME_EMBED_DIM, h);
+        vectorIn = embedder("vector_in", c.vecInDim(), h);
+        guidanceIn = c.guidanceEmbed() ? embedder("guidance_in", TIME_EMBED_DIM, h) : null;
+        for (int i = 0; i < c.depth(); i++) {
+            String p = "double_blocks." + i + ".";
+            doubleBlocks.add(new DoubleBlock(stream(p + "img_", c, h, hd, mlp), stream(p + "txt_", c, h, hd, mlp)));
+        }
+        for (int i = 0; i < c.depthSingleBlocks(); i++) {
+            String p = "single_blocks." + i + ".";
+            singleBlocks.add(new SingleBlock(linear(p + "modulation.lin", 3 * h, h, true),
+                    linear(p + "linear1", 3 * h + mlp, h, true), linear(p + "linear2", h, h + mlp, true),
+                    vector(p + "norm.query_norm.scale", hd), vector(p + "norm.key_norm.scale", hd)));
+        }
+        finalMod = linear("final_layer.adaLN_modulation.1", 2 * h, h, true);
+        finalLinear = linear("final_layer.linear", c.outChannels(), h, true);
+    }
+
+    private StreamWeights stream(String p, FluxConfig c, int h, int hd, int mlp) {
+        return new StreamWeights(linear(p + "mod.lin", 6 * h, h, true), linear(p + "attn.qkv", 3 * h, h, c.qkvBias()),
+                vector(p + "attn.norm.query_norm.scale", hd), vector(p + "attn.norm.key_norm.scale", hd),
+                linear(p + "attn.proj", h, h, true), linear(p + "mlp.0", mlp, h, true), linear(p + "mlp.2", h, mlp, true));
+    }
+
+    private MlpEmbedder embedder(String p, int in, int h) {
+        return new MlpEmbedder(linear(p + ".in_layer", h, in, true), linear(p + ".out_layer", h, h, true));
+    }
+
+    private Linear linear(String name, int out, int in, boolean bias) {
+        Tensor w = require(name + ".weight", out, in);
+        return new Linear(w, bias ? vector(name + ".bias", out) : null);
+    }
+
+    /** A 1-D parameter, widened to an F32 copy owned by the model. */
+    private Tensor vector(String name, int n) {
+        Tensor stored = require(name, n);
+        Tensor f32 = Tensor.allocate(arena, DType.F32, n);
+        f32.copyFrom(stored);
+        return f32;
+    }
+
+    private Tensor require(String name, int... shape) {
+        if (!file.contains(name)) {
+            throw new IllegalArgumentException(file.path() + ": missing tensor '" + name + "' (expected shape " + Arrays.toString(shape)
+                    + " for this config)");
+        }
+        Tensor t = file.tensor(name);
+        if (!t.hasShape(shape)) {
+            throw new IllegalArgumentException(file.path() + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())
+                    + " but the config implies " + Arrays.toString(shape));
+        }
+        used.add(name);
+        return t;
+    }
+
+    /** Tensors in the file that the model does not use (reported, not fatal: checkpoints may carry extras). */
+    List<String> unusedTensors() {
+        return file.names().stream().filter(n -> !used.contains(n)).toList();
+    }
+}

@@ -1,0 +1,78 @@
+package org.untwist;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.untwist.backend.Backend;
+import org.untwist.backend.BackendProvider;
+import org.untwist.backend.Backends;
+import org.untwist.tensor.Tensor;
+
+/** Shared helpers of the cross-backend suite: where the golden data is, which backends to test, comparisons. */
+public final class TestSupport {
+    private TestSupport() {
+    }
+
+    /** The golden folder: {@code -Duntwist.golden}, else {@code testdata/golden} found upward from the working dir. */
+    public static Path goldenRoot() {
+        String prop = System.getProperty("untwist.golden");
+        if (prop != null && Files.isDirectory(Path.of(prop))) {
+            return Path.of(prop);
+        }
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            Path candidate = p.resolve("testdata/golden");
+            if (Files.isDirectory(candidate)) {
+                return candidate;
+            }
+        }
+        throw new IllegalStateException("golden data not found: set -Duntwist.golden or run inside the repository");
+    }
+
+    /** The golden FLUX model folder. */
+    public static Path tinyFlux() {
+        return goldenRoot().resolve("flux-tiny-f32");
+    }
+
+    /** Names of every backend that can run here (the scalar oracle first). */
+    public static List<String> availableBackends() {
+        List<String> names = new ArrayList<>();
+        for (BackendProvider p : Backends.providers()) {
+            if (p.unavailableReason() == null) {
+                names.add(p.name());
+            }
+        }
+        names.sort((a, b) -> a.equals("scalar") ? -1 : b.equals("scalar") ? 1 : a.compareTo(b));
+        return names;
+    }
+
+    /** Builds a backend by name with the given threads. */
+    public static Backend backend(String name, int threads) {
+        return Backends.create(name, threads);
+    }
+
+    /** Largest absolute elementwise difference; shapes must agree. */
+    public static double maxAbsDiff(Tensor actual, Tensor expected) {
+        if (!actual.hasShape(expected.shape())) {
+            throw new AssertionError("shape " + java.util.Arrays.toString(actual.shape()) + " != expected " + java.util.Arrays.toString(expected.shape()));
+        }
+        double m = 0;
+        for (long i = 0; i < expected.numel(); i++) {
+            double d = Math.abs((double) actual.get(i) - expected.get(i));
+            if (Double.isNaN(d)) {
+                return Double.POSITIVE_INFINITY;
+            }
+            m = Math.max(m, d);
+        }
+        return m;
+    }
+
+    /** Root mean square of a tensor's elements. */
+    public static double rms(Tensor t) {
+        double s = 0;
+        for (long i = 0; i < t.numel(); i++) {
+            s += (double) t.get(i) * t.get(i);
+        }
+        return Math.sqrt(s / Math.max(1, t.numel()));
+    }
+}

@@ -1,0 +1,83 @@
+package org.untwist.vector;
+
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Every incubator constant of the backend in one place: the float species (preferred, or
+ * {@code -Duntwist.vectorBits}), the int and short species of the same lane count (for widening BF16/F16
+ * weights), and the lane permutations of the RoPE kernels.
+ */
+final class Simd {
+    private Simd() {
+    }
+
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    /** Bits per float vector. */
+    static final int BITS = VectorSupport.chosenBits();
+    /** The float species every kernel uses. */
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.vectorBitSize() == BITS
+            ? FloatVector.SPECIES_PREFERRED : VectorSpecies.of(float.class, VectorShape.forBitSize(BITS));
+    /** Float lanes per vector. */
+    static final int L = F.length();
+    /** Ints with the lanes of {@link #F}. */
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, VectorShape.forBitSize(BITS));
+    /** Shorts with the lanes of {@link #F} (half the bits), for loading 16-bit weights. */
+    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(BITS / 2));
+
+    // ---- applyRope: out = A·dup(x_even) + B·dup(x_odd), A/B the de-interleaved 4-float table entries ------------
+
+    /** Lane i takes element 2i of the two-vector table {@code [T0, T1]}: m00 / m10 coefficients. */
+    static final FloatVector ROPE_EVEN_IDX = indexVector(i -> 2 * i);
+    /** Lane i takes element 2i+1 of {@code [T0, T1]}: m01 / m11 coefficients. */
+    static final FloatVector ROPE_ODD_IDX = indexVector(i -> 2 * i + 1);
+    /** Lane i takes x[2·(i/2)], the pair's first element. */
+    static final VectorShuffle<Float> DUP_EVEN = VectorShuffle.fromOp(F, i -> 2 * (i / 2));
+    /** Lane i takes x[2·(i/2)+1], the pair's second element. */
+    static final VectorShuffle<Float> DUP_ODD = VectorShuffle.fromOp(F, i -> 2 * (i / 2) + 1);
+
+    // ---- ropeTable: interleaving L cosines and L sines into 4 vectors of (cos, -sin, sin, cos) ---------------
+
+    /** For output vector k, lane i: element g = kL + i is component g%4 of local pair g/4; cos from C, sin from S. */
+    static final FloatVector[] TABLE_IDX = new FloatVector[4];
+    /** +1 except for the {@code -sin} component. */
+    static final FloatVector TABLE_SIGN;
+
+    static {
+        for (int k = 0; k < 4; k++) {
+            final int kk = k;
+            TABLE_IDX[k] = indexVector(i -> {
+                int g = kk * L + i;
+                int comp = g % 4, pair = g / 4;
+                return comp == 0 || comp == 3 ? pair : L + pair;
+            });
+        }
+        TABLE_SIGN = indexVector(i -> i % 4 == 1 ? -1 : 1);
+    }
+
+    private static FloatVector indexVector(java.util.function.IntUnaryOperator f) {
+        float[] a = new float[L];
+        for (int i = 0; i < L; i++) {
+            a[i] = f.applyAsInt(i);
+        }
+        return FloatVector.fromArray(F, a, 0);
+    }
+
+    /** Describes the width for logs. */
+    static String describeWidth() {
+        return BITS + "-bit (" + L + " float lanes)";
+    }
+
+    /** Touches the int and short vector classes so that a missing one fails at construction, not mid-kernel. */
+    static void check() {
+        if (IntVector.zero(I).length() != L || ShortVector.zero(S).length() != L) {
+            throw new IllegalStateException("species lane counts disagree: " + F + ", " + I + ", " + S);
+        }
+    }
+}
