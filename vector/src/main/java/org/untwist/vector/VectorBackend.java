@@ -1,0 +1,1030 @@
+package org.untwist.vector;
+
+import static org.untwist.vector.Simd.F;
+import static org.untwist.vector.Simd.I;
+import static org.untwist.vector.Simd.L;
+import static org.untwist.vector.Simd.LE;
+import static org.untwist.vector.Simd.S;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import org.untwist.backend.AbstractBackend;
+import org.untwist.backend.RopeFrequencies;
+import org.untwist.backend.TimestepFrequencies;
+import org.untwist.tensor.DType;
+import org.untwist.tensor.Tensor;
+
+/**
+ * Java Vector API kernels on a fixed pool of compute threads.
+ *
+ * <p>Every kernel works on {@link FloatVector}s loaded straight from the tensors' memory segments (unaligned
+ * loads, so memory-mapped weights at any offset are fine); scalar code only finishes loop tails. Work is split
+ * into tasks of a fixed size that does not depend on the thread count, and each output element is reduced in an
+ * order fixed by the task layout, so results are the same for any number of threads.
+ *
+ * <ul>
+ *   <li>{@code linear}: tasks are (row block × column block); BF16/F16 weights of the task's column block are
+ *       widened with SIMD into a per-thread float panel (never the whole matrix), then a 2-row × 4-column
+ *       register-blocked FMA kernel runs over it.</li>
+ *   <li>{@code attention}: tasks are (batch, head, block of queries); flash-style online softmax over blocks of
+ *       keys with vectorized {@code EXP}. Reference keys are never scaled or copied: the query is copied once,
+ *       pre-multiplied by {@code 1/√Dh} and the per-element reference key scale ({@code q·(s⊙k) = (s⊙q)·k}).</li>
+ *   <li>Elementwise and row-wise operations are split into chunks only when they are large.</li>
+ * </ul>
+ * Per-thread scratch (float arrays and one native panel) lives with each pool thread and is reused across calls.
+ */
+public final class VectorBackend extends AbstractBackend {
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** Elements per task of elementwise operations; smaller operations run on the calling thread. */
+    static final int ELEMENT_GRAIN = 1 << 15;
+    /** Rows and columns per linear task. */
+    static final int LINEAR_ROWS = 64, LINEAR_COLS = 32;
+    /** Queries per attention task and keys per softmax block (a multiple of every lane count). */
+    static final int ATT_QUERIES = 16, ATT_KEYS = 64;
+
+    private final int threads;
+    private final ExecutorService pool;
+    private final List<Scratch> scratches = new ArrayList<>();
+    private final AtomicLong calls = new AtomicLong();
+    private volatile boolean closed;
+
+    /** Creates the backend with {@code threads} compute threads. */
+    public VectorBackend(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        }
+        Simd.check();
+        this.threads = threads;
+        AtomicInteger counter = new AtomicInteger();
+        this.pool = Executors.newFixedThreadPool(threads, r -> {
+            Scratch s = new Scratch();
+            synchronized (scratches) {
+                scratches.add(s);
+            }
+            Worker w = new Worker(r, "untwist-vector-" + counter.incrementAndGet(), s);
+            w.setDaemon(true);
+            return w;
+        });
+    }
+
+    @Override
+    public String name() {
+        return "vector";
+    }
+
+    @Override
+    public String describe() {
+        return "vector: Java Vector API, " + Simd.describeWidth() + ", " + threads + (threads == 1 ? " thread" : " threads");
+    }
+
+    @Override
+    public int threads() {
+        return threads;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        pool.shutdown();
+        boolean done;
+        try {
+            done = pool.awaitTermination(1, TimeUnit.MINUTES);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            done = false;
+        }
+        if (done) { // the workers are gone: nobody else touches the scratch memory
+            synchronized (scratches) {
+                for (Scratch s : scratches) {
+                    s.free();
+                }
+                scratches.clear();
+            }
+        }
+    }
+
+    // ---- threading -----------------------------------------------------------------------------------------
+
+    /** A pool thread with its scratch memory. */
+    private static final class Worker extends Thread {
+        final Scratch scratch;
+
+        Worker(Runnable r, String name, Scratch scratch) {
+            super(r, name);
+            this.scratch = scratch;
+        }
+    }
+
+    /** Per-thread scratch, grown on demand and reused across calls. */
+    static final class Scratch {
+        private Arena arena;
+        private MemorySegment panel = MemorySegment.NULL;
+        /** Which (call, column block) the panel holds, so consecutive tasks on one block widen it once. */
+        long panelCall = -1;
+        int panelBlock = -1;
+        float[] qOwn = new float[0], qRef = new float[0], acc = new float[0], logits = new float[0];
+        float[] max = new float[0], sum = new float[0];
+
+        MemorySegment panel(long bytes) {
+            if (panel.byteSize() < bytes) {
+                free();
+                arena = Arena.ofShared();
+                panel = arena.allocate(bytes, 64);
+            }
+            return panel;
+        }
+
+        void attention(int headDim) {
+            int n = ATT_QUERIES * headDim;
+            if (qOwn.length < n) {
+                qOwn = new float[n];
+                qRef = new float[n];
+                acc = new float[n];
+            }
+            if (logits.length < ATT_QUERIES * ATT_KEYS) {
+                logits = new float[ATT_QUERIES * ATT_KEYS];
+                max = new float[ATT_QUERIES];
+                sum = new float[ATT_QUERIES];
+            }
+        }
+
+        void free() {
+            if (arena != null) {
+                arena.close();
+                arena = null;
+            }
+            panel = MemorySegment.NULL;
+            panelCall = -1;
+            panelBlock = -1;
+        }
+    }
+
+    @FunctionalInterface
+    private interface Task {
+        void run(int index, Scratch scratch);
+    }
+
+    @FunctionalInterface
+    private interface Range {
+        void run(long from, long to);
+    }
+
+    /** Runs tasks {@code 0..n-1} on the pool threads and waits; rethrows the first failure. */
+    private void parallelFor(int n, Task body) {
+        if (n <= 0) {
+            return;
+        }
+        if (closed) {
+            throw new IllegalStateException("vector backend is closed");
+        }
+        int workers = Math.min(threads, n);
+        AtomicInteger next = new AtomicInteger();
+        Future<?>[] futures = new Future<?>[workers];
+        try {
+            for (int w = 0; w < workers; w++) {
+                futures[w] = pool.submit(() -> {
+                    Scratch s = ((Worker) Thread.currentThread()).scratch;
+                    try {
+                        for (int i; (i = next.getAndIncrement()) < n; ) {
+                            body.run(i, s);
+                        }
+                    } catch (Throwable t) {
+                        next.set(n); // the other workers stop at their next task
+                        throw t;
+                    }
+                });
+            }
+        } catch (RejectedExecutionException e) {
+            next.set(n);
+            awaitAll(futures);
+            throw new IllegalStateException("vector backend is closed", e);
+        }
+        Throwable failure = awaitAll(futures);
+        if (failure instanceof RuntimeException re) {
+            throw re;
+        }
+        if (failure instanceof Error err) {
+            throw err;
+        }
+        if (failure != null) {
+            throw new IllegalStateException(failure);
+        }
+    }
+
+    private static Throwable awaitAll(Future<?>[] futures) {
+        Throwable failure = null;
+        boolean interrupted = false;
+        for (Future<?> f : futures) {
+            if (f == null) {
+                continue;
+            }
+            while (true) {
+                try {
+                    f.get();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // keep waiting: the workers write into the caller's tensors
+                } catch (ExecutionException e) {
+                    if (failure == null) {
+                        failure = e.getCause();
+                    }
+                    break;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        return failure;
+    }
+
+    /** Splits {@code [0, n)} into chunks of {@code grain} (a multiple of the lanes); small ranges run inline. */
+    private void parallelRange(long n, long grain, Range body) {
+        if (n <= grain || threads == 1) {
+            body.run(0, n);
+            return;
+        }
+        long chunks = (n + grain - 1) / grain;
+        if (chunks > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("too many elements: " + n);
+        }
+        parallelFor((int) chunks, (c, s) -> body.run(c * grain, Math.min(n, (c + 1) * grain)));
+    }
+
+    /** Rows per task so that one task covers about {@link #ELEMENT_GRAIN} elements. */
+    private static int rowGrain(int dim) {
+        return Math.max(1, ELEMENT_GRAIN / Math.max(1, dim));
+    }
+
+    private static FloatVector load(MemorySegment s, long byteOffset) {
+        return FloatVector.fromMemorySegment(F, s, byteOffset, LE);
+    }
+
+    // ---- linear ----------------------------------------------------------------------------------------------
+
+    @Override
+    protected void linearKernel(Tensor x, Tensor w, Tensor bias, Tensor out, int rows, int in, int outDim) {
+        if (rows == 0 || outDim == 0) {
+            return;
+        }
+        MemorySegment xs = x.segment(), ws = w.segment(), os = out.segment();
+        MemorySegment bs = bias == null ? null : bias.segment();
+        DType dt = w.dtype();
+        int rowBlocks = (rows + LINEAR_ROWS - 1) / LINEAR_ROWS;
+        int colBlocks = (outDim + LINEAR_COLS - 1) / LINEAR_COLS;
+        long call = calls.incrementAndGet();
+        parallelFor(rowBlocks * colBlocks, (t, s) -> {
+            int cb = t / rowBlocks, rb = t % rowBlocks; // consecutive tasks share a column block
+            int r0 = rb * LINEAR_ROWS, r1 = Math.min(rows, r0 + LINEAR_ROWS);
+            int c0 = cb * LINEAR_COLS, c1 = Math.min(outDim, c0 + LINEAR_COLS);
+            MemorySegment wp;
+            long wBase;
+            if (dt == DType.F32) {
+                wp = ws;
+                wBase = (long) c0 * in * Float.BYTES;
+            } else {
+                wp = s.panel((long) (c1 - c0) * in * Float.BYTES);
+                if (s.panelCall != call || s.panelBlock != cb) {
+                    widenRows(ws, dt, c0, c1, in, wp);
+                    s.panelCall = call;
+                    s.panelBlock = cb;
+                }
+                wBase = 0;
+            }
+            gemmBlock(xs, wp, wBase, bs, os, r0, r1, c0, c1, in, outDim);
+        });
+    }
+
+    /** Widens weight rows {@code [c0, c1)} of a BF16/F16 matrix into consecutive float rows of {@code dst}. */
+    static void widenRows(MemorySegment src, DType dt, int c0, int c1, int in, MemorySegment dst) {
+        int bound = S.loopBound(in);
+        boolean bf16 = dt == DType.BF16;
+        for (int c = c0; c < c1; c++) {
+            long sOff = (long) c * in * 2;
+            long dOff = (long) (c - c0) * in * Float.BYTES;
+            int k = 0;
+            for (; k < bound; k += L) {
+                ShortVector sv = ShortVector.fromMemorySegment(S, src, sOff + 2L * k, LE);
+                IntVector iv = (IntVector) sv.convertShape(VectorOperators.S2I, I, 0);
+                FloatVector f = bf16 ? iv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats() : halfToFloat(iv);
+                f.intoMemorySegment(dst, dOff + 4L * k, LE);
+            }
+            for (; k < in; k++) {
+                short h = src.get(I16, sOff + 2L * k);
+                dst.set(F32, dOff + 4L * k, bf16 ? DType.bf16ToFloat(h) : Float.float16ToFloat(h));
+            }
+        }
+    }
+
+    /**
+     * IEEE binary16 bits (in the low 16 bits of each lane, sign-extended or not) to float, exactly like
+     * {@link Float#float16ToFloat}: the exponent and mantissa shifted into place and multiplied by 2^112 handles
+     * normals and subnormals exactly; infinities and NaNs get the all-ones exponent. Bit-identical to
+     * {@code Float.float16ToFloat} for all 65536 inputs except that signalling NaNs keep their payload unquieted.
+     */
+    static FloatVector halfToFloat(IntVector h) {
+        IntVector em = h.and(0x7FFF);
+        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+        IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
+        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        VectorMask<Integer> special = em.compare(VectorOperators.GE, 0x7C00);
+        IntVector bits = finite.blend(shifted.or(0x7F80_0000), special);
+        return bits.or(sign).reinterpretAsFloats();
+    }
+
+    /**
+     * {@code out[r, c] = x[r]·w[c] + bias[c]} for rows {@code [r0, r1)}, columns {@code [c0, c1)}; weight row
+     * {@code c} starts at byte {@code wBase + (c − c0)·in·4} of {@code wp}. Every element is reduced the same way
+     * (lane-wise FMA over the vector part, lane sum, scalar tail, bias) whichever micro-kernel computes it.
+     */
+    private static void gemmBlock(MemorySegment xs, MemorySegment wp, long wBase, MemorySegment bs, MemorySegment os,
+                                  int r0, int r1, int c0, int c1, int in, int outDim) {
+        long rowBytes = (long) in * Float.BYTES;
+        int bound = F.loopBound(in);
+        int r = r0;
+        for (; r + 1 < r1; r += 2) {
+            int c = c0;
+            for (; c + 3 < c1; c += 4) {
+                kernel2x4(xs, (long) r * rowBytes, wp, wBase + (c - c0) * rowBytes, rowBytes, bound, in, bs, os, r, c, outDim);
+            }
+            for (; c < c1; c++) {
+                kernel2x1(xs, (long) r * rowBytes, wp, wBase + (c - c0) * rowBytes, rowBytes, bound, in, bs, os, r, c, outDim);
+            }
+        }
+        for (; r < r1; r++) {
+            int c = c0;
+            for (; c + 3 < c1; c += 4) {
+                kernel1x4(xs, (long) r * rowBytes, wp, wBase + (c - c0) * rowBytes, rowBytes, bound, in, bs, os, r, c, outDim);
+            }
+            for (; c < c1; c++) {
+                kernel1x1(xs, (long) r * rowBytes, wp, wBase + (c - c0) * rowBytes, bound, in, bs, os, r, c, outDim);
+            }
+        }
+    }
+
+    private static void kernel2x4(MemorySegment xs, long x0, MemorySegment wp, long w0, long rowBytes, int bound, int in,
+                                  MemorySegment bs, MemorySegment os, int r, int c, int outDim) {
+        long x1 = x0 + rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        for (int k = 0; k < bound; k += L) {
+            long kb = 4L * k;
+            FloatVector xa = load(xs, x0 + kb), xb = load(xs, x1 + kb);
+            FloatVector v0 = load(wp, w0 + kb), v1 = load(wp, w1 + kb), v2 = load(wp, w2 + kb), v3 = load(wp, w3 + kb);
+            a00 = xa.fma(v0, a00);
+            a01 = xa.fma(v1, a01);
+            a02 = xa.fma(v2, a02);
+            a03 = xa.fma(v3, a03);
+            a10 = xb.fma(v0, a10);
+            a11 = xb.fma(v1, a11);
+            a12 = xb.fma(v2, a12);
+            a13 = xb.fma(v3, a13);
+        }
+        float s00 = a00.reduceLanes(VectorOperators.ADD), s01 = a01.reduceLanes(VectorOperators.ADD);
+        float s02 = a02.reduceLanes(VectorOperators.ADD), s03 = a03.reduceLanes(VectorOperators.ADD);
+        float s10 = a10.reduceLanes(VectorOperators.ADD), s11 = a11.reduceLanes(VectorOperators.ADD);
+        float s12 = a12.reduceLanes(VectorOperators.ADD), s13 = a13.reduceLanes(VectorOperators.ADD);
+        for (int k = bound; k < in; k++) {
+            long kb = 4L * k;
+            float xa = xs.get(F32, x0 + kb), xb = xs.get(F32, x1 + kb);
+            float v0 = wp.get(F32, w0 + kb), v1 = wp.get(F32, w1 + kb), v2 = wp.get(F32, w2 + kb), v3 = wp.get(F32, w3 + kb);
+            s00 = Math.fma(xa, v0, s00);
+            s01 = Math.fma(xa, v1, s01);
+            s02 = Math.fma(xa, v2, s02);
+            s03 = Math.fma(xa, v3, s03);
+            s10 = Math.fma(xb, v0, s10);
+            s11 = Math.fma(xb, v1, s11);
+            s12 = Math.fma(xb, v2, s12);
+            s13 = Math.fma(xb, v3, s13);
+        }
+        long o0 = ((long) r * outDim + c) * Float.BYTES, o1 = o0 + (long) outDim * Float.BYTES;
+        os.set(F32, o0, s00 + bias(bs, c));
+        os.set(F32, o0 + 4, s01 + bias(bs, c + 1));
+        os.set(F32, o0 + 8, s02 + bias(bs, c + 2));
+        os.set(F32, o0 + 12, s03 + bias(bs, c + 3));
+        os.set(F32, o1, s10 + bias(bs, c));
+        os.set(F32, o1 + 4, s11 + bias(bs, c + 1));
+        os.set(F32, o1 + 8, s12 + bias(bs, c + 2));
+        os.set(F32, o1 + 12, s13 + bias(bs, c + 3));
+    }
+
+    private static void kernel2x1(MemorySegment xs, long x0, MemorySegment wp, long w0, long rowBytes, int bound, int in,
+                                  MemorySegment bs, MemorySegment os, int r, int c, int outDim) {
+        long x1 = x0 + rowBytes;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0;
+        for (int k = 0; k < bound; k += L) {
+            long kb = 4L * k;
+            FloatVector v = load(wp, w0 + kb);
+            a0 = load(xs, x0 + kb).fma(v, a0);
+            a1 = load(xs, x1 + kb).fma(v, a1);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        for (int k = bound; k < in; k++) {
+            long kb = 4L * k;
+            float v = wp.get(F32, w0 + kb);
+            s0 = Math.fma(xs.get(F32, x0 + kb), v, s0);
+            s1 = Math.fma(xs.get(F32, x1 + kb), v, s1);
+        }
+        long o0 = ((long) r * outDim + c) * Float.BYTES;
+        os.set(F32, o0, s0 + bias(bs, c));
+        os.set(F32, o0 + (long) outDim * Float.BYTES, s1 + bias(bs, c));
+    }
+
+    private static void kernel1x4(MemorySegment xs, long x0, MemorySegment wp, long w0, long rowBytes, int bound, int in,
+                                  MemorySegment bs, MemorySegment os, int r, int c, int outDim) {
+        long w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0; k < bound; k += L) {
+            long kb = 4L * k;
+            FloatVector xa = load(xs, x0 + kb);
+            a0 = xa.fma(load(wp, w0 + kb), a0);
+            a1 = xa.fma(load(wp, w1 + kb), a1);
+            a2 = xa.fma(load(wp, w2 + kb), a2);
+            a3 = xa.fma(load(wp, w3 + kb), a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (int k = bound; k < in; k++) {
+            long kb = 4L * k;
+            float xa = xs.get(F32, x0 + kb);
+            s0 = Math.fma(xa, wp.get(F32, w0 + kb), s0);
+            s1 = Math.fma(xa, wp.get(F32, w1 + kb), s1);
+            s2 = Math.fma(xa, wp.get(F32, w2 + kb), s2);
+            s3 = Math.fma(xa, wp.get(F32, w3 + kb), s3);
+        }
+        long o0 = ((long) r * outDim + c) * Float.BYTES;
+        os.set(F32, o0, s0 + bias(bs, c));
+        os.set(F32, o0 + 4, s1 + bias(bs, c + 1));
+        os.set(F32, o0 + 8, s2 + bias(bs, c + 2));
+        os.set(F32, o0 + 12, s3 + bias(bs, c + 3));
+    }
+
+    private static void kernel1x1(MemorySegment xs, long x0, MemorySegment wp, long w0, int bound, int in,
+                                  MemorySegment bs, MemorySegment os, int r, int c, int outDim) {
+        FloatVector a = FloatVector.zero(F);
+        for (int k = 0; k < bound; k += L) {
+            long kb = 4L * k;
+            a = load(xs, x0 + kb).fma(load(wp, w0 + kb), a);
+        }
+        float s = a.reduceLanes(VectorOperators.ADD);
+        for (int k = bound; k < in; k++) {
+            long kb = 4L * k;
+            s = Math.fma(xs.get(F32, x0 + kb), wp.get(F32, w0 + kb), s);
+        }
+        os.set(F32, ((long) r * outDim + c) * Float.BYTES, s + bias(bs, c));
+    }
+
+    private static float bias(MemorySegment bs, int c) {
+        return bs == null ? 0f : bs.get(F32, (long) c * Float.BYTES);
+    }
+
+    // ---- elementwise -----------------------------------------------------------------------------------------
+
+    @Override
+    protected void addKernel(Tensor a, Tensor b, Tensor out, long n) {
+        MemorySegment as = a.segment(), bs = b.segment(), os = out.segment();
+        parallelRange(n, ELEMENT_GRAIN, (from, to) -> {
+            long i = from;
+            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
+                long o = 4 * i;
+                load(as, o).add(load(bs, o)).intoMemorySegment(os, o, LE);
+            }
+            for (; i < to; i++) {
+                os.setAtIndex(F32, i, as.getAtIndex(F32, i) + bs.getAtIndex(F32, i));
+            }
+        });
+    }
+
+    @Override
+    protected void siluKernel(Tensor x, Tensor out, long n) {
+        MemorySegment xs = x.segment(), os = out.segment();
+        parallelRange(n, ELEMENT_GRAIN, (from, to) -> {
+            long i = from;
+            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
+                long o = 4 * i;
+                FloatVector v = load(xs, o);
+                v.div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoMemorySegment(os, o, LE);
+            }
+            for (; i < to; i++) {
+                float v = xs.getAtIndex(F32, i);
+                os.setAtIndex(F32, i, v / (1f + (float) Math.exp(-v)));
+            }
+        });
+    }
+
+    /** √(2/π) and √(2/π)·0.044715 in float. */
+    private static final float GELU_C0 = (float) Math.sqrt(2.0 / Math.PI), GELU_C1 = (float) (Math.sqrt(2.0 / Math.PI) * 0.044715);
+
+    /**
+     * GELU (tanh approximation) as {@code x · sigmoid(2u) = x / (1 + exp(−2u))} with {@code u = √(2/π)(x + 0.044715x³)},
+     * which equals {@code 0.5·x·(1 + tanh(u))} but keeps its relative accuracy for negative x, where
+     * {@code 1 + tanh(u)} cancels.
+     */
+    @Override
+    protected void geluTanhKernel(Tensor x, Tensor out, long n) {
+        MemorySegment xs = x.segment(), os = out.segment();
+        parallelRange(n, ELEMENT_GRAIN, (from, to) -> {
+            long i = from;
+            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
+                long o = 4 * i;
+                FloatVector v = load(xs, o);
+                FloatVector u2 = v.mul(v).fma(GELU_C1, GELU_C0).mul(v).mul(-2f); // −2u
+                v.div(u2.lanewise(VectorOperators.EXP).add(1f)).intoMemorySegment(os, o, LE);
+            }
+            for (; i < to; i++) {
+                float v = xs.getAtIndex(F32, i);
+                float u2 = Math.fma(v * v, GELU_C1, GELU_C0) * v * -2f;
+                os.setAtIndex(F32, i, v / (1f + (float) Math.exp(u2)));
+            }
+        });
+    }
+
+    @Override
+    protected void modulateKernel(Tensor x, Tensor shift, Tensor scale, Tensor out, int batch, int tokens, int dim) {
+        MemorySegment xs = x.segment(), sh = shift.segment(), sc = scale.segment(), os = out.segment();
+        int bound = F.loopBound(dim);
+        long rows = (long) batch * tokens;
+        parallelRange(rows, rowGrain(dim), (from, to) -> {
+            for (long row = from; row < to; row++) {
+                long base = row * dim * 4;
+                long pb = (row / tokens) * dim * 4;
+                int i = 0;
+                for (; i < bound; i += L) {
+                    long o = 4L * i;
+                    FloatVector s1 = load(sc, pb + o).add(1f);
+                    load(xs, base + o).fma(s1, load(sh, pb + o)).intoMemorySegment(os, base + o, LE);
+                }
+                for (; i < dim; i++) {
+                    long o = 4L * i;
+                    os.set(F32, base + o, Math.fma(xs.get(F32, base + o), 1f + sc.get(F32, pb + o), sh.get(F32, pb + o)));
+                }
+            }
+        });
+    }
+
+    @Override
+    protected void gatedResidualKernel(Tensor residual, Tensor gate, Tensor y, Tensor out, int batch, int tokens, int dim) {
+        MemorySegment rs = residual.segment(), gs = gate.segment(), ys = y.segment(), os = out.segment();
+        int bound = F.loopBound(dim);
+        long rows = (long) batch * tokens;
+        parallelRange(rows, rowGrain(dim), (from, to) -> {
+            for (long row = from; row < to; row++) {
+                long base = row * dim * 4;
+                long pb = (row / tokens) * dim * 4;
+                int i = 0;
+                for (; i < bound; i += L) {
+                    long o = 4L * i;
+                    load(ys, base + o).fma(load(gs, pb + o), load(rs, base + o)).intoMemorySegment(os, base + o, LE);
+                }
+                for (; i < dim; i++) {
+                    long o = 4L * i;
+                    os.set(F32, base + o, Math.fma(ys.get(F32, base + o), gs.get(F32, pb + o), rs.get(F32, base + o)));
+                }
+            }
+        });
+    }
+
+    // ---- normalization ---------------------------------------------------------------------------------------
+
+    @Override
+    protected void layerNormKernel(Tensor x, float eps, Tensor out, int rows, int dim) {
+        MemorySegment xs = x.segment(), os = out.segment();
+        int bound = F.loopBound(dim);
+        parallelRange(rows, rowGrain(dim), (from, to) -> {
+            for (long r = from; r < to; r++) {
+                long base = r * dim * 4;
+                FloatVector acc = FloatVector.zero(F);
+                int i = 0;
+                for (; i < bound; i += L) {
+                    acc = acc.add(load(xs, base + 4L * i));
+                }
+                float sum = acc.reduceLanes(VectorOperators.ADD);
+                for (; i < dim; i++) {
+                    sum += xs.get(F32, base + 4L * i);
+                }
+                float mean = sum / dim;
+                FloatVector sq = FloatVector.zero(F);
+                for (i = 0; i < bound; i += L) {
+                    FloatVector c = load(xs, base + 4L * i).sub(mean);
+                    sq = c.fma(c, sq);
+                }
+                float var = sq.reduceLanes(VectorOperators.ADD);
+                for (; i < dim; i++) {
+                    float c = xs.get(F32, base + 4L * i) - mean;
+                    var = Math.fma(c, c, var);
+                }
+                float inv = (float) (1.0 / Math.sqrt((double) var / dim + eps));
+                for (i = 0; i < bound; i += L) {
+                    load(xs, base + 4L * i).sub(mean).mul(inv).intoMemorySegment(os, base + 4L * i, LE);
+                }
+                for (; i < dim; i++) {
+                    os.set(F32, base + 4L * i, (xs.get(F32, base + 4L * i) - mean) * inv);
+                }
+            }
+        });
+    }
+
+    @Override
+    protected void rmsNormKernel(Tensor x, Tensor scale, float eps, Tensor out, int rows, int dim) {
+        MemorySegment xs = x.segment(), ss = scale.segment(), os = out.segment();
+        int bound = F.loopBound(dim);
+        parallelRange(rows, rowGrain(dim), (from, to) -> {
+            for (long r = from; r < to; r++) {
+                long base = r * dim * 4;
+                FloatVector acc = FloatVector.zero(F);
+                int i = 0;
+                for (; i < bound; i += L) {
+                    FloatVector v = load(xs, base + 4L * i);
+                    acc = v.fma(v, acc);
+                }
+                float sq = acc.reduceLanes(VectorOperators.ADD);
+                for (; i < dim; i++) {
+                    float v = xs.get(F32, base + 4L * i);
+                    sq = Math.fma(v, v, sq);
+                }
+                float inv = (float) (1.0 / Math.sqrt((double) sq / dim + eps));
+                for (i = 0; i < bound; i += L) {
+                    load(xs, base + 4L * i).mul(inv).mul(load(ss, 4L * i)).intoMemorySegment(os, base + 4L * i, LE);
+                }
+                for (; i < dim; i++) {
+                    os.set(F32, base + 4L * i, xs.get(F32, base + 4L * i) * inv * ss.get(F32, 4L * i));
+                }
+            }
+        });
+    }
+
+    // ---- positions -------------------------------------------------------------------------------------------
+
+    @Override
+    protected void ropeTableKernel(Tensor ids, int[] axesDim, double theta, Tensor pe, int batch, int tokens) {
+        int axes = axesDim.length;
+        int pairs = pe.dim(3);
+        float[] omega = new float[pairs];
+        int[] axisOf = new int[pairs];
+        for (int a = 0, p = 0; a < axes; a++) {
+            for (int j = 0; j < axesDim[a] / 2; j++, p++) {
+                omega[p] = RopeFrequencies.omega(j, axesDim[a], theta);
+                axisOf[p] = a;
+            }
+        }
+        float[] pos = ids.toFloatArray(); // [batch·tokens, axes]: small
+        MemorySegment ps = pe.segment();
+        int bound = F.loopBound(pairs);
+        long rows = (long) batch * tokens;
+        parallelRange(rows, rowGrain(4 * pairs), (from, to) -> {
+            for (long row = from; row < to; row++) {
+                int posOff = (int) (row * axes);
+                long base = row * pairs * 16; // bytes: 4 floats per pair
+                int p = 0;
+                for (; p < bound; p += L) {
+                    FloatVector angle = FloatVector.fromArray(F, pos, posOff, axisOf, p).mul(FloatVector.fromArray(F, omega, p));
+                    FloatVector c = angle.lanewise(VectorOperators.COS), s = angle.lanewise(VectorOperators.SIN);
+                    long o = base + 16L * p;
+                    for (int k = 0; k < 4; k++) {
+                        Simd.TABLE_IDX[k].selectFrom(c, s).mul(Simd.TABLE_SIGN).intoMemorySegment(ps, o + 4L * k * L, LE);
+                    }
+                }
+                for (; p < pairs; p++) {
+                    float angle = pos[posOff + axisOf[p]] * omega[p];
+                    float c = (float) Math.cos(angle), s = (float) Math.sin(angle);
+                    long o = base + 16L * p;
+                    ps.set(F32, o, c);
+                    ps.set(F32, o + 4, -s);
+                    ps.set(F32, o + 8, s);
+                    ps.set(F32, o + 12, c);
+                }
+            }
+        });
+    }
+
+    @Override
+    protected void applyRopeKernel(Tensor x, Tensor pe, Tensor out, int batch, int heads, int tokens, int headDim, int peBatch) {
+        MemorySegment xs = x.segment(), ps = pe.segment(), os = out.segment();
+        int bound = F.loopBound(headDim); // L is even, so vector chunks hold whole pairs
+        long rows = (long) batch * heads * tokens;
+        parallelRange(rows, rowGrain(headDim), (from, to) -> {
+            for (long row = from; row < to; row++) {
+                long t = row % tokens;
+                long b = row / ((long) heads * tokens);
+                long pb = peBatch == 1 ? 0 : b;
+                long xBase = row * headDim * 4;
+                long peBase = (pb * tokens + t) * headDim * 8; // (headDim/2 pairs)·4 floats·4 bytes
+                int d = 0;
+                for (; d < bound; d += L) {
+                    FloatVector xv = load(xs, xBase + 4L * d);
+                    long m = peBase + 8L * d; // table of pair d/2
+                    FloatVector t0 = load(ps, m), t1 = load(ps, m + 4L * L);
+                    FloatVector a = Simd.ROPE_EVEN_IDX.selectFrom(t0, t1);
+                    FloatVector bcoef = Simd.ROPE_ODD_IDX.selectFrom(t0, t1);
+                    FloatVector x0 = xv.rearrange(Simd.DUP_EVEN), x1 = xv.rearrange(Simd.DUP_ODD);
+                    bcoef.fma(x1, a.mul(x0)).intoMemorySegment(os, xBase + 4L * d, LE);
+                }
+                for (; d < headDim; d += 2) {
+                    float x0 = xs.get(F32, xBase + 4L * d), x1 = xs.get(F32, xBase + 4L * d + 4);
+                    long m = peBase + 8L * d;
+                    os.set(F32, xBase + 4L * d, Math.fma(ps.get(F32, m + 4), x1, ps.get(F32, m) * x0));
+                    os.set(F32, xBase + 4L * d + 4, Math.fma(ps.get(F32, m + 12), x1, ps.get(F32, m + 8) * x0));
+                }
+            }
+        });
+    }
+
+    @Override
+    protected void timestepEmbeddingKernel(Tensor t, float timeFactor, double maxPeriod, Tensor out, int batch, int dim) {
+        int half = dim / 2;
+        float[] freqs = TimestepFrequencies.of(half, maxPeriod);
+        MemorySegment ts = t.segment(), os = out.segment();
+        int bound = F.loopBound(half);
+        for (int b = 0; b < batch; b++) {
+            float tt = timeFactor * ts.getAtIndex(F32, b);
+            long row = (long) b * dim * 4;
+            int j = 0;
+            for (; j < bound; j += L) {
+                FloatVector arg = FloatVector.fromArray(F, freqs, j).mul(tt);
+                arg.lanewise(VectorOperators.COS).intoMemorySegment(os, row + 4L * j, LE);
+                arg.lanewise(VectorOperators.SIN).intoMemorySegment(os, row + 4L * (half + j), LE);
+            }
+            for (; j < half; j++) {
+                float arg = tt * freqs[j];
+                os.set(F32, row + 4L * j, (float) Math.cos(arg));
+                os.set(F32, row + 4L * (half + j), (float) Math.sin(arg));
+            }
+            if (dim % 2 != 0) {
+                os.set(F32, row + 4L * (dim - 1), 0f);
+            }
+        }
+    }
+
+    // ---- attention -------------------------------------------------------------------------------------------
+
+    @Override
+    protected void attentionKernel(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor refKeyScale,
+                                   Tensor out, int batch, int heads, int lq, int lk, int lr, int headDim, int refBatch) {
+        if (batch == 0 || heads == 0 || lq == 0) {
+            return;
+        }
+        float inv = (float) (1.0 / Math.sqrt(headDim));
+        // Per-element factor of the reference query copy: 1/√Dh · refKeyScale[d/2].
+        float[] refFactor = null;
+        if (lr > 0) {
+            refFactor = new float[headDim];
+            for (int d = 0; d < headDim; d++) {
+                refFactor[d] = refKeyScale == null ? inv : inv * refKeyScale.get(d / 2);
+            }
+        }
+        final float[] rf = refFactor;
+        MemorySegment qs = q.segment(), ks = k.segment(), vs = v.segment(), os = out.segment();
+        MemorySegment rks = lr > 0 ? refK.segment() : null, rvs = lr > 0 ? refV.segment() : null;
+        int qBlocks = (lq + ATT_QUERIES - 1) / ATT_QUERIES;
+        parallelFor(batch * heads * qBlocks, (task, s) -> {
+            int qb = task % qBlocks, bh = task / qBlocks;
+            int b = bh / heads, h = bh % heads;
+            int i0 = qb * ATT_QUERIES, nq = Math.min(ATT_QUERIES, lq - i0);
+            s.attention(headDim);
+            long rowBytes = (long) headDim * 4;
+            long qBase = ((long) bh * lq + i0) * rowBytes;
+            prepareQueries(qs, qBase, nq, headDim, inv, rf, s);
+            java.util.Arrays.fill(s.max, 0, nq, Float.NEGATIVE_INFINITY);
+            java.util.Arrays.fill(s.sum, 0, nq, 0f);
+            java.util.Arrays.fill(s.acc, 0, nq * headDim, 0f);
+            attendBlocks(ks, vs, (long) bh * lk * rowBytes, lk, s.qOwn, nq, headDim, s);
+            if (lr > 0) {
+                int rb = refBatch == 1 ? 0 : b;
+                attendBlocks(rks, rvs, ((long) rb * heads + h) * lr * rowBytes, lr, s.qRef, nq, headDim, s);
+            }
+            int bound = F.loopBound(headDim);
+            for (int qi = 0; qi < nq; qi++) {
+                float sum = s.sum[qi];
+                float norm = sum > 0 ? 1f / sum : 0f;
+                long o = (((long) b * lq + i0 + qi) * heads + h) * rowBytes;
+                int a = qi * headDim;
+                int d = 0;
+                for (; d < bound; d += L) {
+                    FloatVector.fromArray(F, s.acc, a + d).mul(norm).intoMemorySegment(os, o + 4L * d, LE);
+                }
+                for (; d < headDim; d++) {
+                    os.set(F32, o + 4L * d, s.acc[a + d] * norm);
+                }
+            }
+        });
+    }
+
+    /** Copies the task's queries scaled by 1/√Dh (own keys) and by the reference factor (reference keys). */
+    private static void prepareQueries(MemorySegment qs, long qBase, int nq, int headDim, float inv, float[] refFactor, Scratch s) {
+        int bound = F.loopBound(headDim);
+        for (int qi = 0; qi < nq; qi++) {
+            long src = qBase + (long) qi * headDim * 4;
+            int a = qi * headDim;
+            int d = 0;
+            for (; d < bound; d += L) {
+                FloatVector qv = load(qs, src + 4L * d);
+                qv.mul(inv).intoArray(s.qOwn, a + d);
+                if (refFactor != null) {
+                    qv.mul(FloatVector.fromArray(F, refFactor, d)).intoArray(s.qRef, a + d);
+                }
+            }
+            for (; d < headDim; d++) {
+                float qv = qs.get(F32, src + 4L * d);
+                s.qOwn[a + d] = qv * inv;
+                if (refFactor != null) {
+                    s.qRef[a + d] = qv * refFactor[d];
+                }
+            }
+        }
+    }
+
+    /**
+     * Online softmax of {@code nq} prepared queries over {@code n} keys starting at byte {@code kvBase} of
+     * {@code ks}/{@code vs}, in blocks of {@link #ATT_KEYS}: logits of a block, new running max, rescale of
+     * the running sum and accumulator, exponentials (vectorized, padded lanes at −∞ give 0), then P·V.
+     */
+    private static void attendBlocks(MemorySegment ks, MemorySegment vs, long kvBase, int n, float[] qArr, int nq, int headDim,
+                                     Scratch s) {
+        long rowBytes = (long) headDim * 4;
+        int dBound = F.loopBound(headDim);
+        float[] logits = s.logits, acc = s.acc;
+        for (int j0 = 0; j0 < n; j0 += ATT_KEYS) {
+            int nk = Math.min(ATT_KEYS, n - j0);
+            int nkPad = (nk + L - 1) / L * L;
+            long blockBase = kvBase + (long) j0 * rowBytes;
+            blockLogits(ks, blockBase, nk, qArr, nq, headDim, logits);
+            for (int qi = 0; qi < nq; qi++) {
+                int lo = qi * ATT_KEYS;
+                java.util.Arrays.fill(logits, lo + nk, lo + nkPad, Float.NEGATIVE_INFINITY);
+                FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+                for (int j = 0; j < nkPad; j += L) {
+                    mv = mv.max(FloatVector.fromArray(F, logits, lo + j));
+                }
+                float blockMax = mv.reduceLanes(VectorOperators.MAX);
+                float old = s.max[qi];
+                float m = Math.max(old, blockMax);
+                if (m == Float.NEGATIVE_INFINITY) {
+                    continue; // every logit so far is −∞: nothing to add
+                }
+                float corr = old == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(old - m);
+                FloatVector sv = FloatVector.zero(F);
+                for (int j = 0; j < nkPad; j += L) {
+                    FloatVector p = FloatVector.fromArray(F, logits, lo + j).sub(m).lanewise(VectorOperators.EXP);
+                    p.intoArray(logits, lo + j);
+                    sv = sv.add(p);
+                }
+                s.max[qi] = m;
+                s.sum[qi] = s.sum[qi] * corr + sv.reduceLanes(VectorOperators.ADD);
+                if (corr != 1f) {
+                    int a = qi * headDim;
+                    int d = 0;
+                    for (; d < dBound; d += L) {
+                        FloatVector.fromArray(F, acc, a + d).mul(corr).intoArray(acc, a + d);
+                    }
+                    for (; d < headDim; d++) {
+                        acc[a + d] *= corr;
+                    }
+                }
+            }
+            // acc[qi] += Σ_j p[qi, j] · v[j], keys in order; the value rows of the block stay in L1 across queries.
+            for (int j = 0; j < nk; j++) {
+                long vRow = blockBase + (long) j * rowBytes;
+                for (int qi = 0; qi < nq; qi++) {
+                    float pj = logits[qi * ATT_KEYS + j];
+                    FloatVector pv = FloatVector.broadcast(F, pj);
+                    int a = qi * headDim;
+                    int d = 0;
+                    for (; d < dBound; d += L) {
+                        load(vs, vRow + 4L * d).fma(pv, FloatVector.fromArray(F, acc, a + d)).intoArray(acc, a + d);
+                    }
+                    for (; d < headDim; d++) {
+                        acc[a + d] = Math.fma(vs.get(F32, vRow + 4L * d), pj, acc[a + d]);
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@code logits[qi·ATT_KEYS + j] = qArr[qi]·k[j]} for a block of keys; 2 queries × 4 keys per step. */
+    private static void blockLogits(MemorySegment ks, long base, int nk, float[] qArr, int nq, int headDim, float[] logits) {
+        long rowBytes = (long) headDim * 4;
+        int bound = F.loopBound(headDim);
+        int qi = 0;
+        for (; qi + 1 < nq; qi += 2) {
+            int q0 = qi * headDim, q1 = q0 + headDim;
+            int j = 0;
+            for (; j + 3 < nk; j += 4) {
+                long k0 = base + j * rowBytes, k1 = k0 + rowBytes, k2 = k1 + rowBytes, k3 = k2 + rowBytes;
+                FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+                FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+                for (int d = 0; d < bound; d += L) {
+                    long db = 4L * d;
+                    FloatVector x0 = FloatVector.fromArray(F, qArr, q0 + d), x1 = FloatVector.fromArray(F, qArr, q1 + d);
+                    FloatVector v0 = load(ks, k0 + db), v1 = load(ks, k1 + db), v2 = load(ks, k2 + db), v3 = load(ks, k3 + db);
+                    a00 = x0.fma(v0, a00);
+                    a01 = x0.fma(v1, a01);
+                    a02 = x0.fma(v2, a02);
+                    a03 = x0.fma(v3, a03);
+                    a10 = x1.fma(v0, a10);
+                    a11 = x1.fma(v1, a11);
+                    a12 = x1.fma(v2, a12);
+                    a13 = x1.fma(v3, a13);
+                }
+                float s00 = a00.reduceLanes(VectorOperators.ADD), s01 = a01.reduceLanes(VectorOperators.ADD);
+                float s02 = a02.reduceLanes(VectorOperators.ADD), s03 = a03.reduceLanes(VectorOperators.ADD);
+                float s10 = a10.reduceLanes(VectorOperators.ADD), s11 = a11.reduceLanes(VectorOperators.ADD);
+                float s12 = a12.reduceLanes(VectorOperators.ADD), s13 = a13.reduceLanes(VectorOperators.ADD);
+                for (int d = bound; d < headDim; d++) {
+                    long db = 4L * d;
+                    float x0 = qArr[q0 + d], x1 = qArr[q1 + d];
+                    float v0 = ks.get(F32, k0 + db), v1 = ks.get(F32, k1 + db), v2 = ks.get(F32, k2 + db), v3 = ks.get(F32, k3 + db);
+                    s00 = Math.fma(x0, v0, s00);
+                    s01 = Math.fma(x0, v1, s01);
+                    s02 = Math.fma(x0, v2, s02);
+                    s03 = Math.fma(x0, v3, s03);
+                    s10 = Math.fma(x1, v0, s10);
+                    s11 = Math.fma(x1, v1, s11);
+                    s12 = Math.fma(x1, v2, s12);
+                    s13 = Math.fma(x1, v3, s13);
+                }
+                int l0 = qi * ATT_KEYS + j, l1 = l0 + ATT_KEYS;
+                logits[l0] = s00;
+                logits[l0 + 1] = s01;
+                logits[l0 + 2] = s02;
+                logits[l0 + 3] = s03;
+                logits[l1] = s10;
+                logits[l1 + 1] = s11;
+                logits[l1 + 2] = s12;
+                logits[l1 + 3] = s13;
+            }
+            for (; j < nk; j++) {
+                long k0 = base + j * rowBytes;
+                logits[qi * ATT_KEYS + j] = dot(qArr, q0, ks, k0, bound, headDim);
+                logits[(qi + 1) * ATT_KEYS + j] = dot(qArr, q1, ks, k0, bound, headDim);
+            }
+        }
+        for (; qi < nq; qi++) {
+            int q0 = qi * headDim;
+            int j = 0;
+            for (; j + 3 < nk; j += 4) {
+                long k0 = base + j * rowBytes, k1 = k0 + rowBytes, k2 = k1 + rowBytes, k3 = k2 + rowBytes;
+                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+                for (int d = 0; d < bound; d += L) {
+                    long db = 4L * d;
+                    FloatVector x0 = FloatVector.fromArray(F, qArr, q0 + d);
+                    a0 = x0.fma(load(ks, k0 + db), a0);
+                    a1 = x0.fma(load(ks, k1 + db), a1);
+                    a2 = x0.fma(load(ks, k2 + db), a2);
+                    a3 = x0.fma(load(ks, k3 + db), a3);
+                }
+                float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+                float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+                for (int d = bound; d < headDim; d++) {
+                    long db = 4L * d;
+                    float x0 = qArr[q0 + d];
+                    s0 = Math.fma(x0, ks.get(F32, k0 + db), s0);
+                    s1 = Math.fma(x0, ks.get(F32, k1 + db), s1);
+                    s2 = Math.fma(x0, ks.get(F32, k2 + db), s2);
+                    s3 = Math.fma(x0, ks.get(F32, k3 + db), s3);
+                }
+                int l0 = qi * ATT_KEYS + j;
+                logits[l0] = s0;
+                logits[l0 + 1] = s1;
+                logits[l0 + 2] = s2;
+                logits[l0 + 3] = s3;
+            }
+            for (; j < nk; j++) {
+                logits[qi * ATT_KEYS + j] = dot(qArr, q0, ks, base + j * rowBytes, bound, headDim);
+            }
+        }
+    }
+
+    private static float dot(float[] qArr, int q0, MemorySegment ks, long k0, int bound, int headDim) {
+        FloatVector a = FloatVector.zero(F);
+        for (int d = 0; d < bound; d += L) {
+            a = FloatVector.fromArray(F, qArr, q0 + d).fma(load(ks, k0 + 4L * d), a);
+        }
+        float s = a.reduceLanes(VectorOperators.ADD);
+        for (int d = bound; d < headDim; d++) {
+            s = Math.fma(qArr[q0 + d], ks.get(F32, k0 + 4L * d), s);
+        }
+        return s;
+    }
+}
