@@ -1,10 +1,12 @@
 package org.untwist.io;
 
 import java.util.Arrays;
+import java.util.Objects;
 import org.untwist.tensor.DType;
 
 /**
- * One entry of a safetensors header.
+ * One entry of a safetensors header. The shape array is copied on the way in and out, and equality compares
+ * it by content.
  *
  * @param name  the tensor's key
  * @param dtype element type
@@ -14,6 +16,8 @@ import org.untwist.tensor.DType;
  */
 public record TensorInfo(String name, DType dtype, int[] shape, long begin, long end) {
     public TensorInfo {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(dtype, "dtype");
         shape = shape.clone();
     }
 
@@ -30,7 +34,7 @@ public record TensorInfo(String name, DType dtype, int[] shape, long begin, long
 
     @Override
     public int hashCode() {
-        return name.hashCode() * 31 + Arrays.hashCode(shape);
+        return Objects.hash(name, dtype, Arrays.hashCode(shape), begin, end);
     }
 
     @Override
