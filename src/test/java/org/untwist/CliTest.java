@@ -115,6 +115,55 @@ class CliTest {
     }
 
     @Test
+    void generateWritesLatentsAndStatistics() throws IOException {
+        Path out = tmp.resolve("gen.safetensors"), stats = tmp.resolve("stats.csv");
+        Result r = run("generate", "--model", TestSupport.tinyFlux().toString(), "--inputs", golden("inputs.safetensors"), "--mode", "untwisted",
+                "--targets", "2", "--steps", "2", "--out", out.toString(), "--stats", stats.toString());
+        assertEquals(0, r.code(), r.err());
+        try (SafeTensors f = SafeTensors.open(out)) {
+            var latents = f.tensor("latents");
+            assertTrue(latents.hasShape(3, 60, 16), java.util.Arrays.toString(latents.shape()));
+            for (long i = 0; i < latents.numel(); i++) {
+                assertTrue(Float.isFinite(latents.get(i)), "finite latents");
+            }
+        }
+        List<String> lines = Files.readAllLines(stats);
+        assertEquals("step,block,aligned_mass,reference_share", lines.get(0));
+        assertEquals(1 + 2 * 4, lines.size(), "2 steps × 4 shared blocks (d0, d1, s0, s1)");
+        // The reference is generated from its own seed whatever the mode: its latent must not depend on sharing.
+        Path none = tmp.resolve("none.safetensors");
+        assertEquals(0, run("generate", "--model", TestSupport.tinyFlux().toString(), "--inputs", golden("inputs.safetensors"), "--mode", "none",
+                "--targets", "2", "--steps", "2", "--out", none.toString()).code());
+        try (SafeTensors a = SafeTensors.open(out); SafeTensors b = SafeTensors.open(none)) {
+            assertTrue(TestSupport.maxAbsDiff(a.tensor("latents").rows(0, 1), b.tensor("latents").rows(0, 1)) <= 1e-6,
+                    "the reference is unaffected by sharing");
+            assertTrue(TestSupport.maxAbsDiff(a.tensor("latents").rows(1, 2), b.tensor("latents").rows(1, 2)) > 1e-4,
+                    "sharing changes the targets");
+        }
+    }
+
+    @Test
+    void analyzeWritesTablesAndPlots() throws IOException {
+        Path dir = tmp.resolve("analysis");
+        Result r = run("analyze", "--model", TestSupport.tinyFlux().toString(), "--inputs", golden("inputs.safetensors"), "--out-dir", dir.toString(),
+                "--steps", "2");
+        assertEquals(0, r.code(), r.err());
+        for (String f : new String[] {"band_curves.csv", "band_curves.png", "band_energy.csv", "aligned_mass.csv", "aligned_mass.png",
+                "attention_maps.png", "analysis.json"}) {
+            assertTrue(Files.size(dir.resolve(f)) > 0, f);
+        }
+        List<String> mass = Files.readAllLines(dir.resolve("aligned_mass.csv"));
+        assertEquals(1 + 4 * 4, mass.size(), "4 modes × 4 blocks");
+        for (String line : mass.subList(1, mass.size())) {
+            double v = Double.parseDouble(line.split(",")[2]);
+            assertTrue(v >= 0 && v <= 1, line);
+        }
+        byte[] png = Files.readAllBytes(dir.resolve("attention_maps.png"));
+        assertEquals((byte) 0x89, png[0]);
+        assertEquals('P', png[1]);
+    }
+
+    @Test
     void badInputsGiveOneClearLine() throws IOException {
         Path garbage = tmp.resolve("garbage.safetensors");
         Files.write(garbage, new byte[] {1, 2, 3});
@@ -133,6 +182,14 @@ class CliTest {
                         "sum(axes_dim)"},
                 {new String[] {"bands", "--dim", "127"}, "--dim"},
                 {new String[] {"bands", "--bands", "0"}, "--bands"},
+                {new String[] {"generate", "--model", model, "--inputs", golden("inputs.safetensors"), "--s-hf", "-0.5", "--out",
+                        tmp.resolve("o").toString()}, "s_hf"},
+                {new String[] {"generate", "--model", model, "--inputs", golden("inputs.safetensors"), "--beta", "0", "--out",
+                        tmp.resolve("o").toString()}, "--beta"},
+                {new String[] {"generate", "--model", model, "--inputs", golden("inputs.safetensors"), "--blocks", "s2", "--out",
+                        tmp.resolve("o").toString()}, "out of range"},
+                {new String[] {"generate", "--model", model, "--inputs", golden("inputs.safetensors"), "--mode", "copy", "--out",
+                        tmp.resolve("o").toString()}, "unknown mode"},
         };
         for (Object[] c : cases) {
             String[] args = (String[]) c[0];

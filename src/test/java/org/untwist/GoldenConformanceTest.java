@@ -48,8 +48,13 @@ class GoldenConformanceTest {
     }
 
     static FluxInputs modelInputs() {
-        return new FluxInputs(inputs.tensor("img"), inputs.tensor("img_ids"), inputs.tensor("txt"), inputs.tensor("txt_ids"),
-                inputs.tensor("y"), inputs.tensor("timesteps"), inputs.tensor("guidance"));
+        return inputsOf(inputs);
+    }
+
+    /** The golden model inputs of an opened {@code inputs.safetensors}. */
+    static FluxInputs inputsOf(SafeTensors f) {
+        return new FluxInputs(f.tensor("img"), f.tensor("img_ids"), f.tensor("txt"), f.tensor("txt_ids"),
+                f.tensor("y"), f.tensor("timesteps"), f.tensor("guidance"));
     }
 
     private static void assertClose(String what, String backend, Tensor actual, Tensor expected, double tol) {

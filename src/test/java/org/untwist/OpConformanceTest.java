@@ -48,8 +48,15 @@ import org.untwist.tensor.Tensor;
  *       float sum of K terms with a 16× margin;</li>
  *   <li>{@code layerNorm} (length D): {@code tol_i = 2u·√D·(1 + |e_i|)}; {@code rmsNorm}: {@code tol_i = 2u·√D·|e_i| + 1e-7};</li>
  *   <li>attention: {@code tol_i = u·|e_i| + 2u·(1 + A)·max|v|}, where {@code A = max_j Σ_d |q_d·k_jd·s_d| / √Dh} bounds
- *       the terms of the query row's logits ({@code s} the reference key scale, 1 for own keys) and {@code max|v|}
- *       is over the values of that batch element and head;</li>
+ *       the terms of the query row's logits ({@code s} the reference key scale, 1 for own keys; reference keys are
+ *       the used ones, from {@code refStart}) and {@code max|v|} is over the values of that batch element and head;</li>
+ *   <li>{@code attentionProbs}: {@code tol_i = p_i·(u + 4u·(1 + A)) + 1e-37} (a logit error moves {@code p_i} by
+ *       {@code p_i·(δ_i − Σ p_j δ_j)}); rows sum to 1 within {@code u·(1 + √n)}; {@code probs·[v; refV]} matches the
+ *       attention output within {@code u·|e| + 6u·(1 + A)·max|v|} (attention's error plus the probabilities');</li>
+ *   <li>{@code chunkLogits}: {@code tol = u·|e| + 2u·√m_c·S_c}, {@code S_c = Σ_{d ∈ band c} |q_d·k_d| / √Dh} over the band's
+ *       {@code m_c} channels; per-chunk terms sum to the logit within {@code 1e-5·Σ_d |q_d·k_d| / √Dh};</li>
+ *   <li>{@code adaIn}: {@code tol_i = u·|e_i| + 2u·√n·(g·(M_x + |x_i − μ_x|) + M_ref)} with {@code g = σ_ref/σ_x}, {@code M}
+ *       the channel's largest |value| and {@code n} the token count of the statistics; text tokens exact;</li>
  *   <li>layout ops are copies: exact, against expectations computed here by index arithmetic.</li>
  * </ul>
  * The worst ratio {@code |diff| / tol} per operation is printed after the run to show the margin.
@@ -536,8 +543,11 @@ class OpConformanceTest {
 
     // ---- attention -------------------------------------------------------------------------------------------
 
-    /** One attention problem; {@code refK == null} for plain attention. */
-    record AttCase(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor scale) {
+    /**
+     * One attention problem; {@code refK == null} for plain attention. The reference keys and values used are
+     * tokens {@code [refStart, Lr)} of {@code refK}/{@code refV}; the ones before are "text" tokens to be skipped.
+     */
+    record AttCase(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, int refStart, Tensor scale) {
         int b() {
             return q.dim(0);
         }
@@ -554,25 +564,52 @@ class OpConformanceTest {
             return q.dim(3);
         }
 
+        int lk() {
+            return k.dim(2);
+        }
+
+        /** Reference keys used (0 without a reference). */
+        int lr() {
+            return refK == null ? 0 : refK.dim(2) - refStart;
+        }
+
         Tensor outShaped(Scope sc) {
             return sc.zeros(b(), lq(), h() * d());
+        }
+
+        Tensor probsShaped(Scope sc) {
+            return sc.zeros(b(), h(), lq(), lk() + lr());
         }
 
         void run(Backend be, Tensor out) {
             if (refK == null) {
                 be.attention(q, k, v, out);
             } else {
-                be.sharedAttention(q, k, v, refK, refV, scale, out);
+                be.sharedAttention(q, k, v, refK, refV, refStart, scale, out);
             }
+        }
+
+        void probs(Backend be, Tensor out) {
+            be.attentionProbs(q, k, refK, refStart, scale, out);
         }
     }
 
     static AttCase attCase(Scope sc, Random r, int b, int h, int lq, int lk, int d, double qStd, int lr, int refBatch, boolean withScale) {
+        return attCase(sc, r, b, h, lq, lk, d, qStd, lr, 0, refBatch, withScale);
+    }
+
+    /**
+     * A case with {@code lr} reference tokens used after {@code refStart} leading "text" tokens; those are drawn
+     * large (mean 3, std 3) so that a kernel that does not skip them is far off.
+     */
+    static AttCase attCase(Scope sc, Random r, int b, int h, int lq, int lk, int d, double qStd, int lr, int refStart, int refBatch,
+                           boolean withScale) {
         Tensor q = sc.normal(r, qStd, 0, b, h, lq, d), k = sc.randn(r, b, h, lk, d), v = sc.randn(r, b, h, lk, d);
         if (lr < 0) {
-            return new AttCase(q, k, v, null, null, null);
+            return new AttCase(q, k, v, null, null, 0, null);
         }
-        Tensor refK = sc.randn(r, refBatch, h, lr, d), refV = sc.randn(r, refBatch, h, lr, d);
+        int lrTot = refStart + lr;
+        Tensor refK = sc.randn(r, refBatch, h, lrTot, d), refV = sc.randn(r, refBatch, h, lrTot, d);
         Tensor scale = null;
         if (withScale) {
             scale = sc.zeros(d / 2);
@@ -580,18 +617,35 @@ class OpConformanceTest {
                 scale.set(p, p % 7 == 3 ? 0f : (float) (1.5 * r.nextDouble()));
             }
         }
-        return new AttCase(q, k, v, refK, refV, scale);
+        for (int rb = 0; rb < refBatch; rb++) {
+            for (int hi = 0; hi < h; hi++) {
+                for (int t = 0; t < refStart; t++) {
+                    for (int dd = 0; dd < d; dd++) {
+                        long i = (((long) rb * h + hi) * lrTot + t) * d + dd;
+                        refK.set(i, (float) (3 + 3 * r.nextGaussian()));
+                        refV.set(i, (float) (3 + 3 * r.nextGaussian()));
+                    }
+                }
+            }
+        }
+        return new AttCase(q, k, v, refK, refV, refStart, scale);
     }
 
-    /** {@code u·|e| + 2u·(1 + A)·max|v|} per output element (see the class comment). */
-    static double[] attentionTol(AttCase c, Tensor want) {
-        int b = c.b(), h = c.h(), lq = c.lq(), d = c.d(), lk = c.k().dim(2);
-        int lr = c.refK() == null ? 0 : c.refK().dim(2);
+    /**
+     * Per query row {@code (b, h, i)} of a case ({@code [B·H·Lq]}): {@code a} = A, the bound on the terms of the row's
+     * logits ({@code max_j Σ_d |q_d·k_jd·s_d| / √Dh} over own and used reference keys), and {@code vmax} = the largest
+     * {@code |v|} over the values that row attends to.
+     */
+    record RowBounds(double[] a, double[] vmax) {
+    }
+
+    static RowBounds rowBounds(AttCase c) {
+        int b = c.b(), h = c.h(), lq = c.lq(), d = c.d(), lk = c.lk();
+        int lr = c.lr(), lrTot = c.refK() == null ? 0 : c.refK().dim(2), r0 = c.refStart();
         int refBatch = c.refK() == null ? 1 : c.refK().dim(0);
         float[] q = c.q().toFloatArray(), k = c.k().toFloatArray(), v = c.v().toFloatArray();
-        float[] rk = lr == 0 ? new float[0] : c.refK().toFloatArray(), rv = lr == 0 ? new float[0] : c.refV().toFloatArray();
-        float[] e = want.toFloatArray();
-        double[] tol = new double[e.length];
+        float[] rk = c.refK() == null ? new float[0] : c.refK().toFloatArray(), rv = c.refK() == null ? new float[0] : c.refV().toFloatArray();
+        double[] aRow = new double[b * h * lq], vRow = new double[b * h * lq];
         double inv = 1 / Math.sqrt(d);
         for (int bi = 0; bi < b; bi++) {
             int rb = refBatch == 1 ? 0 : bi;
@@ -601,7 +655,7 @@ class OpConformanceTest {
                     vmax = Math.max(vmax, Math.abs(v[((bi * h + hi) * lk) * d + j]));
                 }
                 for (int j = 0; j < lr * d; j++) {
-                    vmax = Math.max(vmax, Math.abs(rv[((rb * h + hi) * lr) * d + j]));
+                    vmax = Math.max(vmax, Math.abs(rv[((rb * h + hi) * lrTot + r0) * d + j]));
                 }
                 for (int i = 0; i < lq; i++) {
                     int qo = ((bi * h + hi) * lq + i) * d;
@@ -609,20 +663,88 @@ class OpConformanceTest {
                     for (int j = 0; j < lk + lr; j++) {
                         double s = 0;
                         for (int dd = 0; dd < d; dd++) {
-                            double kv = j < lk ? k[((bi * h + hi) * lk + j) * d + dd] : rk[((rb * h + hi) * lr + j - lk) * d + dd];
+                            double kv = j < lk ? k[((bi * h + hi) * lk + j) * d + dd] : rk[((rb * h + hi) * lrTot + r0 + j - lk) * d + dd];
                             double sc = j < lk || c.scale() == null ? 1 : c.scale().get(dd / 2);
                             s += Math.abs(q[qo + dd] * kv * sc);
                         }
                         a = Math.max(a, s * inv);
                     }
+                    aRow[(bi * h + hi) * lq + i] = a;
+                    vRow[(bi * h + hi) * lq + i] = vmax;
+                }
+            }
+        }
+        return new RowBounds(aRow, vRow);
+    }
+
+    /** {@code u·|e| + 2u·(1 + A)·max|v|} per output element (see the class comment). */
+    static double[] attentionTol(AttCase c, Tensor want) {
+        return attentionOutTol(c, want, 2);
+    }
+
+    /** {@code u·|e| + m·u·(1 + A)·max|v|} per element of an attention output {@code [B, Lq, H·Dh]}. */
+    static double[] attentionOutTol(AttCase c, Tensor want, double m) {
+        int b = c.b(), h = c.h(), lq = c.lq(), d = c.d();
+        RowBounds rb = rowBounds(c);
+        float[] e = want.toFloatArray();
+        double[] tol = new double[e.length];
+        for (int bi = 0; bi < b; bi++) {
+            for (int hi = 0; hi < h; hi++) {
+                for (int i = 0; i < lq; i++) {
+                    int row = (bi * h + hi) * lq + i;
                     for (int dd = 0; dd < d; dd++) {
                         int o = ((bi * lq + i) * h + hi) * d + dd;
-                        tol[o] = U * Math.abs(e[o]) + 2 * U * (1 + a) * vmax + 1e-30;
+                        tol[o] = U * Math.abs(e[o]) + m * U * (1 + rb.a()[row]) * rb.vmax()[row] + 1e-30;
                     }
                 }
             }
         }
         return tol;
+    }
+
+    /**
+     * {@code p_i·(u + 4u·(1 + A)) + 1e-37} per probability: a logit error δ (at most about {@code 2u(1 + A)}, as for
+     * attention) moves {@code p_i} by {@code p_i·(δ_i − Σ_j p_j δ_j)}; {@code u·p_i} covers exp and normalization, and
+     * the absolute floor probabilities that underflow to float subnormals.
+     */
+    static double[] probsTol(AttCase c, Tensor want) {
+        RowBounds rb = rowBounds(c);
+        int n = c.lk() + c.lr();
+        float[] e = want.toFloatArray();
+        double[] tol = new double[e.length];
+        for (int i = 0; i < e.length; i++) {
+            tol[i] = Math.abs(e[i]) * (U + 4 * U * (1 + rb.a()[i / n])) + 1e-37;
+        }
+        return tol;
+    }
+
+    /** {@code Σ_j p[b, h, i, j]·[v; refV_used]_j} in double: the attention output the probabilities imply. */
+    static Tensor probsTimesValues(Scope sc, AttCase c, Tensor probs) {
+        int b = c.b(), h = c.h(), lq = c.lq(), d = c.d(), lk = c.lk(), lr = c.lr();
+        int lrTot = c.refK() == null ? 0 : c.refK().dim(2), refBatch = c.refK() == null ? 1 : c.refK().dim(0);
+        float[] p = probs.toFloatArray(), v = c.v().toFloatArray(), rv = c.refK() == null ? new float[0] : c.refV().toFloatArray();
+        Tensor out = c.outShaped(sc);
+        double[] acc = new double[d];
+        for (int bi = 0; bi < b; bi++) {
+            int rb = refBatch == 1 ? 0 : bi;
+            for (int hi = 0; hi < h; hi++) {
+                for (int i = 0; i < lq; i++) {
+                    java.util.Arrays.fill(acc, 0);
+                    int pRow = ((bi * h + hi) * lq + i) * (lk + lr);
+                    for (int j = 0; j < lk + lr; j++) {
+                        int vRow = j < lk ? ((bi * h + hi) * lk + j) * d : ((rb * h + hi) * lrTot + c.refStart() + j - lk) * d;
+                        float[] vs = j < lk ? v : rv;
+                        for (int dd = 0; dd < d; dd++) {
+                            acc[dd] += (double) p[pRow + j] * vs[vRow + dd];
+                        }
+                    }
+                    for (int dd = 0; dd < d; dd++) {
+                        out.set(((long) (bi * lq + i) * h + hi) * d + dd, (float) acc[dd]);
+                    }
+                }
+            }
+        }
+        return out;
     }
 
     @ParameterizedTest(name = "{0}")
@@ -659,27 +781,41 @@ class OpConformanceTest {
                 for (int b : new int[] {1, 2}) {
                     for (int refBatch : b == 1 ? new int[] {1} : new int[] {1, b}) {
                         for (int lr : new int[] {0, 1, 5, 67}) {
-                            for (boolean withScale : new boolean[] {false, true}) {
-                                for (int[] len : lengths) {
-                                    if (len[1] == 0 && lr == 0) {
-                                        continue; // an empty softmax is covered by attention()
-                                    }
-                                    String what = "B=" + b + " refBatch=" + refBatch + " H=2 Lq=" + len[0] + " Lk=" + len[1] + " Lr=" + lr + " Dh=" + d
-                                            + (withScale ? " scaled" : " unscaled");
-                                    long seed = seedOf("sharedAttention", what);
-                                    Random r = new Random(seed);
-                                    try (Scope sc = new Scope()) {
-                                        AttCase c = attCase(sc, r, b, 2, len[0], len[1], d, 2, lr, refBatch, withScale);
-                                        Tensor got = c.outShaped(sc), want = c.outShaped(sc);
-                                        c.run(be, got);
-                                        c.run(oracle, want);
-                                        double[] tol = attentionTol(c, want);
-                                        assertWithin(ctx(name, "sharedAttention", seed, what), "sharedAttention", got, want, tol);
-                                        if (lr == 0) {
-                                            // Lr = 0 is plain attention
-                                            Tensor plain = c.outShaped(sc);
-                                            be.attention(c.q(), c.k(), c.v(), plain);
-                                            assertWithin(ctx(name, "sharedAttention", seed, what + " vs attention"), "sharedAttention", got, plain, tol);
+                            // refStart > 0: the reference tensor holds leading text tokens that must be skipped; with
+                            // lr = 0 that is refStart == Lr, an empty reference
+                            for (int refStart : new int[] {0, 3}) {
+                                for (boolean withScale : new boolean[] {false, true}) {
+                                    for (int[] len : lengths) {
+                                        if (len[1] == 0 && lr == 0) {
+                                            continue; // an empty softmax is covered by attention()
+                                        }
+                                        String what = "B=" + b + " refBatch=" + refBatch + " H=2 Lq=" + len[0] + " Lk=" + len[1] + " Lr=" + lr
+                                                + (refStart > 0 ? " after " + refStart + " text tokens (refStart)" : "") + " Dh=" + d
+                                                + (withScale ? " scaled" : " unscaled");
+                                        long seed = seedOf("sharedAttention", what);
+                                        Random r = new Random(seed);
+                                        try (Scope sc = new Scope()) {
+                                            AttCase c = attCase(sc, r, b, 2, len[0], len[1], d, 2, lr, refStart, refBatch, withScale);
+                                            Tensor got = c.outShaped(sc), want = c.outShaped(sc);
+                                            c.run(be, got);
+                                            c.run(oracle, want);
+                                            double[] tol = attentionTol(c, want);
+                                            assertWithin(ctx(name, "sharedAttention", seed, what), "sharedAttention", got, want, tol);
+                                            if (lr == 0) {
+                                                // an empty reference range is plain attention
+                                                Tensor plain = c.outShaped(sc);
+                                                be.attention(c.q(), c.k(), c.v(), plain);
+                                                assertWithin(ctx(name, "sharedAttention", seed, what + " vs attention"), "sharedAttention", got, plain, tol);
+                                            }
+                                            if (refStart > 0 && lr > 0) {
+                                                // the same keys without the text tokens, as a tensor of their own, give the same result
+                                                AttCase cut = new AttCase(c.q(), c.k(), c.v(), tokens(sc, c.refK(), refStart),
+                                                        tokens(sc, c.refV(), refStart), 0, c.scale());
+                                                Tensor noText = c.outShaped(sc);
+                                                cut.run(be, noText);
+                                                assertWithin(ctx(name, "sharedAttention", seed, what + " vs reference without text tokens"),
+                                                        "sharedAttention", got, noText, tol);
+                                            }
                                         }
                                     }
                                 }
@@ -695,16 +831,357 @@ class OpConformanceTest {
                 AttCase c = attCase(sc, r, 2, 3, 9, 17, 64, 1, 33, 1, false);
                 Tensor ones = sc.track(Tensor.of(filled(32, 1f), 32));
                 Tensor got = c.outShaped(sc), want = c.outShaped(sc);
-                be.sharedAttention(c.q(), c.k(), c.v(), c.refK(), c.refV(), ones, got);
-                oracle.sharedAttention(c.q(), c.k(), c.v(), c.refK(), c.refV(), null, want);
+                be.sharedAttention(c.q(), c.k(), c.v(), c.refK(), c.refV(), 0, ones, got);
+                oracle.sharedAttention(c.q(), c.k(), c.v(), c.refK(), c.refV(), 0, null, want);
                 assertWithin(ctx(name, "sharedAttention", seed, "refKeyScale all ones vs null"), "sharedAttention", got, want, attentionTol(c, want));
                 Tensor different = c.outShaped(sc);
                 Tensor half = sc.track(Tensor.of(filled(32, 0.25f), 32));
-                be.sharedAttention(c.q(), c.k(), c.v(), c.refK(), c.refV(), half, different);
+                be.sharedAttention(c.q(), c.k(), c.v(), c.refK(), c.refV(), 0, half, different);
                 assertTrue(TestSupport.maxAbsDiff(different, got) > 1e-3,
                         ctx(name, "sharedAttention", seed, "refKeyScale 0.25 must change the result"));
             }
         }
+    }
+
+    // ---- analysis operations -----------------------------------------------------------------------------
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void attentionProbs(String name) {
+        int[][] lengths = {{5, 67}, {17, 5}, {1, 1}, {4, 0}};
+        // {lr, refStart}: lr < 0 is no reference (refK null); {0, 3} is an empty reference range (refStart == Lr)
+        int[][] refs = {{-1, 0}, {5, 0}, {67, 3}, {0, 3}};
+        try (Backend be = create(name, THREADS); ScalarBackend oracle = new ScalarBackend()) {
+            int c = 0;
+            for (int d : new int[] {64, 128, 18, 2}) {
+                for (int[] bRef : new int[][] {{1, 1}, {2, 1}, {2, 2}}) {
+                    for (int[] ref : refs) {
+                        for (int[] len : lengths) {
+                            int lr = ref[0], refStart = ref[1];
+                            if (len[1] == 0 && lr <= 0) {
+                                continue; // an empty softmax
+                            }
+                            boolean withScale = lr >= 0 && c++ % 2 == 0;
+                            String what = "B=" + bRef[0] + " refBatch=" + bRef[1] + " H=2 Lq=" + len[0] + " Lk=" + len[1]
+                                    + (lr < 0 ? " no reference" : " Lr=" + lr + " refStart=" + refStart) + " Dh=" + d
+                                    + (withScale ? " scaled" : "");
+                            long seed = seedOf("attentionProbs", what);
+                            Random r = new Random(seed);
+                            try (Scope sc = new Scope()) {
+                                AttCase ac = attCase(sc, r, bRef[0], 2, len[0], len[1], d, 2, lr, refStart, bRef[1], withScale);
+                                Tensor got = ac.probsShaped(sc), want = ac.probsShaped(sc);
+                                got.copyFrom(filled((int) got.numel(), 7f)); // every probability is written
+                                ac.probs(be, got);
+                                ac.probs(oracle, want);
+                                assertWithin(ctx(name, "attentionProbs", seed, what), "attentionProbs", got, want, probsTol(ac, want));
+
+                                // every row is a distribution: |Σ_j p_j − 1| ≤ u·(1 + √n)
+                                int n = ac.lk() + ac.lr();
+                                float[] p = got.toFloatArray();
+                                for (int row = 0; row < p.length / n; row++) {
+                                    double sum = 0;
+                                    for (int j = 0; j < n; j++) {
+                                        assertTrue(p[row * n + j] >= 0, ctx(name, "attentionProbs", seed, what + " row " + row + " negative"));
+                                        sum += p[row * n + j];
+                                    }
+                                    assertEquals(1.0, sum, U * (1 + Math.sqrt(n)), ctx(name, "attentionProbs", seed, what + " row " + row + " sum"));
+                                }
+
+                                // probs · [v; refV] is the (shared) attention output
+                                Tensor att = ac.outShaped(sc);
+                                ac.run(be, att);
+                                Tensor implied = probsTimesValues(sc, ac, got);
+                                assertWithin(ctx(name, "attentionProbs", seed, what + " probs·V vs " + (lr < 0 ? "attention" : "sharedAttention")),
+                                        "attentionProbs·V", implied, att, attentionOutTol(ac, att, 6));
+
+                                if (lr == 0) {
+                                    // an empty reference range gives the probabilities of plain attention (refK null)
+                                    Tensor plain = ac.probsShaped(sc);
+                                    be.attentionProbs(ac.q(), ac.k(), null, 0, null, plain);
+                                    assertWithin(ctx(name, "attentionProbs", seed, what + " vs refK null"), "attentionProbs", got, plain,
+                                            probsTol(ac, want));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Chunk {@code p} of {@code pairs} in band {@code 3p / pairs}: low, middle and high thirds. */
+    static int[] thirds(int pairs) {
+        int[] band = new int[pairs];
+        for (int p = 0; p < pairs; p++) {
+            band[p] = 3 * p / pairs;
+        }
+        return band;
+    }
+
+    /**
+     * {@code u·|e| + 2u·√m_c·S_c + 1e-30} per band value, {@code S_c = Σ_{d ∈ band c} |q_d·k_d| / √Dh} over the band's
+     * {@code m_c} channels (the terms the band sums).
+     */
+    static double[] chunkLogitsTol(Tensor q, Tensor k, int[] chunkBand, int bands, Tensor want) {
+        int b = q.dim(0), h = q.dim(1), lq = q.dim(2), d = q.dim(3), lk = k.dim(2);
+        float[] qv = q.toFloatArray(), kv = k.toFloatArray(), e = want.toFloatArray();
+        double[] tol = new double[e.length];
+        double inv = 1 / Math.sqrt(d);
+        int[] m = new int[bands];
+        for (int band : chunkBand) {
+            m[band] += 2;
+        }
+        double[] sAbs = new double[bands];
+        for (int bh = 0; bh < b * h; bh++) {
+            for (int i = 0; i < lq; i++) {
+                for (int j = 0; j < lk; j++) {
+                    java.util.Arrays.fill(sAbs, 0);
+                    for (int dd = 0; dd < d; dd++) {
+                        sAbs[chunkBand[dd / 2]] += Math.abs((double) qv[(bh * lq + i) * d + dd] * kv[(bh * lk + j) * d + dd]) * inv;
+                    }
+                    int o = ((bh * lq + i) * lk + j) * bands;
+                    for (int band = 0; band < bands; band++) {
+                        tol[o + band] = U * Math.abs(e[o + band]) + 2 * U * Math.sqrt(m[band]) * sAbs[band] + 1e-30;
+                    }
+                }
+            }
+        }
+        return tol;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void chunkLogits(String name) {
+        int[][] lengths = {{1, 1}, {5, 67}, {17, 9}};
+        try (Backend be = create(name, THREADS); ScalarBackend oracle = new ScalarBackend()) {
+            for (int d : new int[] {64, 128, 18, 2}) {
+                int pairs = d / 2;
+                for (int[] bh : new int[][] {{1, 1}, {2, 3}}) {
+                    for (int[] len : lengths) {
+                        String what = "B=" + bh[0] + " H=" + bh[1] + " Lq=" + len[0] + " Lk=" + len[1] + " Dh=" + d;
+                        long seed = seedOf("chunkLogits", what);
+                        Random r = new Random(seed);
+                        try (Scope sc = new Scope()) {
+                            Tensor q = sc.normal(r, 2, 0, bh[0], bh[1], len[0], d), k = sc.randn(r, bh[0], bh[1], len[1], d);
+                            int[] identity = new int[pairs];
+                            for (int p = 0; p < pairs; p++) {
+                                identity[p] = p;
+                            }
+                            int[] random = new int[pairs];
+                            for (int p = 0; p < pairs; p++) {
+                                random[p] = r.nextInt(3); // of 4 bands: band 3 stays empty, so 0
+                            }
+                            int[] reversed = new int[pairs];
+                            for (int p = 0; p < pairs; p++) {
+                                reversed[p] = pairs - 1 - p;
+                            }
+                            // few bands and many bands take different paths in the vector backend
+                            int[][] mappings = {identity, thirds(pairs), random, reversed};
+                            int[] bandCounts = {pairs, 3, 4, pairs};
+                            String[] names = {"per chunk", "thirds", "random of 4 bands", "per chunk reversed"};
+                            Tensor[] gots = new Tensor[mappings.length];
+                            for (int m = 0; m < mappings.length; m++) {
+                                int bands = bandCounts[m];
+                                int[] shape = {bh[0], bh[1], len[0], len[1], bands};
+                                Tensor got = sc.zeros(shape), want = sc.zeros(shape);
+                                got.copyFrom(filled((int) got.numel(), 7f)); // the output is overwritten, not added to
+                                be.chunkLogits(q, k, mappings[m], bands, got);
+                                oracle.chunkLogits(q, k, mappings[m], bands, want);
+                                assertWithin(ctx(name, "chunkLogits", seed, what + " " + names[m]), "chunkLogits", got, want,
+                                        chunkLogitsTol(q, k, mappings[m], bands, want));
+                                gots[m] = got;
+                            }
+
+                            // the per-chunk terms sum to the logit q·k/√Dh: |Σ_p t_p − ℓ| ≤ 1e-5·Σ_d |q_d k_d| / √Dh
+                            float[] qv = q.toFloatArray(), kv = k.toFloatArray(), perChunk = gots[0].toFloatArray();
+                            float[] third = gots[1].toFloatArray();
+                            double[] thirdTol = chunkLogitsTol(q, k, mappings[1], 3, gots[1]);
+                            double inv = 1 / Math.sqrt(d);
+                            for (int bhi = 0; bhi < bh[0] * bh[1]; bhi++) {
+                                for (int i = 0; i < len[0]; i++) {
+                                    for (int j = 0; j < len[1]; j++) {
+                                        double logit = 0, mag = 0;
+                                        for (int dd = 0; dd < d; dd++) {
+                                            double t = (double) qv[(bhi * len[0] + i) * d + dd] * kv[(bhi * len[1] + j) * d + dd];
+                                            logit += t * inv;
+                                            mag += Math.abs(t) * inv;
+                                        }
+                                        int ij = (bhi * len[0] + i) * len[1] + j;
+                                        double sum = 0;
+                                        double[] bandSum = new double[3];
+                                        for (int p = 0; p < pairs; p++) {
+                                            sum += perChunk[ij * pairs + p];
+                                            bandSum[mappings[1][p]] += perChunk[ij * pairs + p];
+                                        }
+                                        String at = " (b·h " + bhi + ", i " + i + ", j " + j + ")";
+                                        assertEquals(logit, sum, 1e-5 * mag + 1e-30, ctx(name, "chunkLogits", seed, what + " Σ chunks = logit" + at));
+                                        for (int band = 0; band < 3; band++) {
+                                            // two approximations of one value: twice the band tolerance
+                                            assertEquals(bandSum[band], third[ij * 3 + band], 2 * thirdTol[ij * 3 + band],
+                                                    ctx(name, "chunkLogits", seed, what + " third " + band + " = Σ of its chunks" + at));
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Per channel of each (batch, head): mean, unbiased std without eps and max |x| over tokens {@code [from, L)}. */
+    static double[][] channelStats(Tensor x, int from) {
+        int bh = x.dim(0) * x.dim(1), l = x.dim(2), d = x.dim(3);
+        float[] v = x.toFloatArray();
+        double[][] st = new double[3][bh * d];
+        int n = l - from;
+        for (int g = 0; g < bh; g++) {
+            for (int dd = 0; dd < d; dd++) {
+                double mean = 0, max = 0;
+                for (int t = from; t < l; t++) {
+                    double xv = v[(g * l + t) * d + dd];
+                    mean += xv;
+                    max = Math.max(max, Math.abs(xv));
+                }
+                mean /= n;
+                double var = 0;
+                for (int t = from; t < l; t++) {
+                    double c = v[(g * l + t) * d + dd] - mean;
+                    var += c * c;
+                }
+                st[0][g * d + dd] = mean;
+                st[1][g * d + dd] = Math.sqrt(var / (n - 1));
+                st[2][g * d + dd] = max;
+            }
+        }
+        return st;
+    }
+
+    /**
+     * {@code u·|e| + 2u·√n·(g·(M_x + |x − μ_x|) + M_ref)} per output token at or after tokenStart, {@code g = σ_ref/σ_x}
+     * the channel's gain, {@code M} the largest |value| of the channel, {@code n} the longer of the two token ranges:
+     * statistics summed in float are off by about {@code √n} ulps of their terms; tokens before tokenStart are
+     * exact copies (tolerance 0).
+     */
+    static double[] adaInTol(Tensor x, Tensor ref, int tokenStart, float eps, Tensor want) {
+        int b = x.dim(0), h = x.dim(1), l = x.dim(2), d = x.dim(3);
+        double[][] xs = channelStats(x, tokenStart), rs = channelStats(ref, tokenStart);
+        int n = Math.max(l, ref.dim(2)) - tokenStart;
+        float[] xv = x.toFloatArray(), e = want.toFloatArray();
+        double[] tol = new double[e.length];
+        for (int g = 0; g < b * h; g++) {
+            int hi = g % h;
+            for (int t = tokenStart; t < l; t++) {
+                for (int dd = 0; dd < d; dd++) {
+                    int i = (g * l + t) * d + dd, c = g * d + dd, rc = hi * d + dd;
+                    double sx = Math.sqrt(xs[1][c] * xs[1][c] + eps), sr = Math.sqrt(rs[1][rc] * rs[1][rc] + eps);
+                    double gain = sr / sx;
+                    tol[i] = U * Math.abs(e[i]) + 2 * U * Math.sqrt(n) * (gain * (xs[2][c] + Math.abs(xv[i] - xs[0][c])) + rs[2][rc]) + 1e-30;
+                }
+            }
+        }
+        return tol;
+    }
+
+    /** x: per (head, channel) mean in [−2, 2] and std in [0.3, 3]; tokens before tokenStart: mean 10, std 5 (text). */
+    static Tensor adaInInput(Scope sc, Random r, int b, int h, int l, int d, int tokenStart) {
+        Tensor x = sc.zeros(b, h, l, d);
+        double[] mean = new double[h * d], std = new double[h * d];
+        for (int c = 0; c < h * d; c++) {
+            mean[c] = 4 * r.nextDouble() - 2;
+            std[c] = 0.3 + 2.7 * r.nextDouble();
+        }
+        for (int bi = 0; bi < b; bi++) {
+            for (int hi = 0; hi < h; hi++) {
+                for (int t = 0; t < l; t++) {
+                    for (int dd = 0; dd < d; dd++) {
+                        int c = hi * d + dd;
+                        double v = t < tokenStart ? 10 + 5 * r.nextGaussian() : mean[c] + std[c] * r.nextGaussian();
+                        x.set((((long) bi * h + hi) * l + t) * d + dd, (float) v);
+                    }
+                }
+            }
+        }
+        return x;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void adaIn(String name) {
+        // {B, H, L, Lref, tokenStart}
+        int[][] sizes = {{1, 1, 2, 2, 0}, {2, 3, 5, 9, 3}, {1, 2, 67, 30, 0}, {2, 2, 200, 150, 7}, {1, 1, 131, 140, 64}};
+        float[] epsilons = {1e-5f, 1e-6f, 0f};
+        try (Backend be = create(name, THREADS); ScalarBackend oracle = new ScalarBackend()) {
+            int c = 0;
+            for (int d : new int[] {1, 7, 8, 9, 16, 17, 64, 128}) {
+                for (int[] sz : sizes) {
+                    float eps = epsilons[c++ % epsilons.length];
+                    int b = sz[0], h = sz[1], l = sz[2], lRef = sz[3], tokenStart = sz[4];
+                    String what = "x [" + b + ", " + h + ", " + l + ", " + d + "] ref [1, " + h + ", " + lRef + ", " + d + "] tokenStart "
+                            + tokenStart + " eps " + eps;
+                    long seed = seedOf("adaIn", what);
+                    Random r = new Random(seed);
+                    try (Scope sc = new Scope()) {
+                        Tensor x = adaInInput(sc, r, b, h, l, d, tokenStart), ref = adaInInput(sc, r, 1, h, lRef, d, tokenStart);
+                        Tensor got = sc.zeros(b, h, l, d), want = sc.zeros(b, h, l, d);
+                        got.copyFrom(filled((int) got.numel(), 7f));
+                        be.adaIn(x, ref, tokenStart, eps, got);
+                        oracle.adaIn(x, ref, tokenStart, eps, want);
+                        double[] tol = adaInTol(x, ref, tokenStart, eps, want);
+                        assertWithin(ctx(name, "adaIn", seed, what), "adaIn", got, want, tol);
+                        assertTextTokensCopied(ctx(name, "adaIn", seed, what), got, x, tokenStart);
+
+                        Tensor inPlace = sc.copy(x);
+                        be.adaIn(inPlace, ref, tokenStart, eps, inPlace);
+                        assertWithin(ctx(name, "adaIn", seed, what + " in place"), "adaIn", inPlace, want, tol);
+                        assertTextTokensCopied(ctx(name, "adaIn", seed, what + " in place"), inPlace, x, tokenStart);
+
+                        // with eps = 0 every output channel over [tokenStart, L) has the reference's mean and (unbiased) std:
+                        // |μ_out − μ_ref| ≤ 2u·√n·(M_ref + g·M_x), |σ_out − σ_ref| ≤ 2u·√n·(σ_ref + M_ref)
+                        Tensor exact = sc.zeros(b, h, l, d);
+                        be.adaIn(x, ref, tokenStart, 0f, exact);
+                        double[][] os = channelStats(exact, tokenStart), rs = channelStats(ref, tokenStart), xs = channelStats(x, tokenStart);
+                        double sqn = Math.sqrt(Math.max(l, lRef) - tokenStart);
+                        for (int g = 0; g < b * h; g++) {
+                            for (int dd = 0; dd < d; dd++) {
+                                int ch = g * d + dd, rc = (g % h) * d + dd;
+                                double gain = rs[1][rc] / xs[1][ch];
+                                String at = what + " eps 0, channel " + dd + " of batch·head " + g;
+                                assertEquals(rs[0][rc], os[0][ch], 2 * U * sqn * (rs[2][rc] + gain * xs[2][ch]),
+                                        ctx(name, "adaIn", seed, at + ": mean"));
+                                assertEquals(rs[1][rc], os[1][ch], 2 * U * sqn * (rs[1][rc] + rs[2][rc]), ctx(name, "adaIn", seed, at + ": std"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Tokens before tokenStart of {@code out} are bit-identical to those of {@code x}. */
+    static void assertTextTokensCopied(String ctx, Tensor out, Tensor x, int tokenStart) {
+        int bh = x.dim(0) * x.dim(1), l = x.dim(2), d = x.dim(3);
+        for (int g = 0; g < bh; g++) {
+            for (int e = 0; e < tokenStart * d; e++) {
+                long i = (long) g * l * d + e;
+                if (Float.floatToRawIntBits(out.get(i)) != Float.floatToRawIntBits(x.get(i))) {
+                    fail(ctx + ": text token element " + i + " is " + out.get(i) + ", expected the input's " + x.get(i));
+                }
+            }
+        }
+    }
+
+    /** A copy of tokens {@code [from, L)} of a {@code [B, H, L, D]} tensor. */
+    static Tensor tokens(Scope sc, Tensor t, int from) {
+        int b = t.dim(0), h = t.dim(1), l = t.dim(2), d = t.dim(3);
+        Tensor out = sc.zeros(b, h, l - from, d);
+        for (int bh = 0; bh < b * h; bh++) {
+            for (long e = 0; e < (long) (l - from) * d; e++) {
+                out.set((long) bh * (l - from) * d + e, t.get(((long) bh * l + from) * d + e));
+            }
+        }
+        return out;
     }
 
     // ---- layout ----------------------------------------------------------------------------------------------
@@ -820,6 +1297,7 @@ class OpConformanceTest {
             Tensor act = sc.randn(r, 1, 40, 3000);
             AttCase att = attCase(sc, r, 2, 3, 67, 130, 64, 2, 70, 1, true);
             Tensor ropeX = sc.randn(r, 2, 3, 300, 64), pe = sc.randn(r, 1, 1, 300, 32, 2, 2);
+            AttCase attText = new AttCase(att.q(), att.k(), att.v(), att.refK(), att.refV(), 6, att.scale());
 
             Map<String, Tensor> reference = new LinkedHashMap<>();
             Map<String, double[]> tols = new LinkedHashMap<>();
@@ -841,6 +1319,12 @@ class OpConformanceTest {
                     att.run(be, res.get("sharedAttention"));
                     res.put("applyRope", sc.zeros(ropeX.shape()));
                     be.applyRope(ropeX, pe, res.get("applyRope"));
+                    res.put("attentionProbs", attText.probsShaped(sc));
+                    attText.probs(be, res.get("attentionProbs"));
+                    res.put("chunkLogits", sc.zeros(2, 3, 67, 130, 3));
+                    be.chunkLogits(att.q(), att.k(), thirds(32), 3, res.get("chunkLogits"));
+                    res.put("adaIn", sc.zeros(att.q().shape()));
+                    be.adaIn(att.q(), att.refK(), 5, 1e-5f, res.get("adaIn"));
                 }
                 if (threads == 1) {
                     reference.putAll(res);
@@ -860,6 +1344,9 @@ class OpConformanceTest {
                         int m = t * 128 + (dd / 2) * 4 + (dd % 2) * 2, x0 = i - dd % 2;
                         return Math.abs((double) pv[m] * xv[x0]) + Math.abs((double) pv[m + 1] * xv[x0 + 1]);
                     }));
+                    tols.put("attentionProbs", probsTol(attText, res.get("attentionProbs")));
+                    tols.put("chunkLogits", chunkLogitsTol(att.q(), att.k(), thirds(32), 3, res.get("chunkLogits")));
+                    tols.put("adaIn", adaInTol(att.q(), att.refK(), 5, 1e-5f, res.get("adaIn")));
                 } else {
                     for (String op : reference.keySet()) {
                         // two approximations of the same value: twice the tolerance against the oracle
@@ -936,6 +1423,15 @@ class OpConformanceTest {
             })));
             AttCase att = attCase(sc, r, 1, 2, 17, 67, 64, 2, 33, 1, true);
             probes.add(new Probe("sharedAttention", new int[] {1, 17, 128}, att::run, e -> attentionTol(att, e)));
+            AttCase afterText = new AttCase(att.q(), att.k(), att.v(), att.refK(), att.refV(), 5, att.scale());
+            probes.add(new Probe("sharedAttention refStart", new int[] {1, 17, 128}, afterText::run, e -> attentionTol(afterText, e)));
+            probes.add(new Probe("attentionProbs", new int[] {1, 2, 17, 67 + 33 - 5}, afterText::probs, e -> probsTol(afterText, e)));
+            Tensor q5 = sc.normal(r, 2, 0, 1, 2, 5, 64);
+            int[] thirds = thirds(32);
+            probes.add(new Probe("chunkLogits", new int[] {1, 2, 5, 67, 3}, (b, o) -> b.chunkLogits(q5, att.k(), thirds, 3, o),
+                    e -> chunkLogitsTol(q5, att.k(), thirds, 3, e)));
+            probes.add(new Probe("adaIn", att.k().shape(), (b, o) -> b.adaIn(att.k(), att.refK(), 3, 1e-5f, o),
+                    e -> adaInTol(att.k(), att.refK(), 3, 1e-5f, e)));
 
             List<Tensor> outs = new ArrayList<>();
             for (Probe p : probes) {
@@ -983,16 +1479,47 @@ class OpConformanceTest {
             calls.put("timestepEmbedding", () -> be.timestepEmbedding(sc.zeros(3), 1000f, 10_000, out));
             calls.put("attention", () -> be.attention(sc.zeros(1, 1, 2, 4), sc.zeros(1, 1, 3, 6), sc.zeros(1, 1, 3, 6), out.reshape(1, 2, 4)));
             calls.put("sharedAttention", () -> be.sharedAttention(sc.zeros(1, 1, 2, 4), sc.zeros(1, 1, 3, 4), sc.zeros(1, 1, 3, 4),
-                    sc.zeros(1, 1, 5, 4), sc.zeros(1, 1, 5, 4), sc.zeros(4), out.reshape(1, 2, 4)));
+                    sc.zeros(1, 1, 5, 4), sc.zeros(1, 1, 5, 4), 0, sc.zeros(4), out.reshape(1, 2, 4)));
+            calls.put("attentionProbs", () -> be.attentionProbs(sc.zeros(1, 1, 2, 4), sc.zeros(1, 1, 3, 4), null, 0, null,
+                    out.reshape(1, 1, 2, 4)));
+            calls.put("chunkLogits", () -> be.chunkLogits(sc.zeros(1, 1, 2, 4), sc.zeros(1, 1, 3, 4), new int[] {0, 1}, 2,
+                    out.reshape(1, 1, 2, 2, 2)));
+            calls.put("adaIn", () -> be.adaIn(sc.zeros(1, 1, 4, 2), sc.zeros(1, 2, 4, 2), 0, 1e-5f, out.reshape(1, 1, 4, 2)));
             calls.put("splitQkv", () -> be.splitQkv(sc.zeros(1, 2, 10), sc.zeros(1, 1, 2, 4), sc.zeros(1, 1, 2, 4), sc.zeros(1, 1, 2, 4), 0));
             calls.put("concat", () -> be.concat(List.of(sc.zeros(1, 4), sc.zeros(2, 4)), 0, out));
             calls.put("split", () -> be.split(out, 1, List.of(sc.zeros(2, 1), sc.zeros(2, 2))));
-            assertEquals(16, calls.size(), "every public operation of Backend is covered");
+            assertEquals(19, calls.size(), "every public operation of Backend is covered");
             for (Map.Entry<String, Executable> e : calls.entrySet()) {
                 IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, e.getValue(),
                         name + "/" + e.getKey() + " must reject a wrong shape");
                 assertNotNull(ex.getMessage(), name + "/" + e.getKey());
                 assertTrue(ex.getMessage().contains(e.getKey()), name + "/" + e.getKey() + ": message names the operation: " + ex.getMessage());
+                assertArrayEquals(filled(8, 7f), out.toFloatArray(), name + "/" + e.getKey() + ": nothing written before the check");
+            }
+            // invalid arguments other than shapes: refStart outside [0, Lr], a negative or NaN reference key scale,
+            // refStart or a scale without a reference, a chunk band out of range, too few tokens for AdaIN
+            Tensor q = sc.zeros(1, 1, 2, 4), k = sc.zeros(1, 1, 3, 4), refK = sc.zeros(1, 1, 5, 4);
+            Tensor negative = sc.track(Tensor.of(new float[] {1f, -0.5f}, 2)), nan = sc.track(Tensor.of(new float[] {Float.NaN, 1f}, 2));
+            Map<String, Executable> invalid = new LinkedHashMap<>();
+            invalid.put("sharedAttention refStart 6 > Lr 5", () -> be.sharedAttention(q, k, k, refK, refK, 6, null, out.reshape(1, 2, 4)));
+            invalid.put("sharedAttention refStart -1", () -> be.sharedAttention(q, k, k, refK, refK, -1, null, out.reshape(1, 2, 4)));
+            invalid.put("sharedAttention negative scale", () -> be.sharedAttention(q, k, k, refK, refK, 0, negative, out.reshape(1, 2, 4)));
+            invalid.put("sharedAttention NaN scale", () -> be.sharedAttention(q, k, k, refK, refK, 0, nan, out.reshape(1, 2, 4)));
+            invalid.put("attentionProbs refStart 6 > Lr 5", () -> be.attentionProbs(q, k, refK, 6, null, out.reshape(1, 1, 2, 4)));
+            invalid.put("attentionProbs negative scale", () -> be.attentionProbs(q, k, refK, 4, negative, out.reshape(1, 1, 2, 4)));
+            invalid.put("attentionProbs refStart without reference", () -> be.attentionProbs(q, k, null, 1, null, out.reshape(1, 1, 2, 4)));
+            invalid.put("attentionProbs scale without reference", () -> be.attentionProbs(q, sc.zeros(1, 1, 4, 4), null, 0, sc.zeros(2),
+                    out.reshape(1, 1, 2, 4)));
+            invalid.put("chunkLogits band 2 of 2", () -> be.chunkLogits(q, q, new int[] {0, 2}, 2, out.reshape(1, 1, 2, 2, 2)));
+            invalid.put("chunkLogits chunkBand length", () -> be.chunkLogits(q, q, new int[] {0}, 2, out.reshape(1, 1, 2, 2, 2)));
+            invalid.put("adaIn tokenStart leaves 1 token", () -> be.adaIn(sc.zeros(1, 1, 4, 2), sc.zeros(1, 1, 4, 2), 3, 1e-5f,
+                    out.reshape(1, 1, 4, 2)));
+            invalid.put("adaIn negative eps", () -> be.adaIn(sc.zeros(1, 1, 4, 2), sc.zeros(1, 1, 4, 2), 0, -1f, out.reshape(1, 1, 4, 2)));
+            for (Map.Entry<String, Executable> e : invalid.entrySet()) {
+                String op = e.getKey().substring(0, e.getKey().indexOf(' '));
+                IllegalArgumentException iae = assertThrows(IllegalArgumentException.class, e.getValue(), name + "/" + e.getKey() + " must be rejected");
+                assertTrue(iae.getMessage() != null && iae.getMessage().contains(op),
+                        name + "/" + e.getKey() + ": message names the operation: " + iae.getMessage());
                 assertArrayEquals(filled(8, 7f), out.toFloatArray(), name + "/" + e.getKey() + ": nothing written before the check");
             }
             // the F32-only arguments reject other types

@@ -43,11 +43,25 @@ public abstract class AbstractBackend implements Backend {
 
     /**
      * Attention over {@code lk} own keys followed by {@code lr} reference keys (scaled per chunk by
-     * {@code refKeyScale} when it is not null) in one softmax. {@code refK}/{@code refV} are null when
-     * {@code lr == 0}; {@code refBatch} is 1 or {@code batch}.
+     * {@code refKeyScale} when it is not null) in one softmax. The reference keys are tokens
+     * {@code [refStart, refStart + lr)} of {@code refK}, which holds {@code refTokens} tokens per head.
+     * {@code refK}/{@code refV} may be null when {@code lr == 0}; {@code refBatch} is 1 or {@code batch}.
      */
     protected abstract void attentionKernel(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor refKeyScale,
-                                            Tensor out, int batch, int heads, int lq, int lk, int lr, int headDim, int refBatch);
+                                            Tensor out, int batch, int heads, int lq, int lk, int lr, int headDim, int refBatch,
+                                            int refStart, int refTokens);
+
+    /** The softmax rows of {@link #attentionKernel} into {@code out [batch, heads, lq, lk + lr]}. */
+    protected abstract void attentionProbsKernel(Tensor q, Tensor k, Tensor refK, Tensor refKeyScale, Tensor out, int batch, int heads,
+                                                 int lq, int lk, int lr, int headDim, int refBatch, int refStart, int refTokens);
+
+    /** Per-band logit terms into {@code out [batch, heads, lq, lk, bands]}. */
+    protected abstract void chunkLogitsKernel(Tensor q, Tensor k, int[] chunkBand, int bands, Tensor out, int batch, int heads,
+                                              int lq, int lk, int headDim);
+
+    /** AdaIN over tokens {@code [tokenStart, tokens)} toward {@code ref}'s statistics over {@code [tokenStart, refTokens)}. */
+    protected abstract void adaInKernel(Tensor x, Tensor ref, float eps, Tensor out, int batch, int heads, int tokens, int headDim,
+                                        int refTokens, int tokenStart);
 
     // ---- validated public operations -----------------------------------------------------------------
 
@@ -203,13 +217,99 @@ public abstract class AbstractBackend implements Backend {
     @Override
     public final void attention(Tensor q, Tensor k, Tensor v, Tensor out) {
         checkAttention("attention", q, k, v, out);
-        attentionKernel(q, k, v, null, null, null, out, q.dim(0), q.dim(1), q.dim(2), k.dim(2), 0, q.dim(3), 1);
+        attentionKernel(q, k, v, null, null, null, out, q.dim(0), q.dim(1), q.dim(2), k.dim(2), 0, q.dim(3), 1, 0, 0);
     }
 
     @Override
-    public final void sharedAttention(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor refKeyScale, Tensor out) {
+    public final void sharedAttention(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, int refStart, Tensor refKeyScale, Tensor out) {
         String op = "sharedAttention";
         checkAttention(op, q, k, v, out);
+        int refBatch = checkReference(op, q, refK, refStart, refKeyScale);
+        requireF32(op, "refV", refV);
+        requireSameShape(op, "refV", refV, refK);
+        attentionKernel(q, k, v, refK, refV, refKeyScale, out, q.dim(0), q.dim(1), q.dim(2), k.dim(2), refK.dim(2) - refStart, q.dim(3),
+                refBatch, refStart, refK.dim(2));
+    }
+
+    @Override
+    public final void attentionProbs(Tensor q, Tensor k, Tensor refK, int refStart, Tensor refKeyScale, Tensor out) {
+        String op = "attentionProbs";
+        requireF32(op, "q", q);
+        requireRank(op, "q", q, 4);
+        int b = q.dim(0), h = q.dim(1), lq = q.dim(2), d = q.dim(3);
+        if (d == 0 || d % 2 != 0) {
+            throw shapeError(op, "q", q, "a positive even head dimension");
+        }
+        requireF32(op, "k", k);
+        requireRank(op, "k", k, 4);
+        if (k.dim(0) != b || k.dim(1) != h || k.dim(3) != d) {
+            throw shapeError(op, "k", k, "[" + b + ", " + h + ", Lk, " + d + "] to match q " + Arrays.toString(q.shape()));
+        }
+        int refBatch = 1, lr = 0, refTokens = 0;
+        if (refK != null) {
+            refBatch = checkReference(op, q, refK, refStart, refKeyScale);
+            refTokens = refK.dim(2);
+            lr = refTokens - refStart;
+        } else if (refStart != 0 || refKeyScale != null) {
+            throw new IllegalArgumentException(op + ": refStart and refKeyScale need a reference (refK is null)");
+        }
+        requireF32(op, "out", out);
+        requireShape(op, "out", out, b, h, lq, k.dim(2) + lr);
+        attentionProbsKernel(q, k, refK, refKeyScale, out, b, h, lq, k.dim(2), lr, d, refBatch, refStart, refTokens);
+    }
+
+    @Override
+    public final void chunkLogits(Tensor q, Tensor k, int[] chunkBand, int bands, Tensor out) {
+        String op = "chunkLogits";
+        requireF32(op, "q", q);
+        requireRank(op, "q", q, 4);
+        int b = q.dim(0), h = q.dim(1), lq = q.dim(2), d = q.dim(3);
+        if (d == 0 || d % 2 != 0) {
+            throw shapeError(op, "q", q, "a positive even head dimension");
+        }
+        requireF32(op, "k", k);
+        requireRank(op, "k", k, 4);
+        if (k.dim(0) != b || k.dim(1) != h || k.dim(3) != d) {
+            throw shapeError(op, "k", k, "[" + b + ", " + h + ", Lk, " + d + "] to match q " + Arrays.toString(q.shape()));
+        }
+        if (chunkBand == null || chunkBand.length != d / 2) {
+            throw new IllegalArgumentException(op + ": chunkBand must have one entry per chunk (" + d / 2 + ")");
+        }
+        if (bands < 1) {
+            throw new IllegalArgumentException(op + ": bands must be >= 1, got " + bands);
+        }
+        for (int p = 0; p < chunkBand.length; p++) {
+            if (chunkBand[p] < 0 || chunkBand[p] >= bands) {
+                throw new IllegalArgumentException(op + ": chunkBand[" + p + "] = " + chunkBand[p] + " is outside [0, " + bands + ")");
+            }
+        }
+        requireF32(op, "out", out);
+        requireShape(op, "out", out, b, h, lq, k.dim(2), bands);
+        chunkLogitsKernel(q, k, chunkBand.clone(), bands, out, b, h, lq, k.dim(2), d);
+    }
+
+    @Override
+    public final void adaIn(Tensor x, Tensor ref, int tokenStart, float eps, Tensor out) {
+        String op = "adaIn";
+        requireF32(op, "x", x);
+        requireRank(op, "x", x, 4);
+        requireF32(op, "ref", ref);
+        requireRank(op, "ref", ref, 4);
+        if (ref.dim(0) != 1 || ref.dim(1) != x.dim(1) || ref.dim(3) != x.dim(3)) {
+            throw shapeError(op, "ref", ref, "[1, " + x.dim(1) + ", Lref, " + x.dim(3) + "] to match x " + Arrays.toString(x.shape()));
+        }
+        if (tokenStart < 0 || tokenStart > x.dim(2) - 2 || tokenStart > ref.dim(2) - 2) {
+            throw new IllegalArgumentException(op + ": tokenStart " + tokenStart + " must leave at least 2 tokens in x " + Arrays.toString(x.shape())
+                    + " and ref " + Arrays.toString(ref.shape()) + " for an unbiased variance");
+        }
+        requireEps(op, eps);
+        requireSameShape(op, "out", out, x);
+        requireF32(op, "out", out);
+        adaInKernel(x, ref, eps, out, x.dim(0), x.dim(1), x.dim(2), x.dim(3), ref.dim(2), tokenStart);
+    }
+
+    /** Checks a reference key tensor against q; returns its batch (1 or B). */
+    private static int checkReference(String op, Tensor q, Tensor refK, int refStart, Tensor refKeyScale) {
         int b = q.dim(0), h = q.dim(1), d = q.dim(3);
         requireF32(op, "refK", refK);
         requireRank(op, "refK", refK, 4);
@@ -217,13 +317,20 @@ public abstract class AbstractBackend implements Backend {
         if ((refBatch != 1 && refBatch != b) || refK.dim(1) != h || refK.dim(3) != d) {
             throw shapeError(op, "refK", refK, "[1 or " + b + ", " + h + ", Lr, " + d + "] to match q " + Arrays.toString(q.shape()));
         }
-        requireF32(op, "refV", refV);
-        requireSameShape(op, "refV", refV, refK);
+        if (refStart < 0 || refStart > refK.dim(2)) {
+            throw new IllegalArgumentException(op + ": refStart " + refStart + " is outside [0, " + refK.dim(2) + "]");
+        }
         if (refKeyScale != null) {
             requireF32(op, "refKeyScale", refKeyScale);
             requireShape(op, "refKeyScale", refKeyScale, d / 2);
+            for (int p = 0; p < d / 2; p++) {
+                float s = refKeyScale.get(p);
+                if (!(s >= 0) || Float.isInfinite(s)) {
+                    throw new IllegalArgumentException(op + ": refKeyScale[" + p + "] = " + s + " must be finite and >= 0");
+                }
+            }
         }
-        attentionKernel(q, k, v, refK, refV, refKeyScale, out, b, h, q.dim(2), k.dim(2), refK.dim(2), d, refBatch);
+        return refBatch;
     }
 
     private static void checkAttention(String op, Tensor q, Tensor k, Tensor v, Tensor out) {

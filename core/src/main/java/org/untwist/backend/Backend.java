@@ -119,18 +119,58 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Shared attention: each query attends to its own keys and, in the same softmax, to a reference's keys
-     * whose RoPE chunks are scaled: reference key pair {@code p} enters as {@code refKeyScale[p] · k_ref[2p..2p+1]}.
-     * No concatenated or scaled copy of the keys is materialized. With {@code Lr = 0} this is {@link #attention}.
+     * whose RoPE chunks are scaled: reference key pair {@code p} enters as {@code refKeyScale[p] · k_ref[2p..2p+1]}
+     * (PAPER.md §3.1: every per-chunk term of a target→reference logit is multiplied by {@code s_p}). The
+     * reference keys are tokens {@code [refStart, Lr)} of {@code refK}, so a reference's image tokens can be
+     * used in place, after its text tokens. No concatenated or scaled copy of the keys is materialized. With
+     * an empty reference range this is {@link #attention}.
      *
      * @param q           {@code [B, H, Lq, Dh]}
      * @param k           {@code [B, H, Lk, Dh]} the queries' own keys
      * @param v           {@code [B, H, Lk, Dh]}
      * @param refK        {@code [B or 1, H, Lr, Dh]} reference keys (batch 1 is shared by every batch element)
      * @param refV        {@code [B or 1, H, Lr, Dh]}
+     * @param refStart    first reference token used, {@code 0 ≤ refStart ≤ Lr}
      * @param refKeyScale {@code [Dh/2]} one scale per RoPE chunk, or {@code null} for all ones
      * @param out         {@code [B, Lq, H·Dh]}
      */
-    void sharedAttention(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor refKeyScale, Tensor out);
+    void sharedAttention(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, int refStart, Tensor refKeyScale, Tensor out);
+
+    /**
+     * The attention probabilities that {@link #sharedAttention} (or, with {@code refK == null}, {@link #attention})
+     * uses: row {@code (b, h, i)} is the softmax over the {@code Lk} own keys followed by the reference keys.
+     * For analysis: attention maps and the aligned-attention mass.
+     *
+     * @param refK        as in {@link #sharedAttention}, or {@code null} for no reference
+     * @param refKeyScale {@code [Dh/2]} or {@code null}
+     * @param out         {@code [B, H, Lq, Lk + Lr − refStart]}
+     */
+    void attentionProbs(Tensor q, Tensor k, Tensor refK, int refStart, Tensor refKeyScale, Tensor out);
+
+    /**
+     * The per-chunk decomposition of attention logits (PAPER.md §3.1): logit {@code (i, j)} is
+     * {@code Σ_p (q_{2p}k_{2p} + q_{2p+1}k_{2p+1}) / √Dh} over RoPE chunks {@code p} (of rotated q and k); this
+     * writes each band's share, {@code out[b, h, i, j, c] = Σ_{p : chunkBand[p] = c} term_p} (overwriting {@code out}). With {@code chunkBand[p] = p}
+     * and {@code bands = Dh/2} it is the per-chunk decomposition; the bands always sum to the logit.
+     *
+     * @param q         {@code [B, H, Lq, Dh]}
+     * @param k         {@code [B, H, Lk, Dh]}
+     * @param chunkBand {@code Dh/2} band indices in {@code [0, bands)}
+     * @param out       {@code [B, H, Lq, Lk, bands]}
+     */
+    void chunkLogits(Tensor q, Tensor k, int[] chunkBand, int bands, Tensor out);
+
+    /**
+     * AdaIN of queries or keys toward a reference's statistics (StyleAligned): for tokens {@code t ≥ tokenStart}
+     * of each batch element, head and channel, {@code out = σ_ref · (x − μ_x) / σ_x + μ_ref}, with mean and
+     * {@code σ = sqrt(unbiased variance + eps)} taken over tokens {@code [tokenStart, L)} of {@code x} and of
+     * {@code ref}; tokens before {@code tokenStart} (text) are copied unchanged.
+     *
+     * @param x   {@code [B, H, L, Dh]}
+     * @param ref {@code [1, H, Lref, Dh]} (same number of leading text tokens as {@code x}); must not overlap {@code out}
+     * @param out like {@code x}; may be {@code x}
+     */
+    void adaIn(Tensor x, Tensor ref, int tokenStart, float eps, Tensor out);
 
     // ---- layout --------------------------------------------------------------------------------------
 

@@ -188,48 +188,22 @@ public final class ScalarBackend extends AbstractBackend {
 
     @Override
     protected void attentionKernel(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor refKeyScale,
-                                   Tensor out, int batch, int heads, int lq, int lk, int lr, int headDim, int refBatch) {
-        double scale = 1.0 / Math.sqrt(headDim);
-        double[] logits = new double[lk + lr];
+                                   Tensor out, int batch, int heads, int lq, int lk, int lr, int headDim, int refBatch,
+                                   int refStart, int refTokens) {
+        double[] probs = new double[lk + lr];
         double[] acc = new double[headDim];
         for (int b = 0; b < batch; b++) {
-            int rb = refBatch == 1 ? 0 : b;
             for (int h = 0; h < heads; h++) {
-                long qBase = ((long) b * heads + h) * lq * headDim;
-                long kBase = ((long) b * heads + h) * lk * headDim;
-                long rBase = ((long) rb * heads + h) * lr * headDim;
                 for (int i = 0; i < lq; i++) {
-                    long qRow = qBase + (long) i * headDim;
-                    double max = Double.NEGATIVE_INFINITY;
-                    for (int j = 0; j < lk + lr; j++) {
-                        double dot = 0;
-                        if (j < lk) {
-                            long kRow = kBase + (long) j * headDim;
-                            for (int d = 0; d < headDim; d++) {
-                                dot += (double) q.get(qRow + d) * k.get(kRow + d);
-                            }
-                        } else {
-                            long kRow = rBase + (long) (j - lk) * headDim;
-                            for (int d = 0; d < headDim; d++) {
-                                double s = refKeyScale == null ? 1.0 : refKeyScale.get(d / 2);
-                                dot += (double) q.get(qRow + d) * refK.get(kRow + d) * s;
-                            }
-                        }
-                        logits[j] = dot * scale;
-                        max = Math.max(max, logits[j]);
-                    }
-                    double sum = 0;
-                    for (int j = 0; j < lk + lr; j++) {
-                        logits[j] = Math.exp(logits[j] - max);
-                        sum += logits[j];
-                    }
+                    softmaxRow(q, k, refK, refKeyScale, b, h, i, lq, lk, lr, headDim, refBatch, refStart, refTokens, probs);
                     java.util.Arrays.fill(acc, 0);
+                    long kBase = ((long) b * heads + h) * lk * headDim;
+                    long rBase = refRowBase(b, h, heads, refBatch, refStart, refTokens, headDim);
                     for (int j = 0; j < lk + lr; j++) {
-                        double p = logits[j] / sum;
                         Tensor vs = j < lk ? v : refV;
                         long vRow = j < lk ? kBase + (long) j * headDim : rBase + (long) (j - lk) * headDim;
                         for (int d = 0; d < headDim; d++) {
-                            acc[d] += p * vs.get(vRow + d);
+                            acc[d] += probs[j] * vs.get(vRow + d);
                         }
                     }
                     long oRow = ((long) b * lq + i) * heads * headDim + (long) h * headDim;
@@ -239,6 +213,128 @@ public final class ScalarBackend extends AbstractBackend {
                 }
             }
         }
+    }
+
+    @Override
+    protected void attentionProbsKernel(Tensor q, Tensor k, Tensor refK, Tensor refKeyScale, Tensor out, int batch, int heads,
+                                        int lq, int lk, int lr, int headDim, int refBatch, int refStart, int refTokens) {
+        double[] probs = new double[lk + lr];
+        for (int b = 0; b < batch; b++) {
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < lq; i++) {
+                    softmaxRow(q, k, refK, refKeyScale, b, h, i, lq, lk, lr, headDim, refBatch, refStart, refTokens, probs);
+                    long o = (((long) b * heads + h) * lq + i) * (lk + lr);
+                    for (int j = 0; j < lk + lr; j++) {
+                        out.set(o + j, (float) probs[j]);
+                    }
+                }
+            }
+        }
+    }
+
+    /** First element of the reference rows used by batch {@code b}, head {@code h}. */
+    private static long refRowBase(int b, int h, int heads, int refBatch, int refStart, int refTokens, int headDim) {
+        int rb = refBatch == 1 ? 0 : b;
+        return (((long) rb * heads + h) * refTokens + refStart) * headDim;
+    }
+
+    /** Softmax over own keys then (scaled) reference keys for query {@code i}, in double. */
+    private static void softmaxRow(Tensor q, Tensor k, Tensor refK, Tensor refKeyScale, int b, int h, int i, int lq, int lk, int lr,
+                                   int headDim, int refBatch, int refStart, int refTokens, double[] probs) {
+        double scale = 1.0 / Math.sqrt(headDim);
+        int heads = q.dim(1);
+        long qRow = (((long) b * heads + h) * lq + i) * headDim;
+        long kBase = ((long) b * heads + h) * lk * headDim;
+        long rBase = refRowBase(b, h, heads, refBatch, refStart, refTokens, headDim);
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < lk + lr; j++) {
+            double dot = 0;
+            if (j < lk) {
+                long kRow = kBase + (long) j * headDim;
+                for (int d = 0; d < headDim; d++) {
+                    dot += (double) q.get(qRow + d) * k.get(kRow + d);
+                }
+            } else {
+                long kRow = rBase + (long) (j - lk) * headDim;
+                for (int d = 0; d < headDim; d++) {
+                    double s = refKeyScale == null ? 1.0 : refKeyScale.get(d / 2);
+                    dot += (double) q.get(qRow + d) * refK.get(kRow + d) * s;
+                }
+            }
+            probs[j] = dot * scale;
+            max = Math.max(max, probs[j]);
+        }
+        double sum = 0;
+        for (int j = 0; j < lk + lr; j++) {
+            probs[j] = Math.exp(probs[j] - max);
+            sum += probs[j];
+        }
+        for (int j = 0; j < lk + lr; j++) {
+            probs[j] /= sum;
+        }
+    }
+
+    @Override
+    protected void chunkLogitsKernel(Tensor q, Tensor k, int[] chunkBand, int bands, Tensor out, int batch, int heads,
+                                     int lq, int lk, int headDim) {
+        double scale = 1.0 / Math.sqrt(headDim);
+        double[] acc = new double[bands];
+        for (int b = 0; b < batch; b++) {
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < lq; i++) {
+                    long qRow = (((long) b * heads + h) * lq + i) * headDim;
+                    for (int j = 0; j < lk; j++) {
+                        long kRow = (((long) b * heads + h) * lk + j) * headDim;
+                        java.util.Arrays.fill(acc, 0);
+                        for (int p = 0; p < headDim / 2; p++) {
+                            acc[chunkBand[p]] += (double) q.get(qRow + 2L * p) * k.get(kRow + 2L * p)
+                                    + (double) q.get(qRow + 2L * p + 1) * k.get(kRow + 2L * p + 1);
+                        }
+                        long o = ((((long) b * heads + h) * lq + i) * lk + j) * bands;
+                        for (int c = 0; c < bands; c++) {
+                            out.set(o + c, (float) (acc[c] * scale));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    protected void adaInKernel(Tensor x, Tensor ref, float eps, Tensor out, int batch, int heads, int tokens, int headDim,
+                               int refTokens, int tokenStart) {
+        for (int h = 0; h < heads; h++) {
+            for (int d = 0; d < headDim; d++) {
+                double[] refStats = stats(ref, 0, h, heads, refTokens, headDim, d, tokenStart, eps);
+                for (int b = 0; b < batch; b++) {
+                    double[] xs = stats(x, b, h, heads, tokens, headDim, d, tokenStart, eps);
+                    long base = ((long) b * heads + h) * tokens * headDim + d;
+                    for (int t = 0; t < tokens; t++) {
+                        long idx = base + (long) t * headDim;
+                        double v = x.get(idx);
+                        out.set(idx, t < tokenStart ? (float) v : (float) (refStats[1] * (v - xs[0]) / xs[1] + refStats[0]));
+                    }
+                }
+            }
+        }
+    }
+
+    /** Mean and sqrt(unbiased variance + eps) of channel {@code d} over tokens {@code [from, tokens)}. */
+    private static double[] stats(Tensor x, int b, int h, int heads, int tokens, int headDim, int d, int from, float eps) {
+        long base = ((long) b * heads + h) * tokens * headDim + d;
+        int n = tokens - from;
+        double mean = 0;
+        for (int t = from; t < tokens; t++) {
+            mean += x.get(base + (long) t * headDim);
+        }
+        mean /= n;
+        double var = 0;
+        for (int t = from; t < tokens; t++) {
+            double c = x.get(base + (long) t * headDim) - mean;
+            var += c * c;
+        }
+        var /= (n - 1);
+        return new double[] {mean, Math.sqrt(var + eps)};
     }
 
     @Override

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.List;
 import org.untwist.backend.Backend;
 import org.untwist.io.SafeTensors;
+import org.untwist.method.AttentionSharing;
 import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 
@@ -109,14 +110,28 @@ public final class FluxModel implements AutoCloseable {
      * @param out {@code [B, Li, out_channels]}
      */
     public void forward(FluxInputs in, Tensor out) {
+        forward(in, out, null);
+    }
+
+    /**
+     * One forward pass with shared attention: batch element 0 is the reference, the others are targets
+     * (see {@link AttentionSharing}). With {@code sharing == null} this is the plain forward pass.
+     *
+     * @param out {@code [B, Li, out_channels]}
+     */
+    public void forward(FluxInputs in, Tensor out, AttentionSharing sharing) {
         requireOpen();
         in.validate(config);
         int b = in.batch(), li = in.imageTokens(), lt = in.textTokens();
+        if (sharing != null) {
+            checkSharing(in, sharing);
+        }
         if (!out.hasShape(b, li, config.outChannels()) || out.dtype() != DType.F32) {
             throw new IllegalArgumentException("forward: out has shape " + java.util.Arrays.toString(out.shape()) + " " + out.dtype()
                     + ", expected [" + b + ", " + li + ", " + config.outChannels() + "] F32");
         }
         Workspace s = workspace(b, lt, li);
+        s.sharing = sharing;
         Backend be = backend;
 
         // Conditioning vector: time, guidance and pooled text embeddings summed.
@@ -135,13 +150,16 @@ public final class FluxModel implements AutoCloseable {
         be.linear(in.txt(), w.txtIn.weight(), w.txtIn.bias(), s.txt);
         be.concat(List.of(in.txtIds(), in.imgIds()), 1, s.ids);
         be.ropeTable(s.ids, config.axesDim(), config.theta(), s.pe);
+        if (sharing != null) {
+            prepareSharing(in, sharing, s);
+        }
 
-        for (FluxWeights.DoubleBlock block : w.doubleBlocks) {
-            doubleBlock(block, s);
+        for (int i = 0; i < w.doubleBlocks.size(); i++) {
+            doubleBlock(w.doubleBlocks.get(i), s, sharing != null && sharing.blocks().doubleBlock(i) ? "d" + i : null);
         }
         be.concat(List.of(s.txt, s.img), 1, s.x);
-        for (FluxWeights.SingleBlock block : w.singleBlocks) {
-            singleBlock(block, s);
+        for (int i = 0; i < w.singleBlocks.size(); i++) {
+            singleBlock(w.singleBlocks.get(i), s, sharing != null && sharing.blocks().singleBlock(i) ? "s" + i : null);
         }
         be.split(s.x, 1, List.of(s.txt, s.img));
 
@@ -159,7 +177,7 @@ public final class FluxModel implements AutoCloseable {
         backend.linear(s.vecHidden, e.out().weight(), e.out().bias(), out);
     }
 
-    private void doubleBlock(FluxWeights.DoubleBlock blk, Workspace s) {
+    private void doubleBlock(FluxWeights.DoubleBlock blk, Workspace s, String sharedName) {
         Backend be = backend;
         // Modulation (shift, scale, gate) × 2 for each stream.
         be.linear(s.vecSilu, blk.img().mod().weight(), blk.img().mod().bias(), s.mod6Img);
@@ -173,7 +191,7 @@ public final class FluxModel implements AutoCloseable {
         be.concat(List.of(s.tq, s.iq), 2, s.q);
         be.concat(List.of(s.tk, s.ik), 2, s.k);
         be.concat(List.of(s.tv, s.iv), 2, s.v);
-        attend(s);
+        attend(s, sharedName);
         be.split(s.attn, 1, List.of(s.txtAttn, s.imgAttn));
 
         streamUpdate(blk.img(), s.img, s.imgAttn, s.imgNorm, s.imgProj, s.imgMlp, s.imgMods);
@@ -204,7 +222,7 @@ public final class FluxModel implements AutoCloseable {
         be.gatedResidual(x, mods.get(5), proj, x);
     }
 
-    private void singleBlock(FluxWeights.SingleBlock blk, Workspace s) {
+    private void singleBlock(FluxWeights.SingleBlock blk, Workspace s, String sharedName) {
         Backend be = backend;
         be.linear(s.vecSilu, blk.mod().weight(), blk.mod().bias(), s.mod3);
         be.split(s.mod3, 1, s.singleMods);
@@ -215,18 +233,111 @@ public final class FluxModel implements AutoCloseable {
         be.splitQkv(s.xQkv, s.q, s.k, s.v, 0);
         be.rmsNorm(s.q, blk.queryNorm(), NORM_EPS, s.q);
         be.rmsNorm(s.k, blk.keyNorm(), NORM_EPS, s.k);
-        attend(s);
+        attend(s, sharedName);
         be.geluTanh(s.xMlp, s.xMlp);
         be.concat(List.of(s.attn, s.xMlp), 2, s.lin2In);
         be.linear(s.lin2In, blk.linear2().weight(), blk.linear2().bias(), s.xOut);
         be.gatedResidual(s.x, s.singleMods.get(2), s.xOut, s.x);
     }
 
-    /** RoPE on the joint q and k, then attention into {@code s.attn}. */
-    private void attend(Workspace s) {
-        backend.applyRope(s.q, s.pe, s.q);
-        backend.applyRope(s.k, s.pe, s.k);
-        backend.attention(s.q, s.k, s.v, s.attn);
+    /**
+     * RoPE on the joint q and k, then attention into {@code s.attn}. In a shared block ({@code sharedName} not
+     * null) the reference (batch 0) attends to itself and the targets attend to themselves plus the reference's
+     * image keys, scaled per chunk inside the kernel.
+     */
+    private void attend(Workspace s, String sharedName) {
+        Backend be = backend;
+        if (sharedName == null) {
+            be.applyRope(s.q, s.pe, s.q);
+            be.applyRope(s.k, s.pe, s.k);
+            be.attention(s.q, s.k, s.v, s.attn);
+            return;
+        }
+        AttentionSharing sh = s.sharing;
+        int b = s.batch, lt = s.textTokens;
+        Tensor q0 = s.q.rows(0, 1), k0 = s.k.rows(0, 1), v0 = s.v.rows(0, 1);
+        Tensor qt = s.q.rows(1, b - 1), kt = s.k.rows(1, b - 1), vt = s.v.rows(1, b - 1);
+        if (sh.adaIn()) { // StyleAligned normalizes pre-RoPE image-token statistics; text tokens are left alone
+            be.adaIn(qt, q0, lt, AttentionSharing.ADAIN_EPS, qt);
+            be.adaIn(kt, k0, lt, AttentionSharing.ADAIN_EPS, kt);
+        }
+        Tensor refK = k0;
+        if (sh.shiftColumns() > 0) { // ShiftPE: the targets see the reference's keys rotated at shifted positions
+            s.kShifted = s.kShifted == null ? s.f32(1, config.numHeads(), s.textTokens + s.imageTokens, config.headDim()) : s.kShifted;
+            s.kShifted.copyFrom(k0);
+            be.applyRope(s.kShifted, s.peShifted(), s.kShifted);
+            refK = s.kShifted;
+        }
+        be.applyRope(s.q, s.pe, s.q);
+        be.applyRope(s.k, s.pe, s.k);
+        be.attention(q0, k0, v0, s.attn.rows(0, 1));
+        be.sharedAttention(qt, kt, vt, refK, v0, lt, s.chunkScale, s.attn.rows(1, b - 1));
+        if (sh.stats() != null) { // [targets, H, L, L + Li]: analysis only, allocated on first use
+            int l = s.textTokens + s.imageTokens;
+            s.probs = s.probs == null ? s.f32(b - 1, config.numHeads(), l, l + s.imageTokens) : s.probs;
+            be.attentionProbs(qt, kt, refK, lt, s.chunkScale, s.probs);
+            sh.stats().record(sharedName, s.probs, lt, s.gridRows, s.gridCols);
+            int[] chunkBand = sh.stats().chunkBand();
+            if (chunkBand != null) { // raw per-band RoPE logit terms: first target's queries × reference keys
+                if (s.bandTerms == null || s.bandTerms.dim(4) != sh.stats().bands()) {
+                    s.bandTerms = s.f32(1, config.numHeads(), l, l, sh.stats().bands());
+                }
+                be.chunkLogits(s.q.rows(1, 1), refK, chunkBand, sh.stats().bands(), s.bandTerms);
+                sh.stats().recordBands(sharedName, s.bandTerms, lt);
+            }
+        }
+    }
+
+    private void checkSharing(FluxInputs in, AttentionSharing sharing) {
+        if (in.batch() < 2) {
+            throw new IllegalArgumentException("shared attention needs a batch of at least 2 (reference first, then targets), got " + in.batch());
+        }
+        float[] scale = sharing.chunkScale();
+        if (scale != null && scale.length != config.headDim() / 2) {
+            throw new IllegalArgumentException("chunk scale has " + scale.length + " entries, the model's heads have " + config.headDim() / 2
+                    + " RoPE chunks");
+        }
+        if (config.axesDim().length < 3 && sharing.shiftColumns() > 0) {
+            throw new IllegalArgumentException("ShiftPE needs (index, row, column) position axes");
+        }
+        // Targets and the reference must share one image grid: the method relies on aligned positions.
+        Tensor ids = in.imgIds();
+        int li = in.imageTokens(), axes = ids.dim(2);
+        for (int bi = 1; bi < in.batch(); bi++) {
+            for (long e = 0; e < (long) li * axes; e++) {
+                if (ids.get((long) bi * li * axes + e) != ids.get(e)) {
+                    throw new IllegalArgumentException("target " + bi + " has image positions that differ from the reference's"
+                            + " (at token " + e / axes + "); shared attention needs the reference on the same grid");
+                }
+            }
+        }
+    }
+
+    /** Per-call sharing state: chunk scale, the shifted RoPE table, the grid positions for statistics. */
+    private void prepareSharing(FluxInputs in, AttentionSharing sharing, Workspace s) {
+        int li = in.imageTokens(), lt = in.textTokens(), axes = in.imgIds().dim(2);
+        float[] scale = sharing.chunkScale();
+        s.chunkScale = scale == null ? null : s.chunkScaleBuffer();
+        if (scale != null) {
+            s.chunkScale.copyFrom(scale);
+        }
+        Tensor ids = in.imgIds();
+        s.gridRows = new float[li];
+        s.gridCols = new float[li];
+        for (int t = 0; t < li; t++) {
+            s.gridRows[t] = axes >= 2 ? ids.get((long) t * axes + axes - 2) : 0;
+            s.gridCols[t] = ids.get((long) t * axes + axes - 1);
+        }
+        if (sharing.shiftColumns() > 0) {
+            try (Tensor shifted = Tensor.allocate(DType.F32, 1, lt + li, axes)) {
+                shifted.copyFrom(s.ids.rows(0, 1));
+                for (int t = lt; t < lt + li; t++) {
+                    long c = (long) t * axes + axes - 1;
+                    shifted.set(c, shifted.get(c) + sharing.shiftColumns());
+                }
+                backend.ropeTable(shifted, config.axesDim(), config.theta(), s.peShifted());
+            }
+        }
     }
 
     private Workspace workspace(int b, int lt, int li) {
@@ -272,11 +383,17 @@ public final class FluxModel implements AutoCloseable {
         final Tensor imgNorm, txtNorm, imgQkv, txtQkv, iq, ik, iv, tq, tk, tv, q, k, v, attn, txtAttn, imgAttn;
         final Tensor imgProj, txtProj, imgMlp, txtMlp;
         final Tensor xNorm, lin1, xQkv, xMlp, lin2In, xOut;
+        // Shared attention (allocated on first use): per-call state set by prepareSharing.
+        AttentionSharing sharing;
+        Tensor chunkScale, kShifted, peShiftedTable, probs, chunkScaleTensor, bandTerms;
+        float[] gridRows, gridCols;
+        private final FluxConfig config;
 
         Workspace(FluxConfig c, int b, int lt, int li) {
             this.batch = b;
             this.textTokens = lt;
             this.imageTokens = li;
+            this.config = c;
             int h = c.hiddenSize(), nh = c.numHeads(), hd = c.headDim(), mlp = c.mlpHiddenDim(), l = lt + li;
             tEmb = f32(b, FluxWeights.TIME_EMBED_DIM);
             vec = f32(b, h);
@@ -325,7 +442,21 @@ public final class FluxModel implements AutoCloseable {
             xOut = f32(b, l, h);
         }
 
-        private Tensor f32(int... shape) {
+        Tensor chunkScaleBuffer() {
+            if (chunkScaleTensor == null) {
+                chunkScaleTensor = f32(config.headDim() / 2);
+            }
+            return chunkScaleTensor;
+        }
+
+        Tensor peShifted() {
+            if (peShiftedTable == null) {
+                peShiftedTable = f32(1, 1, textTokens + imageTokens, config.headDim() / 2, 2, 2);
+            }
+            return peShiftedTable;
+        }
+
+        Tensor f32(int... shape) {
             return Tensor.allocate(arena, DType.F32, shape);
         }
 

@@ -58,4 +58,28 @@ public final class BandCurves {
         }
         return rows;
     }
+
+    /**
+     * Band index of every chunk of a multi-axis head: each spatial axis ({@code a ≥ 1}) split into {@code k}
+     * contiguous bands by its own chunk index (band 0 = highest frequencies), and axis 0 (when there are
+     * several axes) in an extra band {@code k}.
+     */
+    public static int[] chunkBandsPerAxis(int[] axesDim, int k) {
+        if (k < 1) {
+            throw new IllegalArgumentException("bands must be >= 1, got " + k);
+        }
+        int chunks = 0;
+        for (int d : axesDim) {
+            chunks += d / 2;
+        }
+        int[] band = new int[chunks];
+        int p = 0;
+        for (int a = 0; a < axesDim.length; a++) {
+            int n = axesDim[a] / 2;
+            for (int j = 0; j < n; j++, p++) {
+                band[p] = axesDim.length > 1 && a == 0 ? k : Math.min(k - 1, (int) ((long) j * k / n));
+            }
+        }
+        return band;
+    }
 }

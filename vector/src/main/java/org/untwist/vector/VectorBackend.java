@@ -25,6 +25,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import org.untwist.backend.AbstractBackend;
 import org.untwist.backend.RopeFrequencies;
 import org.untwist.backend.TimestepFrequencies;
@@ -45,7 +46,12 @@ import org.untwist.tensor.Tensor;
  *       register-blocked FMA kernel runs over it.</li>
  *   <li>{@code attention}: tasks are (batch, head, block of queries); flash-style online softmax over blocks of
  *       keys with vectorized {@code EXP}. Reference keys are never scaled or copied: the query is copied once,
- *       pre-multiplied by {@code 1/√Dh} and the per-element reference key scale ({@code q·(s⊙k) = (s⊙q)·k}).</li>
+ *       pre-multiplied by {@code 1/√Dh} and the per-element reference key scale ({@code q·(s⊙k) = (s⊙q)·k}).
+ *       The reference keys are read in place from token {@code refStart} on.</li>
+ *   <li>{@code attentionProbs}: the same tasks and logit blocks, written into the output rows, then a vectorized
+ *       softmax per row. {@code chunkLogits}: SIMD products of (query, key) channel pairs, pair-summed by a lane
+ *       swap, then added into their bands. {@code adaIn}: per-channel statistics with lanes across the
+ *       contiguous channels, tasks of (batch, head).</li>
  *   <li>Elementwise and row-wise operations are split into chunks only when they are large.</li>
  * </ul>
  * Per-thread scratch (float arrays and one native panel) lives with each pool thread and is reused across calls.
@@ -146,6 +152,8 @@ public final class VectorBackend extends AbstractBackend {
         int panelBlock = -1;
         float[] qOwn = new float[0], qRef = new float[0], acc = new float[0], logits = new float[0];
         float[] max = new float[0], sum = new float[0];
+        /** adaIn: per-channel statistics and partial sums; chunkLogits: band accumulators and band-masked queries. */
+        float[] mean = new float[0], std = new float[0], part = new float[0], band = new float[0], masked = new float[0];
 
         MemorySegment panel(long bytes) {
             if (panel.byteSize() < bytes) {
@@ -168,6 +176,28 @@ public final class VectorBackend extends AbstractBackend {
                 max = new float[ATT_QUERIES];
                 sum = new float[ATT_QUERIES];
             }
+        }
+
+        void stats(int headDim) {
+            if (mean.length < headDim) {
+                mean = new float[headDim];
+                std = new float[headDim];
+                part = new float[headDim];
+            }
+        }
+
+        float[] maskedQuery(int n) {
+            if (masked.length < n) {
+                masked = new float[n];
+            }
+            return masked;
+        }
+
+        float[] bands(int bands) {
+            if (band.length < bands) {
+                band = new float[bands];
+            }
+            return band;
         }
 
         void free() {
@@ -781,20 +811,13 @@ public final class VectorBackend extends AbstractBackend {
 
     @Override
     protected void attentionKernel(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor refKeyScale,
-                                   Tensor out, int batch, int heads, int lq, int lk, int lr, int headDim, int refBatch) {
+                                   Tensor out, int batch, int heads, int lq, int lk, int lr, int headDim, int refBatch,
+                                   int refStart, int refTokens) {
         if (batch == 0 || heads == 0 || lq == 0) {
             return;
         }
         float inv = (float) (1.0 / Math.sqrt(headDim));
-        // Per-element factor of the reference query copy: 1/√Dh · refKeyScale[d/2].
-        float[] refFactor = null;
-        if (lr > 0) {
-            refFactor = new float[headDim];
-            for (int d = 0; d < headDim; d++) {
-                refFactor[d] = refKeyScale == null ? inv : inv * refKeyScale.get(d / 2);
-            }
-        }
-        final float[] rf = refFactor;
+        float[] rf = refFactor(refKeyScale, lr, headDim, inv);
         MemorySegment qs = q.segment(), ks = k.segment(), vs = v.segment(), os = out.segment();
         MemorySegment rks = lr > 0 ? refK.segment() : null, rvs = lr > 0 ? refV.segment() : null;
         int qBlocks = (lq + ATT_QUERIES - 1) / ATT_QUERIES;
@@ -812,7 +835,7 @@ public final class VectorBackend extends AbstractBackend {
             attendBlocks(ks, vs, (long) bh * lk * rowBytes, lk, s.qOwn, nq, headDim, s);
             if (lr > 0) {
                 int rb = refBatch == 1 ? 0 : b;
-                attendBlocks(rks, rvs, ((long) rb * heads + h) * lr * rowBytes, lr, s.qRef, nq, headDim, s);
+                attendBlocks(rks, rvs, refBase(rb, h, heads, refStart, refTokens, rowBytes), lr, s.qRef, nq, headDim, s);
             }
             int bound = F.loopBound(headDim);
             for (int qi = 0; qi < nq; qi++) {
@@ -829,6 +852,23 @@ public final class VectorBackend extends AbstractBackend {
                 }
             }
         });
+    }
+
+    /** Per-element factor of the reference query copy, {@code 1/√Dh · refKeyScale[d/2]}; null without reference keys. */
+    private static float[] refFactor(Tensor refKeyScale, int lr, int headDim, float inv) {
+        if (lr == 0) {
+            return null;
+        }
+        float[] f = new float[headDim];
+        for (int d = 0; d < headDim; d++) {
+            f[d] = refKeyScale == null ? inv : inv * refKeyScale.get(d / 2);
+        }
+        return f;
+    }
+
+    /** Byte offset of reference token {@code refStart} of batch {@code rb} (0 for a shared reference), head {@code h}. */
+    private static long refBase(int rb, int h, int heads, int refStart, int refTokens, long rowBytes) {
+        return (((long) rb * heads + h) * refTokens + refStart) * rowBytes;
     }
 
     /** Copies the task's queries scaled by 1/√Dh (own keys) and by the reference factor (reference keys). */
@@ -1026,5 +1066,298 @@ public final class VectorBackend extends AbstractBackend {
             s = Math.fma(qArr[q0 + d], ks.get(F32, k0 + 4L * d), s);
         }
         return s;
+    }
+
+    // ---- analysis: attention probabilities, per-band logits ---------------------------------------------------
+
+    /**
+     * Tasks are (batch, head, block of queries) as in {@link #attentionKernel}: the logits of the block against
+     * blocks of own keys (queries pre-scaled by 1/√Dh) and of reference keys (queries pre-scaled by the
+     * reference factor, so the keys are read in place and never scaled) are written straight into the output
+     * rows, then each row gets a vectorized max, {@code EXP} with sum, and scaling by the reciprocal sum.
+     */
+    @Override
+    protected void attentionProbsKernel(Tensor q, Tensor k, Tensor refK, Tensor refKeyScale, Tensor out, int batch, int heads,
+                                        int lq, int lk, int lr, int headDim, int refBatch, int refStart, int refTokens) {
+        int n = lk + lr;
+        if (batch == 0 || heads == 0 || lq == 0 || n == 0) {
+            return;
+        }
+        float inv = (float) (1.0 / Math.sqrt(headDim));
+        float[] rf = refFactor(refKeyScale, lr, headDim, inv);
+        MemorySegment qs = q.segment(), ks = k.segment(), os = out.segment();
+        MemorySegment rks = lr > 0 ? refK.segment() : null;
+        int qBlocks = (lq + ATT_QUERIES - 1) / ATT_QUERIES;
+        long rowBytes = (long) headDim * 4, outRowBytes = (long) n * 4;
+        parallelFor(batch * heads * qBlocks, (task, s) -> {
+            int qb = task % qBlocks, bh = task / qBlocks;
+            int b = bh / heads, h = bh % heads;
+            int i0 = qb * ATT_QUERIES, nq = Math.min(ATT_QUERIES, lq - i0);
+            s.attention(headDim);
+            prepareQueries(qs, ((long) bh * lq + i0) * rowBytes, nq, headDim, inv, rf, s);
+            long oBase = ((long) bh * lq + i0) * outRowBytes;
+            logitRows(ks, (long) bh * lk * rowBytes, lk, s.qOwn, nq, headDim, s.logits, os, oBase, outRowBytes, 0);
+            if (lr > 0) {
+                int rb = refBatch == 1 ? 0 : b;
+                logitRows(rks, refBase(rb, h, heads, refStart, refTokens, rowBytes), lr, s.qRef, nq, headDim, s.logits, os, oBase,
+                        outRowBytes, lk);
+            }
+            for (int qi = 0; qi < nq; qi++) {
+                softmaxInPlace(os, oBase + qi * outRowBytes, n);
+            }
+        });
+    }
+
+    /**
+     * Logits of {@code nq} prepared queries against {@code n} keys from byte {@code kBase} of {@code ks}, computed
+     * in blocks of {@link #ATT_KEYS} and copied into output rows (stride {@code outRowBytes}) from column {@code col0}.
+     */
+    private static void logitRows(MemorySegment ks, long kBase, int n, float[] qArr, int nq, int headDim, float[] logits,
+                                  MemorySegment os, long oBase, long outRowBytes, int col0) {
+        long rowBytes = (long) headDim * 4;
+        for (int j0 = 0; j0 < n; j0 += ATT_KEYS) {
+            int nk = Math.min(ATT_KEYS, n - j0);
+            blockLogits(ks, kBase + j0 * rowBytes, nk, qArr, nq, headDim, logits);
+            for (int qi = 0; qi < nq; qi++) {
+                MemorySegment.copy(logits, qi * ATT_KEYS, os, F32, oBase + qi * outRowBytes + 4L * (col0 + j0), nk);
+            }
+        }
+    }
+
+    /** Softmax of the {@code n} floats at byte {@code off} of {@code os}, in place. */
+    private static void softmaxInPlace(MemorySegment os, long off, int n) {
+        int bound = F.loopBound(n);
+        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int j = 0;
+        for (; j < bound; j += L) {
+            mv = mv.max(load(os, off + 4L * j));
+        }
+        float m = mv.reduceLanes(VectorOperators.MAX);
+        for (; j < n; j++) {
+            m = Math.max(m, os.get(F32, off + 4L * j));
+        }
+        FloatVector sv = FloatVector.zero(F);
+        for (j = 0; j < bound; j += L) {
+            FloatVector p = load(os, off + 4L * j).sub(m).lanewise(VectorOperators.EXP);
+            p.intoMemorySegment(os, off + 4L * j, LE);
+            sv = sv.add(p);
+        }
+        float sum = sv.reduceLanes(VectorOperators.ADD);
+        for (; j < n; j++) {
+            float p = (float) Math.exp(os.get(F32, off + 4L * j) - m);
+            os.set(F32, off + 4L * j, p);
+            sum += p;
+        }
+        float norm = 1f / sum; // sum ≥ 1: the maximum contributes exp(0)
+        for (j = 0; j < bound; j += L) {
+            load(os, off + 4L * j).mul(norm).intoMemorySegment(os, off + 4L * j, LE);
+        }
+        for (; j < n; j++) {
+            os.set(F32, off + 4L * j, os.get(F32, off + 4L * j) * norm);
+        }
+    }
+
+    /** Lane {@code i} takes lane {@code i ^ 1}: the other element of its RoPE pair. */
+    private static final VectorShuffle<Float> SWAP_PAIRS = VectorShuffle.fromOp(F, i -> i ^ 1);
+
+    /**
+     * Tasks are (batch, head, block of queries), queries pre-scaled by 1/√Dh. Two ways to form the bands of a
+     * (query, key):
+     * <ul>
+     *   <li>per chunk: the products {@code q⊙k} are formed {@link Simd#L} channels at a time and added to their
+     *       pair-swapped copy, which leaves every chunk's term {@code q_{2p}k_{2p} + q_{2p+1}k_{2p+1}} in lane pair
+     *       {@code p}; the terms are stored (one band per chunk) or summed into their bands in chunk order;</li>
+     *   <li>masked (few bands): each query is copied once per band with the channels of other bands zeroed, and
+     *       band {@code c} is the SIMD dot product {@code (q⊙mask_c)·k}.</li>
+     * </ul>
+     * The masked way costs about {@code bands·(Dh/L + 2·log₂L)} vector operations per (query, key), the per-chunk
+     * way about {@code 5·Dh/L + 2·Dh} scalar and vector ones; the cheaper is taken.
+     */
+    @Override
+    protected void chunkLogitsKernel(Tensor q, Tensor k, int[] chunkBand, int bands, Tensor out, int batch, int heads,
+                                     int lq, int lk, int headDim) {
+        if (batch == 0 || heads == 0 || lq == 0 || lk == 0) {
+            return;
+        }
+        int pairs = headDim / 2;
+        boolean identity = bands == pairs;
+        for (int p = 0; identity && p < pairs; p++) {
+            identity = chunkBand[p] == p;
+        }
+        final boolean perChunk = identity;
+        int blocks = (headDim + L - 1) / L;
+        boolean masked = !identity && (long) bands * (blocks + 2L * Integer.numberOfTrailingZeros(L)) < 5L * blocks + 2L * headDim;
+        float inv = (float) (1.0 / Math.sqrt(headDim));
+        MemorySegment qs = q.segment(), ks = k.segment(), os = out.segment();
+        int qBlocks = (lq + ATT_QUERIES - 1) / ATT_QUERIES;
+        long rowBytes = (long) headDim * 4;
+        int bound = F.loopBound(headDim); // L is even: vector chunks hold whole pairs
+        parallelFor(batch * heads * qBlocks, (task, s) -> {
+            int qb = task % qBlocks, bh = task / qBlocks;
+            int i0 = qb * ATT_QUERIES, nq = Math.min(ATT_QUERIES, lq - i0);
+            s.attention(headDim);
+            float[] band = s.bands(bands);
+            float[] qArr = s.qOwn, terms = s.acc; // terms: chunk p's term at index 2p
+            prepareQueries(qs, ((long) bh * lq + i0) * rowBytes, nq, headDim, inv, null, s);
+            if (masked) {
+                float[] qm = s.maskedQuery(bands * headDim);
+                for (int qi = 0; qi < nq; qi++) {
+                    java.util.Arrays.fill(qm, 0, bands * headDim, 0f);
+                    for (int d = 0; d < headDim; d++) {
+                        qm[chunkBand[d / 2] * headDim + d] = qArr[qi * headDim + d];
+                    }
+                    for (int j = 0; j < lk; j++) {
+                        long kRow = ((long) bh * lk + j) * rowBytes;
+                        long o = ((((long) bh * lq + i0 + qi) * lk) + j) * bands * 4;
+                        for (int c = 0; c < bands; c++) {
+                            os.set(F32, o + 4L * c, dot(qm, c * headDim, ks, kRow, bound, headDim));
+                        }
+                    }
+                }
+                return;
+            }
+            for (int qi = 0; qi < nq; qi++) {
+                int a = qi * headDim;
+                for (int j = 0; j < lk; j++) {
+                    long kRow = ((long) bh * lk + j) * rowBytes;
+                    int d = 0;
+                    for (; d < bound; d += L) {
+                        FloatVector prod = FloatVector.fromArray(F, qArr, a + d).mul(load(ks, kRow + 4L * d));
+                        prod.add(prod.rearrange(SWAP_PAIRS)).intoArray(terms, d);
+                    }
+                    for (; d < headDim; d += 2) {
+                        terms[d] = qArr[a + d] * ks.get(F32, kRow + 4L * d) + qArr[a + d + 1] * ks.get(F32, kRow + 4L * d + 4);
+                    }
+                    long o = ((((long) bh * lq + i0 + qi) * lk) + j) * bands * 4;
+                    if (perChunk) {
+                        for (int p = 0; p < pairs; p++) {
+                            os.set(F32, o + 4L * p, terms[2 * p]);
+                        }
+                    } else {
+                        java.util.Arrays.fill(band, 0, bands, 0f);
+                        for (int p = 0; p < pairs; p++) {
+                            band[chunkBand[p]] += terms[2 * p];
+                        }
+                        MemorySegment.copy(band, 0, os, F32, o, bands);
+                    }
+                }
+            }
+        });
+    }
+
+    // ---- AdaIN -----------------------------------------------------------------------------------------------
+
+    /** Tokens per partial sum of the AdaIN statistics (bounds the float accumulation error). */
+    static final int ADAIN_TOKENS = 64;
+
+    /**
+     * Statistics per channel with {@link FloatVector} lanes across the contiguous channels of each token row: the
+     * reference's over all heads first (so that nothing is written before every statistic is read, even if
+     * {@code out} overlaps {@code ref}), then tasks of (batch, head) take their own statistics and write
+     * {@code (x − μ_x)·(σ_ref/σ_x) + μ_ref} token by token.
+     */
+    @Override
+    protected void adaInKernel(Tensor x, Tensor ref, float eps, Tensor out, int batch, int heads, int tokens, int headDim,
+                               int refTokens, int tokenStart) {
+        if (batch == 0 || heads == 0 || headDim == 0) {
+            return;
+        }
+        MemorySegment xs = x.segment(), rs = ref.segment(), os = out.segment();
+        long rowBytes = (long) headDim * 4;
+        float[] refMean = new float[heads * headDim], refStd = new float[heads * headDim];
+        parallelFor(heads, (h, s) -> {
+            s.stats(headDim);
+            channelStats(rs, (long) h * refTokens * rowBytes, tokenStart, refTokens, headDim, eps, s);
+            System.arraycopy(s.mean, 0, refMean, h * headDim, headDim);
+            System.arraycopy(s.std, 0, refStd, h * headDim, headDim);
+        });
+        boolean inPlace = xs.isNative() && os.isNative() && xs.address() == os.address();
+        int bound = F.loopBound(headDim);
+        parallelFor(batch * heads, (bh, s) -> {
+            int h = bh % heads, r = h * headDim;
+            long base = (long) bh * tokens * rowBytes;
+            s.stats(headDim);
+            channelStats(xs, base, tokenStart, tokens, headDim, eps, s);
+            float[] mean = s.mean, gain = s.std;
+            int d = 0;
+            for (; d < bound; d += L) {
+                FloatVector.fromArray(F, refStd, r + d).div(FloatVector.fromArray(F, gain, d)).intoArray(gain, d);
+            }
+            for (; d < headDim; d++) {
+                gain[d] = refStd[r + d] / gain[d];
+            }
+            if (tokenStart > 0 && !inPlace) {
+                MemorySegment.copy(xs, base, os, base, tokenStart * rowBytes);
+            }
+            for (int t = tokenStart; t < tokens; t++) {
+                long row = base + t * rowBytes;
+                for (d = 0; d < bound; d += L) {
+                    load(xs, row + 4L * d).sub(FloatVector.fromArray(F, mean, d))
+                            .fma(FloatVector.fromArray(F, gain, d), FloatVector.fromArray(F, refMean, r + d))
+                            .intoMemorySegment(os, row + 4L * d, LE);
+                }
+                for (; d < headDim; d++) {
+                    os.set(F32, row + 4L * d, Math.fma(xs.get(F32, row + 4L * d) - mean[d], gain[d], refMean[r + d]));
+                }
+            }
+        });
+    }
+
+    /**
+     * Into {@code s.mean} and {@code s.std}: per channel of the {@code [*, headDim]} rows at byte {@code base},
+     * the mean and {@code sqrt(unbiased variance + eps)} over rows {@code [from, to)} (at least 2). Two passes
+     * (sum, then centered squares), each summing {@link #ADAIN_TOKENS} rows into a partial before adding it to
+     * the total.
+     */
+    private static void channelStats(MemorySegment xs, long base, int from, int to, int headDim, float eps, Scratch s) {
+        float[] mean = s.mean, std = s.std, part = s.part;
+        long rowBytes = (long) headDim * 4;
+        int bound = F.loopBound(headDim);
+        int n = to - from;
+        for (int pass = 0; pass < 2; pass++) {
+            float[] total = pass == 0 ? mean : std;
+            java.util.Arrays.fill(total, 0, headDim, 0f);
+            for (int t0 = from; t0 < to; t0 += ADAIN_TOKENS) {
+                int t1 = Math.min(to, t0 + ADAIN_TOKENS);
+                java.util.Arrays.fill(part, 0, headDim, 0f);
+                for (int t = t0; t < t1; t++) {
+                    long row = base + t * rowBytes;
+                    int d = 0;
+                    if (pass == 0) {
+                        for (; d < bound; d += L) {
+                            FloatVector.fromArray(F, part, d).add(load(xs, row + 4L * d)).intoArray(part, d);
+                        }
+                        for (; d < headDim; d++) {
+                            part[d] += xs.get(F32, row + 4L * d);
+                        }
+                    } else {
+                        for (; d < bound; d += L) {
+                            FloatVector c = load(xs, row + 4L * d).sub(FloatVector.fromArray(F, mean, d));
+                            c.fma(c, FloatVector.fromArray(F, part, d)).intoArray(part, d);
+                        }
+                        for (; d < headDim; d++) {
+                            float c = xs.get(F32, row + 4L * d) - mean[d];
+                            part[d] = Math.fma(c, c, part[d]);
+                        }
+                    }
+                }
+                int d = 0;
+                for (; d < bound; d += L) {
+                    FloatVector.fromArray(F, total, d).add(FloatVector.fromArray(F, part, d)).intoArray(total, d);
+                }
+                for (; d < headDim; d++) {
+                    total[d] += part[d];
+                }
+            }
+            float div = pass == 0 ? n : n - 1;
+            int d = 0;
+            for (; d < bound; d += L) {
+                FloatVector v = FloatVector.fromArray(F, total, d).div(div);
+                (pass == 0 ? v : v.add(eps).lanewise(VectorOperators.SQRT)).intoArray(total, d);
+            }
+            for (; d < headDim; d++) {
+                total[d] = pass == 0 ? total[d] / div : (float) Math.sqrt(total[d] / div + eps);
+            }
+        }
     }
 }

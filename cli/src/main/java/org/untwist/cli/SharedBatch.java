@@ -1,0 +1,84 @@
+package org.untwist.cli;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.untwist.flux.FluxInputs;
+import org.untwist.io.SafeTensors;
+import org.untwist.tensor.Tensor;
+
+/**
+ * The batch of style-aligned generation built from an inputs file: element 0 the reference, then the
+ * targets. Conditioning ({@code txt, txt_ids, y}) comes from the file: with batch 1 every image gets that
+ * prompt; with batch {@code 1 + targets} element 0 is the reference prompt and the rest the targets'. The
+ * starting noise is Gaussian from the seeds (reference: {@code refSeed}; target {@code i}: {@code seed + i}).
+ */
+record SharedBatch(FluxInputs inputs, List<Tensor> owned) implements AutoCloseable {
+
+    static SharedBatch build(SafeTensors f, int targets, long refSeed, long seed) {
+        if (targets < 1) {
+            throw new IllegalArgumentException("--targets must be >= 1, got " + targets);
+        }
+        int b = 1 + targets;
+        Tensor img0 = TensorFiles.require(f, "img");
+        if (img0.rank() != 3) {
+            throw new IllegalArgumentException(f.path() + ": 'img' must be [B, Li, C]");
+        }
+        List<Tensor> owned = new ArrayList<>();
+        try {
+            Tensor img = Tensor.allocate(b, img0.dim(1), img0.dim(2));
+            owned.add(img);
+            long per = (long) img0.dim(1) * img0.dim(2);
+            for (int e = 0; e < b; e++) {
+                SplittableRandom r = new SplittableRandom(e == 0 ? refSeed : seed + e - 1);
+                for (long i = 0; i < per; i++) {
+                    img.set(e * per + i, (float) gaussian(r));
+                }
+            }
+            Tensor imgIds = batch(f, "img_ids", b, owned, false);
+            Tensor txt = batch(f, "txt", b, owned, true);
+            Tensor txtIds = batch(f, "txt_ids", b, owned, true);
+            Tensor y = batch(f, "y", b, owned, true);
+            Tensor t = Tensor.allocate(b);
+            Tensor g = Tensor.allocate(b);
+            owned.add(t);
+            owned.add(g);
+            return new SharedBatch(new FluxInputs(img, imgIds, txt, txtIds, y, t, g), owned);
+        } catch (RuntimeException e) {
+            owned.forEach(Tensor::close);
+            throw e;
+        }
+    }
+
+    /** Batch 1 is repeated; batch {@code b} is taken as is (when {@code perImage}). */
+    private static Tensor batch(SafeTensors f, String name, int b, List<Tensor> owned, boolean perImage) {
+        Tensor src = TensorFiles.require(f, name);
+        int[] shape = src.shape();
+        if (shape.length == 0) {
+            throw new IllegalArgumentException(f.path() + ": '" + name + "' has no batch dimension");
+        }
+        if (shape[0] != 1 && !(perImage && shape[0] == b)) {
+            throw new IllegalArgumentException(f.path() + ": '" + name + "' has batch " + shape[0] + "; expected 1"
+                    + (perImage ? " or " + b + " (reference + targets)" : ""));
+        }
+        int srcBatch = shape[0];
+        shape[0] = b;
+        Tensor out = Tensor.allocate(shape);
+        owned.add(out);
+        for (int e = 0; e < b; e++) {
+            out.rows(e, 1).copyFrom(src.rows(srcBatch == 1 ? 0 : e, 1));
+        }
+        return out;
+    }
+
+    /** Standard normal by Box–Muller (reproducible across JDKs, unlike Random.nextGaussian's algorithm choice). */
+    static double gaussian(SplittableRandom r) {
+        double u1 = r.nextDouble(), u2 = r.nextDouble();
+        return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
+    }
+
+    @Override
+    public void close() {
+        owned.forEach(Tensor::close);
+    }
+}
