@@ -40,11 +40,8 @@ final class DenoiseCommand implements Callable<Integer> {
     @Option(names = "--no-shift", description = "Use the unshifted linear schedule (the reference shifts by default).")
     boolean noShift;
 
-    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Output safetensors file.")
-    Path out;
-
-    @Option(names = "--compare", paramLabel = "FILE", description = "Reference safetensors: print the error of each output it also holds.")
-    Path compare;
+    @Mixin
+    OutputOptions output;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -74,10 +71,7 @@ final class DenoiseCommand implements Callable<Integer> {
                     log.printf("denoised on %s in %.1f ms%n", be.name(), (System.nanoTime() - begin) / 1e6);
                     Map<String, Tensor> outs = new LinkedHashMap<>();
                     outs.put("denoised", denoised);
-                    TensorFiles.write(out, outs, log);
-                    if (compare != null) {
-                        TensorFiles.compare(compare, outs, log);
-                    }
+                    output.write(outs, log);
                 }
             }
         }

@@ -27,11 +27,8 @@ final class ForwardCommand implements Callable<Integer> {
             description = "safetensors with img, img_ids, txt, txt_ids, y, timesteps and (if the model embeds guidance) guidance.")
     Path inputs;
 
-    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Output safetensors file.")
-    Path out;
-
-    @Option(names = "--compare", paramLabel = "FILE", description = "Reference safetensors: print the error of each output it also holds.")
-    Path compare;
+    @Mixin
+    OutputOptions output;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -52,10 +49,7 @@ final class ForwardCommand implements Callable<Integer> {
                 Map<String, Tensor> outs = new LinkedHashMap<>();
                 outs.put("pred", pred);
                 outs.put("pe", pe);
-                TensorFiles.write(out, outs, log);
-                if (compare != null) {
-                    TensorFiles.compare(compare, outs, log);
-                }
+                output.write(outs, log);
             }
         }
         return 0;

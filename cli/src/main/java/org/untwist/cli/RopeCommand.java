@@ -22,8 +22,8 @@ final class RopeCommand implements Callable<Integer> {
     @Option(names = "--inputs", required = true, paramLabel = "FILE", description = "safetensors with q, k, v [B, H, L, Dh] and ids [B, L, A].")
     Path inputs;
 
-    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Output safetensors file.")
-    Path out;
+    @Mixin
+    OutputOptions output;
 
     @Option(names = "--axes-dim", split = ",", paramLabel = "D0,D1,..",
             description = "RoPE dimensions per axis (must sum to Dh). Default: from --model, else 16,56,56 (FLUX.1, Dh 128).")
@@ -34,9 +34,6 @@ final class RopeCommand implements Callable<Integer> {
 
     @Option(names = "--theta", paramLabel = "T", description = "RoPE base (default: from --model, else 10000).")
     Double theta;
-
-    @Option(names = "--compare", paramLabel = "FILE", description = "Reference safetensors: print the error of each output it also holds.")
-    Path compare;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -81,10 +78,7 @@ final class RopeCommand implements Callable<Integer> {
                 outs.put("q_rope", qr);
                 outs.put("k_rope", kr);
                 outs.put("attention", attn);
-                TensorFiles.write(out, outs, log);
-                if (compare != null) {
-                    TensorFiles.compare(compare, outs, log);
-                }
+                output.write(outs, log);
             }
         }
         return 0;

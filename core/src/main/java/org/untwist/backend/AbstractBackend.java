@@ -234,17 +234,8 @@ public abstract class AbstractBackend implements Backend {
     @Override
     public final void attentionProbs(Tensor q, Tensor k, Tensor refK, int refStart, Tensor refKeyScale, Tensor out) {
         String op = "attentionProbs";
-        requireF32(op, "q", q);
-        requireRank(op, "q", q, 4);
+        checkQueriesAndKeys(op, q, k);
         int b = q.dim(0), h = q.dim(1), lq = q.dim(2), d = q.dim(3);
-        if (d == 0 || d % 2 != 0) {
-            throw shapeError(op, "q", q, "a positive even head dimension");
-        }
-        requireF32(op, "k", k);
-        requireRank(op, "k", k, 4);
-        if (k.dim(0) != b || k.dim(1) != h || k.dim(3) != d) {
-            throw shapeError(op, "k", k, "[" + b + ", " + h + ", Lk, " + d + "] to match q " + Arrays.toString(q.shape()));
-        }
         int refBatch = 1, lr = 0, refTokens = 0;
         if (refK != null) {
             refBatch = checkReference(op, q, refK, refStart, refKeyScale);
@@ -261,17 +252,8 @@ public abstract class AbstractBackend implements Backend {
     @Override
     public final void chunkLogits(Tensor q, Tensor k, int[] chunkBand, int bands, Tensor out) {
         String op = "chunkLogits";
-        requireF32(op, "q", q);
-        requireRank(op, "q", q, 4);
+        checkQueriesAndKeys(op, q, k);
         int b = q.dim(0), h = q.dim(1), lq = q.dim(2), d = q.dim(3);
-        if (d == 0 || d % 2 != 0) {
-            throw shapeError(op, "q", q, "a positive even head dimension");
-        }
-        requireF32(op, "k", k);
-        requireRank(op, "k", k, 4);
-        if (k.dim(0) != b || k.dim(1) != h || k.dim(3) != d) {
-            throw shapeError(op, "k", k, "[" + b + ", " + h + ", Lk, " + d + "] to match q " + Arrays.toString(q.shape()));
-        }
         if (chunkBand == null || chunkBand.length != d / 2) {
             throw new IllegalArgumentException(op + ": chunkBand must have one entry per chunk (" + d / 2 + ")");
         }
@@ -333,10 +315,11 @@ public abstract class AbstractBackend implements Backend {
         return refBatch;
     }
 
-    private static void checkAttention(String op, Tensor q, Tensor k, Tensor v, Tensor out) {
+    /** q {@code [B, H, Lq, Dh]} with an even Dh, k {@code [B, H, Lk, Dh]}, both F32. */
+    private static void checkQueriesAndKeys(String op, Tensor q, Tensor k) {
         requireF32(op, "q", q);
         requireRank(op, "q", q, 4);
-        int b = q.dim(0), h = q.dim(1), lq = q.dim(2), d = q.dim(3);
+        int b = q.dim(0), h = q.dim(1), d = q.dim(3);
         if (d == 0 || d % 2 != 0) {
             throw shapeError(op, "q", q, "a positive even head dimension");
         }
@@ -345,6 +328,11 @@ public abstract class AbstractBackend implements Backend {
         if (k.dim(0) != b || k.dim(1) != h || k.dim(3) != d) {
             throw shapeError(op, "k", k, "[" + b + ", " + h + ", Lk, " + d + "] to match q " + Arrays.toString(q.shape()));
         }
+    }
+
+    private static void checkAttention(String op, Tensor q, Tensor k, Tensor v, Tensor out) {
+        checkQueriesAndKeys(op, q, k);
+        int b = q.dim(0), h = q.dim(1), lq = q.dim(2), d = q.dim(3);
         requireF32(op, "v", v);
         requireSameShape(op, "v", v, k);
         requireF32(op, "out", out);
