@@ -229,6 +229,15 @@ class OpConformanceTest {
                 checkLinear(be, oracle, name, new int[] {131, 207}, 71, dt, true, 2);
                 checkLinear(be, oracle, name, new int[] {2, 3, 64}, 130, dt, false, 1);
             }
+            // GEMM blocking edges {rows, in, out}: partial tiles, several K/row/column blocks, the GEMV switch
+            int[][] gemmShapes = {{1, 515, 257}, {5, 300, 100}, {37, 17, 33}, {37, 515, 100}, {130, 300, 257}, {130, 1, 33},
+                    {130, 515, 1}, {8, 300, 33}, {9, 17, 257}, {37, 300, 1}, {130, 17, 100}, {5, 1, 257}};
+            for (int i = 0; i < gemmShapes.length; i++) {
+                int[] g = gemmShapes[i];
+                for (DType dt : DType.values()) {
+                    checkLinear(be, oracle, name, new int[] {g[0], g[1]}, g[2], dt, i % 2 == 0, i % 3);
+                }
+            }
         }
     }
 
@@ -750,7 +759,8 @@ class OpConformanceTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("backends")
     void attention(String name) {
-        int[][] lengths = {{1, 1}, {5, 67}, {67, 5}, {67, 67}, {17, 130}, {3, 0}};
+        // beyond one key block, several query blocks and tasks per head, lengths off the tiles
+        int[][] lengths = {{1, 1}, {5, 67}, {67, 5}, {67, 67}, {17, 130}, {3, 0}, {130, 200}, {33, 129}, {40, 64}, {200, 7}};
         try (Backend be = create(name, THREADS); ScalarBackend oracle = new ScalarBackend()) {
             for (int d : new int[] {64, 128, 18, 2}) {
                 for (int[] bh : new int[][] {{1, 1}, {2, 3}}) {
@@ -775,7 +785,7 @@ class OpConformanceTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("backends")
     void sharedAttention(String name) {
-        int[][] lengths = {{5, 67}, {67, 5}, {1, 1}, {4, 0}};
+        int[][] lengths = {{5, 67}, {67, 5}, {1, 1}, {4, 0}, {70, 130}};
         try (Backend be = create(name, THREADS); ScalarBackend oracle = new ScalarBackend()) {
             for (int d : new int[] {64, 128, 18}) {
                 for (int b : new int[] {1, 2}) {

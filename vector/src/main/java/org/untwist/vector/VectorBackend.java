@@ -322,6 +322,12 @@ public final class VectorBackend extends AbstractBackend {
         MemorySegment xs = x.segment(), ws = w.segment(), os = out.segment();
         MemorySegment bs = bias == null ? null : bias.segment();
         DType dt = w.dtype();
+        if (VectorGemm.worthIt(rows, in, outDim)) { // packed, cache-blocked GEMM (see VectorGemm)
+            VectorGemm gemm = new VectorGemm(xs, ws, dt, bs, os, rows, in, outDim, threads);
+            parallelFor(gemm.tasks(), (t, s) -> gemm.run(t));
+            return;
+        }
+        // few rows: GEMV-style dot products over the weight rows
         int rowBlocks = (rows + LINEAR_ROWS - 1) / LINEAR_ROWS;
         int colBlocks = (outDim + LINEAR_COLS - 1) / LINEAR_COLS;
         long call = calls.incrementAndGet();
@@ -818,40 +824,10 @@ public final class VectorBackend extends AbstractBackend {
         }
         float inv = (float) (1.0 / Math.sqrt(headDim));
         float[] rf = refFactor(refKeyScale, lr, headDim, inv);
-        MemorySegment qs = q.segment(), ks = k.segment(), vs = v.segment(), os = out.segment();
-        MemorySegment rks = lr > 0 ? refK.segment() : null, rvs = lr > 0 ? refV.segment() : null;
-        int qBlocks = (lq + ATT_QUERIES - 1) / ATT_QUERIES;
-        parallelFor(batch * heads * qBlocks, (task, s) -> {
-            int qb = task % qBlocks, bh = task / qBlocks;
-            int b = bh / heads, h = bh % heads;
-            int i0 = qb * ATT_QUERIES, nq = Math.min(ATT_QUERIES, lq - i0);
-            s.attention(headDim);
-            long rowBytes = (long) headDim * 4;
-            long qBase = ((long) bh * lq + i0) * rowBytes;
-            prepareQueries(qs, qBase, nq, headDim, inv, rf, s);
-            java.util.Arrays.fill(s.max, 0, nq, Float.NEGATIVE_INFINITY);
-            java.util.Arrays.fill(s.sum, 0, nq, 0f);
-            java.util.Arrays.fill(s.acc, 0, nq * headDim, 0f);
-            attendBlocks(ks, vs, (long) bh * lk * rowBytes, lk, s.qOwn, nq, headDim, s);
-            if (lr > 0) {
-                int rb = refBatch == 1 ? 0 : b;
-                attendBlocks(rks, rvs, refBase(rb, h, heads, refStart, refTokens, rowBytes), lr, s.qRef, nq, headDim, s);
-            }
-            int bound = F.loopBound(headDim);
-            for (int qi = 0; qi < nq; qi++) {
-                float sum = s.sum[qi];
-                float norm = sum > 0 ? 1f / sum : 0f;
-                long o = (((long) b * lq + i0 + qi) * heads + h) * rowBytes;
-                int a = qi * headDim;
-                int d = 0;
-                for (; d < bound; d += L) {
-                    FloatVector.fromArray(F, s.acc, a + d).mul(norm).intoMemorySegment(os, o + 4L * d, LE);
-                }
-                for (; d < headDim; d++) {
-                    os.set(F32, o + 4L * d, s.acc[a + d] * norm);
-                }
-            }
-        });
+        VectorAttention att = new VectorAttention(q.segment(), k.segment(), v.segment(), lr > 0 ? refK.segment() : null,
+                lr > 0 ? refV.segment() : null, out.segment(), batch, heads, lq, lk, lr, headDim, refBatch, refStart, refTokens,
+                inv, rf, threads);
+        parallelFor(att.tasks(batch), (task, s) -> att.run(task));
     }
 
     /** Per-element factor of the reference query copy, {@code 1/√Dh · refKeyScale[d/2]}; null without reference keys. */
@@ -890,73 +866,6 @@ public final class VectorBackend extends AbstractBackend {
                 s.qOwn[a + d] = qv * inv;
                 if (refFactor != null) {
                     s.qRef[a + d] = qv * refFactor[d];
-                }
-            }
-        }
-    }
-
-    /**
-     * Online softmax of {@code nq} prepared queries over {@code n} keys starting at byte {@code kvBase} of
-     * {@code ks}/{@code vs}, in blocks of {@link #ATT_KEYS}: logits of a block, new running max, rescale of
-     * the running sum and accumulator, exponentials (vectorized, padded lanes at −∞ give 0), then P·V.
-     */
-    private static void attendBlocks(MemorySegment ks, MemorySegment vs, long kvBase, int n, float[] qArr, int nq, int headDim,
-                                     Scratch s) {
-        long rowBytes = (long) headDim * 4;
-        int dBound = F.loopBound(headDim);
-        float[] logits = s.logits, acc = s.acc;
-        for (int j0 = 0; j0 < n; j0 += ATT_KEYS) {
-            int nk = Math.min(ATT_KEYS, n - j0);
-            int nkPad = (nk + L - 1) / L * L;
-            long blockBase = kvBase + (long) j0 * rowBytes;
-            blockLogits(ks, blockBase, nk, qArr, nq, headDim, logits);
-            for (int qi = 0; qi < nq; qi++) {
-                int lo = qi * ATT_KEYS;
-                java.util.Arrays.fill(logits, lo + nk, lo + nkPad, Float.NEGATIVE_INFINITY);
-                FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-                for (int j = 0; j < nkPad; j += L) {
-                    mv = mv.max(FloatVector.fromArray(F, logits, lo + j));
-                }
-                float blockMax = mv.reduceLanes(VectorOperators.MAX);
-                float old = s.max[qi];
-                float m = Math.max(old, blockMax);
-                if (m == Float.NEGATIVE_INFINITY) {
-                    continue; // every logit so far is −∞: nothing to add
-                }
-                float corr = old == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(old - m);
-                FloatVector sv = FloatVector.zero(F);
-                for (int j = 0; j < nkPad; j += L) {
-                    FloatVector p = FloatVector.fromArray(F, logits, lo + j).sub(m).lanewise(VectorOperators.EXP);
-                    p.intoArray(logits, lo + j);
-                    sv = sv.add(p);
-                }
-                s.max[qi] = m;
-                s.sum[qi] = s.sum[qi] * corr + sv.reduceLanes(VectorOperators.ADD);
-                if (corr != 1f) {
-                    int a = qi * headDim;
-                    int d = 0;
-                    for (; d < dBound; d += L) {
-                        FloatVector.fromArray(F, acc, a + d).mul(corr).intoArray(acc, a + d);
-                    }
-                    for (; d < headDim; d++) {
-                        acc[a + d] *= corr;
-                    }
-                }
-            }
-            // acc[qi] += Σ_j p[qi, j] · v[j], keys in order; the value rows of the block stay in L1 across queries.
-            for (int j = 0; j < nk; j++) {
-                long vRow = blockBase + (long) j * rowBytes;
-                for (int qi = 0; qi < nq; qi++) {
-                    float pj = logits[qi * ATT_KEYS + j];
-                    FloatVector pv = FloatVector.broadcast(F, pj);
-                    int a = qi * headDim;
-                    int d = 0;
-                    for (; d < dBound; d += L) {
-                        load(vs, vRow + 4L * d).fma(pv, FloatVector.fromArray(F, acc, a + d)).intoArray(acc, a + d);
-                    }
-                    for (; d < headDim; d++) {
-                        acc[a + d] = Math.fma(vs.get(F32, vRow + 4L * d), pj, acc[a + d]);
-                    }
                 }
             }
         }
