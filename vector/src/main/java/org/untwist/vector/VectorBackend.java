@@ -759,29 +759,36 @@ public final class VectorBackend extends AbstractBackend {
     protected void applyRopeKernel(Tensor x, Tensor pe, Tensor out, int batch, int heads, int tokens, int headDim, int peBatch) {
         MemorySegment xs = x.segment(), ps = pe.segment(), os = out.segment();
         int bound = F.loopBound(headDim); // L is even, so vector chunks hold whole pairs
-        long rows = (long) batch * heads * tokens;
-        parallelRange(rows, rowGrain(headDim), (from, to) -> {
-            for (long row = from; row < to; row++) {
-                long t = row % tokens;
-                long b = row / ((long) heads * tokens);
+        long headBytes = (long) tokens * headDim * 4;
+        // Token-major with heads innermost: each token's table chunk is loaded and shuffled once and applied to every
+        // head, so the table (as large as two heads of x) is read once instead of once per head.
+        parallelRange((long) batch * tokens, rowGrain(headDim * heads), (from, to) -> {
+            for (long bt = from; bt < to; bt++) {
+                long b = bt / tokens, t = bt % tokens;
                 long pb = peBatch == 1 ? 0 : b;
-                long xBase = row * headDim * 4;
+                long xToken = (b * heads * tokens + t) * headDim * 4; // head 0 of this token
                 long peBase = (pb * tokens + t) * headDim * 8; // (headDim/2 pairs)·4 floats·4 bytes
                 int d = 0;
                 for (; d < bound; d += L) {
-                    FloatVector xv = load(xs, xBase + 4L * d);
                     long m = peBase + 8L * d; // table of pair d/2
                     FloatVector t0 = load(ps, m), t1 = load(ps, m + 4L * L);
                     FloatVector a = Simd.ROPE_EVEN_IDX.selectFrom(t0, t1);
                     FloatVector bcoef = Simd.ROPE_ODD_IDX.selectFrom(t0, t1);
-                    FloatVector x0 = xv.rearrange(Simd.DUP_EVEN), x1 = xv.rearrange(Simd.DUP_ODD);
-                    bcoef.fma(x1, a.mul(x0)).intoMemorySegment(os, xBase + 4L * d, LE);
+                    for (int h = 0; h < heads; h++) {
+                        long off = xToken + h * headBytes + 4L * d;
+                        FloatVector xv = load(xs, off);
+                        FloatVector x0 = xv.rearrange(Simd.DUP_EVEN), x1 = xv.rearrange(Simd.DUP_ODD);
+                        bcoef.fma(x1, a.mul(x0)).intoMemorySegment(os, off, LE);
+                    }
                 }
                 for (; d < headDim; d += 2) {
-                    float x0 = xs.get(F32, xBase + 4L * d), x1 = xs.get(F32, xBase + 4L * d + 4);
                     long m = peBase + 8L * d;
-                    os.set(F32, xBase + 4L * d, Math.fma(ps.get(F32, m + 4), x1, ps.get(F32, m) * x0));
-                    os.set(F32, xBase + 4L * d + 4, Math.fma(ps.get(F32, m + 12), x1, ps.get(F32, m + 8) * x0));
+                    for (int h = 0; h < heads; h++) {
+                        long off = xToken + h * headBytes + 4L * d;
+                        float x0 = xs.get(F32, off), x1 = xs.get(F32, off + 4);
+                        os.set(F32, off, Math.fma(ps.get(F32, m + 4), x1, ps.get(F32, m) * x0));
+                        os.set(F32, off + 4, Math.fma(ps.get(F32, m + 12), x1, ps.get(F32, m + 8) * x0));
+                    }
                 }
             }
         });
