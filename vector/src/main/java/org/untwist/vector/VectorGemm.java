@@ -37,13 +37,30 @@ final class VectorGemm {
     /** Micro-tile columns: two float vectors. */
     static final int NR = 2 * L;
     /** K block: an NR-column micro-panel of KC·NR floats stays in L1. */
-    static final int KC = Integer.getInteger("untwist.gemm.kc", 256);
+    static final int KC = positiveProperty("untwist.gemm.kc", 256);
     /** Rows per packed block of x (a multiple of MR): MC·KC floats stay in L2. */
-    static final int MC = roundUp(Integer.getInteger("untwist.gemm.mc", 128), MR);
+    static final int MC = roundUp(positiveProperty("untwist.gemm.mc", 128), MR);
     /** Most columns per task (a multiple of NR): an MC×NC block of out stays in L2 while K accumulates. */
-    static final int NC = roundUp(Integer.getInteger("untwist.gemm.nc", 512), NR);
+    static final int NC = roundUp(positiveProperty("untwist.gemm.nc", 512), NR);
     /** Fewer rows than this go to the GEMV-style kernels instead (packing would not pay off). */
-    static final int MIN_ROWS = Integer.getInteger("untwist.gemm.minRows", 8);
+    static final int MIN_ROWS = positiveProperty("untwist.gemm.minRows", 8);
+
+    /** A tuning property: a positive integer, or the default when unset; anything else is an error naming it. */
+    private static int positiveProperty(String name, int def) {
+        String v = System.getProperty(name);
+        if (v == null || v.isBlank()) {
+            return def;
+        }
+        try {
+            int n = Integer.parseInt(v.trim());
+            if (n >= 1) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("-D" + name + "=" + v + " must be a positive integer (default " + def + ")");
+    }
 
     private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
 
