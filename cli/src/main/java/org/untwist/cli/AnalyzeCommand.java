@@ -81,7 +81,7 @@ final class AnalyzeCommand implements Callable<Integer> {
             batch.inputs().validate(c);
             int li = batch.inputs().imageTokens();
             int[] axes = c.axesDim();
-            int gridCols = gridExtent(batch.inputs().imgIds(), li, 1), gridRows = gridExtent(batch.inputs().imgIds(), li, 2);
+            int gridCols = batch.inputs().gridColumns(), gridRows = batch.inputs().gridRows();
             if ((long) gridRows * gridCols != li) {
                 throw new IllegalArgumentException("image ids do not form a full rows × cols grid (" + gridRows + " × " + gridCols + " != " + li + ")");
             }
@@ -211,16 +211,4 @@ final class AnalyzeCommand implements Callable<Integer> {
         return v;
     }
 
-    /** Number of distinct columns (fromEnd 1) or rows (fromEnd 2) of the image grid: max id + 1. */
-    private static int gridExtent(Tensor ids, int li, int fromEnd) {
-        int axes = ids.dim(2);
-        if (axes < fromEnd) {
-            return 1;
-        }
-        float max = 0;
-        for (int t = 0; t < li; t++) {
-            max = Math.max(max, ids.get((long) t * axes + axes - fromEnd));
-        }
-        return (int) max + 1;
-    }
 }

@@ -36,15 +36,15 @@ public final class EulerSampler {
              Tensor g = Tensor.allocate(b);
              Tensor dt = Tensor.allocate(b, ch);
              Tensor pred = Tensor.allocate(b, li, ch)) {
-            fill(g, guidance);
+            g.fill(guidance);
             FluxInputs in = start.with(img, t, g);
             int steps = timesteps.length - 1;
             for (int i = 0; i < steps; i++) {
                 float tCurr = timesteps[i];
-                fill(t, tCurr);
+                t.fill(tCurr);
                 model.forward(in, pred);
                 // The reference multiplies a float32 tensor by the Python float (t_prev - t_curr).
-                fill(dt, (float) ((double) timesteps[i + 1] - (double) tCurr));
+                dt.fill((float) ((double) timesteps[i + 1] - (double) tCurr));
                 be.gatedResidual(img, dt, pred, img); // img + dt · pred: an Euler step is a residual with a constant gate
                 if (listener != null) {
                     listener.stepDone(i, steps);
@@ -57,9 +57,4 @@ public final class EulerSampler {
         }
     }
 
-    private static void fill(Tensor t, float value) {
-        for (long i = 0; i < t.numel(); i++) {
-            t.set(i, value);
-        }
-    }
 }

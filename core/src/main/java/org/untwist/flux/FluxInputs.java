@@ -31,6 +31,28 @@ public record FluxInputs(Tensor img, Tensor imgIds, Tensor txt, Tensor txtIds, T
         return txt.dim(1);
     }
 
+    /** Columns of the image grid: one more than the largest column id (the last position axis). */
+    public int gridColumns() {
+        return gridExtent(1);
+    }
+
+    /** Rows of the image grid: one more than the largest row id (the second-to-last position axis); 1 with one axis. */
+    public int gridRows() {
+        return gridExtent(2);
+    }
+
+    private int gridExtent(int axisFromEnd) {
+        int axes = imgIds.dim(2), li = imageTokens();
+        if (axes < axisFromEnd) {
+            return 1;
+        }
+        float max = 0;
+        for (int t = 0; t < li; t++) {
+            max = Math.max(max, imgIds.get((long) t * axes + axes - axisFromEnd));
+        }
+        return (int) max + 1;
+    }
+
     /** A copy of these inputs with another image and time (the sampler's step). */
     public FluxInputs with(Tensor newImg, Tensor newTimesteps, Tensor newGuidance) {
         return new FluxInputs(newImg, imgIds, txt, txtIds, y, newTimesteps, newGuidance);

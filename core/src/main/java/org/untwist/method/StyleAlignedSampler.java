@@ -48,7 +48,7 @@ public final class StyleAlignedSampler {
             throw new IllegalArgumentException("step range [" + plan.firstStep() + ", " + last + "] is outside the " + steps + " steps");
         }
         BlockSelection blocks = BlockSelection.parse(plan.blocks(), c.depth(), c.depthSingleBlocks());
-        int gridWidth = gridWidth(start.imgIds(), li);
+        int gridWidth = start.gridColumns();
         Backend be = model.backend();
         Tensor img = start.img().copy(DType.F32);
         try (Tensor noise0 = start.img().rows(0, 1).copy(DType.F32);
@@ -56,11 +56,11 @@ public final class StyleAlignedSampler {
              Tensor g = Tensor.allocate(b);
              Tensor dt = Tensor.allocate(b, ch);
              Tensor pred = Tensor.allocate(b, li, ch)) {
-            fill(g, guidance);
+            g.fill(guidance);
             FluxInputs in = start.with(img, t, g);
             for (int i = 0; i < steps; i++) {
                 float tCurr = timesteps[i];
-                fill(t, tCurr);
+                t.fill(tCurr);
                 if (referenceLatent != null) {
                     noiseReference(img.rows(0, 1), referenceLatent, noise0, tCurr);
                 }
@@ -73,7 +73,7 @@ public final class StyleAlignedSampler {
                     stats.setStep(i);
                 }
                 model.forward(in, pred, sharing);
-                fill(dt, (float) ((double) timesteps[i + 1] - (double) tCurr));
+                dt.fill((float) ((double) timesteps[i + 1] - (double) tCurr));
                 be.gatedResidual(img, dt, pred, img);
                 if (listener != null) {
                     listener.stepDone(i, steps);
@@ -111,15 +111,6 @@ public final class StyleAlignedSampler {
         return v;
     }
 
-    /** Number of image columns: one more than the largest column id. */
-    static int gridWidth(Tensor imgIds, int li) {
-        int axes = imgIds.dim(2);
-        float max = 0;
-        for (int tk = 0; tk < li; tk++) {
-            max = Math.max(max, imgIds.get((long) tk * axes + axes - 1));
-        }
-        return (int) max + 1;
-    }
 
     /** {@code x_t = (1 − t)·x0 + t·ε}. */
     private static void noiseReference(Tensor dst, Tensor x0, Tensor noise, float t) {
@@ -128,9 +119,4 @@ public final class StyleAlignedSampler {
         }
     }
 
-    private static void fill(Tensor t, float value) {
-        for (long i = 0; i < t.numel(); i++) {
-            t.set(i, value);
-        }
-    }
 }

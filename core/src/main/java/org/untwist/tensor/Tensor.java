@@ -175,6 +175,13 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    /** Sets every element to {@code value} (rounded to the storage type). */
+    public void fill(float value) {
+        for (long i = 0; i < numel; i++) {
+            set(i, value);
+        }
+    }
+
     /** Copies all elements of {@code src}, which must have the same shape, converting the element type. */
     public void copyFrom(Tensor src) {
         if (!Arrays.equals(shape, src.shape)) {

@@ -1,6 +1,5 @@
 package org.untwist.jmh;
 
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -43,40 +42,26 @@ public class KernelBenchmark {
     static final int HIDDEN = 512, HEADS = 4, HEAD_DIM = 128;
 
     Backend be;
-    Tensor x, w, bias, y, q, k, v, attn, pe, ids;
+    Tensor x, w, bias, y, q, k, v, attn, pe;
 
     @Setup(Level.Trial)
     public void setUp() {
         be = Backends.create(backend, threads);
-        Random r = new Random(42);
-        x = random(r, tokens, HIDDEN);
-        w = random(r, HIDDEN, HIDDEN);
-        bias = random(r, HIDDEN);
+        x = BenchData.gaussian(1, tokens, HIDDEN);
+        w = BenchData.gaussian(2, HIDDEN, HIDDEN);
+        bias = BenchData.gaussian(3, HIDDEN);
         y = Tensor.allocate(tokens, HIDDEN);
-        q = random(r, 1, HEADS, tokens, HEAD_DIM);
-        k = random(r, 1, HEADS, tokens, HEAD_DIM);
-        v = random(r, 1, HEADS, tokens, HEAD_DIM);
+        q = BenchData.gaussian(4, 1, HEADS, tokens, HEAD_DIM);
+        k = BenchData.gaussian(5, 1, HEADS, tokens, HEAD_DIM);
+        v = BenchData.gaussian(6, 1, HEADS, tokens, HEAD_DIM);
         attn = Tensor.allocate(1, tokens, HEADS * HEAD_DIM);
-        ids = Tensor.allocate(1, tokens, 3);
-        for (int t = 0; t < tokens; t++) {
-            ids.set(t * 3L + 1, t / 16);
-            ids.set(t * 3L + 2, t % 16);
-        }
-        pe = Tensor.allocate(1, 1, tokens, HEAD_DIM / 2, 2, 2);
-        be.ropeTable(ids, new int[] {16, 56, 56}, 10_000, pe);
+        pe = BenchData.fluxRopeTable(be, tokens);
     }
 
-    private static Tensor random(Random r, int... shape) {
-        Tensor t = Tensor.allocate(shape);
-        for (long i = 0; i < t.numel(); i++) {
-            t.set(i, (float) r.nextGaussian());
-        }
-        return t;
-    }
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        for (Tensor t : new Tensor[] {x, w, bias, y, q, k, v, attn, pe, ids}) {
+        for (Tensor t : new Tensor[] {x, w, bias, y, q, k, v, attn, pe}) {
             t.close();
         }
         be.close();
