@@ -1,0 +1,53 @@
+package org.untwist.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import org.untwist.demo.GlyphAtlas;
+import org.untwist.demo.GlyphAtlasBuilder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code untwist glyphs}: renders the glyph atlas of the demo dataset from the installed fonts. */
+@Command(name = "glyphs", mixinStandardHelpOptions = true,
+        description = "Render glyph masks [fonts, characters, size, size] from the installed fonts (the demo dataset's content).")
+final class GlyphsCommand implements Callable<Integer> {
+    @Option(names = "--characters", defaultValue = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", paramLabel = "CHARS",
+            description = "Characters to render (default: ${DEFAULT-VALUE}).")
+    String characters;
+
+    @Option(names = "--size", defaultValue = "32", paramLabel = "PX", description = "Image side in pixels (default: ${DEFAULT-VALUE}).")
+    int size;
+
+    @Option(names = "--box", defaultValue = "24", paramLabel = "PX", description = "Side of the square each glyph is fitted into (default: ${DEFAULT-VALUE}).")
+    int box;
+
+    @Option(names = "--fonts", defaultValue = "64", paramLabel = "N", description = "Most fonts to use (default: ${DEFAULT-VALUE}).")
+    int fonts;
+
+    @Option(names = "--seed", defaultValue = "7", paramLabel = "S", description = "Seed of the font choice (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Output safetensors file.")
+    Path out;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        var log = spec.commandLine().getOut();
+        GlyphAtlas atlas = GlyphAtlasBuilder.build(characters, size, box, fonts, seed);
+        Path parent = out.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        atlas.write(out);
+        log.printf("wrote %s: %d fonts × %d characters × %d² (seed %d)%n", out, atlas.fontCount(), characters.length(), size, seed);
+        for (String f : atlas.fonts()) {
+            log.println("  " + f);
+        }
+        return 0;
+    }
+}
