@@ -2,8 +2,8 @@ package org.untwist.cli;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 import org.untwist.flux.FluxInputs;
+import org.untwist.flux.GaussianNoise;
 import org.untwist.io.SafeTensors;
 import org.untwist.tensor.Tensor;
 
@@ -30,10 +30,7 @@ record SharedBatch(FluxInputs inputs, List<Tensor> owned) implements AutoCloseab
             owned.add(img);
             long per = (long) img0.dim(1) * img0.dim(2);
             for (int e = 0; e < b; e++) {
-                SplittableRandom r = new SplittableRandom(e == 0 ? refSeed : seed + e - 1);
-                for (long i = 0; i < per; i++) {
-                    img.set(e * per + i, (float) gaussian(r));
-                }
+                GaussianNoise.fill(img, e * per, per, e == 0 ? refSeed : seed + e - 1);
             }
             Tensor imgIds = batch(f, "img_ids", b, owned, false);
             Tensor txt = batch(f, "txt", b, owned, true);
@@ -69,12 +66,6 @@ record SharedBatch(FluxInputs inputs, List<Tensor> owned) implements AutoCloseab
             out.rows(e, 1).copyFrom(src.rows(srcBatch == 1 ? 0 : e, 1));
         }
         return out;
-    }
-
-    /** Standard normal by Box–Muller (reproducible across JDKs, unlike Random.nextGaussian's algorithm choice). */
-    static double gaussian(SplittableRandom r) {
-        double u1 = r.nextDouble(), u2 = r.nextDouble();
-        return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
     }
 
     @Override

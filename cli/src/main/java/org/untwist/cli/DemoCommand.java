@@ -1,0 +1,126 @@
+package org.untwist.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import org.untwist.backend.Backend;
+import org.untwist.demo.GlyphImage;
+import org.untwist.demo.GlyphMetrics;
+import org.untwist.demo.GlyphModel;
+import org.untwist.demo.StyleTransfer;
+import org.untwist.method.SharingMode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code untwist demo}: the shipped glyph model, one reference, several prompts, every sharing mode, one PNG grid. */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = {"Generate targets for several prompts while sharing attention with a shipped reference, in the modes",
+                "full, untwisted, style-aligned and none; write one PNG grid (reference | modes, a row per prompt) and print",
+                "the aligned-attention mass and the copy / content / style scores of each mode."})
+final class DemoCommand implements Callable<Integer> {
+    static final SharingMode[] MODES = {SharingMode.FULL, SharingMode.UNTWISTED, SharingMode.STYLE_ALIGNED, SharingMode.NONE};
+
+    @Mixin
+    BackendOptions options;
+
+    @Mixin
+    MethodOptions method;
+
+    @Option(names = "--model", paramLabel = "DIR", description = "Glyph model folder (default: models/glyph-flux of this checkout).")
+    Path model;
+
+    @Option(names = "--reference", defaultValue = "0", paramLabel = "I", description = "Index in the model's reference set (default: ${DEFAULT-VALUE}).")
+    int reference;
+
+    @Option(names = "--prompts", defaultValue = "A,G,R,5", split = ",", paramLabel = "C,...", description = "One character per target (default: ${DEFAULT-VALUE}).")
+    List<String> prompts;
+
+    @Option(names = "--seed", defaultValue = "1", paramLabel = "S", description = "Noise seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--steps", defaultValue = "20", paramLabel = "N", description = "Sampling steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--out", defaultValue = "out/demo.png", paramLabel = "FILE.png", description = "Grid to write (default: ${DEFAULT-VALUE}).")
+    Path out;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    static Path modelDir(Path given) {
+        if (given != null) {
+            return given;
+        }
+        String home = System.getProperty("untwist.home");
+        return home == null ? GlyphModel.DEFAULT_DIR : Path.of(home).resolve(GlyphModel.DEFAULT_DIR);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        var log = spec.commandLine().getOut();
+        try (Backend be = options.create(); GlyphModel gm = GlyphModel.load(modelDir(model), be)) {
+            int[] idx = prompts.stream().mapToInt(gm::promptIndex).toArray();
+            GlyphImage ref = gm.references().image(reference);
+            char refChar = gm.vocabulary().charAt(gm.references().character()[reference]);
+            log.printf("reference %d: '%c' in %s; prompts %s; %d steps, seed %d, backend %s%n", reference, refChar,
+                    gm.references().fonts().get(gm.references().font()[reference]), prompts, steps, seed, be.name());
+            GlyphMetrics metrics = new GlyphMetrics(gm.atlas());
+            Map<SharingMode, StyleTransfer.Result> results = new LinkedHashMap<>();
+            long t0 = System.nanoTime();
+            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("demo").setInitialMax((long) MODES.length * steps)
+                    .setStyle(ProgressBarStyle.ASCII).continuousUpdate().setUpdateIntervalMillis(250).build()) {
+                for (SharingMode m : MODES) {
+                    bar.setExtraMessage(m.name().toLowerCase(Locale.ROOT));
+                    results.put(m, StyleTransfer.run(gm, reference, idx, seed, steps, method.plan(m), true, (i, n) -> bar.step()));
+                }
+            }
+            log.printf("generated %d modes × %d targets in %.1f s%n", MODES.length, idx.length, (System.nanoTime() - t0) / 1e9);
+            List<String> columns = new ArrayList<>(List.of("reference"));
+            List<List<GlyphImage>> cells = new ArrayList<>();
+            for (int p = 0; p < idx.length; p++) {
+                List<GlyphImage> row = new ArrayList<>(List.of(ref));
+                for (SharingMode m : MODES) {
+                    row.add(results.get(m).targets().get(p));
+                }
+                cells.add(row);
+            }
+            for (SharingMode m : MODES) {
+                columns.add(MethodOptions.label(m));
+            }
+            Path parent = out.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            GridPng.write(out, columns, prompts, cells, 4);
+            log.println("wrote " + out);
+            log.printf("%-14s %12s %10s %10s %10s %10s %10s%n", "mode", "aligned_mass", "ref_share", "copy", "copy_rate", "content", "style");
+            for (SharingMode m : MODES) {
+                StyleTransfer.Result r = results.get(m);
+                double copy = 0, copyRate = 0, content = 0, style = 0;
+                GlyphMetrics.Features rf = metrics.features(ref);
+                for (int p = 0; p < idx.length; p++) {
+                    GlyphMetrics.Scores s = metrics.scores(metrics.features(r.targets().get(p)), idx[p], rf, gm.references().character()[reference],
+                            gm.references().font()[reference]);
+                    copy += s.copy() / idx.length;
+                    copyRate += (s.copiedReference() ? 1.0 : 0.0) / idx.length;
+                    content += (s.contentCorrect() ? 1.0 : 0.0) / idx.length;
+                    style += s.style() / idx.length;
+                }
+                log.printf(Locale.ROOT, "%-14s %12.3f %10.3f %10.3f %10.2f %10.2f %10.3f%n", MethodOptions.label(m), r.alignedMass(), r.referenceShare(),
+                        copy, copyRate, content, style);
+            }
+            log.printf("aligned_mass: share of the reference attention within %.0f grid cell of the query's own position (uniform: %.3f)%n",
+                    StyleTransfer.ALIGNED_RADIUS, GlyphMetrics.uniformAlignedMass(gm.imageSize() / 2, StyleTransfer.ALIGNED_RADIUS));
+        }
+        return 0;
+    }
+}
