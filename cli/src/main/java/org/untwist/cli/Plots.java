@@ -100,6 +100,31 @@ final class Plots {
     }
 
     /** Dark blue → teal → yellow. */
+    /** One point per named setting with x and y confidence intervals: {x, xLow, xHigh, y, yLow, yHigh}. */
+    static void scatterWithIntervals(Path file, String title, String xLabel, String yLabel, Map<String, double[]> points) throws IOException {
+        var data = new org.jfree.data.xy.XYIntervalSeriesCollection();
+        for (var e : points.entrySet()) {
+            var series = new org.jfree.data.xy.XYIntervalSeries(e.getKey());
+            double[] v = e.getValue();
+            series.add(v[0], v[1], v[2], v[3], v[4], v[5]);
+            data.addSeries(series);
+        }
+        var renderer = new org.jfree.chart.renderer.xy.XYErrorRenderer();
+        renderer.setDefaultShapesVisible(true);
+        renderer.setDefaultLinesVisible(false);
+        var xAxis = new org.jfree.chart.axis.NumberAxis(xLabel);
+        var yAxis = new org.jfree.chart.axis.NumberAxis(yLabel);
+        xAxis.setAutoRangeIncludesZero(false);
+        yAxis.setAutoRangeIncludesZero(false);
+        var plot = new org.jfree.chart.plot.XYPlot(data, xAxis, yAxis, renderer);
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
+        plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+        JFreeChart chart = new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, true);
+        chart.setBackgroundPaint(Color.WHITE);
+        ChartUtils.saveChartAsPNG(file.toFile(), chart, 900, 600);
+    }
+
     private static Color viridisLike(float v) {
         v = Math.max(0, Math.min(1, v));
         float r = v < 0.5f ? 0.27f * (1 - 2 * v) + 0.13f * 2 * v : 0.13f + (0.99f - 0.13f) * (2 * v - 1);

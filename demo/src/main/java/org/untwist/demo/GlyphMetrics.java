@@ -28,7 +28,7 @@ public final class GlyphMetrics {
      * @param mask     soft glyph mask {@code [size²]} in [0, 1] (all zeros when there is no glyph)
      * @param bg       background colour at the image centre (RGB)
      * @param bgSlope  background gradient per channel: (d/dy, d/dx) over the image side
-     * @param fg       mean glyph colour (RGB), weighted by mask²
+     * @param fg       mean glyph colour (RGB), weighted by (distance / contrast)⁴ so edges barely count
      * @param fgSpread standard deviation of the glyph colour per channel (textures raise it)
      * @param contrast mean colour distance of the 10 % most distant pixels from the background plane
      */
@@ -116,7 +116,8 @@ public final class GlyphMetrics {
         if (contrast >= MIN_CONTRAST) {
             for (int i = 0; i < n; i++) {
                 mask[i] = (float) Math.min(1.0, dist[i] / (0.5 * contrast));
-                double wgt = mask[i] * mask[i];
+                // Weight by coverage⁴ so anti-aliased edges, half background, barely count.
+                double cover = Math.min(1.0, dist[i] / contrast), wgt = cover * cover * cover * cover;
                 wsum += wgt;
                 for (int ch = 0; ch < 3; ch++) {
                     double v = img.rgb()[ch * n + i];
