@@ -64,6 +64,10 @@ final class DemoCommand implements Callable<Integer> {
         return home == null ? GlyphModel.DEFAULT_DIR : Path.of(home).resolve(GlyphModel.DEFAULT_DIR);
     }
 
+    private static String orDash(double v) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.3f", v);
+    }
+
     @Override
     public Integer call() throws Exception {
         var log = spec.commandLine().getOut();
@@ -115,8 +119,8 @@ final class DemoCommand implements Callable<Integer> {
                     content += (s.contentCorrect() ? 1.0 : 0.0) / idx.length;
                     style += s.style() / idx.length;
                 }
-                log.printf(Locale.ROOT, "%-14s %12.3f %10.3f %10.3f %10.2f %10.2f %10.3f%n", MethodOptions.label(m), r.alignedMass(), r.referenceShare(),
-                        copy, copyRate, content, style);
+                log.printf(Locale.ROOT, "%-14s %12s %10s %10.3f %10.2f %10.2f %10.3f%n", MethodOptions.label(m), orDash(r.alignedMass()),
+                        orDash(r.referenceShare()), copy, copyRate, content, style);
             }
             log.printf("aligned_mass: share of the reference attention within %.0f grid cell of the query's own position (uniform: %.3f)%n",
                     StyleTransfer.ALIGNED_RADIUS, GlyphMetrics.uniformAlignedMass(gm.imageSize() / 2, StyleTransfer.ALIGNED_RADIUS));
