@@ -35,8 +35,8 @@ final class DemoCommand implements Callable<Integer> {
     @Mixin
     MethodOptions method;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "Glyph model folder (default: models/glyph-flux of this checkout).")
-    Path model;
+    @Mixin
+    GlyphModelOptions model;
 
     @Option(names = "--reference", defaultValue = "0", paramLabel = "I", description = "Index in the model's reference set (default: ${DEFAULT-VALUE}).")
     int reference;
@@ -56,14 +56,6 @@ final class DemoCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
-    static Path modelDir(Path given) {
-        if (given != null) {
-            return given;
-        }
-        String home = System.getProperty("untwist.home");
-        return home == null ? GlyphModel.DEFAULT_DIR : Path.of(home).resolve(GlyphModel.DEFAULT_DIR);
-    }
-
     private static String orDash(double v) {
         return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.3f", v);
     }
@@ -71,7 +63,7 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         var log = spec.commandLine().getOut();
-        try (Backend be = options.create(); GlyphModel gm = GlyphModel.load(modelDir(model), be)) {
+        try (Backend be = options.create(); GlyphModel gm = model.load(be)) {
             int[] idx = prompts.stream().mapToInt(gm::promptIndex).toArray();
             GlyphImage ref = gm.references().image(reference);
             char refChar = gm.vocabulary().charAt(gm.references().character()[reference]);

@@ -33,8 +33,8 @@ final class ExperimentCommand implements Callable<Integer> {
     @Mixin
     BackendOptions options;
 
-    @Option(names = "--model", paramLabel = "DIR", description = "Glyph model folder (default: models/glyph-flux of this checkout).")
-    Path model;
+    @Mixin
+    GlyphModelOptions model;
 
     @Option(names = "--references", defaultValue = "25", paramLabel = "N", description = "References 0..N-1 of the set (default: ${DEFAULT-VALUE}).")
     int references;
@@ -67,7 +67,7 @@ final class ExperimentCommand implements Callable<Integer> {
         Files.createDirectories(outDir);
         List<Experiment.Row> rows;
         long t0 = System.nanoTime();
-        try (Backend be = options.create(); GlyphModel gm = GlyphModel.load(DemoCommand.modelDir(model), be)) {
+        try (Backend be = options.create(); GlyphModel gm = model.load(be)) {
             log.printf("experiment: %d references × %d prompts × %d settings, %d steps, seed %d, backend %s%n", references,
                     promptsPerReference, settings.size(), steps, seed, be.name());
             try (ProgressBar bar = new ProgressBarBuilder().setTaskName("experiment").setInitialMax((long) references * settings.size() * steps)
