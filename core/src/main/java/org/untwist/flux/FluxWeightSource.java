@@ -16,8 +16,11 @@ public interface FluxWeightSource extends AutoCloseable {
 
     boolean contains(String name);
 
-    /** The tensor stored under {@code name}; host or device memory, any supported type. */
-    Tensor tensor(String name);
+    /**
+     * The tensor stored under {@code name}; host or device memory, any supported type. {@code expectedShape} is
+     * what the model needs: a file returns what it stores (the model checks it), a generator makes that shape.
+     */
+    Tensor tensor(String name, int... expectedShape);
 
     /** Every name the source holds. */
     List<String> names();
@@ -39,7 +42,7 @@ public interface FluxWeightSource extends AutoCloseable {
             }
 
             @Override
-            public Tensor tensor(String name) {
+            public Tensor tensor(String name, int... expectedShape) {
                 return file.tensor(name);
             }
 

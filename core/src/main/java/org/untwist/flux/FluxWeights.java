@@ -135,7 +135,7 @@ final class FluxWeights {
             throw new IllegalArgumentException(file.describe() + ": missing tensor '" + name + "' (expected shape " + Arrays.toString(shape)
                     + " for this config)");
         }
-        Tensor t = file.tensor(name);
+        Tensor t = file.tensor(name, shape);
         if (!t.hasShape(shape)) {
             throw new IllegalArgumentException(file.describe() + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())
                     + " but the config implies " + Arrays.toString(shape));

@@ -1,0 +1,691 @@
+package org.untwist.gpu;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.untwist.backend.AbstractBackend;
+import org.untwist.backend.RopeFrequencies;
+import org.untwist.backend.TimestepFrequencies;
+import org.untwist.ffm.CudaCheck;
+import org.untwist.ffm.gen.cublas.Cublas;
+import org.untwist.ffm.gen.cuda.CudaDriver;
+import org.untwist.ffm.gen.cudart.Cudart;
+import org.untwist.tensor.DType;
+import org.untwist.tensor.DeviceStorage;
+import org.untwist.tensor.Tensor;
+
+/**
+ * The GPU backend: our CUDA C kernels (NVRTC, {@link KernelModule}) launched through the driver API, GEMMs
+ * through cuBLAS, on one stream per backend with one cuBLAS handle per backend.
+ *
+ * <p>Memory: {@link #allocate} returns device tensors ({@link GpuMemory}); {@link #copy} moves data between
+ * host and device. Every operation also accepts host tensors: they are staged through temporary device
+ * buffers (uploaded before, outputs downloaded after), which is what lets the CPU conformance suite run
+ * unchanged against this backend. Fast code keeps its tensors on the device (FluxModel does).
+ *
+ * <p>Precision ({@code -Duntwist.gpu.precision}): {@code f32} (default) computes in float32 everywhere, with
+ * float32 GEMMs on the CUDA cores unless {@code -Duntwist.gpu.tf32=true}; {@code bf16} runs attention with
+ * head dim 128 on bf16 tensor cores (float32 accumulation), as PyTorch's bf16 SDPA does. GEMMs with BF16 or
+ * F16 weights always round the activations to the weights' type and run on tensor cores with float32
+ * accumulation and output (what a bf16 reference computes).
+ */
+public final class GpuBackend extends AbstractBackend {
+    public static final String PRECISION_PROPERTY = "untwist.gpu.precision";
+    public static final String TF32_PROPERTY = "untwist.gpu.tf32";
+
+    /** How attention and float32 GEMMs compute. */
+    public enum Precision { F32, BF16 }
+
+    private static final int BLOCK = 256;
+    /** Size of the float32 block that 16-bit weights are widened into in f32 precision. */
+    private static final long WIDEN_CHUNK_BYTES = 64L << 20;
+
+    private final GpuDevice dev;
+    private final Precision precision;
+    private final boolean tf32;
+    private final Arena arena = Arena.ofShared(); // handles and GEMM scalars, freed on close
+    private final MemorySegment stream;
+    private final MemorySegment cublas;
+    private final MemorySegment one, zero;
+    private GpuMemory scratch; // activations rounded to 16 bits for tensor-core GEMMs, grown on demand
+    private boolean closed;
+
+    /** A backend with the precision of {@code -Duntwist.gpu.precision} / {@code -Duntwist.gpu.tf32}. */
+    public GpuBackend() {
+        this(precisionFromProperty(), Boolean.getBoolean(TF32_PROPERTY));
+    }
+
+    public GpuBackend(Precision precision, boolean tf32) {
+        this.precision = precision;
+        this.tf32 = tf32;
+        this.dev = GpuDevice.get();
+        MemorySegment s = MemorySegment.NULL, h = MemorySegment.NULL;
+        try {
+            MemorySegment p = arena.allocate(ADDRESS);
+            CudaCheck.cudart(Cudart.cudaStreamCreateWithFlags(p, Cudart.cudaStreamNonBlocking()), "cudaStreamCreateWithFlags");
+            s = p.get(ADDRESS, 0);
+            CudaCheck.cublas(Cublas.cublasCreate_v2(p), "cublasCreate_v2");
+            h = p.get(ADDRESS, 0);
+            CudaCheck.cublas(Cublas.cublasSetStream_v2(h, s), "cublasSetStream_v2");
+            CudaCheck.cublas(Cublas.cublasSetMathMode(h, tf32 ? Cublas.CUBLAS_TF32_TENSOR_OP_MATH() : Cublas.CUBLAS_DEFAULT_MATH()),
+                    "cublasSetMathMode");
+        } catch (RuntimeException e) {
+            if (h.address() != 0) {
+                Cublas.cublasDestroy_v2(h);
+            }
+            if (s.address() != 0) {
+                Cudart.cudaStreamDestroy(s);
+            }
+            arena.close();
+            throw e;
+        }
+        this.stream = s;
+        this.cublas = h;
+        this.one = arena.allocateFrom(JAVA_FLOAT, 1f);
+        this.zero = arena.allocateFrom(JAVA_FLOAT, 0f);
+    }
+
+    static Precision precisionFromProperty() {
+        String p = System.getProperty(PRECISION_PROPERTY, "f32").trim().toLowerCase(Locale.ROOT);
+        return switch (p) {
+            case "f32", "fp32", "float32" -> Precision.F32;
+            case "bf16", "bfloat16" -> Precision.BF16;
+            default -> throw new IllegalArgumentException("-D" + PRECISION_PROPERTY + "=" + p + ": expected f32 or bf16");
+        };
+    }
+
+    @Override
+    public String name() {
+        return "gpu";
+    }
+
+    @Override
+    public String describe() {
+        return "gpu: " + dev.describe() + ", CUDA kernels (NVRTC) + cuBLAS, precision " + precision.name().toLowerCase(Locale.ROOT)
+                + (precision == Precision.F32 ? (tf32 ? " (TF32 GEMMs)" : " (TF32 off)") : " (bf16 tensor-core attention)");
+    }
+
+    @Override
+    public int threads() {
+        return 1;
+    }
+
+    public Precision precision() {
+        return precision;
+    }
+
+    // ---- memory --------------------------------------------------------------------------------------
+
+    @Override
+    public Tensor allocate(DType dtype, int... shape) {
+        requireOpen();
+        long n = 1;
+        for (int d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("negative dimension in shape " + java.util.Arrays.toString(shape));
+            }
+            n = Math.multiplyExact(n, d);
+        }
+        long bytes = n * dtype.byteSize();
+        GpuMemory m = GpuMemory.allocate(bytes, dev.label, dtype + " tensor " + java.util.Arrays.toString(shape));
+        try {
+            if (bytes > 0) {
+                CudaCheck.cudart(Cudart.cudaMemsetAsync(MemorySegment.ofAddress(m.address()), 0, bytes, stream), "cudaMemsetAsync");
+            }
+            return Tensor.onDevice(m, dtype, true, shape);
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        requireOpen();
+        if (src.dtype() != dst.dtype() || !java.util.Arrays.equals(src.shape(), dst.shape())) {
+            throw new IllegalArgumentException("copy: " + src + " into " + dst + ": shape and type must agree");
+        }
+        long bytes = src.byteSize();
+        if (bytes == 0) {
+            return;
+        }
+        if (!src.isDevice() && !dst.isDevice()) {
+            dst.copyFrom(src);
+            return;
+        }
+        MemorySegment s = src.isDevice() ? MemorySegment.ofAddress(address(src)) : src.segment();
+        MemorySegment d = dst.isDevice() ? MemorySegment.ofAddress(address(dst)) : dst.segment();
+        int kind = src.isDevice() ? (dst.isDevice() ? Cudart.cudaMemcpyDeviceToDevice() : Cudart.cudaMemcpyDeviceToHost())
+                : Cudart.cudaMemcpyHostToDevice();
+        CudaCheck.cudart(Cudart.cudaMemcpyAsync(d, s, bytes, kind, stream), "cudaMemcpyAsync(" + bytes + " bytes)");
+        if (!dst.isDevice() || !src.isDevice()) { // pageable host memory: finish before Java touches it again
+            synchronize();
+        }
+    }
+
+    @Override
+    public Tensor place(Tensor src) {
+        if (src.isDevice()) {
+            address(src); // one of ours, alive
+            return src;
+        }
+        Tensor d = allocate(src.dtype(), src.shape());
+        try {
+            copy(src, d);
+            return d;
+        } catch (RuntimeException e) {
+            d.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void synchronize() {
+        requireOpen();
+        CudaCheck.cudart(Cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    }
+
+    /** Fills a device tensor (F32 or BF16) with uniform values in {@code [-scale, scale)} from a seeded hash. */
+    public void fillUniform(Tensor t, long seed, float scale) {
+        requireOpen();
+        if (!t.isDevice() || (t.dtype() != DType.F32 && t.dtype() != DType.BF16)) {
+            throw new IllegalArgumentException("fillUniform: needs an F32 or BF16 device tensor, got " + t);
+        }
+        long n = t.numel();
+        if (n > 0) {
+            launch(t.dtype() == DType.F32 ? "fill_uniform_f32" : "fill_uniform_bf16", grid(n), 1, 1, BLOCK, 0,
+                    args().ptr(address(t)).i64(n).i64(seed).f32(scale));
+        }
+    }
+
+    private long address(Tensor t) {
+        DeviceStorage s = t.deviceStorage();
+        if (!(s instanceof GpuMemory)) {
+            throw new IllegalArgumentException(t + " is device memory of another backend (" + s.device() + ")");
+        }
+        return t.deviceAddress();
+    }
+
+    // ---- dense algebra -------------------------------------------------------------------------------
+
+    @Override
+    protected void linearKernel(Tensor x, Tensor w, Tensor bias, Tensor out, int rows, int in, int outDim) {
+        if ((long) rows * outDim == 0) {
+            return;
+        }
+        try (Staging st = new Staging()) {
+            long px = st.in(x), pw = st.in(w), po = st.out(out);
+            // Row-major out[rows, outDim] = x[rows, in] · w[outDim, in]ᵀ is column-major outᵀ = wᵀ(as stored) · x:
+            // cuBLAS m = outDim, n = rows, k = in, A = w transposed (lda = in), B = x (ldb = in).
+            if (w.dtype() == DType.F32) {
+                sgemm(pw, px, po, rows, in, outDim, outDim);
+            } else if (precision == Precision.F32) {
+                // Exact contract: float32 activations times the widened weights. The weights are widened a block
+                // of output rows at a time into scratch (never as a whole), each block one float32 GEMM into its
+                // columns of out.
+                int chunk = (int) Math.max(1, Math.min(outDim, (WIDEN_CHUNK_BYTES / 4) / Math.max(1, in)));
+                long wide = scratch((long) chunk * in * 4);
+                String widen = w.dtype() == DType.BF16 ? "bf16_to_f32" : "f16_to_f32";
+                for (int o0 = 0; o0 < outDim; o0 += chunk) {
+                    int c = Math.min(chunk, outDim - o0);
+                    long n = (long) c * in;
+                    if (n > 0) {
+                        launch(widen, grid(n), 1, 1, BLOCK, 0, args().ptr(pw + (long) o0 * in * 2).ptr(wide).i64(n));
+                    }
+                    sgemm(wide, px, po + (long) o0 * 4, rows, in, c, outDim);
+                }
+            } else {
+                boolean bf = w.dtype() == DType.BF16;
+                long n = (long) rows * in;
+                long x16 = scratch(n * 2);
+                if (n > 0) {
+                    launch(bf ? "f32_to_bf16" : "f32_to_f16", grid(n), 1, 1, BLOCK, 0, args().ptr(px).ptr(x16).i64(n));
+                }
+                int type = bf ? Cublas.CUDA_R_16BF() : Cublas.CUDA_R_16F();
+                CudaCheck.cublas(Cublas.cublasGemmEx(cublas, Cublas.CUBLAS_OP_T(), Cublas.CUBLAS_OP_N(), outDim, rows, in, one,
+                        seg(pw), type, Math.max(1, in), seg(x16), type, Math.max(1, in), zero, seg(po), Cublas.CUDA_R_32F(), outDim,
+                        Cublas.CUBLAS_COMPUTE_32F(), Cublas.CUBLAS_GEMM_DEFAULT()), "cublasGemmEx(" + w.dtype() + ")");
+            }
+            if (bias != null) {
+                long n = (long) rows * outDim;
+                launch("add_bias_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(po).ptr(st.in(bias)).i32(outDim).i64(n));
+            }
+        }
+    }
+
+    /** Column-major {@code C[m=outCols, n=rows] = Wᵀ · X}: out[r, o] for o in a block of {@code outCols} columns, row stride ldc. */
+    private void sgemm(long pw, long px, long po, int rows, int in, int outCols, int ldc) {
+        CudaCheck.cublas(Cublas.cublasSgemm_v2(cublas, Cublas.CUBLAS_OP_T(), Cublas.CUBLAS_OP_N(), outCols, rows, in, one,
+                seg(pw), Math.max(1, in), seg(px), Math.max(1, in), zero, seg(po), ldc), "cublasSgemm_v2");
+    }
+
+    @Override
+    protected void addKernel(Tensor a, Tensor b, Tensor out, long n) {
+        if (n == 0) {
+            return;
+        }
+        try (Staging st = new Staging()) {
+            launch("add_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(st.in(a)).ptr(st.in(b)).ptr(st.out(out)).i64(n));
+        }
+    }
+
+    // ---- normalization and activations ---------------------------------------------------------------
+
+    @Override
+    protected void layerNormKernel(Tensor x, float eps, Tensor out, int rows, int dim) {
+        if ((long) rows * dim == 0) {
+            return;
+        }
+        try (Staging st = new Staging()) {
+            launch("layer_norm_f32", ceil(rows, BLOCK / 32), 1, 1, BLOCK, 0,
+                    args().ptr(st.in(x)).ptr(st.out(out)).i64(rows).i32(dim).f32(eps));
+        }
+    }
+
+    @Override
+    protected void rmsNormKernel(Tensor x, Tensor scale, float eps, Tensor out, int rows, int dim) {
+        if ((long) rows * dim == 0) {
+            return;
+        }
+        try (Staging st = new Staging()) {
+            launch("rms_norm_f32", ceil(rows, BLOCK / 32), 1, 1, BLOCK, 0,
+                    args().ptr(st.in(x)).ptr(st.in(scale)).ptr(st.out(out)).i64(rows).i32(dim).f32(eps));
+        }
+    }
+
+    @Override
+    protected void siluKernel(Tensor x, Tensor out, long n) {
+        unary(x, out, n, 0);
+    }
+
+    @Override
+    protected void geluTanhKernel(Tensor x, Tensor out, long n) {
+        unary(x, out, n, 1);
+    }
+
+    private void unary(Tensor x, Tensor out, long n, int op) {
+        if (n == 0) {
+            return;
+        }
+        try (Staging st = new Staging()) {
+            launch("unary_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(st.in(x)).ptr(st.out(out)).i64(n).i32(op));
+        }
+    }
+
+    // ---- adaLN modulation ----------------------------------------------------------------------------
+
+    @Override
+    protected void modulateKernel(Tensor x, Tensor shift, Tensor scale, Tensor out, int batch, int tokens, int dim) {
+        long n = (long) batch * tokens * dim;
+        if (n == 0) {
+            return;
+        }
+        try (Staging st = new Staging()) {
+            launch("modulate_f32", grid(n), 1, 1, BLOCK, 0,
+                    args().ptr(st.in(x)).ptr(st.in(shift)).ptr(st.in(scale)).ptr(st.out(out)).i32(tokens).i32(dim).i64(n));
+        }
+    }
+
+    @Override
+    protected void gatedResidualKernel(Tensor residual, Tensor gate, Tensor y, Tensor out, int batch, int tokens, int dim) {
+        long n = (long) batch * tokens * dim;
+        if (n == 0) {
+            return;
+        }
+        try (Staging st = new Staging()) {
+            launch("gated_residual_f32", grid(n), 1, 1, BLOCK, 0,
+                    args().ptr(st.in(residual)).ptr(st.in(gate)).ptr(st.in(y)).ptr(st.out(out)).i32(tokens).i32(dim).i64(n));
+        }
+    }
+
+    // ---- positions -----------------------------------------------------------------------------------
+
+    @Override
+    protected void ropeTableKernel(Tensor ids, int[] axesDim, double theta, Tensor pe, int batch, int tokens) {
+        int pairs = pe.dim(3);
+        long n = (long) batch * tokens * pairs;
+        if (n == 0) {
+            return;
+        }
+        float[] omega = new float[pairs];
+        int[] axis = new int[pairs];
+        int p = 0;
+        for (int a = 0; a < axesDim.length; a++) { // the frequencies exactly as the oracle computes them
+            for (int j = 0; j < axesDim[a] / 2; j++, p++) {
+                omega[p] = RopeFrequencies.omega(j, axesDim[a], theta);
+                axis[p] = a;
+            }
+        }
+        try (Staging st = new Staging()) {
+            launch("rope_table_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(st.in(ids)).ptr(st.floats(omega)).ptr(st.ints(axis))
+                    .ptr(st.out(pe)).i32(axesDim.length).i32(pairs).i64(n));
+        }
+    }
+
+    @Override
+    protected void applyRopeKernel(Tensor x, Tensor pe, Tensor out, int batch, int heads, int tokens, int headDim, int peBatch) {
+        long n = (long) batch * heads * tokens * (headDim / 2);
+        if (n == 0) {
+            return;
+        }
+        try (Staging st = new Staging()) {
+            launch("apply_rope_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(st.in(x)).ptr(st.in(pe)).ptr(st.out(out)).i32(heads)
+                    .i32(tokens).i32(headDim / 2).i32(peBatch).i64(n));
+        }
+    }
+
+    @Override
+    protected void timestepEmbeddingKernel(Tensor t, float timeFactor, double maxPeriod, Tensor out, int batch, int dim) {
+        long n = (long) batch * dim;
+        if (n == 0) {
+            return;
+        }
+        float[] freqs = TimestepFrequencies.of(Math.max(1, dim / 2), maxPeriod);
+        try (Staging st = new Staging()) {
+            launch("timestep_embedding_f32", grid(n), 1, 1, BLOCK, 0,
+                    args().ptr(st.in(t)).ptr(st.floats(freqs)).ptr(st.out(out)).i32(dim).f32(timeFactor).i64(n));
+        }
+    }
+
+    // ---- attention -----------------------------------------------------------------------------------
+
+    @Override
+    protected void attentionKernel(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor refKeyScale, Tensor out, int batch,
+                                   int heads, int lq, int lk, int lr, int headDim, int refBatch, int refStart, int refTokens) {
+        if ((long) batch * heads * lq == 0) {
+            return;
+        }
+        if (headDim > 256) {
+            throw new UnsupportedOperationException("gpu attention supports head dimensions up to 256, got " + headDim);
+        }
+        try (Staging st = new Staging()) {
+            long pq = st.in(q), pk = st.in(k), pv = st.in(v), po = st.out(out);
+            long prk = lr > 0 ? st.in(refK) : 0, prv = lr > 0 ? st.in(refV) : 0;
+            long ps = lr > 0 && refKeyScale != null ? st.in(refKeyScale) : 0;
+            if (precision == Precision.BF16 && headDim == 128) {
+                launch("attention_bf16_d128", ceil(lq, 64), heads, batch, 128, 0, args().ptr(pq).ptr(pk).ptr(pv).ptr(prk).ptr(prv).ptr(ps)
+                        .ptr(po).i32(heads).i32(lq).i32(lk).i32(lr).i32(refBatch).i32(refStart).i32(refTokens));
+            } else {
+                launch("attention_f32", ceil(lq, 4), heads, batch, 128, 0, args().ptr(pq).ptr(pk).ptr(pv).ptr(prk).ptr(prv).ptr(ps)
+                        .ptr(po).i32(heads).i32(lq).i32(lk).i32(lr).i32(headDim).i32(refBatch).i32(refStart).i32(refTokens));
+            }
+        }
+    }
+
+    @Override
+    protected void attentionProbsKernel(Tensor q, Tensor k, Tensor refK, Tensor refKeyScale, Tensor out, int batch, int heads, int lq,
+                                        int lk, int lr, int headDim, int refBatch, int refStart, int refTokens) {
+        long rows = (long) batch * heads * lq;
+        if (rows == 0 || lk + lr == 0) {
+            return;
+        }
+        try (Staging st = new Staging()) {
+            long prk = lr > 0 ? st.in(refK) : 0, ps = lr > 0 && refKeyScale != null ? st.in(refKeyScale) : 0;
+            launch("attention_probs_f32", ceil(rows, BLOCK / 32), 1, 1, BLOCK, 0, args().ptr(st.in(q)).ptr(st.in(k)).ptr(prk).ptr(ps)
+                    .ptr(st.out(out)).i32(heads).i32(lq).i32(lk).i32(lr).i32(headDim).i32(refBatch).i32(refStart).i32(refTokens).i64(rows));
+        }
+    }
+
+    @Override
+    protected void chunkLogitsKernel(Tensor q, Tensor k, int[] chunkBand, int bands, Tensor out, int batch, int heads, int lq, int lk,
+                                     int headDim) {
+        long n = out.numel();
+        if (n == 0) {
+            return;
+        }
+        try (Staging st = new Staging()) {
+            launch("chunk_logits_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(st.in(q)).ptr(st.in(k)).ptr(st.ints(chunkBand))
+                    .ptr(st.out(out)).i32(lq).i32(lk).i32(headDim).i32(bands).i64(n));
+        }
+    }
+
+    @Override
+    protected void adaInKernel(Tensor x, Tensor ref, float eps, Tensor out, int batch, int heads, int tokens, int headDim, int refTokens,
+                               int tokenStart) {
+        long n = (long) batch * heads * headDim;
+        if (n == 0) {
+            return;
+        }
+        try (Staging st = new Staging()) {
+            launch("ada_in_f32", ceil(n, 128), 1, 1, 128, 0, args().ptr(st.in(x)).ptr(st.in(ref)).ptr(st.out(out)).i32(batch).i32(heads)
+                    .i32(tokens).i32(headDim).i32(refTokens).i32(tokenStart).f32(eps));
+        }
+    }
+
+    // ---- layout --------------------------------------------------------------------------------------
+
+    @Override
+    protected void splitQkvKernel(Tensor qkv, Tensor q, Tensor k, Tensor v, int tokenOffset, int b, int h, int l, int lTot, int d) {
+        long n = qkv.numel();
+        if (n == 0) {
+            return;
+        }
+        try (Staging st = new Staging()) {
+            launch("split_qkv_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(st.in(qkv)).ptr(st.out(q)).ptr(st.out(k)).ptr(st.out(v))
+                    .i32(h).i32(l).i32(lTot).i32(d).i32(tokenOffset).i64(n));
+        }
+    }
+
+    @Override
+    protected void blockCopyKernel(List<Tensor> parts, Tensor whole, long outer, long inner, int ax, boolean intoWhole) {
+        int esize = whole.dtype().byteSize();
+        long innerElems = inner / esize;
+        long wholeBlock = whole.dim(ax) * innerElems;
+        try (Staging st = new Staging()) {
+            long pw = intoWhole ? st.out(whole) : st.in(whole);
+            long offset = 0;
+            for (Tensor p : parts) {
+                long block = p.dim(ax) * innerElems;
+                if (outer * block > 0) {
+                    long pp = intoWhole ? st.in(p) : st.out(p);
+                    Args a = intoWhole ? args().ptr(pp).ptr(pw).i64(outer).i64(block).i64(block).i64(wholeBlock).i64(0).i64(offset)
+                            : args().ptr(pw).ptr(pp).i64(outer).i64(block).i64(wholeBlock).i64(block).i64(offset).i64(0);
+                    launch("block_copy", grid(outer * block), 1, 1, BLOCK, 0, a.i32(esize));
+                }
+                offset += block;
+            }
+        }
+    }
+
+    // ---- plumbing ------------------------------------------------------------------------------------
+
+    private static long ceil(long n, long d) {
+        return (n + d - 1) / d;
+    }
+
+    /** Blocks for a grid-stride loop over {@code n} elements: enough to fill the device, not more. */
+    private long grid(long n) {
+        return Math.max(1, Math.min(ceil(n, BLOCK), (long) dev.sms * 32));
+    }
+
+    private static MemorySegment seg(long address) {
+        return MemorySegment.ofAddress(address);
+    }
+
+    private long scratch(long bytes) {
+        if (scratch == null || scratch.byteSize() < bytes) {
+            if (scratch != null) {
+                scratch.close(); // cudaFree waits for the GEMMs that used it
+                scratch = null;
+            }
+            scratch = GpuMemory.allocate(Math.max(bytes, 1 << 20), dev.label, "16-bit GEMM input scratch");
+        }
+        return scratch.address();
+    }
+
+    private Args args() {
+        return new Args();
+    }
+
+    /** Kernel arguments: each value in native memory, and the array of pointers to them that cuLaunchKernel takes. */
+    private static final class Args {
+        private final Arena a = Arena.ofConfined();
+        private final List<MemorySegment> values = new ArrayList<>();
+
+        Args ptr(long address) {
+            values.add(a.allocateFrom(JAVA_LONG, address));
+            return this;
+        }
+
+        Args i32(int v) {
+            values.add(a.allocateFrom(JAVA_INT, v));
+            return this;
+        }
+
+        Args i64(long v) {
+            values.add(a.allocateFrom(JAVA_LONG, v));
+            return this;
+        }
+
+        Args f32(float v) {
+            values.add(a.allocateFrom(JAVA_FLOAT, v));
+            return this;
+        }
+    }
+
+    private void launch(String kernel, long gridX, int gridY, int gridZ, int block, int smem, Args args) {
+        Arena arena = args.a;
+        try (arena) {
+            requireOpen();
+            if (gridX > Integer.MAX_VALUE || gridY > 65535 || gridZ > 65535) {
+                throw new IllegalArgumentException(kernel + ": grid " + gridX + " x " + gridY + " x " + gridZ + " exceeds the device limits");
+            }
+            MemorySegment params = args.a.allocate(ADDRESS, args.values.size());
+            for (int i = 0; i < args.values.size(); i++) {
+                params.setAtIndex(ADDRESS, i, args.values.get(i));
+            }
+            dev.makeCurrent();
+            CudaCheck.driver(CudaDriver.cuLaunchKernel(dev.function(kernel), (int) gridX, gridY, gridZ, block, 1, 1, smem, stream, params,
+                    MemorySegment.NULL), "cuLaunchKernel(" + kernel + ")");
+        }
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("the gpu backend is closed");
+        }
+    }
+
+    private record HostKey(long address, long bytes) {
+    }
+
+    /**
+     * Device addresses for the tensors of one operation. Device tensors are used in place; host tensors get a
+     * temporary device copy (the same copy for the same host memory, so in-place calls stay in place), and
+     * host outputs are copied back when the operation's staging closes. Temporary buffers are freed then.
+     */
+    private final class Staging implements AutoCloseable {
+        private Map<HostKey, GpuMemory> byHost; // host address -> its device copy (null until a host tensor appears)
+        private List<Tensor> outputs;
+        private List<GpuMemory> temps;
+        private Arena hostArena;
+
+        long in(Tensor t) {
+            return t.isDevice() ? address(t) : stage(t, false);
+        }
+
+        long out(Tensor t) {
+            return t.isDevice() ? address(t) : stage(t, true);
+        }
+
+        private long stage(Tensor t, boolean output) {
+            if (byHost == null) {
+                byHost = new HashMap<>();
+                outputs = new ArrayList<>();
+                temps = new ArrayList<>();
+            }
+            HostKey key = new HostKey(t.segment().address(), t.byteSize());
+            GpuMemory m = byHost.get(key);
+            if (m == null) {
+                m = GpuMemory.allocate(t.byteSize(), dev.label, "staging copy of host " + t);
+                temps.add(m);
+                byHost.put(key, m);
+                if (t.byteSize() > 0) { // outputs too: an operation may write only part of them (or read them in place)
+                    CudaCheck.cudart(Cudart.cudaMemcpyAsync(seg(m.address()), t.segment(), t.byteSize(), Cudart.cudaMemcpyHostToDevice(), stream),
+                            "cudaMemcpyAsync(host to device)");
+                }
+            }
+            if (output) {
+                outputs.add(t);
+            }
+            return m.address();
+        }
+
+        long floats(float[] values) {
+            return upload(MemorySegment.ofArray(values));
+        }
+
+        long ints(int[] values) {
+            return upload(MemorySegment.ofArray(values));
+        }
+
+        private long upload(MemorySegment heap) {
+            if (temps == null) {
+                byHost = new HashMap<>();
+                outputs = new ArrayList<>();
+                temps = new ArrayList<>();
+            }
+            if (hostArena == null) {
+                hostArena = Arena.ofConfined();
+            }
+            MemorySegment h = hostArena.allocate(Math.max(1, heap.byteSize()), 16);
+            MemorySegment.copy(heap, 0, h, 0, heap.byteSize());
+            GpuMemory m = GpuMemory.allocate(Math.max(4, heap.byteSize()), dev.label, "kernel table");
+            temps.add(m);
+            CudaCheck.cudart(Cudart.cudaMemcpyAsync(seg(m.address()), h, heap.byteSize(), Cudart.cudaMemcpyHostToDevice(), stream),
+                    "cudaMemcpyAsync(table)");
+            return m.address();
+        }
+
+        @Override
+        public void close() {
+            if (temps == null) {
+                return;
+            }
+            try {
+                for (Tensor t : outputs) {
+                    GpuMemory m = byHost.get(new HostKey(t.segment().address(), t.byteSize()));
+                    if (t.byteSize() > 0) {
+                        CudaCheck.cudart(Cudart.cudaMemcpyAsync(t.segment(), seg(m.address()), t.byteSize(), Cudart.cudaMemcpyDeviceToHost(), stream),
+                                "cudaMemcpyAsync(device to host)");
+                    }
+                }
+                CudaCheck.cudart(Cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+            } finally {
+                for (GpuMemory m : temps) {
+                    m.close();
+                }
+                if (hostArena != null) {
+                    hostArena.close();
+                }
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            Cudart.cudaStreamSynchronize(stream);
+            if (scratch != null) {
+                scratch.close();
+            }
+        } finally {
+            Cublas.cublasDestroy_v2(cublas);
+            Cudart.cudaStreamDestroy(stream);
+            arena.close();
+        }
+    }
+}
