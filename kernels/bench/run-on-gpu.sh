@@ -15,17 +15,19 @@ FLAGS=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Du
        -Duntwist.gpu.kernelCache="$BUNDLE/kernel-cache")
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/device.txt"
 
+# NativeMemoryTest (host native memory) needs the VM.native_memory diagnostic command, which the trimmed runtime
+# lacks; it runs in CI. Device memory leaks are tested by GpuBackendTest.
 echo "## conformance: the shared suite with -Duntwist.test.backends=gpu (precision f32, TF32 off), and the kernels module's GPU tests"
-( time timeout 300 "$J" "${FLAGS[@]}" -Xss4m -XX:NativeMemoryTracking=summary -Duntwist.test.backends=gpu \
+( time timeout 150 "$J" "${FLAGS[@]}" -Xss4m -XX:NativeMemoryTracking=summary -Duntwist.test.backends=gpu \
     -Duntwist.golden="$PWD/testdata/golden" -jar "$BUNDLE/junit-console.jar" execute \
     --class-path "$BUNDLE/untwist.jar:$BUNDLE/test-classes" --scan-class-path "$BUNDLE/test-classes" \
-    --details=tree --disable-banner ) > "$OUT/conformance.log" 2>&1
+    --exclude-classname '.*NativeMemoryTest' --details=tree --disable-banner --disable-ansi-colors ) > "$OUT/conformance.log" 2>&1
 echo "conformance rc=$?" | tee -a "$OUT/conformance.log"
 tail -25 "$OUT/conformance.log"
 
 echo "## benchmark: untwist"
-( time timeout 200 "$J" "${FLAGS[@]}" -cp "$BUNDLE/untwist.jar" org.untwist.gpu.GpuBenchmark "$OUT/untwist.tsv" ) > "$OUT/bench-java.log" 2>&1
+( time timeout 120 "$J" "${FLAGS[@]}" -cp "$BUNDLE/untwist.jar" org.untwist.gpu.GpuBenchmark "$OUT/untwist.tsv" ) > "$OUT/bench-java.log" 2>&1
 echo "java bench rc=$?" | tee -a "$OUT/bench-java.log"; cat "$OUT/bench-java.log"
 echo "## benchmark: PyTorch on the same shapes, and the table"
-( time timeout 200 python3 "$BUNDLE/torch_peer.py" "$OUT/untwist.tsv" "$OUT/table.md" ) > "$OUT/bench-torch.log" 2>&1
+( time timeout 150 python3 "$BUNDLE/torch_peer.py" "$OUT/untwist.tsv" "$OUT/table.md" ) > "$OUT/bench-torch.log" 2>&1
 echo "torch rc=$?" | tee -a "$OUT/bench-torch.log"; cat "$OUT/bench-torch.log"

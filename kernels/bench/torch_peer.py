@@ -7,6 +7,7 @@ math.py) with random bf16 weights created on the device.
 usage: torch_peer.py JAVA_RESULTS.tsv TABLE.md
 """
 import math
+import os
 import statistics
 import sys
 import time
@@ -257,9 +258,11 @@ def main():
             g = torch.full((b,), 3.5, device=dev, dtype=bf)
             res[f"flux_dev_forward_b{b}"] = timed(lambda: model(img, img_ids, txt, txt_ids, ts, y, g), warm=2, samples=5)
 
+    print("PyTorch:", {k: round(v, 4) for k, v in res.items()}, flush=True)
     java = {}
-    device = ""
-    for line in open(java_file):
+    device = "(no untwist results)"
+    lines = open(java_file).read().splitlines() if os.path.exists(java_file) else []
+    for line in lines:
         name, ms, detail = line.rstrip("\n").split("\t", 2)
         if name == "device":
             device = detail

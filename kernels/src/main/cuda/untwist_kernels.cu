@@ -331,7 +331,7 @@ extern "C" __global__ void __launch_bounds__(AF_WARPS * 32) attention_f32(
     }
     if (!active) return;
     float* orow = out + (((i64) b * lq + qi) * heads + h) * dim;
-    float inv = 1.0f / l;
+    float inv = l > 0.0f ? 1.0f / l : 0.0f; // no keys at all: zeros, like the oracle
 #pragma unroll
     for (int i = 0; i < AF_MAXD / 32; i++) {
         int d = lane + 32 * i;
@@ -474,7 +474,7 @@ extern "C" __global__ void __launch_bounds__(128) attention_bf16_d128(
     l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
     l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
     l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-    float i0 = 1.0f / l0, i1 = 1.0f / l1;
+    float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f; // no keys: zeros
 #pragma unroll
     for (int nd = 0; nd < 16; nd++) {
         int col = h * TB_D + nd * 8 + tq * 2;

@@ -8,6 +8,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.untwist.ffm.CudaCheck;
+import org.untwist.ffm.CudaLibraries;
 import org.untwist.ffm.gen.cuda.CudaDriver;
 import org.untwist.ffm.gen.cudart.Cudart;
 
@@ -31,6 +32,12 @@ final class GpuDevice {
 
     private GpuDevice(int ordinal) {
         this.ordinal = ordinal;
+        // The generated bindings resolve symbols in the libraries CudaLibraries has loaded: load them first, and
+        // say which one is missing instead of failing on a symbol.
+        CudaLibraries.Result libs = CudaLibraries.load(CudaLibraries.Search.fromSystem(), GpuProbe.REQUIRED);
+        if (!libs.ok()) {
+            throw new IllegalStateException("the gpu backend cannot run here: " + libs.reason());
+        }
         Arena arena = Arena.global();
         MemorySegment v = arena.allocate(JAVA_INT);
         CudaCheck.cudart(Cudart.cudaSetDevice(ordinal), "cudaSetDevice(" + ordinal + ")");
