@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One run on the GPU machine: the conformance suite against the gpu backend, then the benchmark (untwist, then
 # PyTorch on the same shapes) and the comparison table. Expects, in $BUNDLE (default: this script's folder):
-# jre.tgz (a jlink runtime, see kernels/README.md), untwist.jar (the shaded CLI jar), test-classes/ (the
+# jre.txz (a jlink runtime, see kernels/README.md), untwist.jar (the shaded CLI jar), test-classes/ (the
 # tests module's and the kernels module's test classes), junit-console.jar, torch_peer.py. Writes to $OUT.
 set -u
 BUNDLE=${BUNDLE:-$(cd "$(dirname "$0")" && pwd)}
@@ -9,7 +9,9 @@ OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
 SP=$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])'); SP=${SP%/nvidia}
 LIBDIR=$SP/nvidia/cu13/lib:$SP/nvidia/cudnn/lib
-if [ ! -x "$BUNDLE/jre/bin/java" ]; then tar xzf "$BUNDLE/jre.tgz" -C "$BUNDLE" && mv "$BUNDLE/gpu-jre" "$BUNDLE/jre"; fi
+if [ ! -x "$BUNDLE/jre/bin/java" ]; then # jre.txz: one top folder holding the runtime; python unpacks it even without xz
+  python3 -c 'import sys, tarfile, os; t = tarfile.open(sys.argv[1]); top = t.getnames()[0].split("/")[0]; t.extractall(sys.argv[2]); os.rename(os.path.join(sys.argv[2], top), os.path.join(sys.argv[2], "jre"))' "$BUNDLE/jre.txz" "$BUNDLE"
+fi
 J="$BUNDLE/jre/bin/java"
 FLAGS=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Duntwist.cuda.libDir="$LIBDIR"
        -Duntwist.gpu.kernelCache="$BUNDLE/kernel-cache")

@@ -268,7 +268,7 @@ def main():
             device = detail
         else:
             java[name] = (float(ms), detail)
-    peer_for = {"rope_q_and_k_f32": "rope_q_and_k_bf16_ref"}
+    peer_for = {"rope_q_and_k_f32": "rope_q_and_k_bf16_ref", "shared_attention_bf16_own_kernel": "shared_attention_bf16"}
     out = [f"untwist: {device}", f"PyTorch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name()}", "",
            "| measurement | untwist (ms) | PyTorch (ms) | PyTorch / untwist | untwist detail |", "|---|---|---|---|---|"]
     for name, (ms, detail) in java.items():

@@ -43,26 +43,55 @@ extern "C" __global__ void unary_f32(const float* x, float* out, i64 n, int op) 
     }
 }
 
+// Row-wise kernels: one block per row (b·tokens + t), threads across the feature dimension, float4 when
+// vec4 (dim % 4 == 0 and 16-byte aligned rows); no 64-bit division per element.
 // out[b,t,d] = (1 + scale[b,d]) · x[b,t,d] + shift[b,d]
-extern "C" __global__ void modulate_f32(const float* x, const float* shift, const float* scale, float* out, int tokens, int dim, i64 n) {
-    GRID_STRIDE(i, n) {
-        i64 d = i % dim, b = i / ((i64) tokens * dim);
-        i64 c = b * dim + d;
-        out[i] = (float) ((1.0 + (double) scale[c]) * (double) x[i] + (double) shift[c]);
+extern "C" __global__ void modulate_f32(const float* x, const float* shift, const float* scale, float* out, int tokens, int dim, int vec4) {
+    i64 row = blockIdx.x;
+    i64 b = row / tokens;
+    const float* xr = x + row * dim;
+    float* orow = out + row * dim;
+    const float* sh = shift + b * dim;
+    const float* sc = scale + b * dim;
+    if (vec4) {
+        for (int c = threadIdx.x; c < dim / 4; c += blockDim.x) {
+            float4 v = reinterpret_cast<const float4*>(xr)[c], a = reinterpret_cast<const float4*>(sc)[c], h = reinterpret_cast<const float4*>(sh)[c];
+            reinterpret_cast<float4*>(orow)[c] = make_float4(
+                (float) ((1.0 + (double) a.x) * (double) v.x + (double) h.x), (float) ((1.0 + (double) a.y) * (double) v.y + (double) h.y),
+                (float) ((1.0 + (double) a.z) * (double) v.z + (double) h.z), (float) ((1.0 + (double) a.w) * (double) v.w + (double) h.w));
+        }
+    } else {
+        for (int c = threadIdx.x; c < dim; c += blockDim.x) orow[c] = (float) ((1.0 + (double) sc[c]) * (double) xr[c] + (double) sh[c]);
     }
 }
 
 // out[b,t,d] = residual[b,t,d] + gate[b,d] · y[b,t,d]
-extern "C" __global__ void gated_residual_f32(const float* res, const float* gate, const float* y, float* out, int tokens, int dim, i64 n) {
-    GRID_STRIDE(i, n) {
-        i64 d = i % dim, b = i / ((i64) tokens * dim);
-        out[i] = (float) ((double) res[i] + (double) gate[b * dim + d] * (double) y[i]);
+extern "C" __global__ void gated_residual_f32(const float* res, const float* gate, const float* y, float* out, int tokens, int dim, int vec4) {
+    i64 row = blockIdx.x;
+    const float* g = gate + (row / tokens) * dim;
+    const float* rr = res + row * dim;
+    const float* yr = y + row * dim;
+    float* orow = out + row * dim;
+    if (vec4) {
+        for (int c = threadIdx.x; c < dim / 4; c += blockDim.x) {
+            float4 r = reinterpret_cast<const float4*>(rr)[c], a = reinterpret_cast<const float4*>(g)[c], v = reinterpret_cast<const float4*>(yr)[c];
+            reinterpret_cast<float4*>(orow)[c] = make_float4(
+                (float) ((double) r.x + (double) a.x * (double) v.x), (float) ((double) r.y + (double) a.y * (double) v.y),
+                (float) ((double) r.z + (double) a.z * (double) v.z), (float) ((double) r.w + (double) a.w * (double) v.w));
+        }
+    } else {
+        for (int c = threadIdx.x; c < dim; c += blockDim.x) orow[c] = (float) ((double) rr[c] + (double) g[c] * (double) yr[c]);
     }
 }
 
-// out[r, c] += bias[c] (after a cuBLAS GEMM)
-extern "C" __global__ void add_bias_f32(float* out, const float* bias, int cols, i64 n) {
-    GRID_STRIDE(i, n) out[i] += bias[i % cols];
+// out[r, c] = bias[c]: the GEMM then accumulates into it (beta = 1), so the bias costs no extra pass over out.
+extern "C" __global__ void broadcast_rows_f32(float* out, const float* bias, int cols, int vec4) {
+    float* orow = out + (i64) blockIdx.x * cols;
+    if (vec4) {
+        for (int c = threadIdx.x; c < cols / 4; c += blockDim.x) reinterpret_cast<float4*>(orow)[c] = reinterpret_cast<const float4*>(bias)[c];
+    } else {
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) orow[c] = bias[c];
+    }
 }
 
 // Activations rounded to the weights' 16-bit type for a tensor-core GEMM (round to nearest even).
@@ -155,19 +184,18 @@ extern "C" __global__ void rope_table_f32(const float* ids, const float* omega, 
     }
 }
 
-// Rotates adjacent pairs: y0 = m00·x0 + m01·x1, y1 = m10·x0 + m11·x1 (in double, like the oracle). One
-// thread per pair; pe rows are shared by every head.
-extern "C" __global__ void apply_rope_f32(const float* x, const float* pe, float* out, int heads, int tokens, int pairs, int peBatch, i64 n) {
-    GRID_STRIDE(i, n) { // i = ((b·H + h)·tokens + t)·pairs + p
-        int p = (int) (i % pairs);
-        i64 t = (i / pairs) % tokens;
-        i64 b = i / ((i64) pairs * tokens * heads);
-        i64 pb = peBatch == 1 ? 0 : b;
-        float4 m = reinterpret_cast<const float4*>(pe)[(pb * tokens + t) * pairs + p];
-        float2 v = reinterpret_cast<const float2*>(x)[i];
-        double x0 = v.x, x1 = v.y;
-        reinterpret_cast<float2*>(out)[i] = make_float2((float) (m.x * x0 + m.y * x1), (float) (m.z * x0 + m.w * x1));
-    }
+// Rotates adjacent pairs: y0 = m00·x0 + m01·x1, y1 = m10·x0 + m11·x1 (in double, like the oracle). Grid y is
+// b·H + h, grid x covers tokens × pairs of that head with one thread per pair; pe rows are shared by heads.
+extern "C" __global__ void apply_rope_f32(const float* x, const float* pe, float* out, int heads, int tokens, int pairs, int peBatch) {
+    unsigned idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (unsigned) tokens * (unsigned) pairs) return;
+    i64 bh = blockIdx.y;
+    i64 pb = peBatch == 1 ? 0 : bh / heads;
+    i64 i = bh * tokens * pairs + idx;
+    float4 m = reinterpret_cast<const float4*>(pe)[pb * tokens * pairs + idx];
+    float2 v = reinterpret_cast<const float2*>(x)[i];
+    double x0 = v.x, x1 = v.y;
+    reinterpret_cast<float2*>(out)[i] = make_float2((float) (m.x * x0 + m.y * x1), (float) (m.z * x0 + m.w * x1));
 }
 
 // out[b, j] = cos(t_b·f_j), out[b, half + j] = sin(t_b·f_j), zero in an odd last column; freqs from the host.
@@ -186,27 +214,35 @@ extern "C" __global__ void timestep_embedding_f32(const float* t, const float* f
 
 // ---- layout ------------------------------------------------------------------------------------------
 
-// qkv [B, L, 3, H, D] -> q, k, v [B, H, lTot, D] at tokens [off, off + L). One thread per qkv element.
-extern "C" __global__ void split_qkv_f32(const float* qkv, float* q, float* k, float* v, int heads, int tokens, int lTot, int dim, int off, i64 n) {
-    GRID_STRIDE(i, n) {
-        int d = (int) (i % dim);
-        i64 r = i / dim;
-        int h = (int) (r % heads); r /= heads;
-        int which = (int) (r % 3); r /= 3;
-        int t = (int) (r % tokens);
-        i64 b = r / tokens;
-        float* dst = which == 0 ? q : which == 1 ? k : v;
-        dst[((b * heads + h) * lTot + off + t) * dim + d] = qkv[i];
+// qkv [B, L, 3, H, D] -> q, k, v [B, H, lTot, D] at tokens [off, off + L). Grid y: token rows (b·L + t, from
+// rowBase), threads across the 3·H·D values of the row, `vec` values at a time (4 when D % 4 == 0, else 1).
+extern "C" __global__ void split_qkv_f32(const float* qkv, float* q, float* k, float* v, int heads, int tokens, int lTot, int dim, int off,
+                                         int rowBase, int vec) {
+    i64 row = (i64) blockIdx.y + rowBase;
+    i64 b = row / tokens;
+    int t = (int) (row - b * tokens);
+    int hd = heads * dim;
+    const float* src = qkv + row * 3 * hd;
+    for (int c = (blockIdx.x * blockDim.x + threadIdx.x) * vec; c < 3 * hd; c += gridDim.x * blockDim.x * vec) {
+        int which = c / hd, r = c - which * hd, h = r / dim, d = r - h * dim;
+        float* dst = (which == 0 ? q : which == 1 ? k : v) + ((b * heads + h) * lTot + off + t) * dim + d;
+        if (vec == 4) *reinterpret_cast<float4*>(dst) = *reinterpret_cast<const float4*>(src + c);
+        else *dst = src[c];
     }
 }
 
-// Copies `outer` blocks of `block` elements of `esize` bytes (2 or 4) between a part and its slot in the whole
-// tensor: whole[o·wholeStride + offset + e] <-> part[o·block + e].
-extern "C" __global__ void block_copy(const char* src, char* dst, i64 outer, i64 block, i64 srcStride, i64 dstStride, i64 srcOff, i64 dstOff, int esize) {
-    GRID_STRIDE(i, outer * block) {
-        i64 o = i / block, e = i % block;
+// Copies `outer` blocks of `block` elements between a part and its slot in the whole tensor:
+// dst[o·dstStride + dstOff + e] = src[o·srcStride + srcOff + e]. Grid y: outer rows (from rowBase), grid x and
+// threads: chunks of the block, `vec` elements at a time; vec is 4 (float4 on 16-byte aligned rows), 1 (floats)
+// or 0 (16-bit elements, one at a time).
+extern "C" __global__ void block_copy(const char* src, char* dst, i64 block, i64 srcStride, i64 dstStride, i64 srcOff, i64 dstOff, int rowBase,
+                                      int vec) {
+    i64 o = (i64) blockIdx.y + rowBase;
+    i64 step = (i64) gridDim.x * blockDim.x * (vec == 0 ? 1 : vec);
+    for (i64 e = ((i64) blockIdx.x * blockDim.x + threadIdx.x) * (vec == 0 ? 1 : vec); e < block; e += step) {
         i64 s = o * srcStride + srcOff + e, d = o * dstStride + dstOff + e;
-        if (esize == 4) reinterpret_cast<float*>(dst)[d] = reinterpret_cast<const float*>(src)[s];
+        if (vec == 4) reinterpret_cast<float4*>(dst)[d / 4] = reinterpret_cast<const float4*>(src)[s / 4];
+        else if (vec == 1) reinterpret_cast<float*>(dst)[d] = reinterpret_cast<const float*>(src)[s];
         else reinterpret_cast<unsigned short*>(dst)[d] = reinterpret_cast<const unsigned short*>(src)[s];
     }
 }
@@ -236,6 +272,64 @@ extern "C" __global__ void ada_in_f32(const float* x, const float* ref, float* o
     for (int t = 0; t < tokens; t++) {
         double v = xc[(i64) t * dim];
         oc[(i64) t * dim] = t < ts ? (float) v : (float) (rs * (v - xm) / xs + rm);
+    }
+}
+
+// ---- attention through cuDNN: operand preparation and the exact merge of two softmax parts -----------
+
+// One block per row (a token of one head), threads across its dim/2 pairs: no per-element 64-bit division.
+// q, k or v rounded to bf16 for cuDNN, optionally times a per-RoPE-chunk scale (the reference pass's
+// queries: (s_p·q)·k = q·(s_p·k), so the keys are never scaled).
+extern "C" __global__ void to_bf16_rows(const float* x, const float* chunkScale, unsigned* out, int dim) {
+    i64 row = blockIdx.x;
+    const float2* xr = reinterpret_cast<const float2*>(x + row * dim);
+    unsigned* orow = out + row * (dim / 2);
+    for (int p = threadIdx.x; p < dim / 2; p += blockDim.x) {
+        float2 v = xr[p];
+        float c = chunkScale != nullptr ? chunkScale[p] : 1.0f;
+        orow[p] = pack_bf16(v.x * c, v.y * c);
+    }
+}
+
+// Tokens [off, off + rows) of each of the (batch·head) blocks of `srcRows` tokens, rounded to bf16 into a
+// contiguous [outer, rows, dim] buffer (the reference's image tokens after its text tokens). Block = output row.
+extern "C" __global__ void gather_bf16_rows(const float* src, unsigned* dst, int rows, int srcRows, int off, int dim) {
+    i64 r = blockIdx.x;
+    i64 o = r / rows;
+    int t = (int) (r - o * rows);
+    const float2* sr = reinterpret_cast<const float2*>(src + ((o * srcRows) + off + t) * dim);
+    unsigned* dr = dst + r * (dim / 2);
+    for (int p = threadIdx.x; p < dim / 2; p += blockDim.x) {
+        float2 v = sr[p];
+        dr[p] = pack_bf16(v.x, v.y);
+    }
+}
+
+// out[b, i, h·D + d] (float32) from one or two normalised partial outputs o1, o2 [b, h, lq, D] (bf16) with their
+// log-sum-exps s1, s2 [b, h, lq]: the exact softmax over the union of both key sets is
+// (e^{s1−m}·o1 + e^{s2−m}·o2) / (e^{s1−m} + e^{s2−m}), m = max(s1, s2). o2 == null: out = o1. Block = one
+// query row of one head.
+extern "C" __global__ void merge_attention(const u16* o1, const float* s1, const u16* o2, const float* s2, float* out, int heads, int lq, int dim) {
+    i64 row = blockIdx.x; // (b·H + h)·lq + q
+    int q = (int) (row % lq);
+    i64 bh = row / lq;
+    int h = (int) (bh % heads);
+    i64 b = bh / heads;
+    float w1 = 1.0f, w2 = 0.0f;
+    if (o2 != nullptr) {
+        float x = s1[row], y = s2[row];
+        float m = fmaxf(x, y);
+        w1 = expf(x - m);
+        w2 = expf(y - m);
+        float inv = 1.0f / (w1 + w2);
+        w1 *= inv;
+        w2 *= inv;
+    }
+    float* orow = out + ((b * lq + q) * heads + h) * dim;
+    for (int d = threadIdx.x; d < dim; d += blockDim.x) {
+        float r = w1 * __uint_as_float(((unsigned) o1[row * dim + d]) << 16);
+        if (o2 != nullptr) r += w2 * __uint_as_float(((unsigned) o2[row * dim + d]) << 16);
+        orow[d] = r;
     }
 }
 

@@ -16,6 +16,7 @@ import org.untwist.backend.AbstractBackend;
 import org.untwist.backend.RopeFrequencies;
 import org.untwist.backend.TimestepFrequencies;
 import org.untwist.ffm.CudaCheck;
+import org.untwist.ffm.CudaException;
 import org.untwist.ffm.gen.cublas.Cublas;
 import org.untwist.ffm.gen.cuda.CudaDriver;
 import org.untwist.ffm.gen.cudart.Cudart;
@@ -41,6 +42,8 @@ import org.untwist.tensor.Tensor;
 public final class GpuBackend extends AbstractBackend {
     public static final String PRECISION_PROPERTY = "untwist.gpu.precision";
     public static final String TF32_PROPERTY = "untwist.gpu.tf32";
+    public static final String CUDNN_PROPERTY = "untwist.gpu.cudnn";
+    private static final System.Logger LOG = System.getLogger("org.untwist.gpu");
 
     /** How attention and float32 GEMMs compute. */
     public enum Precision { F32, BF16 }
@@ -57,16 +60,30 @@ public final class GpuBackend extends AbstractBackend {
     private final MemorySegment cublas;
     private final MemorySegment one, zero;
     private GpuMemory scratch; // activations rounded to 16 bits for tensor-core GEMMs, grown on demand
+    // Attention through cuDNN: bf16 operands, partial outputs and statistics, workspace; grown on demand.
+    private static final int S_Q = 0, S_K = 1, S_V = 2, S_O1 = 3, S_STATS1 = 4, S_QSCALED = 5, S_RK = 6, S_RV = 7, S_O2 = 8, S_STATS2 = 9,
+            S_WORKSPACE = 10;
+    private final GpuMemory[] slots = new GpuMemory[11];
+    private final boolean useCudnn;
+    private CudnnAttention cudnn;
+    private final java.util.Set<List<Integer>> cudnnFailed = new java.util.HashSet<>();
+    private String lastAttentionPath = "none";
     private boolean closed;
 
-    /** A backend with the precision of {@code -Duntwist.gpu.precision} / {@code -Duntwist.gpu.tf32}. */
+    /** A backend with the settings of {@code -Duntwist.gpu.precision}, {@code -Duntwist.gpu.tf32}, {@code -Duntwist.gpu.cudnn}. */
     public GpuBackend() {
-        this(precisionFromProperty(), Boolean.getBoolean(TF32_PROPERTY));
+        this(precisionFromProperty(), Boolean.getBoolean(TF32_PROPERTY), !"false".equalsIgnoreCase(System.getProperty(CUDNN_PROPERTY)));
     }
 
     public GpuBackend(Precision precision, boolean tf32) {
+        this(precision, tf32, true);
+    }
+
+    /** @param useCudnn bf16 attention through cuDNN's fused SDPA where it has an engine (else our kernel) */
+    public GpuBackend(Precision precision, boolean tf32, boolean useCudnn) {
         this.precision = precision;
         this.tf32 = tf32;
+        this.useCudnn = useCudnn;
         this.dev = GpuDevice.get();
         MemorySegment s = MemorySegment.NULL, h = MemorySegment.NULL;
         try {
@@ -111,7 +128,8 @@ public final class GpuBackend extends AbstractBackend {
     @Override
     public String describe() {
         return "gpu: " + dev.describe() + ", CUDA kernels (NVRTC) + cuBLAS, precision " + precision.name().toLowerCase(Locale.ROOT)
-                + (precision == Precision.F32 ? (tf32 ? " (TF32 GEMMs)" : " (TF32 off)") : " (bf16 tensor-core attention)");
+                + (precision == Precision.F32 ? (tf32 ? " (TF32 GEMMs)" : " (TF32 off)")
+                : useCudnn ? " (bf16 attention: cuDNN fused SDPA, our kernel where cuDNN has no engine)" : " (bf16 attention: our tensor-core kernel)");
     }
 
     @Override
@@ -224,10 +242,17 @@ public final class GpuBackend extends AbstractBackend {
         }
         try (Staging st = new Staging()) {
             long px = st.in(x), pw = st.in(w), po = st.out(out);
+            // The bias is written first and the GEMM accumulates onto it (beta = 1): no extra pass over out.
+            MemorySegment beta = zero;
+            if (bias != null) {
+                launch("broadcast_rows_f32", rows, 1, 1, rowThreads(outDim / 4), 0,
+                        args().ptr(po).ptr(st.in(bias)).i32(outDim).i32(vec4(outDim, po, st.in(bias)) ? 1 : 0));
+                beta = one;
+            }
             // Row-major out[rows, outDim] = x[rows, in] · w[outDim, in]ᵀ is column-major outᵀ = wᵀ(as stored) · x:
             // cuBLAS m = outDim, n = rows, k = in, A = w transposed (lda = in), B = x (ldb = in).
             if (w.dtype() == DType.F32) {
-                sgemm(pw, px, po, rows, in, outDim, outDim);
+                sgemm(pw, px, po, rows, in, outDim, outDim, beta);
             } else if (precision == Precision.F32) {
                 // Exact contract: float32 activations times the widened weights. The weights are widened a block
                 // of output rows at a time into scratch (never as a whole), each block one float32 GEMM into its
@@ -241,7 +266,7 @@ public final class GpuBackend extends AbstractBackend {
                     if (n > 0) {
                         launch(widen, grid(n), 1, 1, BLOCK, 0, args().ptr(pw + (long) o0 * in * 2).ptr(wide).i64(n));
                     }
-                    sgemm(wide, px, po + (long) o0 * 4, rows, in, c, outDim);
+                    sgemm(wide, px, po + (long) o0 * 4, rows, in, c, outDim, beta);
                 }
             } else {
                 boolean bf = w.dtype() == DType.BF16;
@@ -252,20 +277,16 @@ public final class GpuBackend extends AbstractBackend {
                 }
                 int type = bf ? Cublas.CUDA_R_16BF() : Cublas.CUDA_R_16F();
                 CudaCheck.cublas(Cublas.cublasGemmEx(cublas, Cublas.CUBLAS_OP_T(), Cublas.CUBLAS_OP_N(), outDim, rows, in, one,
-                        seg(pw), type, Math.max(1, in), seg(x16), type, Math.max(1, in), zero, seg(po), Cublas.CUDA_R_32F(), outDim,
+                        seg(pw), type, Math.max(1, in), seg(x16), type, Math.max(1, in), beta, seg(po), Cublas.CUDA_R_32F(), outDim,
                         Cublas.CUBLAS_COMPUTE_32F(), Cublas.CUBLAS_GEMM_DEFAULT()), "cublasGemmEx(" + w.dtype() + ")");
-            }
-            if (bias != null) {
-                long n = (long) rows * outDim;
-                launch("add_bias_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(po).ptr(st.in(bias)).i32(outDim).i64(n));
             }
         }
     }
 
     /** Column-major {@code C[m=outCols, n=rows] = Wᵀ · X}: out[r, o] for o in a block of {@code outCols} columns, row stride ldc. */
-    private void sgemm(long pw, long px, long po, int rows, int in, int outCols, int ldc) {
+    private void sgemm(long pw, long px, long po, int rows, int in, int outCols, int ldc, MemorySegment beta) {
         CudaCheck.cublas(Cublas.cublasSgemm_v2(cublas, Cublas.CUBLAS_OP_T(), Cublas.CUBLAS_OP_N(), outCols, rows, in, one,
-                seg(pw), Math.max(1, in), seg(px), Math.max(1, in), zero, seg(po), ldc), "cublasSgemm_v2");
+                seg(pw), Math.max(1, in), seg(px), Math.max(1, in), beta, seg(po), ldc), "cublasSgemm_v2");
     }
 
     @Override
@@ -330,8 +351,9 @@ public final class GpuBackend extends AbstractBackend {
             return;
         }
         try (Staging st = new Staging()) {
-            launch("modulate_f32", grid(n), 1, 1, BLOCK, 0,
-                    args().ptr(st.in(x)).ptr(st.in(shift)).ptr(st.in(scale)).ptr(st.out(out)).i32(tokens).i32(dim).i64(n));
+            long px = st.in(x), ps = st.in(shift), pc = st.in(scale), po = st.out(out);
+            launch("modulate_f32", (long) batch * tokens, 1, 1, rowThreads(dim / 4), 0, args().ptr(px).ptr(ps).ptr(pc).ptr(po).i32(tokens)
+                    .i32(dim).i32(vec4(dim, px, ps, pc, po) ? 1 : 0));
         }
     }
 
@@ -342,8 +364,9 @@ public final class GpuBackend extends AbstractBackend {
             return;
         }
         try (Staging st = new Staging()) {
-            launch("gated_residual_f32", grid(n), 1, 1, BLOCK, 0,
-                    args().ptr(st.in(residual)).ptr(st.in(gate)).ptr(st.in(y)).ptr(st.out(out)).i32(tokens).i32(dim).i64(n));
+            long pr = st.in(residual), pg = st.in(gate), py = st.in(y), po = st.out(out);
+            launch("gated_residual_f32", (long) batch * tokens, 1, 1, rowThreads(dim / 4), 0, args().ptr(pr).ptr(pg).ptr(py).ptr(po)
+                    .i32(tokens).i32(dim).i32(vec4(dim, pr, pg, py, po) ? 1 : 0));
         }
     }
 
@@ -378,8 +401,22 @@ public final class GpuBackend extends AbstractBackend {
             return;
         }
         try (Staging st = new Staging()) {
-            launch("apply_rope_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(st.in(x)).ptr(st.in(pe)).ptr(st.out(out)).i32(heads)
-                    .i32(tokens).i32(headDim / 2).i32(peBatch).i64(n));
+            long px = st.in(x), pp = st.in(pe), po = st.out(out);
+            long perHead = (long) tokens * (headDim / 2);
+            if (perHead > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("applyRope: " + perHead + " pairs per head exceed the kernel's 32-bit index");
+            }
+            int bh = batch * heads;
+            for (int b0 = 0; b0 < bh; b0 += 65535) { // grid y holds at most 65535 heads; whole heads per launch
+                int cnt = Math.min(65535, bh - b0);
+                if (peBatch != 1 && b0 % heads != 0) {
+                    throw new IllegalStateException("unreachable: 65535-head chunks of per-batch tables");
+                }
+                long off = (long) b0 * perHead * 8; // bytes: two floats per pair
+                long peOff = peBatch == 1 ? 0 : (long) (b0 / heads) * perHead * 16;
+                launch("apply_rope_f32", ceil(perHead, BLOCK), cnt, 1, BLOCK, 0, args().ptr(px + off).ptr(pp + peOff).ptr(po + off).i32(heads)
+                        .i32(tokens).i32(headDim / 2).i32(peBatch));
+            }
         }
     }
 
@@ -411,14 +448,86 @@ public final class GpuBackend extends AbstractBackend {
             long pq = st.in(q), pk = st.in(k), pv = st.in(v), po = st.out(out);
             long prk = lr > 0 ? st.in(refK) : 0, prv = lr > 0 ? st.in(refV) : 0;
             long ps = lr > 0 && refKeyScale != null ? st.in(refKeyScale) : 0;
-            if (precision == Precision.BF16 && headDim == 128) {
+            if (precision == Precision.BF16 && cudnnAttention(pq, pk, pv, prk, prv, ps, po, batch, heads, lq, lk, lr, headDim, refBatch, refStart,
+                    refTokens)) {
+                lastAttentionPath = "cudnn";
+            } else if (precision == Precision.BF16 && headDim == 128) {
+                lastAttentionPath = "own bf16 kernel";
                 launch("attention_bf16_d128", ceil(lq, 64), heads, batch, 128, 0, args().ptr(pq).ptr(pk).ptr(pv).ptr(prk).ptr(prv).ptr(ps)
                         .ptr(po).i32(heads).i32(lq).i32(lk).i32(lr).i32(refBatch).i32(refStart).i32(refTokens));
             } else {
+                lastAttentionPath = "own f32 kernel";
                 launch("attention_f32", ceil(lq, 4), heads, batch, 128, 0, args().ptr(pq).ptr(pk).ptr(pv).ptr(prk).ptr(prv).ptr(ps)
                         .ptr(po).i32(heads).i32(lq).i32(lk).i32(lr).i32(headDim).i32(refBatch).i32(refStart).i32(refTokens));
             }
         }
+    }
+
+    /**
+     * Attention through cuDNN's fused SDPA (bf16 operands, float32 statistics): one pass over the own keys, one
+     * over the reference keys with the queries scaled per chunk, merged exactly by their log-sum-exps. Returns
+     * false, and the caller uses our kernel, where cuDNN is off, missing, or has no engine for the shape (each
+     * such shape is logged once).
+     */
+    private boolean cudnnAttention(long pq, long pk, long pv, long prk, long prv, long ps, long po, int b, int h, int lq, int lk, int lr, int d,
+                                   int refBatch, int refStart, int refTokens) {
+        if (!useCudnn || d % 8 != 0 || d > 128 || lk == 0) {
+            return false;
+        }
+        List<Integer> shape = List.of(b, h, lq, lk, lr, d, refBatch);
+        if (cudnnFailed.contains(shape)) {
+            return false;
+        }
+        try {
+            if (cudnn == null) {
+                cudnn = new CudnnAttention(stream);
+            }
+            float scale = (float) (1 / Math.sqrt(d));
+            CudnnAttention.Plan own = cudnn.plan(b, h, lq, lk, d);
+            CudnnAttention.Plan ref = lr == 0 ? null : cudnn.plan(refBatch == b ? b : 1, h, lq, lr, d);
+            long ws = slot(S_WORKSPACE, Math.max(own.workspace(), ref == null ? 0 : ref.workspace()));
+            int rowThreads = rowThreads(d / 2);
+            long qRows = (long) b * h * lq, kRows = (long) b * h * lk;
+            long qb = slot(S_Q, qRows * d * 2), kb = slot(S_K, kRows * d * 2), vb = slot(S_V, kRows * d * 2);
+            long o1 = slot(S_O1, qRows * d * 2), s1 = slot(S_STATS1, qRows * 4);
+            launch("to_bf16_rows", qRows, 1, 1, rowThreads, 0, args().ptr(pq).ptr(0).ptr(qb).i32(d));
+            launch("to_bf16_rows", kRows, 1, 1, rowThreads, 0, args().ptr(pk).ptr(0).ptr(kb).i32(d));
+            launch("to_bf16_rows", kRows, 1, 1, rowThreads, 0, args().ptr(pv).ptr(0).ptr(vb).i32(d));
+            cudnn.run(own, qb, kb, vb, o1, s1, scale, ws);
+            long o2 = 0, s2 = 0;
+            if (lr > 0) {
+                long qs = ps == 0 ? qb : slot(S_QSCALED, qRows * d * 2);
+                if (ps != 0) {
+                    launch("to_bf16_rows", qRows, 1, 1, rowThreads, 0, args().ptr(pq).ptr(ps).ptr(qs).i32(d));
+                }
+                long rRows = (long) refBatch * h * lr;
+                long rkb = slot(S_RK, rRows * d * 2), rvb = slot(S_RV, rRows * d * 2);
+                launch("gather_bf16_rows", rRows, 1, 1, rowThreads, 0, args().ptr(prk).ptr(rkb).i32(lr).i32(refTokens).i32(refStart).i32(d));
+                launch("gather_bf16_rows", rRows, 1, 1, rowThreads, 0, args().ptr(prv).ptr(rvb).i32(lr).i32(refTokens).i32(refStart).i32(d));
+                o2 = slot(S_O2, qRows * d * 2);
+                s2 = slot(S_STATS2, qRows * 4);
+                if (refBatch == b) {
+                    cudnn.run(ref, qs, rkb, rvb, o2, s2, scale, ws);
+                } else { // one reference for every batch element: one call per element (no stride-0 batch in cuDNN)
+                    long perQ = (long) h * lq;
+                    for (int bi = 0; bi < b; bi++) {
+                        cudnn.run(ref, qs + bi * perQ * d * 2, rkb, rvb, o2 + bi * perQ * d * 2, s2 + bi * perQ * 4, scale, ws);
+                    }
+                }
+            }
+            launch("merge_attention", qRows, 1, 1, rowThreads(d), 0, args().ptr(o1).ptr(s1).ptr(o2).ptr(s2).ptr(po).i32(h).i32(lq).i32(d));
+            return true;
+        } catch (IllegalStateException | CudaException e) {
+            cudnnFailed.add(shape);
+            LOG.log(System.Logger.Level.WARNING, "cuDNN attention unavailable for " + shape + " [b, h, lq, lk, lr, d, refBatch], using our kernel: "
+                    + e.getMessage());
+            return false;
+        }
+    }
+
+    /** Which attention implementation the last attention call used (for benchmarks and tests). */
+    public String lastAttentionPath() {
+        return lastAttentionPath;
     }
 
     @Override
@@ -470,8 +579,16 @@ public final class GpuBackend extends AbstractBackend {
             return;
         }
         try (Staging st = new Staging()) {
-            launch("split_qkv_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(st.in(qkv)).ptr(st.out(q)).ptr(st.out(k)).ptr(st.out(v))
-                    .i32(h).i32(l).i32(lTot).i32(d).i32(tokenOffset).i64(n));
+            long pqkv = st.in(qkv), pq = st.out(q), pk = st.out(k), pv = st.out(v);
+            int vec = vec4(d, pqkv, pq, pk, pv) ? 4 : 1;
+            long perRow = 3L * h * d / vec;
+            int blocksX = (int) Math.min(ceil(perRow, BLOCK), 64);
+            long rows = (long) b * l;
+            for (long r0 = 0; r0 < rows; r0 += 65535) { // grid y holds at most 65535 rows per launch
+                int cnt = (int) Math.min(65535, rows - r0);
+                launch("split_qkv_f32", blocksX, cnt, 1, BLOCK, 0, args().ptr(pqkv).ptr(pq).ptr(pk).ptr(pv).i32(h).i32(l).i32(lTot).i32(d)
+                        .i32(tokenOffset).i32((int) r0).i32(vec));
+            }
         }
     }
 
@@ -480,6 +597,9 @@ public final class GpuBackend extends AbstractBackend {
         int esize = whole.dtype().byteSize();
         long innerElems = inner / esize;
         long wholeBlock = whole.dim(ax) * innerElems;
+        if (outer > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException((intoWhole ? "concat" : "split") + ": " + outer + " rows exceed the kernel's 32-bit row index");
+        }
         try (Staging st = new Staging()) {
             long pw = intoWhole ? st.out(whole) : st.in(whole);
             long offset = 0;
@@ -487,9 +607,18 @@ public final class GpuBackend extends AbstractBackend {
                 long block = p.dim(ax) * innerElems;
                 if (outer * block > 0) {
                     long pp = intoWhole ? st.in(p) : st.out(p);
-                    Args a = intoWhole ? args().ptr(pp).ptr(pw).i64(outer).i64(block).i64(block).i64(wholeBlock).i64(0).i64(offset)
-                            : args().ptr(pw).ptr(pp).i64(outer).i64(block).i64(wholeBlock).i64(block).i64(offset).i64(0);
-                    launch("block_copy", grid(outer * block), 1, 1, BLOCK, 0, a.i32(esize));
+                    long src = intoWhole ? pp : pw, dst = intoWhole ? pw : pp;
+                    long srcStride = intoWhole ? block : wholeBlock, dstStride = intoWhole ? wholeBlock : block;
+                    long srcOff = intoWhole ? 0 : offset, dstOff = intoWhole ? offset : 0;
+                    int vec = esize == 2 ? 0 : (block % 4 == 0 && srcStride % 4 == 0 && dstStride % 4 == 0 && srcOff % 4 == 0 && dstOff % 4 == 0
+                            && (src & 15) == 0 && (dst & 15) == 0) ? 4 : 1;
+                    long perRow = ceil(block, Math.max(1, vec));
+                    int blocksX = (int) Math.max(1, Math.min(ceil(perRow, BLOCK), Math.max(1, 4096 / Math.min(outer, 4096))));
+                    for (long r0 = 0; r0 < outer; r0 += 65535) {
+                        int cnt = (int) Math.min(65535, outer - r0);
+                        launch("block_copy", blocksX, cnt, 1, BLOCK, 0, args().ptr(src).ptr(dst).i64(block).i64(srcStride).i64(dstStride).i64(srcOff)
+                                .i64(dstOff).i32((int) r0).i32(vec));
+                    }
                 }
                 offset += block;
             }
@@ -507,8 +636,37 @@ public final class GpuBackend extends AbstractBackend {
         return Math.max(1, Math.min(ceil(n, BLOCK), (long) dev.sms * 32));
     }
 
+    /** Threads for a row-wise kernel over {@code work} items per row: a multiple of 32, at most BLOCK. */
+    private static int rowThreads(int work) {
+        return (int) Math.max(32, Math.min(BLOCK, ceil(Math.max(1, work), 32) * 32));
+    }
+
+    /** Whether rows of {@code dim} floats at these addresses can be read as float4. */
+    private static boolean vec4(int dim, long... addresses) {
+        if (dim % 4 != 0) {
+            return false;
+        }
+        for (long a : addresses) {
+            if ((a & 15) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private static MemorySegment seg(long address) {
         return MemorySegment.ofAddress(address);
+    }
+
+    private long slot(int i, long bytes) {
+        if (slots[i] == null || slots[i].byteSize() < bytes) {
+            if (slots[i] != null) {
+                slots[i].close();
+                slots[i] = null;
+            }
+            slots[i] = GpuMemory.allocate(Math.max(bytes, 256), dev.label, "attention scratch " + i);
+        }
+        return slots[i].address();
     }
 
     private long scratch(long bytes) {
@@ -681,6 +839,14 @@ public final class GpuBackend extends AbstractBackend {
             Cudart.cudaStreamSynchronize(stream);
             if (scratch != null) {
                 scratch.close();
+            }
+            for (GpuMemory m : slots) {
+                if (m != null) {
+                    m.close();
+                }
+            }
+            if (cudnn != null) {
+                cudnn.close();
             }
         } finally {
             Cublas.cublasDestroy_v2(cublas);

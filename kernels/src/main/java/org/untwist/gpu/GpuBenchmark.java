@@ -100,17 +100,21 @@ public final class GpuBenchmark {
     }
 
     private static void attention(GpuBackend bf, List<String> lines) {
-        try (GpuBackend f32 = new GpuBackend(GpuBackend.Precision.F32, false);
+        try (GpuBackend f32 = new GpuBackend(GpuBackend.Precision.F32, false); GpuBackend own = new GpuBackend(GpuBackend.Precision.BF16, false, false);
              Tensor q = uniform(bf, 1, 1f, DType.F32, 1, H, L, D); Tensor k = uniform(bf, 2, 1f, DType.F32, 1, H, L, D);
              Tensor v = uniform(bf, 3, 1f, DType.F32, 1, H, L, D); Tensor rk = uniform(bf, 4, 1f, DType.F32, 1, H, L, D);
              Tensor rv = uniform(bf, 5, 1f, DType.F32, 1, H, L, D); Tensor out = bf.allocate(DType.F32, 1, L, H * D);
              Tensor scale = chunkScale()) {
             double shared = 4.0 * H * L * (L + LI) * D, joint = 4.0 * H * L * L * D;
             double t = time(bf, 3, 10, 1, () -> bf.sharedAttention(q, k, v, rk, rv, LT, scale, out));
-            lines.add(row("shared_attention_bf16", t, tflops(shared, t) + " (Lq 4608, Lk 4608 own + 4096 reference, 24x128, chunk scale)"));
+            lines.add(row("shared_attention_bf16", t, tflops(shared, t) + " (" + bf.lastAttentionPath()
+                    + "; Lq 4608, Lk 4608 own + 4096 reference, 24x128, chunk scale; f32 in/out incl. bf16 rounding and merge)"));
             t = time(bf, 3, 10, 1, () -> bf.attention(q, k, v, out));
-            lines.add(row("joint_attention_bf16", t, tflops(joint, t) + " (Lq = Lk = 4608, 24x128)"));
+            lines.add(row("joint_attention_bf16", t, tflops(joint, t) + " (" + bf.lastAttentionPath() + "; Lq = Lk = 4608, 24x128)"));
             bf.synchronize();
+            t = time(own, 3, 10, 1, () -> own.sharedAttention(q, k, v, rk, rv, LT, scale, out));
+            lines.add(row("shared_attention_bf16_own_kernel", t, tflops(shared, t) + " (" + own.lastAttentionPath() + ", same shape)"));
+            own.synchronize();
             t = time(f32, 1, 3, 1, () -> f32.sharedAttention(q, k, v, rk, rv, LT, scale, out));
             lines.add(row("shared_attention_f32", t, tflops(shared, t) + " (exact float32 kernel, same shape)"));
         }

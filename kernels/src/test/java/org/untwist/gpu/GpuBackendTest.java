@@ -117,12 +117,16 @@ class GpuBackendTest {
         }
     }
 
-    /** bf16 tensor-core attention (head dim 128) against the double oracle on awkward lengths, with a chunk scale. */
-    @Test
-    void bf16SharedAttentionMatchesTheOracle() {
+    /**
+     * bf16 attention (head dim 128) against the double oracle on awkward lengths, with a chunk scale and a
+     * reference shared by the batch: through cuDNN (two fused passes merged by log-sum-exp) and through our kernel.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void bf16SharedAttentionMatchesTheOracle(boolean cudnn) {
         Random r = new Random(SEED + 1);
         int b = 2, h = 3, lq = 77, lk = 45, refTokens = 70, refStart = 13, d = 128;
-        try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false); ScalarBackend oracle = new ScalarBackend();
+        try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false, cudnn); ScalarBackend oracle = new ScalarBackend();
              Tensor q = random(r, 1f, DType.F32, b, h, lq, d); Tensor k = random(r, 1f, DType.F32, b, h, lk, d);
              Tensor v = random(r, 1f, DType.F32, b, h, lk, d); Tensor rk = random(r, 1f, DType.F32, 1, h, refTokens, d);
              Tensor rv = random(r, 1f, DType.F32, 1, h, refTokens, d); Tensor scale = Tensor.allocate(d / 2);
@@ -133,12 +137,16 @@ class GpuBackendTest {
             }
             oracle.sharedAttention(q, k, v, rk, rv, refStart, scale, want);
             be.sharedAttention(q, k, v, rk, rv, refStart, scale, got);
+            String path = be.lastAttentionPath();
             oracle.attention(q, k, v, want0);
             be.attention(q, k, v, got0);
+            if (!cudnn) {
+                assertEquals("own bf16 kernel", path);
+            }
             // bf16 inputs and probabilities: relative error about 2^-8 per term; outputs are averages of unit
             // Gaussians, so a bound of 3e-2 absolute is ~8 bf16 ulps at the scale of v.
             double e1 = maxDiff(got, want), e0 = maxDiff(got0, want0);
-            System.out.println("bf16 attention max abs error: shared " + e1 + ", plain " + e0 + " (|out| max " + maxAbs(want) + ")");
+            System.out.println("bf16 attention (" + path + ") max abs error: shared " + e1 + ", plain " + e0 + " (|out| max " + maxAbs(want) + ")");
             assertTrue(e1 < 3e-2, "shared " + e1);
             assertTrue(e0 < 3e-2, "plain " + e0);
         }
