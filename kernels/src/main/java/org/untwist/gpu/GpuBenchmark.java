@@ -47,6 +47,9 @@ public final class GpuBenchmark {
             if (only.isEmpty() || only.contains("gemm")) {
                 gemm(be, lines);
             }
+            if (only.isEmpty() || only.contains("ops")) {
+                ops(be, lines);
+            }
             if (only.isEmpty() || only.contains("flux")) {
                 flux(be, lines, 1);
                 flux(be, lines, 2);
@@ -149,6 +152,26 @@ public final class GpuBenchmark {
              Tensor b = uniform(be, 10, 0.02f, DType.F32, n); Tensor out = be.allocate(DType.F32, m, n)) {
             double t = time(be, 3, 10, 1, () -> be.linear(x, w, b, out));
             lines.add(row("linear_bf16_4608x3072x12288", t, tflops(2.0 * m * n * kk, t) + " (float32 in/out, bf16 weights, incl. rounding x and bias)"));
+        }
+    }
+
+    /** The other operations of one FLUX.1-dev block at 1024² (batch 1), for the forward pass's breakdown. */
+    private static void ops(GpuBackend be, List<String> lines) {
+        int hid = 3072, mlp = 4 * hid;
+        try (Tensor x = uniform(be, 11, 1f, DType.F32, 1, L, hid); Tensor y = be.allocate(DType.F32, 1, L, hid);
+             Tensor mod = uniform(be, 12, 0.1f, DType.F32, 1, hid); Tensor big = uniform(be, 13, 1f, DType.F32, 1, L, mlp);
+             Tensor lin1 = uniform(be, 14, 1f, DType.F32, 1, L, 3 * hid + mlp); Tensor qkv = be.allocate(DType.F32, 1, L, 3 * hid);
+             Tensor lin2 = be.allocate(DType.F32, 1, L, hid + mlp); Tensor q = be.allocate(DType.F32, 1, H, L, D);
+             Tensor k = be.allocate(DType.F32, 1, H, L, D); Tensor v = be.allocate(DType.F32, 1, H, L, D);
+             Tensor scale = uniform(be, 15, 1f, DType.F32, D)) {
+            lines.add(row("op_layerNorm_4608x3072", time(be, 3, 10, 10, () -> be.layerNorm(x, 1e-6f, y)), "float32"));
+            lines.add(row("op_modulate_4608x3072", time(be, 3, 10, 10, () -> be.modulate(x, mod, mod, y)), "float32"));
+            lines.add(row("op_gatedResidual_4608x3072", time(be, 3, 10, 10, () -> be.gatedResidual(x, mod, x, y)), "float32"));
+            lines.add(row("op_geluTanh_4608x12288", time(be, 3, 10, 10, () -> be.geluTanh(big, big)), "float32, in place"));
+            lines.add(row("op_split_lin1_4608x21504", time(be, 3, 10, 10, () -> be.split(lin1, 2, List.of(qkv, big))), "float32"));
+            lines.add(row("op_splitQkv_4608x9216", time(be, 3, 10, 10, () -> be.splitQkv(qkv, q, k, v, 0)), "float32"));
+            lines.add(row("op_rmsNorm_q_24x4608x128", time(be, 3, 10, 10, () -> be.rmsNorm(q, scale, 1e-6f, q)), "float32, in place"));
+            lines.add(row("op_concat_lin2_4608x15360", time(be, 3, 10, 10, () -> be.concat(List.of(x, big), 2, lin2)), "float32"));
         }
     }
 
