@@ -35,6 +35,10 @@ extern "C" __global__ void unary_f32(const float* x, float* out, i64 n, int op) 
         double r;
         if (op == 0) {
             r = v / (1.0 + exp(-v));
+        } else if (op == 2) { // bf16 precision: GELU in float (tanhf, a few ulps), memory-bound like the reference's
+            float f = x[i];
+            out[i] = 0.5f * f * (1.0f + tanhf(0.7978845608f * (f + 0.044715f * f * f * f)));
+            continue;
         } else {
             const double k = 0.7978845608028654; // sqrt(2/pi)
             r = 0.5 * v * (1.0 + tanh(k * (v + 0.044715 * v * v * v)));
@@ -157,6 +161,32 @@ extern "C" __global__ void layer_norm_f32(const float* x, float* out, i64 rows, 
     for (int i = lane; i < dim; i += 32) orow[i] = (float) ((xr[i] - mean) * inv);
 }
 
+// Block-wide double sum for the one-row-per-block kernels (blockDim a multiple of 32, at most 1024).
+__device__ double block_sum(double v, double* red) {
+    int warp = threadIdx.x / 32, lane = threadIdx.x & 31, warps = blockDim.x / 32;
+    v = warp_sum(v);
+    __syncthreads(); // red may still be read from the previous call
+    if (lane == 0) red[warp] = v;
+    __syncthreads();
+    double t = 0;
+    for (int w = 0; w < warps; w++) t += red[w];
+    return t;
+}
+
+// LayerNorm for long rows (FLUX's 3072): one block per row, so the three passes read it from L1, not DRAM.
+extern "C" __global__ void layer_norm_block_f32(const float* x, float* out, int dim, float eps) {
+    __shared__ double red[32];
+    const float* xr = x + (i64) blockIdx.x * dim;
+    float* orow = out + (i64) blockIdx.x * dim;
+    double s = 0;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) s += xr[i];
+    double mean = block_sum(s, red) / dim;
+    double v = 0;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) { double c = xr[i] - mean; v += c * c; }
+    double inv = 1.0 / sqrt(block_sum(v, red) / dim + (double) eps);
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = (float) ((xr[i] - mean) * inv);
+}
+
 extern "C" __global__ void rms_norm_f32(const float* x, const float* scale, float* out, i64 rows, int dim, float eps) {
     i64 row = (i64) blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x & 31;
@@ -277,60 +307,49 @@ extern "C" __global__ void ada_in_f32(const float* x, const float* ref, float* o
 
 // ---- attention through cuDNN: operand preparation and the exact merge of two softmax parts -----------
 
-// One block per row (a token of one head), threads across its dim/2 pairs: no per-element 64-bit division.
+// Flat 32-bit index over pairs (the caller guarantees fewer than 2^31): one division per thread, no more.
 // q, k or v rounded to bf16 for cuDNN, optionally times a per-RoPE-chunk scale (the reference pass's
 // queries: (s_p·q)·k = q·(s_p·k), so the keys are never scaled).
-extern "C" __global__ void to_bf16_rows(const float* x, const float* chunkScale, unsigned* out, int dim) {
-    i64 row = blockIdx.x;
-    const float2* xr = reinterpret_cast<const float2*>(x + row * dim);
-    unsigned* orow = out + row * (dim / 2);
-    for (int p = threadIdx.x; p < dim / 2; p += blockDim.x) {
-        float2 v = xr[p];
-        float c = chunkScale != nullptr ? chunkScale[p] : 1.0f;
-        orow[p] = pack_bf16(v.x * c, v.y * c);
-    }
+extern "C" __global__ void to_bf16_rows(const float* x, const float* chunkScale, unsigned* out, int dim, unsigned pairsTotal) {
+    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= pairsTotal) return;
+    float2 v = reinterpret_cast<const float2*>(x)[i];
+    float c = chunkScale != nullptr ? chunkScale[i % (unsigned) (dim / 2)] : 1.0f;
+    out[i] = pack_bf16(v.x * c, v.y * c);
 }
 
-// Tokens [off, off + rows) of each of the (batch·head) blocks of `srcRows` tokens, rounded to bf16 into a
-// contiguous [outer, rows, dim] buffer (the reference's image tokens after its text tokens). Block = output row.
-extern "C" __global__ void gather_bf16_rows(const float* src, unsigned* dst, int rows, int srcRows, int off, int dim) {
-    i64 r = blockIdx.x;
-    i64 o = r / rows;
-    int t = (int) (r - o * rows);
-    const float2* sr = reinterpret_cast<const float2*>(src + ((o * srcRows) + off + t) * dim);
-    unsigned* dr = dst + r * (dim / 2);
-    for (int p = threadIdx.x; p < dim / 2; p += blockDim.x) {
-        float2 v = sr[p];
-        dr[p] = pack_bf16(v.x, v.y);
-    }
+// Tokens [off, off + rows) of each (batch·head) block of `srcRows` tokens, rounded to bf16 into a contiguous
+// [outer, rows, dim] buffer (the reference's image tokens after its text tokens).
+extern "C" __global__ void gather_bf16_rows(const float* src, unsigned* dst, int rows, int srcRows, int off, int dim, unsigned pairsTotal) {
+    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= pairsTotal) return;
+    unsigned half = dim / 2, r = i / half, c = i - r * half, o = r / rows, t = r - o * rows;
+    float2 v = reinterpret_cast<const float2*>(src)[((i64) o * srcRows + off + t) * half + c];
+    dst[i] = pack_bf16(v.x, v.y);
 }
 
 // out[b, i, h·D + d] (float32) from one or two normalised partial outputs o1, o2 [b, h, lq, D] (bf16) with their
 // log-sum-exps s1, s2 [b, h, lq]: the exact softmax over the union of both key sets is
-// (e^{s1−m}·o1 + e^{s2−m}·o2) / (e^{s1−m} + e^{s2−m}), m = max(s1, s2). o2 == null: out = o1. Block = one
-// query row of one head.
-extern "C" __global__ void merge_attention(const u16* o1, const float* s1, const u16* o2, const float* s2, float* out, int heads, int lq, int dim) {
-    i64 row = blockIdx.x; // (b·H + h)·lq + q
-    int q = (int) (row % lq);
-    i64 bh = row / lq;
-    int h = (int) (bh % heads);
-    i64 b = bh / heads;
-    float w1 = 1.0f, w2 = 0.0f;
+// (e^{s1−m}·o1 + e^{s2−m}·o2) / (e^{s1−m} + e^{s2−m}), m = max(s1, s2). o2 == null: out = o1. One thread per
+// pair of output values.
+extern "C" __global__ void merge_attention(const unsigned* o1, const float* s1, const unsigned* o2, const float* s2, float* out, int heads, int lq,
+                                           int dim, unsigned pairsTotal) {
+    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= pairsTotal) return;
+    unsigned half = dim / 2, row = i / half, p = i - row * half; // row = (b·H + h)·lq + q
+    unsigned bh = row / lq, q = row - bh * lq, b = bh / heads, h = bh - b * heads;
+    unsigned a = o1[i];
+    float r0 = __uint_as_float(a << 16), r1 = __uint_as_float(a & 0xffff0000u);
     if (o2 != nullptr) {
         float x = s1[row], y = s2[row];
         float m = fmaxf(x, y);
-        w1 = expf(x - m);
-        w2 = expf(y - m);
+        float w1 = expf(x - m), w2 = expf(y - m);
         float inv = 1.0f / (w1 + w2);
-        w1 *= inv;
-        w2 *= inv;
+        unsigned c = o2[i];
+        r0 = (w1 * r0 + w2 * __uint_as_float(c << 16)) * inv;
+        r1 = (w1 * r1 + w2 * __uint_as_float(c & 0xffff0000u)) * inv;
     }
-    float* orow = out + ((b * lq + q) * heads + h) * dim;
-    for (int d = threadIdx.x; d < dim; d += blockDim.x) {
-        float r = w1 * __uint_as_float(((unsigned) o1[row * dim + d]) << 16);
-        if (o2 != nullptr) r += w2 * __uint_as_float(((unsigned) o2[row * dim + d]) << 16);
-        orow[d] = r;
-    }
+    reinterpret_cast<float2*>(out)[(((i64) b * lq + q) * heads + h) * half + p] = make_float2(r0, r1);
 }
 
 // ---- attention: exact float32 path -------------------------------------------------------------------

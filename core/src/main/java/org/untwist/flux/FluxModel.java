@@ -247,8 +247,12 @@ public final class FluxModel implements AutoCloseable {
         be.split(s.mod3, 1, s.singleMods);
         be.layerNorm(s.x, NORM_EPS, s.xNorm);
         be.modulate(s.xNorm, s.singleMods.get(0), s.singleMods.get(1), s.xNorm);
-        be.linear(s.xNorm, blk.linear1().weight(), blk.linear1().bias(), s.lin1);
-        be.split(s.lin1, 2, List.of(s.xQkv, s.xMlp));
+        // linear1's output rows [0, 3h) are the fused qkv projection and [3h, 3h + mlp) the MLP input: two GEMMs over
+        // row slices of the weight write them where they are needed, instead of one GEMM and a split copy.
+        Tensor w1 = blk.linear1().weight(), b1 = blk.linear1().bias();
+        int h3 = s.xQkv.dim(2), mlp = s.xMlp.dim(2);
+        be.linear(s.xNorm, w1.rows(0, h3), b1 == null ? null : b1.rows(0, h3), s.xQkv);
+        be.linear(s.xNorm, w1.rows(h3, mlp), b1 == null ? null : b1.rows(h3, mlp), s.xMlp);
         be.splitQkv(s.xQkv, s.q, s.k, s.v, 0);
         be.rmsNorm(s.q, blk.queryNorm(), NORM_EPS, s.q);
         be.rmsNorm(s.k, blk.keyNorm(), NORM_EPS, s.k);
@@ -405,7 +409,7 @@ public final class FluxModel implements AutoCloseable {
         final List<Tensor> imgMods, txtMods, singleMods;
         final Tensor imgNorm, txtNorm, imgQkv, txtQkv, iq, ik, iv, tq, tk, tv, q, k, v, attn, txtAttn, imgAttn;
         final Tensor imgProj, txtProj, imgMlp, txtMlp;
-        final Tensor xNorm, lin1, xQkv, xMlp, lin2In, xOut;
+        final Tensor xNorm, xQkv, xMlp, lin2In, xOut;
         // Shared attention (allocated on first use): per-call state set by prepareSharing.
         AttentionSharing sharing;
         Tensor chunkScale, kShifted, peShiftedTable, probs, chunkScaleTensor, bandTerms, probsHost, bandTermsHost;
@@ -462,7 +466,6 @@ public final class FluxModel implements AutoCloseable {
                 imgMlp = f32(b, li, mlp);
                 txtMlp = f32(b, lt, mlp);
                 xNorm = f32(b, l, h);
-                lin1 = f32(b, l, 3 * h + mlp);
                 xQkv = f32(b, l, 3 * h);
                 xMlp = f32(b, l, mlp);
                 lin2In = f32(b, l, h + mlp);

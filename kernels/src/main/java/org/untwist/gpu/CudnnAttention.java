@@ -34,8 +34,8 @@ final class CudnnAttention implements AutoCloseable {
     private final Map<List<Integer>, Plan> plans = new HashMap<>();
     private final List<MemorySegment> descriptors = new ArrayList<>();
 
-    /** A finalized plan and its workspace size. */
-    record Plan(MemorySegment plan, long workspace) {
+    /** A finalized plan, its workspace size, and whether it writes the softmax statistics. */
+    record Plan(MemorySegment plan, long workspace, boolean stats) {
     }
 
     CudnnAttention(MemorySegment stream) {
@@ -59,9 +59,12 @@ final class CudnnAttention implements AutoCloseable {
         return String.valueOf(Cudnn.cudnnGetVersion());
     }
 
-    /** The plan for {@code b × h} heads of {@code sq} queries over {@code skv} keys of dimension {@code d}; built on first use. */
-    Plan plan(int b, int h, int sq, int skv, int d) {
-        return plans.computeIfAbsent(List.of(b, h, sq, skv, d), k -> build(b, h, sq, skv, d));
+    /**
+     * The plan for {@code b × h} heads of {@code sq} queries over {@code skv} keys of dimension {@code d}, with or
+     * without the statistics output (inference engines can be faster without it); built on first use.
+     */
+    Plan plan(int b, int h, int sq, int skv, int d, boolean stats) {
+        return plans.computeIfAbsent(List.of(b, h, sq, skv, d, stats ? 1 : 0), k -> build(b, h, sq, skv, d, stats));
     }
 
     /**
@@ -72,16 +75,19 @@ final class CudnnAttention implements AutoCloseable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment vp = create(a, Cudnn.CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR());
             try {
-                MemorySegment uids = a.allocateFrom(JAVA_LONG, UID_Q, UID_K, UID_V, UID_O, UID_STATS, UID_SCALE);
-                MemorySegment scaleValue = a.allocateFrom(JAVA_FLOAT, scale);
-                MemorySegment ptrs = a.allocate(ADDRESS, 6);
-                long[] addr = {q, k, v, o, stats};
+                long[] ids = plan.stats() ? new long[] {UID_Q, UID_K, UID_V, UID_O, UID_SCALE, UID_STATS} : new long[] {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
+                MemorySegment uids = a.allocateFrom(JAVA_LONG, ids);
+                MemorySegment ptrs = a.allocate(ADDRESS, ids.length);
+                long[] addr = {q, k, v, o};
                 for (int i = 0; i < addr.length; i++) {
                     ptrs.setAtIndex(ADDRESS, i, MemorySegment.ofAddress(addr[i]));
                 }
-                ptrs.setAtIndex(ADDRESS, 5, scaleValue);
-                set(vp, Cudnn.CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS(), Cudnn.CUDNN_TYPE_INT64(), 6, uids, "variant pack uids");
-                set(vp, Cudnn.CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS(), Cudnn.CUDNN_TYPE_VOID_PTR(), 6, ptrs, "variant pack pointers");
+                ptrs.setAtIndex(ADDRESS, 4, a.allocateFrom(JAVA_FLOAT, scale)); // by value: a host pointer
+                if (plan.stats()) {
+                    ptrs.setAtIndex(ADDRESS, 5, MemorySegment.ofAddress(stats));
+                }
+                set(vp, Cudnn.CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS(), Cudnn.CUDNN_TYPE_INT64(), ids.length, uids, "variant pack uids");
+                set(vp, Cudnn.CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS(), Cudnn.CUDNN_TYPE_VOID_PTR(), ids.length, ptrs, "variant pack pointers");
                 set(vp, Cudnn.CUDNN_ATTR_VARIANT_PACK_WORKSPACE(), Cudnn.CUDNN_TYPE_VOID_PTR(), 1,
                         a.allocateFrom(ADDRESS, MemorySegment.ofAddress(workspace)), "variant pack workspace");
                 CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(vp), "cudnnBackendFinalize(variant pack)");
@@ -92,20 +98,21 @@ final class CudnnAttention implements AutoCloseable {
         }
     }
 
-    private Plan build(int b, int h, int sq, int skv, int d) {
-        String what = "SDPA forward b=" + b + " h=" + h + " sq=" + sq + " skv=" + skv + " d=" + d;
+    private Plan build(int b, int h, int sq, int skv, int d, boolean withStats) {
+        String what = "SDPA forward b=" + b + " h=" + h + " sq=" + sq + " skv=" + skv + " d=" + d + (withStats ? " with statistics" : "");
         MemorySegment q = tensor(UID_Q, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, sq, d}, false);
         MemorySegment k = tensor(UID_K, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, skv, d}, false);
         MemorySegment v = tensor(UID_V, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, skv, d}, false);
         MemorySegment o = tensor(UID_O, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, sq, d}, false);
-        MemorySegment stats = tensor(UID_STATS, Cudnn.CUDNN_DATA_FLOAT(), new long[] {b, h, sq, 1}, false);
         MemorySegment scale = tensor(UID_SCALE, Cudnn.CUDNN_DATA_FLOAT(), new long[] {1, 1, 1, 1}, true);
         MemorySegment op = keep(Cudnn.CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR());
         setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_QDESC(), q);
         setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_KDESC(), k);
         setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_VDESC(), v);
         setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_ODESC(), o);
-        setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_STATSDESC(), stats);
+        if (withStats) {
+            setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_STATSDESC(), tensor(UID_STATS, Cudnn.CUDNN_DATA_FLOAT(), new long[] {b, h, sq, 1}, false));
+        }
         setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_SCALEDESC(), scale);
         CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(op), "cudnnBackendFinalize(" + what + ")");
         MemorySegment graph = keep(Cudnn.CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR());
@@ -141,7 +148,7 @@ final class CudnnAttention implements AutoCloseable {
                 MemorySegment ws = arena.allocate(JAVA_LONG);
                 CudaCheck.cudnn(Cudnn.cudnnBackendGetAttribute(plan, Cudnn.CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE(), Cudnn.CUDNN_TYPE_INT64(), 1,
                         count, ws), "cudnnBackendGetAttribute(workspace size)");
-                return new Plan(plan, ws.get(JAVA_LONG, 0));
+                return new Plan(plan, ws.get(JAVA_LONG, 0), withStats);
             } catch (CudaException e) {
                 last = e;
             }

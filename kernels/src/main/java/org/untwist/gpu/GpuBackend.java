@@ -307,8 +307,12 @@ public final class GpuBackend extends AbstractBackend {
             return;
         }
         try (Staging st = new Staging()) {
-            launch("layer_norm_f32", ceil(rows, BLOCK / 32), 1, 1, BLOCK, 0,
-                    args().ptr(st.in(x)).ptr(st.out(out)).i64(rows).i32(dim).f32(eps));
+            if (dim >= 1024) { // long rows: a block per row
+                launch("layer_norm_block_f32", rows, 1, 1, BLOCK, 0, args().ptr(st.in(x)).ptr(st.out(out)).i32(dim).f32(eps));
+            } else {
+                launch("layer_norm_f32", ceil(rows, BLOCK / 32), 1, 1, BLOCK, 0,
+                        args().ptr(st.in(x)).ptr(st.out(out)).i64(rows).i32(dim).f32(eps));
+            }
         }
     }
 
@@ -338,7 +342,8 @@ public final class GpuBackend extends AbstractBackend {
             return;
         }
         try (Staging st = new Staging()) {
-            launch("unary_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(st.in(x)).ptr(st.out(out)).i64(n).i32(op));
+            int code = op == 1 && precision == Precision.BF16 ? 2 : op; // bf16 precision: GELU in float math
+            launch("unary_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(st.in(x)).ptr(st.out(out)).i64(n).i32(code));
         }
     }
 
@@ -471,8 +476,9 @@ public final class GpuBackend extends AbstractBackend {
      */
     private boolean cudnnAttention(long pq, long pk, long pv, long prk, long prv, long ps, long po, int b, int h, int lq, int lk, int lr, int d,
                                    int refBatch, int refStart, int refTokens) {
-        if (!useCudnn || d % 8 != 0 || d > 128 || lk == 0) {
-            return false;
+        long qPairs = (long) b * h * lq * d / 2, kPairs = (long) b * h * lk * d / 2, rPairs = (long) refBatch * h * lr * d / 2;
+        if (!useCudnn || d % 8 != 0 || d > 128 || lk == 0 || Math.max(qPairs, Math.max(kPairs, rPairs)) >= Integer.MAX_VALUE) {
+            return false; // the operand kernels index pairs with 32 bits
         }
         List<Integer> shape = List.of(b, h, lq, lk, lr, d, refBatch);
         if (cudnnFailed.contains(shape)) {
@@ -483,27 +489,28 @@ public final class GpuBackend extends AbstractBackend {
                 cudnn = new CudnnAttention(stream);
             }
             float scale = (float) (1 / Math.sqrt(d));
-            CudnnAttention.Plan own = cudnn.plan(b, h, lq, lk, d);
-            CudnnAttention.Plan ref = lr == 0 ? null : cudnn.plan(refBatch == b ? b : 1, h, lq, lr, d);
+            CudnnAttention.Plan own = cudnn.plan(b, h, lq, lk, d, lr > 0); // statistics only when two parts are merged
+            CudnnAttention.Plan ref = lr == 0 ? null : cudnn.plan(refBatch == b ? b : 1, h, lq, lr, d, true);
             long ws = slot(S_WORKSPACE, Math.max(own.workspace(), ref == null ? 0 : ref.workspace()));
-            int rowThreads = rowThreads(d / 2);
             long qRows = (long) b * h * lq, kRows = (long) b * h * lk;
             long qb = slot(S_Q, qRows * d * 2), kb = slot(S_K, kRows * d * 2), vb = slot(S_V, kRows * d * 2);
             long o1 = slot(S_O1, qRows * d * 2), s1 = slot(S_STATS1, qRows * 4);
-            launch("to_bf16_rows", qRows, 1, 1, rowThreads, 0, args().ptr(pq).ptr(0).ptr(qb).i32(d));
-            launch("to_bf16_rows", kRows, 1, 1, rowThreads, 0, args().ptr(pk).ptr(0).ptr(kb).i32(d));
-            launch("to_bf16_rows", kRows, 1, 1, rowThreads, 0, args().ptr(pv).ptr(0).ptr(vb).i32(d));
+            launch("to_bf16_rows", ceil(qPairs, BLOCK), 1, 1, BLOCK, 0, args().ptr(pq).ptr(0).ptr(qb).i32(d).i32((int) qPairs));
+            launch("to_bf16_rows", ceil(kPairs, BLOCK), 1, 1, BLOCK, 0, args().ptr(pk).ptr(0).ptr(kb).i32(d).i32((int) kPairs));
+            launch("to_bf16_rows", ceil(kPairs, BLOCK), 1, 1, BLOCK, 0, args().ptr(pv).ptr(0).ptr(vb).i32(d).i32((int) kPairs));
             cudnn.run(own, qb, kb, vb, o1, s1, scale, ws);
             long o2 = 0, s2 = 0;
             if (lr > 0) {
                 long qs = ps == 0 ? qb : slot(S_QSCALED, qRows * d * 2);
                 if (ps != 0) {
-                    launch("to_bf16_rows", qRows, 1, 1, rowThreads, 0, args().ptr(pq).ptr(ps).ptr(qs).i32(d));
+                    launch("to_bf16_rows", ceil(qPairs, BLOCK), 1, 1, BLOCK, 0, args().ptr(pq).ptr(ps).ptr(qs).i32(d).i32((int) qPairs));
                 }
                 long rRows = (long) refBatch * h * lr;
                 long rkb = slot(S_RK, rRows * d * 2), rvb = slot(S_RV, rRows * d * 2);
-                launch("gather_bf16_rows", rRows, 1, 1, rowThreads, 0, args().ptr(prk).ptr(rkb).i32(lr).i32(refTokens).i32(refStart).i32(d));
-                launch("gather_bf16_rows", rRows, 1, 1, rowThreads, 0, args().ptr(prv).ptr(rvb).i32(lr).i32(refTokens).i32(refStart).i32(d));
+                launch("gather_bf16_rows", ceil(rPairs, BLOCK), 1, 1, BLOCK, 0, args().ptr(prk).ptr(rkb).i32(lr).i32(refTokens).i32(refStart).i32(d)
+                        .i32((int) rPairs));
+                launch("gather_bf16_rows", ceil(rPairs, BLOCK), 1, 1, BLOCK, 0, args().ptr(prv).ptr(rvb).i32(lr).i32(refTokens).i32(refStart).i32(d)
+                        .i32((int) rPairs));
                 o2 = slot(S_O2, qRows * d * 2);
                 s2 = slot(S_STATS2, qRows * 4);
                 if (refBatch == b) {
@@ -515,7 +522,8 @@ public final class GpuBackend extends AbstractBackend {
                     }
                 }
             }
-            launch("merge_attention", qRows, 1, 1, rowThreads(d), 0, args().ptr(o1).ptr(s1).ptr(o2).ptr(s2).ptr(po).i32(h).i32(lq).i32(d));
+            launch("merge_attention", ceil(qPairs, BLOCK), 1, 1, BLOCK, 0, args().ptr(o1).ptr(s1).ptr(o2).ptr(s2).ptr(po).i32(h).i32(lq).i32(d)
+                    .i32((int) qPairs));
             return true;
         } catch (IllegalStateException | CudaException e) {
             cudnnFailed.add(shape);

@@ -152,6 +152,32 @@ class GpuBackendTest {
         }
     }
 
+    /** The block-per-row LayerNorm (rows of 1024 and more) and the float GELU of bf16 precision, against the oracle. */
+    @Test
+    void longRowLayerNormAndFloatGeluMatchTheOracle() {
+        Random r = new Random(SEED + 3);
+        try (GpuBackend f32 = new GpuBackend(GpuBackend.Precision.F32, false); GpuBackend bf = new GpuBackend(GpuBackend.Precision.BF16, false);
+             ScalarBackend oracle = new ScalarBackend()) {
+            for (int dim : new int[] {1024, 1031, 3072, 5000}) {
+                try (Tensor x = random(r, 3f, DType.F32, 7, dim); Tensor want = Tensor.allocate(7, dim); Tensor got = Tensor.allocate(7, dim)) {
+                    for (long i = 0; i < dim; i++) {
+                        x.set(i, x.get(i) + 100f); // an offset row: the two-pass variance must not cancel
+                    }
+                    oracle.layerNorm(x, 1e-6f, want);
+                    f32.layerNorm(x, 1e-6f, got);
+                    assertTrue(maxDiff(got, want) < 1e-5, "layerNorm dim " + dim + ": " + maxDiff(got, want));
+                    oracle.geluTanh(x, want);
+                    bf.geluTanh(x, got);
+                    double worst = 0;
+                    for (long i = 0; i < x.numel(); i++) { // tanhf: a few float ulps of 1 + tanh, times x/2
+                        worst = Math.max(worst, Math.abs(got.get(i) - want.get(i)) / (1 + Math.abs(x.get(i))));
+                    }
+                    assertTrue(worst < 1e-6, "float GELU error / (1 + |x|) " + worst);
+                }
+            }
+        }
+    }
+
     /** bf16 GEMM (precision bf16): the oracle on the same bf16-rounded activations, to float32 accumulation error. */
     @Test
     void bf16LinearMatchesTheOracleOnRoundedActivations() {
