@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One run on the GPU machine: the conformance suite against the gpu backend, then the benchmark (untwist, then
 # PyTorch on the same shapes) and the comparison table. Expects, in $BUNDLE (default: this script's folder):
-# jre.txz (a jlink runtime, see kernels/README.md), untwist.jar (the shaded CLI jar), test-classes/ (the
+# jre.txz (a jlink runtime), untwist.jar (the shaded CLI jar), test-classes/ (the
 # tests module's and the kernels module's test classes), junit-console.jar, torch_peer.py. Writes to $OUT.
+# make-bundle.sh builds all of it.
 set -u
 BUNDLE=${BUNDLE:-$(cd "$(dirname "$0")" && pwd)}
 OUT=${OUT:-$PWD/gpu-out}

@@ -262,10 +262,13 @@ def main():
     java = {}
     device = "(no untwist results)"
     lines = open(java_file).read().splitlines() if os.path.exists(java_file) else []
+    notes = []
     for line in lines:
         name, ms, detail = line.rstrip("\n").split("\t", 2)
         if name == "device":
             device = detail
+        elif name == "cudnn_plans":
+            notes.append("cuDNN plans chosen by timing on first use: " + detail)
         else:
             java[name] = (float(ms), detail)
     peer_for = {"rope_q_and_k_f32": "rope_q_and_k_bf16_ref", "shared_attention_bf16_own_kernel": "shared_attention_bf16"}
@@ -276,6 +279,7 @@ def main():
         ratio = f"{peer / ms:.2f}x" if peer else ""
         out.append(f"| {name} | {ms:.3f} | {peer:.3f} | {ratio} | {detail} |" if peer else f"| {name} | {ms:.3f} | | | {detail} |")
     out.append("")
+    out.extend(notes)
     out.append("PyTorch only: " + ", ".join(f"{k} {v:.3f} ms" for k, v in res.items() if k not in java))
     out.append("PyTorch shared attention is SDPA over keys already concatenated (own + reference, no band scale); "
                "the RoPE peer of untwist's float32 RoPE is the reference apply_rope on bf16 q and k (float32 inside).")

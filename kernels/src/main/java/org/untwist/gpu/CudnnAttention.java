@@ -31,14 +31,41 @@ final class CudnnAttention implements AutoCloseable {
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment handle;
+    private final MemorySegment stream;
     private final Map<List<Integer>, Plan> plans = new HashMap<>();
     private final List<MemorySegment> descriptors = new ArrayList<>();
 
-    /** A finalized plan, its workspace size, and whether it writes the softmax statistics. */
-    record Plan(MemorySegment plan, long workspace, boolean stats) {
+    /** Plans tried per shape: the heuristics' first candidates that finalize, timed on first use. */
+    private static final int MAX_CANDIDATES = 6;
+
+    /**
+     * The finalized candidate plans of one shape (the heuristics' order), the largest workspace any of them
+     * needs, whether they write the softmax statistics, and the candidate chosen by timing on first use.
+     */
+    static final class Plan {
+        final List<MemorySegment> candidates;
+        final long workspace;
+        final boolean stats;
+        MemorySegment chosen;
+        String choice = "not yet run";
+
+        Plan(List<MemorySegment> candidates, long workspace, boolean stats) {
+            this.candidates = candidates;
+            this.workspace = workspace;
+            this.stats = stats;
+        }
+
+        long workspace() {
+            return workspace;
+        }
+
+        boolean stats() {
+            return stats;
+        }
     }
 
     CudnnAttention(MemorySegment stream) {
+        this.stream = stream;
         CudaLibraries.Result libs = CudaLibraries.load(CudaLibraries.Search.fromSystem(), EnumSet.of(CudaLibrary.CUDNN));
         if (!libs.ok()) {
             throw new IllegalStateException("cuDNN is not available: " + libs.reason());
@@ -72,6 +99,50 @@ final class CudnnAttention implements AutoCloseable {
      * [b, h, sq] float32 log-sum-exp of the scaled logits (natural log).
      */
     void run(Plan plan, long q, long k, long v, long o, long stats, float scale, long workspace) {
+        if (plan.chosen == null) {
+            choose(plan, q, k, v, o, stats, scale, workspace);
+        }
+        execute(plan, plan.chosen, q, k, v, o, stats, scale, workspace);
+    }
+
+    /**
+     * Times every candidate on the real operands (one warm-up, three timed runs each) and keeps the fastest:
+     * the heuristics' first choice is not always the fastest engine for a shape. A candidate that fails to
+     * execute is skipped.
+     */
+    private void choose(Plan plan, long q, long k, long v, long o, long stats, float scale, long workspace) {
+        double best = Double.POSITIVE_INFINITY;
+        CudaException last = null;
+        StringBuilder times = new StringBuilder();
+        for (int i = 0; i < plan.candidates.size(); i++) {
+            MemorySegment c = plan.candidates.get(i);
+            try {
+                execute(plan, c, q, k, v, o, stats, scale, workspace);
+                CudaCheck.cudart(org.untwist.ffm.gen.cudart.Cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+                long t0 = System.nanoTime();
+                for (int r = 0; r < 3; r++) {
+                    execute(plan, c, q, k, v, o, stats, scale, workspace);
+                }
+                CudaCheck.cudart(org.untwist.ffm.gen.cudart.Cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+                double ms = (System.nanoTime() - t0) / 3e6;
+                times.append(times.isEmpty() ? "" : ", ").append(String.format(java.util.Locale.ROOT, "#%d %.3f ms", i, ms));
+                if (ms < best) {
+                    best = ms;
+                    plan.chosen = c;
+                    plan.choice = "engine config " + i + " of " + plan.candidates.size();
+                }
+            } catch (CudaException e) {
+                last = e;
+                times.append(times.isEmpty() ? "" : ", ").append("#").append(i).append(" failed");
+            }
+        }
+        if (plan.chosen == null) {
+            throw last != null ? last : new IllegalStateException("no cuDNN candidate plan");
+        }
+        plan.choice += " (timed: " + times + ")";
+    }
+
+    private void execute(Plan plan, MemorySegment exec, long q, long k, long v, long o, long stats, float scale, long workspace) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment vp = create(a, Cudnn.CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR());
             try {
@@ -91,7 +162,7 @@ final class CudnnAttention implements AutoCloseable {
                 set(vp, Cudnn.CUDNN_ATTR_VARIANT_PACK_WORKSPACE(), Cudnn.CUDNN_TYPE_VOID_PTR(), 1,
                         a.allocateFrom(ADDRESS, MemorySegment.ofAddress(workspace)), "variant pack workspace");
                 CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(vp), "cudnnBackendFinalize(variant pack)");
-                CudaCheck.cudnn(Cudnn.cudnnBackendExecute(handle, plan.plan(), vp), "cudnnBackendExecute(SDPA forward)");
+                CudaCheck.cudnn(Cudnn.cudnnBackendExecute(handle, exec, vp), "cudnnBackendExecute(SDPA forward)");
             } finally {
                 Cudnn.cudnnBackendDestroyDescriptor(vp);
             }
@@ -139,7 +210,9 @@ final class CudnnAttention implements AutoCloseable {
                 cfgs), "cudnnBackendGetAttribute(heuristic results)");
         n = (int) count.get(JAVA_LONG, 0);
         CudaException last = null;
-        for (int i = 0; i < n; i++) {
+        List<MemorySegment> ok = new ArrayList<>();
+        long workspace = 0;
+        for (int i = 0; i < n && ok.size() < MAX_CANDIDATES; i++) {
             MemorySegment plan = keep(Cudnn.CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR());
             try {
                 set(plan, Cudnn.CUDNN_ATTR_EXECUTION_PLAN_HANDLE(), Cudnn.CUDNN_TYPE_HANDLE(), 1, arena.allocateFrom(ADDRESS, handle), "plan handle");
@@ -148,10 +221,14 @@ final class CudnnAttention implements AutoCloseable {
                 MemorySegment ws = arena.allocate(JAVA_LONG);
                 CudaCheck.cudnn(Cudnn.cudnnBackendGetAttribute(plan, Cudnn.CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE(), Cudnn.CUDNN_TYPE_INT64(), 1,
                         count, ws), "cudnnBackendGetAttribute(workspace size)");
-                return new Plan(plan, ws.get(JAVA_LONG, 0), withStats);
+                ok.add(plan);
+                workspace = Math.max(workspace, ws.get(JAVA_LONG, 0));
             } catch (CudaException e) {
                 last = e;
             }
+        }
+        if (!ok.isEmpty()) {
+            return new Plan(ok, workspace, withStats);
         }
         throw new IllegalStateException("no cuDNN engine finalizes " + what + (last == null ? "" : ": " + last.getMessage()), last);
     }

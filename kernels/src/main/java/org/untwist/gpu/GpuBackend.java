@@ -68,6 +68,7 @@ public final class GpuBackend extends AbstractBackend {
     private CudnnAttention cudnn;
     private final java.util.Set<List<Integer>> cudnnFailed = new java.util.HashSet<>();
     private String lastAttentionPath = "none";
+    private String lastCudnnChoice = "";
     private boolean closed;
 
     /** A backend with the settings of {@code -Duntwist.gpu.precision}, {@code -Duntwist.gpu.tf32}, {@code -Duntwist.gpu.cudnn}. */
@@ -522,6 +523,7 @@ public final class GpuBackend extends AbstractBackend {
                     }
                 }
             }
+            lastCudnnChoice = own.choice + (ref == null ? "" : "; reference pass: " + ref.choice);
             launch("merge_attention", ceil(qPairs, BLOCK), 1, 1, BLOCK, 0, args().ptr(o1).ptr(s1).ptr(o2).ptr(s2).ptr(po).i32(h).i32(lq).i32(d)
                     .i32((int) qPairs));
             return true;
@@ -536,6 +538,11 @@ public final class GpuBackend extends AbstractBackend {
     /** Which attention implementation the last attention call used (for benchmarks and tests). */
     public String lastAttentionPath() {
         return lastAttentionPath;
+    }
+
+    /** The cuDNN engine configurations the last cuDNN attention call used, with the first-use timings. */
+    public String lastCudnnChoice() {
+        return lastCudnnChoice;
     }
 
     @Override

@@ -112,8 +112,10 @@ public final class GpuBenchmark {
             double t = time(bf, 3, 10, 1, () -> bf.sharedAttention(q, k, v, rk, rv, LT, scale, out));
             lines.add(row("shared_attention_bf16", t, tflops(shared, t) + " (" + bf.lastAttentionPath()
                     + "; Lq 4608, Lk 4608 own + 4096 reference, 24x128, chunk scale; f32 in/out incl. bf16 rounding and merge)"));
+            String sharedChoice = bf.lastCudnnChoice();
             t = time(bf, 3, 10, 1, () -> bf.attention(q, k, v, out));
             lines.add(row("joint_attention_bf16", t, tflops(joint, t) + " (" + bf.lastAttentionPath() + "; Lq = Lk = 4608, 24x128)"));
+            lines.add(row("cudnn_plans", 0, "shared: " + sharedChoice + " | joint: " + bf.lastCudnnChoice()));
             bf.synchronize();
             t = time(own, 3, 10, 1, () -> own.sharedAttention(q, k, v, rk, rv, LT, scale, out));
             lines.add(row("shared_attention_bf16_own_kernel", t, tflops(shared, t) + " (" + own.lastAttentionPath() + ", same shape)"));
