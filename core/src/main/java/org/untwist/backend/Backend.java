@@ -23,8 +23,8 @@ import org.untwist.tensor.Tensor;
  *   <li>Shapes are checked before any memory is touched; a mismatch throws {@link IllegalArgumentException}
  *       that names the operation, the argument and the shapes.</li>
  * </ul>
- * Implementations are thread-safe for calls on disjoint outputs. {@link #close()} releases the backend's
- * threads and scratch memory.
+ * CPU implementations are thread-safe for calls on disjoint outputs; a device backend is driven by one thread
+ * (its operations share one stream). {@link #close()} releases the backend's threads and scratch memory.
  *
  * <p>Memory: a CPU backend computes on host tensors. A device backend (the GPU backend) computes on tensors
  * it {@link #allocate}s in its device memory; callers that care about speed keep their data there and move it

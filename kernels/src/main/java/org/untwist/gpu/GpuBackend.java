@@ -36,8 +36,12 @@ import org.untwist.tensor.Tensor;
  * <p>Precision ({@code -Duntwist.gpu.precision}): {@code f32} (default) computes in float32 everywhere, with
  * float32 GEMMs on the CUDA cores unless {@code -Duntwist.gpu.tf32=true}; {@code bf16} runs attention with
  * head dim 128 on bf16 tensor cores (float32 accumulation), as PyTorch's bf16 SDPA does. GEMMs with BF16 or
- * F16 weights always round the activations to the weights' type and run on tensor cores with float32
- * accumulation and output (what a bf16 reference computes).
+ * F16 weights round the activations to the weights' type in {@code bf16} precision (tensor cores, float32
+ * accumulation and output: what a bf16 reference computes); in {@code f32} precision the weights are widened
+ * block by block and multiplied in float32.
+ *
+ * <p>Unlike the CPU backends a GPU backend is not thread-safe: one thread drives it (its stream, cuBLAS handle
+ * and scratch buffers are shared by all operations). Attention supports head dimensions up to 256.
  */
 public final class GpuBackend extends AbstractBackend {
     public static final String PRECISION_PROPERTY = "untwist.gpu.precision";
