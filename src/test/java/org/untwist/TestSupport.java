@@ -34,8 +34,21 @@ public final class TestSupport {
         return goldenRoot().resolve("flux-tiny-f32");
     }
 
-    /** Names of every backend that can run here (the scalar oracle first). */
+    /**
+     * Names of every backend that can run here (the scalar oracle first); {@code -Duntwist.test.backends=a,b}
+     * restricts the suite to those (e.g. {@code gpu} on the GPU machine), failing when one cannot run.
+     */
     public static List<String> availableBackends() {
+        String only = System.getProperty("untwist.test.backends");
+        if (only != null && !only.isBlank()) {
+            List<String> wanted = List.of(only.trim().split("\\s*,\\s*"));
+            for (String w : wanted) {
+                Backends.providers().stream().filter(p -> p.name().equals(w)).findFirst()
+                        .filter(p -> p.unavailableReason() == null)
+                        .orElseThrow(() -> new IllegalStateException("-Duntwist.test.backends names '" + w + "', which cannot run here"));
+            }
+            return wanted;
+        }
         List<String> names = new ArrayList<>();
         for (BackendProvider p : Backends.providers()) {
             if (p.unavailableReason() == null) {

@@ -305,7 +305,7 @@ public abstract class AbstractBackend implements Backend {
         if (refKeyScale != null) {
             requireF32(op, "refKeyScale", refKeyScale);
             requireShape(op, "refKeyScale", refKeyScale, d / 2);
-            for (int p = 0; p < d / 2; p++) {
+            for (int p = 0; p < d / 2 && !refKeyScale.isDevice(); p++) { // device values: checked where they are written
                 float s = refKeyScale.get(p);
                 if (!(s >= 0) || Float.isInfinite(s)) {
                     throw new IllegalArgumentException(op + ": refKeyScale[" + p + "] = " + s + " must be finite and >= 0");
@@ -340,10 +340,10 @@ public abstract class AbstractBackend implements Backend {
         requireDistinct(op, q, out);
     }
 
-    // ---- layout: bulk copies shared by host-memory backends -------------------------------------------
+    // ---- layout: bulk copies, host versions shared by the CPU backends ---------------------------------
 
     @Override
-    public void splitQkv(Tensor qkv, Tensor q, Tensor k, Tensor v, int tokenOffset) {
+    public final void splitQkv(Tensor qkv, Tensor q, Tensor k, Tensor v, int tokenOffset) {
         String op = "splitQkv";
         requireF32(op, "qkv", qkv);
         requireRank(op, "qkv", qkv, 3);
@@ -361,6 +361,11 @@ public abstract class AbstractBackend implements Backend {
         if (tokenOffset < 0 || tokenOffset + l > lTot) {
             throw new IllegalArgumentException(op + ": tokens [" + tokenOffset + ", " + (tokenOffset + l) + ") do not fit in " + lTot);
         }
+        splitQkvKernel(qkv, q, k, v, tokenOffset, b, h, l, lTot, d);
+    }
+
+    /** {@code qkv [b, l, 3·h·d]} into head-major {@code q, k, v [b, h, lTot, d]} at tokens {@code [tokenOffset, +l)}. */
+    protected void splitQkvKernel(Tensor qkv, Tensor q, Tensor k, Tensor v, int tokenOffset, int b, int h, int l, int lTot, int d) {
         long rowBytes = (long) d * Float.BYTES;
         MemorySegment src = qkv.segment();
         Tensor[] dst = {q, k, v};
@@ -379,17 +384,17 @@ public abstract class AbstractBackend implements Backend {
     }
 
     @Override
-    public void concat(List<Tensor> parts, int axis, Tensor out) {
+    public final void concat(List<Tensor> parts, int axis, Tensor out) {
         blockCopy("concat", parts, axis, out, true);
     }
 
     @Override
-    public void split(Tensor x, int axis, List<Tensor> parts) {
+    public final void split(Tensor x, int axis, List<Tensor> parts) {
         blockCopy("split", parts, axis, x, false);
     }
 
-    /** Copies between {@code whole} and its slices along {@code axis}: outer × (slice of axis × inner) blocks. */
-    private static void blockCopy(String op, List<Tensor> parts, int axis, Tensor whole, boolean intoWhole) {
+    /** Checks, then copies between {@code whole} and its slices along {@code axis}. */
+    private void blockCopy(String op, List<Tensor> parts, int axis, Tensor whole, boolean intoWhole) {
         if (parts == null || parts.isEmpty()) {
             throw new IllegalArgumentException(op + ": no parts given");
         }
@@ -423,6 +428,14 @@ public abstract class AbstractBackend implements Backend {
         for (int dd = ax + 1; dd < rank; dd++) {
             inner *= whole.dim(dd);
         }
+        blockCopyKernel(parts, whole, outer, inner, ax, intoWhole);
+    }
+
+    /**
+     * Copies {@code outer} blocks between {@code whole} and each part: part {@code i}'s block of
+     * {@code dim(axis) · innerBytes} bytes sits after the blocks of the parts before it in each of whole's rows.
+     */
+    protected void blockCopyKernel(List<Tensor> parts, Tensor whole, long outer, long inner, int ax, boolean intoWhole) {
         long wholeBlock = whole.dim(ax) * inner;
         long offset = 0;
         for (Tensor p : parts) {
@@ -493,7 +506,7 @@ public abstract class AbstractBackend implements Backend {
     }
 
     private static void requireDistinct(String op, Tensor in, Tensor out) {
-        if (in.segment().asOverlappingSlice(out.segment()).isPresent() && in.numel() > 0 && out.numel() > 0) {
+        if (in.overlaps(out)) {
             throw new IllegalArgumentException(op + ": out must not overlap the input");
         }
     }

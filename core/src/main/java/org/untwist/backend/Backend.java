@@ -1,6 +1,7 @@
 package org.untwist.backend;
 
 import java.util.List;
+import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 
 /**
@@ -22,8 +23,13 @@ import org.untwist.tensor.Tensor;
  *   <li>Shapes are checked before any memory is touched; a mismatch throws {@link IllegalArgumentException}
  *       that names the operation, the argument and the shapes.</li>
  * </ul>
- * Implementations are thread-safe for calls on disjoint outputs. {@link #close()} releases the backend's
- * threads and scratch memory.
+ * CPU implementations are thread-safe for calls on disjoint outputs; a device backend is driven by one thread
+ * (its operations share one stream). {@link #close()} releases the backend's threads and scratch memory.
+ *
+ * <p>Memory: a CPU backend computes on host tensors. A device backend (the GPU backend) computes on tensors
+ * it {@link #allocate}s in its device memory; callers that care about speed keep their data there and move it
+ * with {@link #copy} at the boundary. Every backend also accepts host tensors in every operation (a device
+ * backend stages them through its memory), so code written for the CPU runs unchanged, only slower.
  */
 public interface Backend extends AutoCloseable {
 
@@ -35,6 +41,41 @@ public interface Backend extends AutoCloseable {
 
     /** Number of threads the backend computes with. */
     int threads();
+
+    // ---- memory --------------------------------------------------------------------------------------
+
+    /**
+     * A zero-filled tensor in the memory this backend computes on: host memory for CPU backends, device
+     * memory for a device backend. The caller closes it.
+     */
+    default Tensor allocate(DType dtype, int... shape) {
+        return Tensor.allocate(dtype, shape);
+    }
+
+    /**
+     * Copies {@code src} into {@code dst} (same shape and element type); either may be a host tensor or one of
+     * this backend's tensors. Returns when the data can be read ({@code dst} on the host) or used ({@code dst}
+     * in device memory: ordered before later operations of this backend).
+     */
+    default void copy(Tensor src, Tensor dst) {
+        if (src.dtype() != dst.dtype() || !java.util.Arrays.equals(src.shape(), dst.shape())) {
+            throw new IllegalArgumentException("copy: " + src + " into " + dst + ": shape and type must agree");
+        }
+        dst.copyFrom(src);
+    }
+
+    /**
+     * {@code src} in the memory this backend computes on: {@code src} itself on a CPU backend, a new copy in
+     * device memory on a device backend. Closing the result is always right: a borrowed tensor's close does
+     * nothing. Used to place model weights once.
+     */
+    default Tensor place(Tensor src) {
+        return src;
+    }
+
+    /** Waits until every operation issued so far has finished (a no-op for CPU backends); for timing. */
+    default void synchronize() {
+    }
 
     // ---- dense algebra -------------------------------------------------------------------------------
 

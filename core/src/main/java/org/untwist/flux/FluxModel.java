@@ -16,9 +16,13 @@ import org.untwist.tensor.Tensor;
  * optional guidance embedding and qkv bias) whose forward pass is written only in {@link Backend}
  * operations, following the reference {@code flux.model.Flux}.
  *
- * <p>Weights are memory-mapped from a FLUX.1-format safetensors file. Activations live in a workspace that
- * is allocated once per input geometry and reused across calls (sampling calls the model many times with
- * the same shapes). A model is not thread-safe; {@link #close()} releases the mapping and every buffer.
+ * <p>Weights are memory-mapped from a FLUX.1-format safetensors file (or come from another
+ * {@link FluxWeightSource}) and placed once in the backend's memory ({@link Backend#place}: the mapped views
+ * themselves on a CPU backend, device copies in their storage type on the GPU). Activations live in a
+ * workspace of {@link Backend#allocate}d tensors, allocated once per input geometry and reused across calls
+ * (sampling calls the model many times with the same shapes). Inputs and outputs are host tensors; on a
+ * device backend they are copied at the boundary. A model is not thread-safe; {@link #close()} releases the
+ * source and every buffer.
  */
 public final class FluxModel implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("org.untwist.flux");
@@ -28,25 +32,25 @@ public final class FluxModel implements AutoCloseable {
 
     private final FluxConfig config;
     private final Backend backend;
-    private final SafeTensors file;
+    private final FluxWeightSource file;
     private final Arena paramArena = Arena.ofShared();
     private final FluxWeights w;
     private Workspace ws;
     private boolean closed;
 
-    private FluxModel(FluxConfig config, SafeTensors file, Backend backend) {
+    private FluxModel(FluxConfig config, FluxWeightSource file, Backend backend) {
         this.config = config;
         this.backend = backend;
         this.file = file;
         try {
-            this.w = new FluxWeights(file, config, paramArena);
+            this.w = new FluxWeights(file, config, paramArena, backend);
         } catch (RuntimeException e) {
             paramArena.close();
             throw e;
         }
         List<String> unused = w.unusedTensors();
         if (!unused.isEmpty()) {
-            LOG.log(System.Logger.Level.WARNING, file.path() + ": " + unused.size() + " tensors not used by the model, e.g. " + unused.getFirst());
+            LOG.log(System.Logger.Level.WARNING, file.describe() + ": " + unused.size() + " tensors not used by the model, e.g. " + unused.getFirst());
         }
     }
 
@@ -72,11 +76,20 @@ public final class FluxModel implements AutoCloseable {
             throw new IOException(weightsFile + ": weights file not found");
         }
         FluxConfig config = FluxConfig.read(configFile);
-        SafeTensors file = SafeTensors.open(weightsFile);
+        return create(config, FluxWeightSource.of(SafeTensors.open(weightsFile)), backend);
+    }
+
+    /**
+     * A model over the weights of {@code source}, which the model owns from now on (closing the model closes
+     * it, and so does a failure here).
+     *
+     * @throws IllegalArgumentException when a weight is missing or has the wrong shape
+     */
+    public static FluxModel create(FluxConfig config, FluxWeightSource source, Backend backend) {
         try {
-            return new FluxModel(config, file, backend);
+            return new FluxModel(config, source, backend);
         } catch (RuntimeException e) {
-            file.close();
+            source.close();
             throw e;
         }
     }
@@ -133,6 +146,9 @@ public final class FluxModel implements AutoCloseable {
         Workspace s = workspace(b, lt, li);
         s.sharing = sharing;
         Backend be = backend;
+        FluxInputs host = in;
+        in = s.stage(in, be); // device backend: the inputs copied into device memory; CPU: unchanged
+        Tensor result = s.device && !out.isDevice() ? s.out : out;
 
         // Conditioning vector: time, guidance and pooled text embeddings summed.
         be.timestepEmbedding(in.timesteps(), TIME_FACTOR, MAX_PERIOD, s.tEmb);
@@ -151,7 +167,7 @@ public final class FluxModel implements AutoCloseable {
         be.concat(List.of(in.txtIds(), in.imgIds()), 1, s.ids);
         be.ropeTable(s.ids, config.axesDim(), config.theta(), s.pe);
         if (sharing != null) {
-            prepareSharing(in, sharing, s);
+            prepareSharing(host, sharing, s);
         }
 
         for (int i = 0; i < w.doubleBlocks.size(); i++) {
@@ -168,7 +184,10 @@ public final class FluxModel implements AutoCloseable {
         be.split(s.mod2, 1, List.of(s.shift, s.scale));
         be.layerNorm(s.img, NORM_EPS, s.imgNorm);
         be.modulate(s.imgNorm, s.shift, s.scale, s.imgNorm);
-        be.linear(s.imgNorm, w.finalLinear.weight(), w.finalLinear.bias(), out);
+        be.linear(s.imgNorm, w.finalLinear.weight(), w.finalLinear.bias(), result);
+        if (result != out) {
+            be.copy(result, out);
+        }
     }
 
     private void embed(FluxWeights.MlpEmbedder e, Tensor x, Tensor out, Workspace s) {
@@ -228,8 +247,12 @@ public final class FluxModel implements AutoCloseable {
         be.split(s.mod3, 1, s.singleMods);
         be.layerNorm(s.x, NORM_EPS, s.xNorm);
         be.modulate(s.xNorm, s.singleMods.get(0), s.singleMods.get(1), s.xNorm);
-        be.linear(s.xNorm, blk.linear1().weight(), blk.linear1().bias(), s.lin1);
-        be.split(s.lin1, 2, List.of(s.xQkv, s.xMlp));
+        // linear1's output rows [0, 3h) are the fused qkv projection and [3h, 3h + mlp) the MLP input: two GEMMs over
+        // row slices of the weight write them where they are needed, instead of one GEMM and a split copy.
+        Tensor w1 = blk.linear1().weight(), b1 = blk.linear1().bias();
+        int h3 = s.xQkv.dim(2), mlp = s.xMlp.dim(2);
+        be.linear(s.xNorm, w1.rows(0, h3), b1 == null ? null : b1.rows(0, h3), s.xQkv);
+        be.linear(s.xNorm, w1.rows(h3, mlp), b1 == null ? null : b1.rows(h3, mlp), s.xMlp);
         be.splitQkv(s.xQkv, s.q, s.k, s.v, 0);
         be.rmsNorm(s.q, blk.queryNorm(), NORM_EPS, s.q);
         be.rmsNorm(s.k, blk.keyNorm(), NORM_EPS, s.k);
@@ -264,7 +287,7 @@ public final class FluxModel implements AutoCloseable {
         Tensor refK = k0;
         if (sh.shiftColumns() > 0) { // ShiftPE: the targets see the reference's keys rotated at shifted positions
             s.kShifted = s.kShifted == null ? s.f32(1, config.numHeads(), s.textTokens + s.imageTokens, config.headDim()) : s.kShifted;
-            s.kShifted.copyFrom(k0);
+            be.copy(k0, s.kShifted);
             be.applyRope(s.kShifted, s.peShifted(), s.kShifted);
             refK = s.kShifted;
         }
@@ -276,14 +299,14 @@ public final class FluxModel implements AutoCloseable {
             int l = s.textTokens + s.imageTokens;
             s.probs = s.probs == null ? s.f32(b - 1, config.numHeads(), l, l + s.imageTokens) : s.probs;
             be.attentionProbs(qt, kt, refK, lt, s.chunkScale, s.probs);
-            sh.stats().record(sharedName, s.probs, lt, s.gridRows, s.gridCols);
+            sh.stats().record(sharedName, s.onHost(s.probs), lt, s.gridRows, s.gridCols);
             int[] chunkBand = sh.stats().chunkBand();
             if (chunkBand != null) { // raw per-band RoPE logit terms: first target's queries × reference keys
                 if (s.bandTerms == null || s.bandTerms.dim(4) != sh.stats().bands()) {
                     s.bandTerms = s.f32(1, config.numHeads(), l, l, sh.stats().bands());
                 }
                 be.chunkLogits(s.q.rows(1, 1), refK, chunkBand, sh.stats().bands(), s.bandTerms);
-                sh.stats().recordBands(sharedName, s.bandTerms, lt);
+                sh.stats().recordBands(sharedName, s.onHost(s.bandTerms), lt);
             }
         }
     }
@@ -330,7 +353,7 @@ public final class FluxModel implements AutoCloseable {
         }
         if (sharing.shiftColumns() > 0) {
             try (Tensor shifted = Tensor.allocate(DType.F32, 1, lt + li, axes)) {
-                shifted.copyFrom(s.ids.rows(0, 1));
+                backend.concat(List.of(in.txtIds().rows(0, 1), in.imgIds().rows(0, 1)), 1, shifted);
                 for (int t = lt; t < lt + li; t++) {
                     long c = (long) t * axes + axes - 1;
                     shifted.set(c, shifted.get(c) + sharing.shiftColumns());
@@ -346,7 +369,7 @@ public final class FluxModel implements AutoCloseable {
                 ws.close();
                 ws = null;
             }
-            ws = new Workspace(config, b, lt, li);
+            ws = new Workspace(config, b, lt, li, backend);
         }
         return ws;
     }
@@ -368,83 +391,137 @@ public final class FluxModel implements AutoCloseable {
             ws.close();
             ws = null;
         }
+        w.close();
         paramArena.close();
         file.close();
     }
 
-    /** Every activation buffer of one input geometry, in one arena. */
+    /** Every activation buffer of one input geometry, allocated by the backend (device memory on the GPU). */
     private static final class Workspace implements AutoCloseable {
         final int batch, textTokens, imageTokens;
-        final Arena arena = Arena.ofShared();
+        final Backend backend;
+        final boolean device; // the backend computes in device memory: inputs and outputs are copied
+        final List<Tensor> owned = new java.util.ArrayList<>();
+        final Arena hostArena = Arena.ofShared(); // host-side scratch: the chunk scale, host copies for statistics
         final Tensor tEmb, vec, vecTmp, vecHidden, vecSilu;
         final Tensor img, txt, x, ids, pe;
         final Tensor mod6Img, mod6Txt, mod3, mod2, shift, scale;
         final List<Tensor> imgMods, txtMods, singleMods;
         final Tensor imgNorm, txtNorm, imgQkv, txtQkv, iq, ik, iv, tq, tk, tv, q, k, v, attn, txtAttn, imgAttn;
         final Tensor imgProj, txtProj, imgMlp, txtMlp;
-        final Tensor xNorm, lin1, xQkv, xMlp, lin2In, xOut;
+        final Tensor xNorm, xQkv, xMlp, lin2In, xOut;
         // Shared attention (allocated on first use): per-call state set by prepareSharing.
         AttentionSharing sharing;
-        Tensor chunkScale, kShifted, peShiftedTable, probs, chunkScaleTensor, bandTerms;
+        Tensor chunkScale, kShifted, peShiftedTable, probs, chunkScaleTensor, bandTerms, probsHost, bandTermsHost;
         float[] gridRows, gridCols;
+        // Device copies of the inputs and the output (device backends only, allocated on first use).
+        Tensor inImg, inImgIds, inTxt, inTxtIds, inY, inT, inGuidance, out;
         private final FluxConfig config;
 
-        Workspace(FluxConfig c, int b, int lt, int li) {
+        Workspace(FluxConfig c, int b, int lt, int li, Backend backend) {
             this.batch = b;
             this.textTokens = lt;
             this.imageTokens = li;
             this.config = c;
-            int h = c.hiddenSize(), nh = c.numHeads(), hd = c.headDim(), mlp = c.mlpHiddenDim(), l = lt + li;
-            tEmb = f32(b, FluxWeights.TIME_EMBED_DIM);
-            vec = f32(b, h);
-            vecTmp = f32(b, h);
-            vecHidden = f32(b, h);
-            vecSilu = f32(b, h);
-            img = f32(b, li, h);
-            txt = f32(b, lt, h);
-            x = f32(b, l, h);
-            ids = f32(b, l, c.axesDim().length);
-            pe = f32(b, 1, l, hd / 2, 2, 2);
-            mod6Img = f32(b, 6 * h);
-            mod6Txt = f32(b, 6 * h);
-            mod3 = f32(b, 3 * h);
-            mod2 = f32(b, 2 * h);
-            shift = f32(b, h);
-            scale = f32(b, h);
-            imgMods = perBatch(6, b, h);
-            txtMods = perBatch(6, b, h);
-            singleMods = perBatch(3, b, h);
-            imgNorm = f32(b, li, h);
-            txtNorm = f32(b, lt, h);
-            imgQkv = f32(b, li, 3 * h);
-            txtQkv = f32(b, lt, 3 * h);
-            iq = f32(b, nh, li, hd);
-            ik = f32(b, nh, li, hd);
-            iv = f32(b, nh, li, hd);
-            tq = f32(b, nh, lt, hd);
-            tk = f32(b, nh, lt, hd);
-            tv = f32(b, nh, lt, hd);
-            q = f32(b, nh, l, hd);
-            k = f32(b, nh, l, hd);
-            v = f32(b, nh, l, hd);
-            attn = f32(b, l, h);
-            txtAttn = f32(b, lt, h);
-            imgAttn = f32(b, li, h);
-            imgProj = f32(b, li, h);
-            txtProj = f32(b, lt, h);
-            imgMlp = f32(b, li, mlp);
-            txtMlp = f32(b, lt, mlp);
-            xNorm = f32(b, l, h);
-            lin1 = f32(b, l, 3 * h + mlp);
-            xQkv = f32(b, l, 3 * h);
-            xMlp = f32(b, l, mlp);
-            lin2In = f32(b, l, h + mlp);
-            xOut = f32(b, l, h);
+            this.backend = backend;
+            try { // out of device memory half-way: free what was allocated
+                int h = c.hiddenSize(), nh = c.numHeads(), hd = c.headDim(), mlp = c.mlpHiddenDim(), l = lt + li;
+                tEmb = f32(b, FluxWeights.TIME_EMBED_DIM);
+                vec = f32(b, h);
+                vecTmp = f32(b, h);
+                vecHidden = f32(b, h);
+                vecSilu = f32(b, h);
+                img = f32(b, li, h);
+                txt = f32(b, lt, h);
+                x = f32(b, l, h);
+                ids = f32(b, l, c.axesDim().length);
+                pe = f32(b, 1, l, hd / 2, 2, 2);
+                mod6Img = f32(b, 6 * h);
+                mod6Txt = f32(b, 6 * h);
+                mod3 = f32(b, 3 * h);
+                mod2 = f32(b, 2 * h);
+                shift = f32(b, h);
+                scale = f32(b, h);
+                imgMods = perBatch(6, b, h);
+                txtMods = perBatch(6, b, h);
+                singleMods = perBatch(3, b, h);
+                imgNorm = f32(b, li, h);
+                txtNorm = f32(b, lt, h);
+                imgQkv = f32(b, li, 3 * h);
+                txtQkv = f32(b, lt, 3 * h);
+                iq = f32(b, nh, li, hd);
+                ik = f32(b, nh, li, hd);
+                iv = f32(b, nh, li, hd);
+                tq = f32(b, nh, lt, hd);
+                tk = f32(b, nh, lt, hd);
+                tv = f32(b, nh, lt, hd);
+                q = f32(b, nh, l, hd);
+                k = f32(b, nh, l, hd);
+                v = f32(b, nh, l, hd);
+                attn = f32(b, l, h);
+                txtAttn = f32(b, lt, h);
+                imgAttn = f32(b, li, h);
+                imgProj = f32(b, li, h);
+                txtProj = f32(b, lt, h);
+                imgMlp = f32(b, li, mlp);
+                txtMlp = f32(b, lt, mlp);
+                xNorm = f32(b, l, h);
+                xQkv = f32(b, l, 3 * h);
+                xMlp = f32(b, l, mlp);
+                lin2In = f32(b, l, h + mlp);
+                xOut = f32(b, l, h);
+            } catch (RuntimeException | Error e) {
+                close();
+                throw e;
+            }
+            device = x.isDevice();
+            if (device) {
+                out = f32(b, li, c.outChannels());
+            }
+        }
+
+        /** The inputs in the backend's memory: copied into device buffers on a device backend, as they are otherwise. */
+        FluxInputs stage(FluxInputs in, Backend be) {
+            if (!device) {
+                return in;
+            }
+            inImg = copyIn(in.img(), inImg, be);
+            inImgIds = copyIn(in.imgIds(), inImgIds, be);
+            inTxt = copyIn(in.txt(), inTxt, be);
+            inTxtIds = copyIn(in.txtIds(), inTxtIds, be);
+            inY = copyIn(in.y(), inY, be);
+            inT = copyIn(in.timesteps(), inT, be);
+            inGuidance = in.guidance() == null ? inGuidance : copyIn(in.guidance(), inGuidance, be);
+            return new FluxInputs(inImg, inImgIds, inTxt, inTxtIds, inY, inT, in.guidance() == null ? null : inGuidance);
+        }
+
+        private Tensor copyIn(Tensor src, Tensor buffer, Backend be) {
+            Tensor d = buffer != null ? buffer : f32(src.shape());
+            be.copy(src, d);
+            return d;
+        }
+
+        /** {@code t} readable from Java: itself on a CPU backend, a host copy (reused) of a device tensor. */
+        Tensor onHost(Tensor t) {
+            if (!t.isDevice()) {
+                return t;
+            }
+            Tensor h = t == probs ? probsHost : t == bandTerms ? bandTermsHost : null;
+            if (h == null || !h.hasShape(t.shape())) {
+                h = Tensor.allocate(hostArena, DType.F32, t.shape());
+                if (t == probs) {
+                    probsHost = h;
+                } else if (t == bandTerms) {
+                    bandTermsHost = h;
+                }
+            }
+            backend.copy(t, h);
+            return h;
         }
 
         Tensor chunkScaleBuffer() {
-            if (chunkScaleTensor == null) {
-                chunkScaleTensor = f32(config.headDim() / 2);
+            if (chunkScaleTensor == null) { // host: backends validate and read the scale values
+                chunkScaleTensor = Tensor.allocate(hostArena, DType.F32, config.headDim() / 2);
             }
             return chunkScaleTensor;
         }
@@ -457,7 +534,9 @@ public final class FluxModel implements AutoCloseable {
         }
 
         Tensor f32(int... shape) {
-            return Tensor.allocate(arena, DType.F32, shape);
+            Tensor t = backend.allocate(DType.F32, shape);
+            owned.add(t);
+            return t;
         }
 
         private List<Tensor> perBatch(int n, int b, int h) {
@@ -470,7 +549,11 @@ public final class FluxModel implements AutoCloseable {
 
         @Override
         public void close() {
-            arena.close();
+            for (Tensor t : owned) {
+                t.close();
+            }
+            owned.clear();
+            hostArena.close();
         }
     }
 }

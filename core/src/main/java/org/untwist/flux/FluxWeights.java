@@ -6,14 +6,15 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import org.untwist.io.SafeTensors;
+import org.untwist.backend.Backend;
 import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 
 /**
  * The parameters of a FLUX transformer, looked up by the key names of FLUX.1 checkpoints and checked
- * against the config. Weight matrices stay views of the mapped file in their storage type (F32, BF16,
- * F16); vectors (biases, norm scales) are widened once to float32 copies owned by {@code arena}.
+ * against the config. Every tensor goes through {@link Backend#place} once: on a CPU backend weight matrices
+ * stay views of the mapped file in their storage type (F32, BF16, F16), on a device backend they are copied
+ * to device memory in that type. Vectors (biases, norm scales) are widened once to float32 first.
  */
 final class FluxWeights {
 
@@ -48,34 +49,42 @@ final class FluxWeights {
     final Linear finalMod;
     final Linear finalLinear;
 
-    private final SafeTensors file;
+    private final FluxWeightSource file;
     private final Arena arena;
+    private final Backend backend;
+    private final List<Tensor> placed = new ArrayList<>(); // closed by close(): device copies (no-op for host views)
     private final Set<String> used = new HashSet<>();
 
     /** Size of the sinusoidal embedding fed to {@code time_in} and {@code guidance_in}. */
     static final int TIME_EMBED_DIM = 256;
 
-    FluxWeights(SafeTensors file, FluxConfig c, Arena arena) {
+    FluxWeights(FluxWeightSource file, FluxConfig c, Arena arena, Backend backend) {
         this.file = file;
         this.arena = arena;
-        int h = c.hiddenSize(), hd = c.headDim(), mlp = c.mlpHiddenDim();
-        imgIn = linear("img_in", h, c.inChannels(), true);
-        txtIn = linear("txt_in", h, c.contextInDim(), true);
-        timeIn = embedder("time_in", TIME_EMBED_DIM, h);
-        vectorIn = embedder("vector_in", c.vecInDim(), h);
-        guidanceIn = c.guidanceEmbed() ? embedder("guidance_in", TIME_EMBED_DIM, h) : null;
-        for (int i = 0; i < c.depth(); i++) {
-            String p = "double_blocks." + i + ".";
-            doubleBlocks.add(new DoubleBlock(stream(p + "img_", c, h, hd, mlp), stream(p + "txt_", c, h, hd, mlp)));
+        this.backend = backend;
+        try { // a failure half-way must not leak the device copies made so far
+            int h = c.hiddenSize(), hd = c.headDim(), mlp = c.mlpHiddenDim();
+            imgIn = linear("img_in", h, c.inChannels(), true);
+            txtIn = linear("txt_in", h, c.contextInDim(), true);
+            timeIn = embedder("time_in", TIME_EMBED_DIM, h);
+            vectorIn = embedder("vector_in", c.vecInDim(), h);
+            guidanceIn = c.guidanceEmbed() ? embedder("guidance_in", TIME_EMBED_DIM, h) : null;
+            for (int i = 0; i < c.depth(); i++) {
+                String p = "double_blocks." + i + ".";
+                doubleBlocks.add(new DoubleBlock(stream(p + "img_", c, h, hd, mlp), stream(p + "txt_", c, h, hd, mlp)));
+            }
+            for (int i = 0; i < c.depthSingleBlocks(); i++) {
+                String p = "single_blocks." + i + ".";
+                singleBlocks.add(new SingleBlock(linear(p + "modulation.lin", 3 * h, h, true),
+                        linear(p + "linear1", 3 * h + mlp, h, true), linear(p + "linear2", h, h + mlp, true),
+                        vector(p + "norm.query_norm.scale", hd), vector(p + "norm.key_norm.scale", hd)));
+            }
+            finalMod = linear("final_layer.adaLN_modulation.1", 2 * h, h, true);
+            finalLinear = linear("final_layer.linear", c.outChannels(), h, true);
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
         }
-        for (int i = 0; i < c.depthSingleBlocks(); i++) {
-            String p = "single_blocks." + i + ".";
-            singleBlocks.add(new SingleBlock(linear(p + "modulation.lin", 3 * h, h, true),
-                    linear(p + "linear1", 3 * h + mlp, h, true), linear(p + "linear2", h, h + mlp, true),
-                    vector(p + "norm.query_norm.scale", hd), vector(p + "norm.key_norm.scale", hd)));
-        }
-        finalMod = linear("final_layer.adaLN_modulation.1", 2 * h, h, true);
-        finalLinear = linear("final_layer.linear", c.outChannels(), h, true);
     }
 
     private StreamWeights stream(String p, FluxConfig c, int h, int hd, int mlp) {
@@ -89,26 +98,46 @@ final class FluxWeights {
     }
 
     private Linear linear(String name, int out, int in, boolean bias) {
-        Tensor w = require(name + ".weight", out, in);
+        Tensor w = place(require(name + ".weight", out, in));
         return new Linear(w, bias ? vector(name + ".bias", out) : null);
     }
 
     /** A 1-D parameter, widened to an F32 copy owned by the model. */
     private Tensor vector(String name, int n) {
         Tensor stored = require(name, n);
+        if (stored.isDevice()) { // generated in device memory: must already be float32
+            if (stored.dtype() != DType.F32) {
+                throw new IllegalArgumentException(file.describe() + ": vector '" + name + "' in device memory must be F32, got " + stored.dtype());
+            }
+            return place(stored);
+        }
         Tensor f32 = Tensor.allocate(arena, DType.F32, n);
         f32.copyFrom(stored);
-        return f32;
+        return place(f32);
+    }
+
+    private Tensor place(Tensor t) {
+        Tensor p = backend.place(t);
+        placed.add(p);
+        return p;
+    }
+
+    /** Frees the device copies (host views and arena tensors are freed by their owners). */
+    void close() {
+        for (Tensor t : placed) {
+            t.close();
+        }
+        placed.clear();
     }
 
     private Tensor require(String name, int... shape) {
         if (!file.contains(name)) {
-            throw new IllegalArgumentException(file.path() + ": missing tensor '" + name + "' (expected shape " + Arrays.toString(shape)
+            throw new IllegalArgumentException(file.describe() + ": missing tensor '" + name + "' (expected shape " + Arrays.toString(shape)
                     + " for this config)");
         }
-        Tensor t = file.tensor(name);
+        Tensor t = file.tensor(name, shape);
         if (!t.hasShape(shape)) {
-            throw new IllegalArgumentException(file.path() + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())
+            throw new IllegalArgumentException(file.describe() + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())
                     + " but the config implies " + Arrays.toString(shape));
         }
         used.add(name);

@@ -8,7 +8,7 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * A dense, row-major, contiguous tensor in native memory.
+ * A dense, row-major, contiguous tensor in native host memory or in a backend's device memory.
  *
  * <p>A tensor either owns its memory (created by {@link #allocate(DType, int...)}: closing it frees the
  * memory) or borrows it from an arena or a mapped file that somebody else closes ({@link #allocate(Arena,
@@ -18,6 +18,10 @@ import java.util.Objects;
  * <p>Elements are little-endian. Compute tensors are {@link DType#F32}; weight tensors may be BF16 or F16.
  * Tensors are not thread-safe for concurrent writes to the same elements, but their memory is accessible
  * from any thread (shared arenas), which the multi-threaded backends rely on.
+ *
+ * <p>A <em>device</em> tensor ({@link #onDevice}) describes memory on an accelerator: shape, type and a device
+ * address that only its backend uses. Its host accessors ({@link #segment()}, {@link #get}, {@link #set},
+ * {@link #copyFrom}, ...) throw {@link IllegalStateException}; data moves with {@code Backend.copy}.
  */
 public final class Tensor implements AutoCloseable {
     /** Alignment of every tensor this class allocates: one AVX-512 register / cache line. */
@@ -26,11 +30,30 @@ public final class Tensor implements AutoCloseable {
     static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    private final MemorySegment data;
+    private final MemorySegment data; // null for a device tensor
     private final DType dtype;
     private final int[] shape;
     private final long numel;
     private final Arena owner; // null when the memory is borrowed
+    private final DeviceStorage device; // null for a host tensor
+    private final long deviceOffset; // bytes from device.address()
+    private final boolean ownsDevice;
+
+    private Tensor(DeviceStorage device, long offset, DType dtype, int[] shape, boolean owns) {
+        this.dtype = Objects.requireNonNull(dtype, "dtype");
+        this.shape = shape.clone();
+        this.numel = numel(this.shape);
+        long bytes = numel * dtype.byteSize();
+        if (offset < 0 || offset + bytes > device.byteSize()) {
+            throw new IllegalArgumentException("device memory of " + device.byteSize() + " bytes does not hold a " + dtype + " tensor of shape "
+                    + Arrays.toString(shape) + " at offset " + offset);
+        }
+        this.data = null;
+        this.owner = null;
+        this.device = device;
+        this.deviceOffset = offset;
+        this.ownsDevice = owns;
+    }
 
     private Tensor(MemorySegment data, DType dtype, int[] shape, Arena owner) {
         this.dtype = Objects.requireNonNull(dtype, "dtype");
@@ -43,6 +66,72 @@ public final class Tensor implements AutoCloseable {
         }
         this.data = data;
         this.owner = owner;
+        this.device = null;
+        this.deviceOffset = 0;
+        this.ownsDevice = false;
+    }
+
+    /**
+     * A tensor over device memory, for backends. With {@code owns} the tensor frees {@code storage} on
+     * {@link #close()}.
+     */
+    public static Tensor onDevice(DeviceStorage storage, DType dtype, boolean owns, int... shape) {
+        return new Tensor(Objects.requireNonNull(storage, "storage"), 0, dtype, shape, owns);
+    }
+
+    /** Whether this tensor lives in device memory (its host accessors throw). */
+    public boolean isDevice() {
+        return device != null;
+    }
+
+    /** The device memory behind a device tensor. */
+    public DeviceStorage deviceStorage() {
+        requireDevice();
+        return device;
+    }
+
+    /** The device address of a device tensor's first element. */
+    public long deviceAddress() {
+        requireDevice();
+        if (!device.isAlive()) {
+            throw new IllegalStateException(this + ": its device memory has been freed");
+        }
+        return device.address() + deviceOffset;
+    }
+
+    /** Size of the elements in bytes. */
+    public long byteSize() {
+        return numel * dtype.byteSize();
+    }
+
+    /** Whether the elements of this tensor and {@code other} share any byte (same memory space only). */
+    public boolean overlaps(Tensor other) {
+        if (numel == 0 || other.numel == 0) {
+            return false;
+        }
+        if (isDevice() != other.isDevice()) {
+            return false;
+        }
+        if (!isDevice()) {
+            return data.asOverlappingSlice(other.data).isPresent();
+        }
+        long a = device.address() + deviceOffset, b = other.device.address() + other.deviceOffset;
+        return a < b + other.byteSize() && b < a + byteSize();
+    }
+
+    private void requireDevice() {
+        if (device == null) {
+            throw new IllegalStateException(this + " is a host tensor");
+        }
+    }
+
+    /** The host memory; a clear error for a device tensor, whose memory Java must never touch. */
+    private MemorySegment host() {
+        if (data == null) {
+            throw new IllegalStateException(this + " lives in device memory (" + device.device() + "); copy it to a host tensor with"
+                    + " Backend.copy before reading or writing it from Java");
+        }
+        return data;
     }
 
     /** Allocates a zero-filled tensor that owns its memory; {@link #close()} frees it. */
@@ -96,7 +185,7 @@ public final class Tensor implements AutoCloseable {
 
     /** The memory behind this tensor, exactly {@code numel() * dtype().byteSize()} bytes. */
     public MemorySegment segment() {
-        return data;
+        return host();
     }
 
     public DType dtype() {
@@ -130,18 +219,18 @@ public final class Tensor implements AutoCloseable {
     /** Element at flat index {@code i}, widened to float. */
     public float get(long i) {
         return switch (dtype) {
-            case F32 -> data.getAtIndex(F32_LE, i);
-            case BF16 -> DType.bf16ToFloat(data.getAtIndex(I16_LE, i));
-            case F16 -> Float.float16ToFloat(data.getAtIndex(I16_LE, i));
+            case F32 -> host().getAtIndex(F32_LE, i);
+            case BF16 -> DType.bf16ToFloat(host().getAtIndex(I16_LE, i));
+            case F16 -> Float.float16ToFloat(host().getAtIndex(I16_LE, i));
         };
     }
 
     /** Stores {@code v} at flat index {@code i}, rounding to the storage type. */
     public void set(long i, float v) {
         switch (dtype) {
-            case F32 -> data.setAtIndex(F32_LE, i, v);
-            case BF16 -> data.setAtIndex(I16_LE, i, DType.floatToBf16(v));
-            case F16 -> data.setAtIndex(I16_LE, i, Float.floatToFloat16(v));
+            case F32 -> host().setAtIndex(F32_LE, i, v);
+            case BF16 -> host().setAtIndex(I16_LE, i, DType.floatToBf16(v));
+            case F16 -> host().setAtIndex(I16_LE, i, Float.floatToFloat16(v));
         }
     }
 
@@ -152,7 +241,7 @@ public final class Tensor implements AutoCloseable {
         }
         float[] out = new float[(int) numel];
         if (dtype == DType.F32) {
-            MemorySegment.copy(data, F32_LE, 0, out, 0, out.length);
+            MemorySegment.copy(host(), F32_LE, 0, out, 0, out.length);
         } else {
             for (int i = 0; i < out.length; i++) {
                 out[i] = get(i);
@@ -167,7 +256,7 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException(values.length + " values for a tensor of " + numel + " elements");
         }
         if (dtype == DType.F32) {
-            MemorySegment.copy(values, 0, data, F32_LE, 0, values.length);
+            MemorySegment.copy(values, 0, host(), F32_LE, 0, values.length);
         } else {
             for (int i = 0; i < values.length; i++) {
                 set(i, values[i]);
@@ -188,7 +277,7 @@ public final class Tensor implements AutoCloseable {
             throw new IllegalArgumentException("copy from shape " + Arrays.toString(src.shape) + " into " + Arrays.toString(shape));
         }
         if (dtype == src.dtype) {
-            MemorySegment.copy(src.data, 0, data, 0, data.byteSize());
+            MemorySegment.copy(src.host(), 0, host(), 0, host().byteSize());
         } else {
             for (long i = 0; i < numel; i++) {
                 set(i, src.get(i));
@@ -208,7 +297,7 @@ public final class Tensor implements AutoCloseable {
         if (numel(newShape) != numel) {
             throw new IllegalArgumentException("cannot reshape " + Arrays.toString(shape) + " to " + Arrays.toString(newShape));
         }
-        return new Tensor(data, dtype, newShape, null);
+        return device != null ? new Tensor(device, deviceOffset, dtype, newShape, false) : new Tensor(data, dtype, newShape, null);
     }
 
     /**
@@ -221,7 +310,10 @@ public final class Tensor implements AutoCloseable {
         }
         int[] s = shape.clone();
         s[0] = count;
-        long rowBytes = shape[0] == 0 ? 0 : data.byteSize() / shape[0];
+        long rowBytes = shape[0] == 0 ? 0 : byteSize() / shape[0];
+        if (device != null) {
+            return new Tensor(device, deviceOffset + from * rowBytes, dtype, s, false);
+        }
         return new Tensor(data.asSlice(from * rowBytes, count * rowBytes), dtype, s, null);
     }
 
@@ -232,7 +324,7 @@ public final class Tensor implements AutoCloseable {
 
     /** Whether this tensor owns (and will free) its memory. */
     public boolean ownsMemory() {
-        return owner != null;
+        return owner != null || ownsDevice;
     }
 
     /** Frees owned memory; a no-op for views and borrowed tensors. Idempotent. */
@@ -241,10 +333,13 @@ public final class Tensor implements AutoCloseable {
         if (owner != null && owner.scope().isAlive()) {
             owner.close();
         }
+        if (ownsDevice) {
+            device.close();
+        }
     }
 
     @Override
     public String toString() {
-        return "Tensor" + Arrays.toString(shape) + " " + dtype;
+        return "Tensor" + Arrays.toString(shape) + " " + dtype + (device != null ? " on " + device.device() : "");
     }
 }

@@ -5,10 +5,10 @@ import org.untwist.backend.BackendProvider;
 import org.untwist.ffm.CudaLibraries;
 
 /**
- * Registers the {@code gpu} backend. In this version only the FFM bindings and the device probe exist, so the
- * provider is never available: without CUDA it says which library is missing or that there is no device,
- * and with everything present it says that the kernels are not implemented yet. The probe runs once per
- * JVM (loading the CUDA libraries is not free) and never throws.
+ * Registers the {@code gpu} backend: available when the CUDA libraries load and a device exists; otherwise
+ * it says which library is missing or that there is no device, and automatic selection logs that reason
+ * and takes a CPU backend. The probe runs once per JVM (loading the CUDA libraries is not free) and never
+ * throws.
  */
 public final class GpuBackendProvider implements BackendProvider {
 
@@ -21,7 +21,7 @@ public final class GpuBackendProvider implements BackendProvider {
         return "gpu";
     }
 
-    /** Above the CPU backends (vector is 100), for when the GPU backend exists. */
+    /** Above the CPU backends (vector is 100). */
     @Override
     public int priority() {
         return 200;
@@ -38,7 +38,11 @@ public final class GpuBackendProvider implements BackendProvider {
 
     @Override
     public Backend create(int threads) {
-        throw new IllegalStateException("the gpu backend cannot run here: " + unavailableReason());
+        String why = unavailableReason();
+        if (why != null) {
+            throw new IllegalStateException("the gpu backend cannot run here: " + why);
+        }
+        return new GpuBackend();
     }
 
     /** Runs the probe with an explicit search (not cached); for tests and diagnostics. */

@@ -22,16 +22,13 @@ final class GpuProbe {
     static final Set<CudaLibrary> REQUIRED = EnumSet.of(CudaLibrary.CUDART, CudaLibrary.CUDA_DRIVER, CudaLibrary.NVRTC,
             CudaLibrary.CUBLAS_LT, CudaLibrary.CUBLAS);
 
-    /** The reason given on a machine where everything needed is present, while the kernels do not exist. */
-    static final String NOT_IMPLEMENTED = "the GPU backend's kernels are not implemented yet (bindings and device probe only)";
-
     /** Oldest CUDA runtime the bindings were generated for (CUDA 13.0 headers). */
     static final int MIN_RUNTIME = 13000;
 
     private GpuProbe() {
     }
 
-    /** Why the GPU backend cannot run with the libraries {@code search} finds; never {@code null} in this version. */
+    /** Why the GPU backend cannot run with the libraries {@code search} finds, or {@code null} when it can. */
     static String unavailableReason(CudaLibraries.Search search) {
         try {
             CudaLibraries.Result libs = CudaLibraries.load(search, REQUIRED);
@@ -66,8 +63,8 @@ final class GpuProbe {
             if (driver < runtime) {
                 return "the NVIDIA driver supports CUDA " + version(driver) + " but the runtime is CUDA " + version(runtime);
             }
-            return NOT_IMPLEMENTED + "; found " + devices + " device" + (devices == 1 ? "" : "s") + ", device 0: "
-                    + describeDevice(arena, 0) + ", CUDA runtime " + version(runtime) + ", driver " + version(driver);
+            describeDevice(arena, 0); // the driver answers for device 0
+            return null;
         } catch (CudaException e) {
             return "the GPU probe failed: " + e.getMessage();
         }

@@ -1,8 +1,11 @@
 /**
- * The GPU backend: CUDA C kernels compiled at run time by NVRTC, cuBLAS GEMMs and cuDNN attention behind
- * {@link org.untwist.backend.Backend}. So far only {@link org.untwist.gpu.GpuBackendProvider} exists: it
- * loads the CUDA libraries through {@link org.untwist.ffm.CudaLibraries}, probes for a device and reports
- * why the backend cannot run (a missing library, no device, or the kernels not being implemented yet), so
- * automatic selection never picks it.
+ * The GPU backend: {@link org.untwist.gpu.GpuBackend} implements {@link org.untwist.backend.Backend} with CUDA C
+ * kernels compiled at run time by NVRTC ({@link org.untwist.gpu.KernelModule}, CUBINs cached on disk) and
+ * launched through the driver API, GEMMs through cuBLAS, and bf16 attention through cuDNN's fused SDPA
+ * ({@link org.untwist.gpu.CudnnAttention}, the backend graph API). {@link org.untwist.gpu.GpuBackendProvider}
+ * makes it the automatic choice where the CUDA libraries load and a device exists; elsewhere it reports why.
+ * Device memory is {@link org.untwist.gpu.GpuMemory} behind device {@link org.untwist.tensor.Tensor}s;
+ * {@link org.untwist.gpu.GpuBenchmark} is the benchmark that {@code kernels/bench/run-on-gpu.sh} runs against
+ * PyTorch.
  */
 package org.untwist.gpu;

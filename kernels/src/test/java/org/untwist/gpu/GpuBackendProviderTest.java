@@ -67,6 +67,9 @@ class GpuBackendProviderTest {
     @Test
     @Order(2)
     void anEmptyLibraryFolderNamesTheMissingLibraries(@TempDir Path empty) {
+        // A library stays loaded for the life of the JVM: when another test class ran first, there is nothing to miss.
+        org.junit.jupiter.api.Assumptions.assumeTrue(CudaLibraries.loadedFrom(CudaLibrary.CUDART).isEmpty(),
+                "the CUDA libraries were loaded earlier in this JVM");
         CudaLibraries.Result r = CudaLibraries.load(CudaLibraries.Search.only(empty), GpuProbe.REQUIRED);
         assertFalse(r.ok());
         String reason = GpuBackendProvider.probe(CudaLibraries.Search.only(empty));
@@ -81,30 +84,40 @@ class GpuBackendProviderTest {
 
     @Test
     @Order(3)
-    void theProviderIsRegisteredAndUnavailableWithAReason() {
+    void theProviderIsRegisteredAndSaysWhyItCannotRun() {
         BackendProvider gpu = Backends.providers().stream().filter(p -> p.name().equals("gpu")).findFirst().orElseThrow();
         String reason = assertDoesNotThrow(gpu::unavailableReason);
-        assertNotNull(reason, "the GPU backend has no kernels yet: it must never be available");
+        assertEquals(reason, gpu.unavailableReason(), "probed once");
+        if (reason == null) { // a machine with a device: the backend builds
+            assertTrue(hasNvidiaDriver(), "available without an NVIDIA driver?");
+            try (var b = gpu.create(1)) {
+                System.out.println("gpu: " + b.describe());
+                assertEquals("gpu", b.name());
+            }
+            return;
+        }
         assertFalse(reason.isBlank());
         if (hasNvidiaDriver()) {
-            System.out.println("gpu: " + reason);
+            System.out.println("gpu unavailable: " + reason);
         } else {
             // No driver: the driver library or a device is what is missing (the runtime may be installed).
             assertTrue(reason.contains("libcuda.so.1") || reason.startsWith("no CUDA device"), reason);
         }
-        assertEquals(reason, gpu.unavailableReason(), "probed once");
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> gpu.create(1));
         assertTrue(e.getMessage().contains(reason), e.getMessage());
     }
 
     @Test
     @Order(4)
-    void automaticSelectionSkipsTheGpu() {
+    void automaticSelectionTakesTheGpuOnlyWhereItCanRun() {
+        boolean available = new GpuBackendProvider().unavailableReason() == null;
         try (var b = Backends.create(null, 1)) {
-            assertFalse(b.name().equals("gpu"));
+            assertEquals(available, b.name().equals("gpu"), b.describe());
         }
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Backends.create("gpu", 1));
-        assertTrue(e.getMessage().contains("backend 'gpu' was requested but cannot run here"), e.getMessage());
+        if (!available) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> Backends.create("gpu", 1));
+            assertTrue(e.getMessage().contains("backend 'gpu' was requested but cannot run here"), e.getMessage());
+        }
     }
 
     @Test

@@ -1,0 +1,653 @@
+// CUDA C kernels of the untwist GPU backend: everything cuBLAS does not do. Compiled at run time by NVRTC for
+// the device's architecture (org.untwist.gpu.KernelModule); every kernel is extern "C" so that its name is
+// its symbol. Tensors are float32, row-major, contiguous; the formulas follow the scalar oracle
+// (core/.../ScalarBackend.java), with double accumulation where it accumulates in double.
+// No headers: NVRTC compiles this without an include path; 16-bit conversions are single PTX instructions.
+
+typedef long long i64;
+typedef unsigned long long u64;
+typedef unsigned short u16;
+
+#define NEG_INF __int_as_float(0xff800000)
+
+__device__ __forceinline__ u16 to_bf16(float f) { u16 r; asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(f)); return r; }
+__device__ __forceinline__ u16 to_f16(float f) { u16 r; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r) : "f"(f)); return r; }
+// Two floats rounded to bf16 in one 32-bit word, lo in the low half (the order mma.sync fragments use).
+__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
+    unsigned r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+
+#define GRID_STRIDE(i, n) for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)
+
+// ---- elementwise -------------------------------------------------------------------------------------
+
+extern "C" __global__ void add_f32(const float* a, const float* b, float* out, i64 n) {
+    GRID_STRIDE(i, n) out[i] = a[i] + b[i];
+}
+
+// op 0: SiLU x·sigmoid(x); op 1: GELU (tanh approximation). Computed in double like the oracle: these are
+// memory-bound, so the FP64 units cost nothing measurable.
+extern "C" __global__ void unary_f32(const float* x, float* out, i64 n, int op) {
+    GRID_STRIDE(i, n) {
+        double v = x[i];
+        double r;
+        if (op == 0) {
+            r = v / (1.0 + exp(-v));
+        } else if (op == 2) { // bf16 precision: GELU in float (tanhf, a few ulps), memory-bound like the reference's
+            float f = x[i];
+            out[i] = 0.5f * f * (1.0f + tanhf(0.7978845608f * (f + 0.044715f * f * f * f)));
+            continue;
+        } else {
+            const double k = 0.7978845608028654; // sqrt(2/pi)
+            r = 0.5 * v * (1.0 + tanh(k * (v + 0.044715 * v * v * v)));
+        }
+        out[i] = (float) r;
+    }
+}
+
+// Row-wise kernels: one block per row (b·tokens + t), threads across the feature dimension, float4 when
+// vec4 (dim % 4 == 0 and 16-byte aligned rows); no 64-bit division per element.
+// out[b,t,d] = (1 + scale[b,d]) · x[b,t,d] + shift[b,d]
+extern "C" __global__ void modulate_f32(const float* x, const float* shift, const float* scale, float* out, int tokens, int dim, int vec4) {
+    i64 row = blockIdx.x;
+    i64 b = row / tokens;
+    const float* xr = x + row * dim;
+    float* orow = out + row * dim;
+    const float* sh = shift + b * dim;
+    const float* sc = scale + b * dim;
+    if (vec4) {
+        for (int c = threadIdx.x; c < dim / 4; c += blockDim.x) {
+            float4 v = reinterpret_cast<const float4*>(xr)[c], a = reinterpret_cast<const float4*>(sc)[c], h = reinterpret_cast<const float4*>(sh)[c];
+            reinterpret_cast<float4*>(orow)[c] = make_float4(
+                (float) ((1.0 + (double) a.x) * (double) v.x + (double) h.x), (float) ((1.0 + (double) a.y) * (double) v.y + (double) h.y),
+                (float) ((1.0 + (double) a.z) * (double) v.z + (double) h.z), (float) ((1.0 + (double) a.w) * (double) v.w + (double) h.w));
+        }
+    } else {
+        for (int c = threadIdx.x; c < dim; c += blockDim.x) orow[c] = (float) ((1.0 + (double) sc[c]) * (double) xr[c] + (double) sh[c]);
+    }
+}
+
+// out[b,t,d] = residual[b,t,d] + gate[b,d] · y[b,t,d]
+extern "C" __global__ void gated_residual_f32(const float* res, const float* gate, const float* y, float* out, int tokens, int dim, int vec4) {
+    i64 row = blockIdx.x;
+    const float* g = gate + (row / tokens) * dim;
+    const float* rr = res + row * dim;
+    const float* yr = y + row * dim;
+    float* orow = out + row * dim;
+    if (vec4) {
+        for (int c = threadIdx.x; c < dim / 4; c += blockDim.x) {
+            float4 r = reinterpret_cast<const float4*>(rr)[c], a = reinterpret_cast<const float4*>(g)[c], v = reinterpret_cast<const float4*>(yr)[c];
+            reinterpret_cast<float4*>(orow)[c] = make_float4(
+                (float) ((double) r.x + (double) a.x * (double) v.x), (float) ((double) r.y + (double) a.y * (double) v.y),
+                (float) ((double) r.z + (double) a.z * (double) v.z), (float) ((double) r.w + (double) a.w * (double) v.w));
+        }
+    } else {
+        for (int c = threadIdx.x; c < dim; c += blockDim.x) orow[c] = (float) ((double) rr[c] + (double) g[c] * (double) yr[c]);
+    }
+}
+
+// out[r, c] = bias[c]: the GEMM then accumulates into it (beta = 1), so the bias costs no extra pass over out.
+extern "C" __global__ void broadcast_rows_f32(float* out, const float* bias, int cols, int vec4) {
+    float* orow = out + (i64) blockIdx.x * cols;
+    if (vec4) {
+        for (int c = threadIdx.x; c < cols / 4; c += blockDim.x) reinterpret_cast<float4*>(orow)[c] = reinterpret_cast<const float4*>(bias)[c];
+    } else {
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) orow[c] = bias[c];
+    }
+}
+
+// Activations rounded to the weights' 16-bit type for a tensor-core GEMM (round to nearest even).
+extern "C" __global__ void f32_to_bf16(const float* x, u16* out, i64 n) {
+    GRID_STRIDE(i, n) out[i] = to_bf16(x[i]);
+}
+
+extern "C" __global__ void f32_to_f16(const float* x, u16* out, i64 n) {
+    GRID_STRIDE(i, n) out[i] = to_f16(x[i]);
+}
+
+// 16-bit weights widened to float32 (a block at a time, for exact float32 GEMMs).
+extern "C" __global__ void bf16_to_f32(const u16* x, float* out, i64 n) {
+    GRID_STRIDE(i, n) out[i] = __uint_as_float(((unsigned) x[i]) << 16);
+}
+
+extern "C" __global__ void f16_to_f32(const u16* x, float* out, i64 n) {
+    GRID_STRIDE(i, n) {
+        float f;
+        asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x[i]));
+        out[i] = f;
+    }
+}
+
+// Deterministic pseudo-random fill (benchmark weights made on the device): uniform in [-scale, scale)
+// from a splitmix64 hash of (seed, index), so a value depends on its index only.
+__device__ __forceinline__ float hash_uniform(u64 seed, u64 i) {
+    u64 z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (float) (z >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f;
+}
+
+extern "C" __global__ void fill_uniform_f32(float* x, i64 n, u64 seed, float scale) {
+    GRID_STRIDE(i, n) x[i] = scale * hash_uniform(seed, (u64) i);
+}
+
+extern "C" __global__ void fill_uniform_bf16(u16* x, i64 n, u64 seed, float scale) {
+    GRID_STRIDE(i, n) x[i] = to_bf16(scale * hash_uniform(seed, (u64) i));
+}
+
+// ---- row reductions: one warp per row ----------------------------------------------------------------
+
+__device__ __forceinline__ double warp_sum(double v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// LayerNorm without affine parameters; two passes (mean, then centred variance) in double.
+extern "C" __global__ void layer_norm_f32(const float* x, float* out, i64 rows, int dim, float eps) {
+    i64 row = (i64) blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    const float* xr = x + row * dim;
+    float* orow = out + row * dim;
+    double s = 0;
+    for (int i = lane; i < dim; i += 32) s += xr[i];
+    double mean = warp_sum(s) / dim;
+    double v = 0;
+    for (int i = lane; i < dim; i += 32) { double c = xr[i] - mean; v += c * c; }
+    double inv = 1.0 / sqrt(warp_sum(v) / dim + (double) eps);
+    for (int i = lane; i < dim; i += 32) orow[i] = (float) ((xr[i] - mean) * inv);
+}
+
+// Block-wide double sum for the one-row-per-block kernels (blockDim a multiple of 32, at most 1024).
+__device__ double block_sum(double v, double* red) {
+    int warp = threadIdx.x / 32, lane = threadIdx.x & 31, warps = blockDim.x / 32;
+    v = warp_sum(v);
+    __syncthreads(); // red may still be read from the previous call
+    if (lane == 0) red[warp] = v;
+    __syncthreads();
+    double t = 0;
+    for (int w = 0; w < warps; w++) t += red[w];
+    return t;
+}
+
+// LayerNorm for long rows (FLUX's 3072): one block per row, so the three passes read it from L1, not DRAM.
+extern "C" __global__ void layer_norm_block_f32(const float* x, float* out, int dim, float eps) {
+    __shared__ double red[32];
+    const float* xr = x + (i64) blockIdx.x * dim;
+    float* orow = out + (i64) blockIdx.x * dim;
+    double s = 0;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) s += xr[i];
+    double mean = block_sum(s, red) / dim;
+    double v = 0;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) { double c = xr[i] - mean; v += c * c; }
+    double inv = 1.0 / sqrt(block_sum(v, red) / dim + (double) eps);
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = (float) ((xr[i] - mean) * inv);
+}
+
+extern "C" __global__ void rms_norm_f32(const float* x, const float* scale, float* out, i64 rows, int dim, float eps) {
+    i64 row = (i64) blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    const float* xr = x + row * dim;
+    float* orow = out + row * dim;
+    double s = 0;
+    for (int i = lane; i < dim; i += 32) { double c = xr[i]; s += c * c; }
+    double inv = 1.0 / sqrt(warp_sum(s) / dim + (double) eps);
+    for (int i = lane; i < dim; i += 32) orow[i] = (float) (xr[i] * inv * scale[i]);
+}
+
+// ---- positions ---------------------------------------------------------------------------------------
+
+// pe[b,0,t,p] = [[cos, -sin], [sin, cos]] of angle = ids[b,t,axis[p]] · omega[p] (a float32 product, as the
+// reference computes it); omega and axis come from the host (RopeFrequencies), one entry per pair.
+extern "C" __global__ void rope_table_f32(const float* ids, const float* omega, const int* axis, float* pe, int axes, int pairs, i64 n) {
+    GRID_STRIDE(i, n) { // i = (b·tokens + t)·pairs + p
+        i64 bt = i / pairs;
+        int p = (int) (i % pairs);
+        float angle = __fmul_rn(ids[bt * axes + axis[p]], omega[p]);
+        double c = cos((double) angle), s = sin((double) angle);
+        float4 m = make_float4((float) c, (float) -s, (float) s, (float) c);
+        reinterpret_cast<float4*>(pe)[i] = m;
+    }
+}
+
+// Rotates adjacent pairs: y0 = m00·x0 + m01·x1, y1 = m10·x0 + m11·x1 (in double, like the oracle). Grid y is
+// b·H + h, grid x covers tokens × pairs of that head with one thread per pair; pe rows are shared by heads.
+extern "C" __global__ void apply_rope_f32(const float* x, const float* pe, float* out, int heads, int tokens, int pairs, int peBatch) {
+    unsigned idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (unsigned) tokens * (unsigned) pairs) return;
+    i64 bh = blockIdx.y;
+    i64 pb = peBatch == 1 ? 0 : bh / heads;
+    i64 i = bh * tokens * pairs + idx;
+    float4 m = reinterpret_cast<const float4*>(pe)[pb * tokens * pairs + idx];
+    float2 v = reinterpret_cast<const float2*>(x)[i];
+    double x0 = v.x, x1 = v.y;
+    reinterpret_cast<float2*>(out)[i] = make_float2((float) (m.x * x0 + m.y * x1), (float) (m.z * x0 + m.w * x1));
+}
+
+// out[b, j] = cos(t_b·f_j), out[b, half + j] = sin(t_b·f_j), zero in an odd last column; freqs from the host.
+extern "C" __global__ void timestep_embedding_f32(const float* t, const float* freqs, float* out, int dim, float timeFactor, i64 n) {
+    GRID_STRIDE(i, n) { // i = b·dim + c
+        int half = dim / 2;
+        i64 b = i / dim;
+        int c = (int) (i % dim);
+        float tt = __fmul_rn(timeFactor, t[b]);
+        float r = 0.0f;
+        if (c < half) r = (float) cos((double) __fmul_rn(tt, freqs[c]));
+        else if (c < 2 * half) r = (float) sin((double) __fmul_rn(tt, freqs[c - half]));
+        out[i] = r;
+    }
+}
+
+// ---- layout ------------------------------------------------------------------------------------------
+
+// qkv [B, L, 3, H, D] -> q, k, v [B, H, lTot, D] at tokens [off, off + L). Grid y: token rows (b·L + t, from
+// rowBase), threads across the 3·H·D values of the row, `vec` values at a time (4 when D % 4 == 0, else 1).
+extern "C" __global__ void split_qkv_f32(const float* qkv, float* q, float* k, float* v, int heads, int tokens, int lTot, int dim, int off,
+                                         int rowBase, int vec) {
+    i64 row = (i64) blockIdx.y + rowBase;
+    i64 b = row / tokens;
+    int t = (int) (row - b * tokens);
+    int hd = heads * dim;
+    const float* src = qkv + row * 3 * hd;
+    for (int c = (blockIdx.x * blockDim.x + threadIdx.x) * vec; c < 3 * hd; c += gridDim.x * blockDim.x * vec) {
+        int which = c / hd, r = c - which * hd, h = r / dim, d = r - h * dim;
+        float* dst = (which == 0 ? q : which == 1 ? k : v) + ((b * heads + h) * lTot + off + t) * dim + d;
+        if (vec == 4) *reinterpret_cast<float4*>(dst) = *reinterpret_cast<const float4*>(src + c);
+        else *dst = src[c];
+    }
+}
+
+// Copies `outer` blocks of `block` elements between a part and its slot in the whole tensor:
+// dst[o·dstStride + dstOff + e] = src[o·srcStride + srcOff + e]. Grid y: outer rows (from rowBase), grid x and
+// threads: chunks of the block, `vec` elements at a time; vec is 4 (float4 on 16-byte aligned rows), 1 (floats)
+// or 0 (16-bit elements, one at a time).
+extern "C" __global__ void block_copy(const char* src, char* dst, i64 block, i64 srcStride, i64 dstStride, i64 srcOff, i64 dstOff, int rowBase,
+                                      int vec) {
+    i64 o = (i64) blockIdx.y + rowBase;
+    i64 step = (i64) gridDim.x * blockDim.x * (vec == 0 ? 1 : vec);
+    for (i64 e = ((i64) blockIdx.x * blockDim.x + threadIdx.x) * (vec == 0 ? 1 : vec); e < block; e += step) {
+        i64 s = o * srcStride + srcOff + e, d = o * dstStride + dstOff + e;
+        if (vec == 4) reinterpret_cast<float4*>(dst)[d / 4] = reinterpret_cast<const float4*>(src)[s / 4];
+        else if (vec == 1) reinterpret_cast<float*>(dst)[d] = reinterpret_cast<const float*>(src)[s];
+        else reinterpret_cast<unsigned short*>(dst)[d] = reinterpret_cast<const unsigned short*>(src)[s];
+    }
+}
+
+// ---- AdaIN (StyleAligned) ----------------------------------------------------------------------------
+
+// One thread per (b, h, d) channel: statistics over tokens [ts, L) of x and of ref (batch 0), unbiased
+// variance, in double; tokens before ts are copied.
+extern "C" __global__ void ada_in_f32(const float* x, const float* ref, float* out, int batch, int heads, int tokens, int dim, int refTokens, int ts, float eps) {
+    i64 i = (i64) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (i64) batch * heads * dim) return;
+    int d = (int) (i % dim);
+    i64 bh = i / dim;
+    int h = (int) (bh % heads);
+    const float* xc = x + bh * tokens * dim + d;
+    const float* rc = ref + (i64) h * refTokens * dim + d;
+    float* oc = out + bh * tokens * dim + d;
+    double rm = 0, rv = 0, xm = 0, xv = 0;
+    for (int t = ts; t < refTokens; t++) rm += rc[(i64) t * dim];
+    rm /= (refTokens - ts);
+    for (int t = ts; t < refTokens; t++) { double c = rc[(i64) t * dim] - rm; rv += c * c; }
+    double rs = sqrt(rv / (refTokens - ts - 1) + (double) eps);
+    for (int t = ts; t < tokens; t++) xm += xc[(i64) t * dim];
+    xm /= (tokens - ts);
+    for (int t = ts; t < tokens; t++) { double c = xc[(i64) t * dim] - xm; xv += c * c; }
+    double xs = sqrt(xv / (tokens - ts - 1) + (double) eps);
+    for (int t = 0; t < tokens; t++) {
+        double v = xc[(i64) t * dim];
+        oc[(i64) t * dim] = t < ts ? (float) v : (float) (rs * (v - xm) / xs + rm);
+    }
+}
+
+// ---- attention through cuDNN: operand preparation and the exact merge of two softmax parts -----------
+
+// Flat 32-bit index over pairs (the caller guarantees fewer than 2^31): one division per thread, no more.
+// q, k or v rounded to bf16 for cuDNN, optionally times a per-RoPE-chunk scale (the reference pass's
+// queries: (s_p·q)·k = q·(s_p·k), so the keys are never scaled).
+extern "C" __global__ void to_bf16_rows(const float* x, const float* chunkScale, unsigned* out, int dim, unsigned pairsTotal) {
+    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= pairsTotal) return;
+    float2 v = reinterpret_cast<const float2*>(x)[i];
+    float c = chunkScale != nullptr ? chunkScale[i % (unsigned) (dim / 2)] : 1.0f;
+    out[i] = pack_bf16(v.x * c, v.y * c);
+}
+
+// Tokens [off, off + rows) of each (batch·head) block of `srcRows` tokens, rounded to bf16 into a contiguous
+// [outer, rows, dim] buffer (the reference's image tokens after its text tokens).
+extern "C" __global__ void gather_bf16_rows(const float* src, unsigned* dst, int rows, int srcRows, int off, int dim, unsigned pairsTotal) {
+    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= pairsTotal) return;
+    unsigned half = dim / 2, r = i / half, c = i - r * half, o = r / rows, t = r - o * rows;
+    float2 v = reinterpret_cast<const float2*>(src)[((i64) o * srcRows + off + t) * half + c];
+    dst[i] = pack_bf16(v.x, v.y);
+}
+
+// out[b, i, h·D + d] (float32) from one or two normalised partial outputs o1, o2 [b, h, lq, D] (bf16) with their
+// log-sum-exps s1, s2 [b, h, lq]: the exact softmax over the union of both key sets is
+// (e^{s1−m}·o1 + e^{s2−m}·o2) / (e^{s1−m} + e^{s2−m}), m = max(s1, s2). o2 == null: out = o1. One thread per
+// pair of output values.
+extern "C" __global__ void merge_attention(const unsigned* o1, const float* s1, const unsigned* o2, const float* s2, float* out, int heads, int lq,
+                                           int dim, unsigned pairsTotal) {
+    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= pairsTotal) return;
+    unsigned half = dim / 2, row = i / half, p = i - row * half; // row = (b·H + h)·lq + q
+    unsigned bh = row / lq, q = row - bh * lq, b = bh / heads, h = bh - b * heads;
+    unsigned a = o1[i];
+    float r0 = __uint_as_float(a << 16), r1 = __uint_as_float(a & 0xffff0000u);
+    if (o2 != nullptr) {
+        float x = s1[row], y = s2[row];
+        float m = fmaxf(x, y);
+        float w1 = expf(x - m), w2 = expf(y - m);
+        float inv = 1.0f / (w1 + w2);
+        unsigned c = o2[i];
+        r0 = (w1 * r0 + w2 * __uint_as_float(c << 16)) * inv;
+        r1 = (w1 * r1 + w2 * __uint_as_float(c & 0xffff0000u)) * inv;
+    }
+    reinterpret_cast<float2*>(out)[(((i64) b * lq + q) * heads + h) * half + p] = make_float2(r0, r1);
+}
+
+// ---- attention: exact float32 path -------------------------------------------------------------------
+//
+// One warp per query, lanes split the head dimension (d = lane + 32·i, up to 256), keys staged through
+// shared memory in tiles, online softmax. The queries' own keys come first, then the reference keys
+// (tokens [refStart, refTokens) of refK/refV, batch 0 when refBatch == 1) with the query scaled per RoPE
+// chunk instead of the keys, so no scaled copy of the reference keys exists:
+// (s_p·q)·k = q·(s_p·k) chunk by chunk.
+
+#define AF_WARPS 4
+#define AF_TILE 16
+#define AF_MAXD 256
+
+extern "C" __global__ void __launch_bounds__(AF_WARPS * 32) attention_f32(
+        const float* q, const float* k, const float* v, const float* refK, const float* refV, const float* chunkScale, float* out,
+        int heads, int lq, int lk, int lr, int dim, int refBatch, int refStart, int refTokens) {
+    __shared__ float ks[AF_TILE * AF_MAXD];
+    __shared__ float vs[AF_TILE * AF_MAXD];
+    int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+    int b = blockIdx.z, h = blockIdx.y;
+    int qi = blockIdx.x * AF_WARPS + warp;
+    bool active = qi < lq;
+    const float scale = rsqrtf((float) dim);
+    float qv[AF_MAXD / 32], o[AF_MAXD / 32];
+    const float* qrow = q + (((i64) b * heads + h) * lq + (active ? qi : 0)) * dim;
+#pragma unroll
+    for (int i = 0; i < AF_MAXD / 32; i++) {
+        int d = lane + 32 * i;
+        qv[i] = d < dim ? qrow[d] : 0.0f;
+        o[i] = 0.0f;
+    }
+    float m = NEG_INF, l = 0.0f;
+    for (int phase = 0; phase < 2; phase++) {
+        int n = phase == 0 ? lk : lr;
+        if (n == 0) continue;
+        const float* kb = phase == 0 ? k + ((i64) b * heads + h) * lk * dim
+                                     : refK + ((((i64) (refBatch == 1 ? 0 : b)) * heads + h) * refTokens + refStart) * dim;
+        const float* vb = phase == 0 ? v + ((i64) b * heads + h) * lk * dim
+                                     : refV + ((((i64) (refBatch == 1 ? 0 : b)) * heads + h) * refTokens + refStart) * dim;
+        float qs[AF_MAXD / 32];
+#pragma unroll
+        for (int i = 0; i < AF_MAXD / 32; i++) {
+            int d = lane + 32 * i;
+            float c = (phase == 1 && chunkScale != nullptr && d < dim) ? chunkScale[d / 2] : 1.0f;
+            qs[i] = qv[i] * c;
+        }
+        for (int t0 = 0; t0 < n; t0 += AF_TILE) {
+            int cnt = min(AF_TILE, n - t0);
+            __syncthreads();
+            for (int e = threadIdx.x; e < cnt * dim; e += blockDim.x) {
+                ks[e] = kb[(i64) t0 * dim + e];
+                vs[e] = vb[(i64) t0 * dim + e];
+            }
+            __syncthreads();
+            if (!active) continue;
+            float s[AF_TILE];
+            float tmax = NEG_INF;
+#pragma unroll
+            for (int j = 0; j < AF_TILE; j++) {
+                float acc = 0.0f;
+                if (j < cnt) {
+#pragma unroll
+                    for (int i = 0; i < AF_MAXD / 32; i++) {
+                        int d = lane + 32 * i;
+                        if (d < dim) acc = fmaf(qs[i], ks[j * dim + d], acc);
+                    }
+                }
+                for (int off = 16; off > 0; off >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, off);
+                s[j] = j < cnt ? acc * scale : NEG_INF;
+                tmax = fmaxf(tmax, s[j]);
+            }
+            float mnew = fmaxf(m, tmax);
+            float corr = expf(m - mnew);
+            l *= corr;
+#pragma unroll
+            for (int i = 0; i < AF_MAXD / 32; i++) o[i] *= corr;
+#pragma unroll
+            for (int j = 0; j < AF_TILE; j++) {
+                if (j < cnt) {
+                    float p = expf(s[j] - mnew);
+                    l += p;
+#pragma unroll
+                    for (int i = 0; i < AF_MAXD / 32; i++) {
+                        int d = lane + 32 * i;
+                        if (d < dim) o[i] = fmaf(p, vs[j * dim + d], o[i]);
+                    }
+                }
+            }
+            m = mnew;
+        }
+    }
+    if (!active) return;
+    float* orow = out + (((i64) b * lq + qi) * heads + h) * dim;
+    float inv = l > 0.0f ? 1.0f / l : 0.0f; // no keys at all: zeros, like the oracle
+#pragma unroll
+    for (int i = 0; i < AF_MAXD / 32; i++) {
+        int d = lane + 32 * i;
+        if (d < dim) orow[d] = o[i] * inv;
+    }
+}
+
+// ---- attention: bf16 tensor cores (head dim 128) -----------------------------------------------------
+//
+// Flash attention with mma.sync m16n8k16 (bf16 in, f32 accumulate): 4 warps × 16 queries per block, 64-key
+// tiles; q, k, v are read as float32 and rounded to bf16 on the way into registers / shared memory (what
+// PyTorch's bf16 SDPA computes on). Same two phases as attention_f32; in the reference phase the query
+// fragments are reloaded scaled per chunk (a register holds one chunk's pair), so keys are never scaled.
+// Row statistics in f32, exp2 with log2(e)/sqrt(D) folded into q.
+
+#define TB_D 128
+#define TB_BR 64
+#define TB_BC 64
+#define TB_PAD 8
+
+__device__ __forceinline__ void mma_bf16(float* c, const unsigned* a, unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+extern "C" __global__ void __launch_bounds__(128) attention_bf16_d128(
+        const float* q, const float* k, const float* v, const float* refK, const float* refV, const float* chunkScale, float* out,
+        int heads, int lq, int lk, int lr, int refBatch, int refStart, int refTokens) {
+    __shared__ __align__(16) u16 ks[TB_BC][TB_D + TB_PAD];
+    __shared__ __align__(16) u16 vt[TB_D][TB_BC + TB_PAD];
+    const int warp = threadIdx.x / 32, lane = threadIdx.x & 31, g = lane >> 2, tq = lane & 3;
+    const int b = blockIdx.z, h = blockIdx.y;
+    const int r0 = blockIdx.x * TB_BR + warp * 16 + g, r1 = r0 + 8;
+    const float qscale = 1.4426950408889634f * rsqrtf((float) TB_D); // log2(e)/sqrt(D): exp2 below
+    const float* qb = q + ((i64) b * heads + h) * lq * TB_D;
+
+    float o[16][4];
+#pragma unroll
+    for (int i = 0; i < 16; i++) { o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f; }
+    float m0 = NEG_INF, m1 = NEG_INF, l0 = 0.0f, l1 = 0.0f;
+
+    for (int phase = 0; phase < 2; phase++) {
+        const int n = phase == 0 ? lk : lr;
+        if (n == 0) continue;
+        const i64 rb = refBatch == 1 ? 0 : b;
+        const float* kb = phase == 0 ? k + ((i64) b * heads + h) * lk * TB_D : refK + ((rb * heads + h) * refTokens + refStart) * TB_D;
+        const float* vb = phase == 0 ? v + ((i64) b * heads + h) * lk * TB_D : refV + ((rb * heads + h) * refTokens + refStart) * TB_D;
+        // Query fragments (A operand, row-major 16x16 per k-step): rows r0/r1, columns kk·16 + tq·2 (+8).
+        unsigned qa[8][4];
+#pragma unroll
+        for (int kk = 0; kk < 8; kk++) {
+#pragma unroll
+            for (int half = 0; half < 2; half++) {
+                int col = kk * 16 + half * 8 + tq * 2;
+                float c = qscale * ((phase == 1 && chunkScale != nullptr) ? chunkScale[col / 2] : 1.0f);
+                float2 x0 = r0 < lq ? *reinterpret_cast<const float2*>(qb + (i64) r0 * TB_D + col) : make_float2(0.f, 0.f);
+                float2 x1 = r1 < lq ? *reinterpret_cast<const float2*>(qb + (i64) r1 * TB_D + col) : make_float2(0.f, 0.f);
+                qa[kk][half * 2 + 0] = pack_bf16(x0.x * c, x0.y * c);
+                qa[kk][half * 2 + 1] = pack_bf16(x1.x * c, x1.y * c);
+            }
+        }
+        for (int t0 = 0; t0 < n; t0 += TB_BC) {
+            const int cnt = min(TB_BC, n - t0);
+            __syncthreads();
+            // K tile: row-major [key][d] in bf16; a warp stores one key row (32 lanes × 4 values).
+            for (int e = threadIdx.x; e < TB_BC * (TB_D / 4); e += 128) {
+                int key = e / (TB_D / 4), d = (e % (TB_D / 4)) * 4;
+                float4 x = key < cnt ? *reinterpret_cast<const float4*>(kb + (i64) (t0 + key) * TB_D + d) : make_float4(0.f, 0.f, 0.f, 0.f);
+                uint2 p = make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
+                *reinterpret_cast<uint2*>(&ks[key][d]) = p;
+            }
+            // V tile transposed: [d][key], so that the B operand of P·V reads key pairs as one word. A lane
+            // takes two consecutive keys and four dims.
+            for (int e = threadIdx.x; e < (TB_BC / 2) * (TB_D / 4); e += 128) {
+                int kp = e % (TB_BC / 2), d = (e / (TB_BC / 2)) * 4;
+                int key = kp * 2;
+                float4 x = key < cnt ? *reinterpret_cast<const float4*>(vb + (i64) (t0 + key) * TB_D + d) : make_float4(0.f, 0.f, 0.f, 0.f);
+                float4 y = key + 1 < cnt ? *reinterpret_cast<const float4*>(vb + (i64) (t0 + key + 1) * TB_D + d) : make_float4(0.f, 0.f, 0.f, 0.f);
+                *reinterpret_cast<unsigned*>(&vt[d + 0][key]) = pack_bf16(x.x, y.x);
+                *reinterpret_cast<unsigned*>(&vt[d + 1][key]) = pack_bf16(x.y, y.y);
+                *reinterpret_cast<unsigned*>(&vt[d + 2][key]) = pack_bf16(x.z, y.z);
+                *reinterpret_cast<unsigned*>(&vt[d + 3][key]) = pack_bf16(x.w, y.w);
+            }
+            __syncthreads();
+            // S = Q·Kᵀ for 16 rows × 64 keys per warp: 8 n-blocks of 8 keys.
+            float s[8][4];
+#pragma unroll
+            for (int nb = 0; nb < 8; nb++) {
+                s[nb][0] = s[nb][1] = s[nb][2] = s[nb][3] = 0.0f;
+#pragma unroll
+                for (int kk = 0; kk < 8; kk++) {
+                    unsigned b0 = *reinterpret_cast<const unsigned*>(&ks[nb * 8 + g][kk * 16 + tq * 2]);
+                    unsigned b1 = *reinterpret_cast<const unsigned*>(&ks[nb * 8 + g][kk * 16 + 8 + tq * 2]);
+                    mma_bf16(s[nb], qa[kk], b0, b1);
+                }
+            }
+            // Mask keys past the end, then the online softmax update (row r0: s[.][0..1], row r1: s[.][2..3]).
+            float mx0 = NEG_INF, mx1 = NEG_INF;
+#pragma unroll
+            for (int nb = 0; nb < 8; nb++) {
+                int key = nb * 8 + tq * 2;
+                if (key >= cnt) { s[nb][0] = NEG_INF; s[nb][2] = NEG_INF; }
+                if (key + 1 >= cnt) { s[nb][1] = NEG_INF; s[nb][3] = NEG_INF; }
+                mx0 = fmaxf(mx0, fmaxf(s[nb][0], s[nb][1]));
+                mx1 = fmaxf(mx1, fmaxf(s[nb][2], s[nb][3]));
+            }
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+            float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
+            float c0 = exp2f(m0 - mn0), c1 = exp2f(m1 - mn1);
+            m0 = mn0; m1 = mn1;
+            l0 *= c0; l1 *= c1;
+#pragma unroll
+            for (int i = 0; i < 16; i++) { o[i][0] *= c0; o[i][1] *= c0; o[i][2] *= c1; o[i][3] *= c1; }
+            unsigned pa[4][4];
+#pragma unroll
+            for (int nb = 0; nb < 8; nb++) {
+                float p0 = exp2f(s[nb][0] - mn0), p1 = exp2f(s[nb][1] - mn0);
+                float p2 = exp2f(s[nb][2] - mn1), p3 = exp2f(s[nb][3] - mn1);
+                l0 += p0 + p1; l1 += p2 + p3; // per-thread partial sums; the quad is reduced at the end
+                pa[nb / 2][(nb % 2) * 2 + 0] = pack_bf16(p0, p1);
+                pa[nb / 2][(nb % 2) * 2 + 1] = pack_bf16(p2, p3);
+            }
+            // O += P·V: 4 k-steps of 16 keys × 16 n-blocks of 8 dims.
+#pragma unroll
+            for (int ks16 = 0; ks16 < 4; ks16++) {
+#pragma unroll
+                for (int nd = 0; nd < 16; nd++) {
+                    unsigned b0 = *reinterpret_cast<const unsigned*>(&vt[nd * 8 + g][ks16 * 16 + tq * 2]);
+                    unsigned b1 = *reinterpret_cast<const unsigned*>(&vt[nd * 8 + g][ks16 * 16 + 8 + tq * 2]);
+                    mma_bf16(o[nd], pa[ks16], b0, b1);
+                }
+            }
+        }
+    }
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    float i0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, i1 = l1 > 0.0f ? 1.0f / l1 : 0.0f; // no keys: zeros
+#pragma unroll
+    for (int nd = 0; nd < 16; nd++) {
+        int col = h * TB_D + nd * 8 + tq * 2;
+        if (r0 < lq) *reinterpret_cast<float2*>(out + ((i64) b * lq + r0) * heads * TB_D + col) = make_float2(o[nd][0] * i0, o[nd][1] * i0);
+        if (r1 < lq) *reinterpret_cast<float2*>(out + ((i64) b * lq + r1) * heads * TB_D + col) = make_float2(o[nd][2] * i1, o[nd][3] * i1);
+    }
+}
+
+// ---- analysis: attention probabilities and per-band logits -------------------------------------------
+
+// One warp per query row: logits into the output row, then max, exp, normalisation (in double).
+extern "C" __global__ void attention_probs_f32(const float* q, const float* k, const float* refK, const float* chunkScale, float* out,
+        int heads, int lq, int lk, int lr, int dim, int refBatch, int refStart, int refTokens, i64 rows) {
+    i64 row = (i64) blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    i64 bh = row / lq;
+    int b = (int) (bh / heads), h = (int) (bh % heads);
+    const float* qr = q + row * dim;
+    const float* kb = k + bh * lk * dim;
+    const float* rbase = lr > 0 ? refK + ((((i64) (refBatch == 1 ? 0 : b)) * heads + h) * refTokens + refStart) * dim : nullptr;
+    float* orow = out + row * (i64) (lk + lr);
+    double scale = 1.0 / sqrt((double) dim);
+    double mx = NEG_INF;
+    for (int j = lane; j < lk + lr; j += 32) {
+        double dot = 0;
+        if (j < lk) {
+            const float* kr = kb + (i64) j * dim;
+            for (int d = 0; d < dim; d++) dot += (double) qr[d] * kr[d];
+        } else {
+            const float* kr = rbase + (i64) (j - lk) * dim;
+            for (int d = 0; d < dim; d++) dot += (double) qr[d] * kr[d] * (chunkScale ? (double) chunkScale[d / 2] : 1.0);
+        }
+        dot *= scale;
+        orow[j] = (float) dot;
+        mx = fmax(mx, dot);
+    }
+    for (int o = 16; o > 0; o >>= 1) mx = fmax(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+    // exp of the float-rounded logit: the rounding error (~1e-7 relative) is far below the tolerance
+    double sum = 0;
+    for (int j = lane; j < lk + lr; j += 32) { double e = exp((double) orow[j] - mx); orow[j] = (float) e; sum += e; }
+    sum = warp_sum(sum);
+    __syncwarp();
+    for (int j = lane; j < lk + lr; j += 32) orow[j] = (float) (orow[j] / sum);
+}
+
+// out[b,h,i,j,c] = Σ_{p: band[p] = c} (q_{2p}k_{2p} + q_{2p+1}k_{2p+1}) / sqrt(D); one thread per output.
+extern "C" __global__ void chunk_logits_f32(const float* q, const float* k, const int* band, float* out, int lq, int lk, int dim, int bands, i64 n) {
+    GRID_STRIDE(i, n) {
+        int c = (int) (i % bands);
+        i64 r = i / bands;
+        int j = (int) (r % lk); r /= lk;
+        int qi = (int) (r % lq);
+        i64 bh = r / lq;
+        const float* qr = q + (bh * lq + qi) * dim;
+        const float* kr = k + (bh * lk + j) * dim;
+        double acc = 0;
+        for (int p = 0; p < dim / 2; p++) {
+            if (band[p] == c) acc += (double) qr[2 * p] * kr[2 * p] + (double) qr[2 * p + 1] * kr[2 * p + 1];
+        }
+        out[i] = (float) (acc / sqrt((double) dim));
+    }
+}

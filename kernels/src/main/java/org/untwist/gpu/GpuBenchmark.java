@@ -1,0 +1,263 @@
+package org.untwist.gpu;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import org.untwist.flux.FluxConfig;
+import org.untwist.flux.FluxInputs;
+import org.untwist.flux.FluxModel;
+import org.untwist.flux.FluxWeightSource;
+import org.untwist.tensor.DType;
+import org.untwist.tensor.Tensor;
+
+/**
+ * The GPU benchmark: shared attention and joint attention (bf16 tensor cores and exact float32), RoPE, one
+ * bf16 GEMM and the FLUX.1-dev-shaped forward pass with random bf16 weights generated on the device. Writes
+ * one tab-separated line per measurement ({@code name, median ms, detail}) to the file given as the first
+ * argument; {@code kernels/bench/torch_peer.py} runs PyTorch on the same shapes and makes the table.
+ * Timings: medians after warm-ups, each one ending with a stream synchronize.
+ */
+public final class GpuBenchmark {
+    private static final int H = 24, D = 128, LT = 512, LI = 4096, L = LT + LI;
+
+    private GpuBenchmark() {
+    }
+
+    public static void main(String[] args) throws IOException {
+        if (args.length < 1) {
+            System.err.println("usage: GpuBenchmark RESULTS.tsv [attention|rope|gemm|flux]...");
+            System.exit(2);
+        }
+        Path file = Path.of(args[0]);
+        List<String> only = Arrays.asList(args).subList(1, args.length);
+        List<String> lines = new ArrayList<>();
+        try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false)) {
+            lines.add(row("device", 0, be.describe() + "; java " + Runtime.version()));
+            if (only.isEmpty() || only.contains("attention")) {
+                attention(be, lines);
+            }
+            if (only.isEmpty() || only.contains("rope")) {
+                rope(be, lines);
+            }
+            if (only.isEmpty() || only.contains("gemm")) {
+                gemm(be, lines);
+            }
+            if (only.isEmpty() || only.contains("ops")) {
+                ops(be, lines);
+            }
+            if (only.isEmpty() || only.contains("flux")) {
+                flux(be, lines, 1);
+                flux(be, lines, 2);
+            }
+        }
+        Files.write(file, lines);
+    }
+
+    private static String row(String name, double ms, String detail) {
+        String line = name + "\t" + String.format(Locale.ROOT, "%.4f", ms) + "\t" + detail;
+        System.out.println(line);
+        return line;
+    }
+
+    private interface Op {
+        void run();
+    }
+
+    /** Median milliseconds of {@code samples} timings of {@code reps} calls each, after {@code warm} calls. */
+    private static double time(GpuBackend be, int warm, int samples, int reps, Op op) {
+        for (int i = 0; i < warm; i++) {
+            op.run();
+        }
+        be.synchronize();
+        double[] t = new double[samples];
+        for (int s = 0; s < samples; s++) {
+            long t0 = System.nanoTime();
+            for (int r = 0; r < reps; r++) {
+                op.run();
+            }
+            be.synchronize();
+            t[s] = (System.nanoTime() - t0) / 1e6 / reps;
+        }
+        Arrays.sort(t);
+        return t[samples / 2];
+    }
+
+    private static Tensor uniform(GpuBackend be, long seed, float scale, DType dt, int... shape) {
+        Tensor t = be.allocate(dt, shape);
+        be.fillUniform(t, seed, scale);
+        return t;
+    }
+
+    /** A band-scale-like chunk scale: the first 16 chunks (index axis) 1, the rest between 0.25 and 0.75. */
+    private static Tensor chunkScale() {
+        Tensor s = Tensor.allocate(D / 2);
+        for (int p = 0; p < D / 2; p++) {
+            s.set(p, p < 8 ? 1f : 0.25f + 0.5f * p / (D / 2f));
+        }
+        return s;
+    }
+
+    private static void attention(GpuBackend bf, List<String> lines) {
+        try (GpuBackend f32 = new GpuBackend(GpuBackend.Precision.F32, false); GpuBackend own = new GpuBackend(GpuBackend.Precision.BF16, false, false);
+             Tensor q = uniform(bf, 1, 1f, DType.F32, 1, H, L, D); Tensor k = uniform(bf, 2, 1f, DType.F32, 1, H, L, D);
+             Tensor v = uniform(bf, 3, 1f, DType.F32, 1, H, L, D); Tensor rk = uniform(bf, 4, 1f, DType.F32, 1, H, L, D);
+             Tensor rv = uniform(bf, 5, 1f, DType.F32, 1, H, L, D); Tensor out = bf.allocate(DType.F32, 1, L, H * D);
+             Tensor scale = chunkScale()) {
+            double shared = 4.0 * H * L * (L + LI) * D, joint = 4.0 * H * L * L * D;
+            double t = time(bf, 3, 10, 1, () -> bf.sharedAttention(q, k, v, rk, rv, LT, scale, out));
+            lines.add(row("shared_attention_bf16", t, tflops(shared, t) + " (" + bf.lastAttentionPath()
+                    + "; Lq 4608, Lk 4608 own + 4096 reference, 24x128, chunk scale; f32 in/out incl. bf16 rounding and merge)"));
+            String sharedChoice = bf.lastCudnnChoice();
+            t = time(bf, 3, 10, 1, () -> bf.attention(q, k, v, out));
+            lines.add(row("joint_attention_bf16", t, tflops(joint, t) + " (" + bf.lastAttentionPath() + "; Lq = Lk = 4608, 24x128)"));
+            lines.add(row("cudnn_plans", 0, "shared: " + sharedChoice + " | joint: " + bf.lastCudnnChoice()));
+            bf.synchronize();
+            t = time(own, 3, 10, 1, () -> own.sharedAttention(q, k, v, rk, rv, LT, scale, out));
+            lines.add(row("shared_attention_bf16_own_kernel", t, tflops(shared, t) + " (" + own.lastAttentionPath() + ", same shape)"));
+            own.synchronize();
+            t = time(f32, 1, 3, 1, () -> f32.sharedAttention(q, k, v, rk, rv, LT, scale, out));
+            lines.add(row("shared_attention_f32", t, tflops(shared, t) + " (exact float32 kernel, same shape)"));
+        }
+    }
+
+    private static String tflops(double flops, double ms) {
+        return String.format(Locale.ROOT, "%.1f TFLOP/s", flops / (ms * 1e-3) / 1e12);
+    }
+
+    private static void rope(GpuBackend be, List<String> lines) {
+        int l = LI;
+        try (Tensor q = uniform(be, 6, 1f, DType.F32, 1, H, l, D); Tensor k = uniform(be, 7, 1f, DType.F32, 1, H, l, D);
+             Tensor ids = Tensor.allocate(1, l, 3); Tensor pe = be.allocate(DType.F32, 1, 1, l, D / 2, 2, 2)) {
+            for (int t = 0; t < l; t++) {
+                ids.set(t * 3L + 1, t / 64);
+                ids.set(t * 3L + 2, t % 64);
+            }
+            be.ropeTable(ids, new int[] {16, 56, 56}, 10_000, pe);
+            double t = time(be, 3, 10, 10, () -> {
+                be.applyRope(q, pe, q);
+                be.applyRope(k, pe, k);
+            });
+            double bytes = 2.0 * (2.0 * H * l * D * 4) + pe.numel() * 4.0 * 2;
+            lines.add(row("rope_q_and_k_f32", t, String.format(Locale.ROOT, "%.0f GB/s (q and k [1, 24, 4096, 128] float32, in place)",
+                    bytes / (t * 1e-3) / 1e9)));
+        }
+    }
+
+    private static void gemm(GpuBackend be, List<String> lines) {
+        int m = L, n = 4 * 3072, kk = 3072;
+        try (Tensor x = uniform(be, 8, 1f, DType.F32, m, kk); Tensor w = uniform(be, 9, 0.02f, DType.BF16, n, kk);
+             Tensor b = uniform(be, 10, 0.02f, DType.F32, n); Tensor out = be.allocate(DType.F32, m, n)) {
+            double t = time(be, 3, 10, 1, () -> be.linear(x, w, b, out));
+            lines.add(row("linear_bf16_4608x3072x12288", t, tflops(2.0 * m * n * kk, t) + " (float32 in/out, bf16 weights, incl. rounding x and bias)"));
+        }
+    }
+
+    /** The other operations of one FLUX.1-dev block at 1024² (batch 1), for the forward pass's breakdown. */
+    private static void ops(GpuBackend be, List<String> lines) {
+        int hid = 3072, mlp = 4 * hid;
+        try (Tensor x = uniform(be, 11, 1f, DType.F32, 1, L, hid); Tensor y = be.allocate(DType.F32, 1, L, hid);
+             Tensor mod = uniform(be, 12, 0.1f, DType.F32, 1, hid); Tensor big = uniform(be, 13, 1f, DType.F32, 1, L, mlp);
+             Tensor lin1 = uniform(be, 14, 1f, DType.F32, 1, L, 3 * hid + mlp); Tensor qkv = be.allocate(DType.F32, 1, L, 3 * hid);
+             Tensor lin2 = be.allocate(DType.F32, 1, L, hid + mlp); Tensor q = be.allocate(DType.F32, 1, H, L, D);
+             Tensor k = be.allocate(DType.F32, 1, H, L, D); Tensor v = be.allocate(DType.F32, 1, H, L, D);
+             Tensor scale = uniform(be, 15, 1f, DType.F32, D)) {
+            lines.add(row("op_layerNorm_4608x3072", time(be, 3, 10, 10, () -> be.layerNorm(x, 1e-6f, y)), "float32"));
+            lines.add(row("op_modulate_4608x3072", time(be, 3, 10, 10, () -> be.modulate(x, mod, mod, y)), "float32"));
+            lines.add(row("op_gatedResidual_4608x3072", time(be, 3, 10, 10, () -> be.gatedResidual(x, mod, x, y)), "float32"));
+            lines.add(row("op_geluTanh_4608x12288", time(be, 3, 10, 10, () -> be.geluTanh(big, big)), "float32, in place"));
+            lines.add(row("op_split_lin1_4608x21504", time(be, 3, 10, 10, () -> be.split(lin1, 2, List.of(qkv, big))), "float32"));
+            lines.add(row("op_splitQkv_4608x9216", time(be, 3, 10, 10, () -> be.splitQkv(qkv, q, k, v, 0)), "float32"));
+            lines.add(row("op_rmsNorm_q_24x4608x128", time(be, 3, 10, 10, () -> be.rmsNorm(q, scale, 1e-6f, q)), "float32, in place"));
+            lines.add(row("op_concat_lin2_4608x15360", time(be, 3, 10, 10, () -> be.concat(List.of(x, big), 2, lin2)), "float32"));
+        }
+    }
+
+    /** FLUX.1-dev's shape: 19 double + 38 single blocks, hidden 3072, 24 heads, guidance embedding. */
+    static FluxConfig fluxDev() {
+        return new FluxConfig(64, 64, 768, 4096, 3072, 4.0, 24, 19, 38, new int[] {16, 56, 56}, 10_000, true, true, "bf16");
+    }
+
+    /** Random weights made on the device: bf16 matrices uniform in ±1/sqrt(in), float32 vectors in ±0.02. */
+    static FluxWeightSource randomWeights(GpuBackend be, long seed) {
+        return new FluxWeightSource() {
+            private final List<Tensor> made = new ArrayList<>();
+            private final List<String> names = new ArrayList<>();
+
+            @Override
+            public String describe() {
+                return "random bf16 weights (seed " + seed + ")";
+            }
+
+            @Override
+            public boolean contains(String name) {
+                return true;
+            }
+
+            @Override
+            public Tensor tensor(String name, int... shape) {
+                Tensor t = shape.length == 2
+                        ? uniform(be, seed + made.size(), (float) (1 / Math.sqrt(shape[1])), DType.BF16, shape)
+                        : uniform(be, seed + made.size(), 0.02f, DType.F32, shape);
+                made.add(t);
+                names.add(name);
+                return t;
+            }
+
+            @Override
+            public List<String> names() {
+                return List.copyOf(names);
+            }
+
+            @Override
+            public void close() {
+                for (Tensor t : made) {
+                    t.close();
+                }
+            }
+        };
+    }
+
+    private static void flux(GpuBackend be, List<String> lines, int batch) {
+        FluxConfig c = fluxDev();
+        Random r = new Random(42);
+        long t0 = System.nanoTime();
+        try (FluxModel model = FluxModel.create(c, randomWeights(be, 1000), be);
+             Tensor img = host(r, batch, LI, 64); Tensor imgIds = Tensor.allocate(batch, LI, 3); Tensor txt = host(r, batch, LT, 4096);
+             Tensor txtIds = Tensor.allocate(batch, LT, 3); Tensor y = host(r, batch, 768); Tensor ts = Tensor.allocate(batch);
+             Tensor g = Tensor.allocate(batch); Tensor out = Tensor.allocate(batch, LI, 64)) {
+            be.synchronize();
+            double setup = (System.nanoTime() - t0) / 1e9;
+            for (int b = 0; b < batch; b++) {
+                ts.set(b, 0.5f);
+                g.set(b, 3.5f);
+                for (int t = 0; t < LI; t++) {
+                    imgIds.set(((long) b * LI + t) * 3 + 1, t / 64);
+                    imgIds.set(((long) b * LI + t) * 3 + 2, t % 64);
+                }
+            }
+            FluxInputs in = new FluxInputs(img, imgIds, txt, txtIds, y, ts, g);
+            double t = time(be, 2, 5, 1, () -> model.forward(in, out));
+            double rms = 0;
+            for (long i = 0; i < out.numel(); i++) {
+                rms += (double) out.get(i) * out.get(i);
+            }
+            rms = Math.sqrt(rms / out.numel());
+            lines.add(row("flux_dev_forward_b" + batch, t, String.format(Locale.ROOT,
+                    "1024x1024: %d image + %d text tokens, batch %d, bf16 weights made on the device in %.1f s; output rms %.4g (finite: %b)",
+                    LI, LT, batch, setup, rms, Double.isFinite(rms))));
+        }
+    }
+
+    private static Tensor host(Random r, int... shape) {
+        Tensor t = Tensor.allocate(shape);
+        for (long i = 0; i < t.numel(); i++) {
+            t.set(i, (float) r.nextGaussian());
+        }
+        return t;
+    }
+}

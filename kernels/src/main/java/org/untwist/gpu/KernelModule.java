@@ -1,0 +1,145 @@
+package org.untwist.gpu;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import org.untwist.ffm.CudaCheck;
+import org.untwist.ffm.gen.nvrtc.Nvrtc;
+
+/**
+ * Compiles {@code untwist_kernels.cu} (kernels/src/main/cuda, packaged as a resource) with NVRTC for the
+ * device's architecture and caches the CUBIN on disk, keyed by a hash of the source, the options and the
+ * NVRTC version: the first run on a machine compiles (about a second), later runs load the cached image.
+ * {@code -Duntwist.gpu.kernelCache=DIR} moves the cache ({@code none} disables it); the default is
+ * {@code ~/.cache/untwist/kernels}. A cache that cannot be written is skipped silently.
+ */
+final class KernelModule {
+    static final String SOURCE = "untwist_kernels.cu";
+    static final String CACHE_PROPERTY = "untwist.gpu.kernelCache";
+    private static final System.Logger LOG = System.getLogger("org.untwist.gpu");
+
+    private KernelModule() {
+    }
+
+    /** The CUDA C source of every kernel. */
+    static String source() {
+        try (InputStream in = KernelModule.class.getResourceAsStream(SOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException(SOURCE + " is missing from the kernels jar");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read " + SOURCE + ": " + e.getMessage(), e);
+        }
+    }
+
+    static List<String> options(int major, int minor) {
+        // No fast-math: the f32 kernels must agree with the scalar oracle; -default-device is not needed
+        // because every kernel is __global__.
+        return List.of("--gpu-architecture=sm_" + major + minor, "--std=c++17");
+    }
+
+    /** The compiled image for compute capability {@code major.minor}, from the cache or NVRTC. */
+    static byte[] cubin(int major, int minor) {
+        String src = source();
+        List<String> opts = options(major, minor);
+        String version = nvrtcVersion();
+        Path cached = cacheFile(src, opts, version, major, minor);
+        if (cached != null && Files.isRegularFile(cached)) {
+            try {
+                return Files.readAllBytes(cached);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.DEBUG, "kernel cache unreadable: " + e);
+            }
+        }
+        long t0 = System.nanoTime();
+        byte[] image = compile(src, opts);
+        LOG.log(System.Logger.Level.DEBUG, "NVRTC " + version + " compiled " + SOURCE + " for sm_" + major + minor + " in "
+                + (System.nanoTime() - t0) / 1_000_000 + " ms");
+        if (cached != null) {
+            try {
+                Files.createDirectories(cached.getParent());
+                Path tmp = Files.createTempFile(cached.getParent(), "cubin", ".tmp");
+                Files.write(tmp, image);
+                Files.move(tmp, cached, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.DEBUG, "kernel cache not written: " + e);
+            }
+        }
+        return image;
+    }
+
+    private static Path cacheFile(String src, List<String> opts, String version, int major, int minor) {
+        String dir = System.getProperty(CACHE_PROPERTY);
+        if ("none".equals(dir)) {
+            return null;
+        }
+        Path root = dir != null && !dir.isBlank() ? Path.of(dir) : Path.of(System.getProperty("user.home"), ".cache", "untwist", "kernels");
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            md.update(src.getBytes(StandardCharsets.UTF_8));
+            md.update(String.join(" ", opts).getBytes(StandardCharsets.UTF_8));
+            md.update(version.getBytes(StandardCharsets.UTF_8));
+            String key = HexFormat.of().formatHex(md.digest()).substring(0, 20);
+            return root.resolve("untwist_kernels-sm_" + major + minor + "-" + key + ".cubin");
+        } catch (NoSuchAlgorithmException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    static String nvrtcVersion() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment maj = a.allocate(JAVA_INT), min = a.allocate(JAVA_INT);
+            CudaCheck.nvrtc(Nvrtc.nvrtcVersion(maj, min), "nvrtcVersion");
+            return maj.get(JAVA_INT, 0) + "." + min.get(JAVA_INT, 0);
+        }
+    }
+
+    /** Compiles with NVRTC; a compile error carries NVRTC's log. */
+    static byte[] compile(String src, List<String> opts) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment prog = a.allocate(ADDRESS);
+            CudaCheck.nvrtc(Nvrtc.nvrtcCreateProgram(prog, a.allocateFrom(src), a.allocateFrom(SOURCE), 0, MemorySegment.NULL, MemorySegment.NULL),
+                    "nvrtcCreateProgram");
+            MemorySegment p = prog.get(ADDRESS, 0);
+            try {
+                MemorySegment o = a.allocate(ADDRESS, opts.size());
+                for (int i = 0; i < opts.size(); i++) {
+                    o.setAtIndex(ADDRESS, i, a.allocateFrom(opts.get(i)));
+                }
+                int rc = Nvrtc.nvrtcCompileProgram(p, opts.size(), o);
+                if (rc != 0) {
+                    MemorySegment size = a.allocate(JAVA_LONG);
+                    String log = "";
+                    if (Nvrtc.nvrtcGetProgramLogSize(p, size) == 0) {
+                        MemorySegment buf = a.allocate(Math.max(1, size.get(JAVA_LONG, 0)));
+                        Nvrtc.nvrtcGetProgramLog(p, buf);
+                        log = buf.getString(0);
+                    }
+                    throw new IllegalStateException("NVRTC could not compile " + SOURCE + " with " + opts + ":\n" + log);
+                }
+                MemorySegment size = a.allocate(JAVA_LONG);
+                CudaCheck.nvrtc(Nvrtc.nvrtcGetCUBINSize(p, size), "nvrtcGetCUBINSize");
+                MemorySegment cubin = a.allocate(size.get(JAVA_LONG, 0));
+                CudaCheck.nvrtc(Nvrtc.nvrtcGetCUBIN(p, cubin), "nvrtcGetCUBIN");
+                return cubin.toArray(JAVA_BYTE);
+            } finally {
+                Nvrtc.nvrtcDestroyProgram(prog);
+            }
+        }
+    }
+}
