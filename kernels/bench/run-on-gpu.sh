@@ -2,7 +2,7 @@
 # One run on the GPU machine: the conformance suite against the gpu backend, then the benchmark (untwist, then
 # PyTorch on the same shapes) and the comparison table. Expects, in $BUNDLE (default: this script's folder):
 # jre.txz (a jlink runtime), untwist.jar (the shaded CLI jar), test-classes/ (the
-# tests module's and the kernels module's test classes), junit-console.jar, torch_peer.py. Writes to $OUT.
+# tests module's and the kernels module's test classes), junit-console.jar, torch_peer.py, sdpa_probe.py. Writes to $OUT.
 # make-bundle.sh builds all of it.
 set -u
 BUNDLE=${BUNDLE:-$(cd "$(dirname "$0")" && pwd)}
@@ -34,3 +34,6 @@ echo "java bench rc=$?" | tee -a "$OUT/bench-java.log"; cat "$OUT/bench-java.log
 echo "## benchmark: PyTorch on the same shapes, and the table"
 ( time timeout 150 python3 "$BUNDLE/torch_peer.py" "$OUT/untwist.tsv" "$OUT/table.md" ) > "$OUT/bench-torch.log" 2>&1
 echo "torch rc=$?" | tee -a "$OUT/bench-torch.log"; cat "$OUT/bench-torch.log"
+echo "## PyTorch's SDPA backends on the attention shapes, and the kernels they run"
+( timeout 90 python3 "$BUNDLE/sdpa_probe.py" ) > "$OUT/sdpa-probe.log" 2>&1
+echo "sdpa probe rc=$?" | tee -a "$OUT/sdpa-probe.log"; cat "$OUT/sdpa-probe.log"

@@ -318,6 +318,40 @@ extern "C" __global__ void to_bf16_rows(const float* x, const float* chunkScale,
     out[i] = pack_bf16(v.x * c, v.y * c);
 }
 
+// The bf16 operands of one cuDNN attention call, in one launch (blockIdx.y: 0 q, 1 keys, 2 values), from the
+// float32 activations that every bf16 attention call rounds anyway:
+//   qb [b, h, lq, D] = q;
+//   kb, vb [b, h, lk + lr, D]: rows [0, lk) the own keys/values k, v [b, h, lk, D]; rows [lk, lk + lr) the
+//   reference's tokens [refStart, refStart + lr) of rk, rv [refBatch, h, refTokens, D] (batch 0 when refBatch == 1),
+//   the reference keys multiplied pair by pair by chunkScale [D / 2] (the band scale s_p of each RoPE chunk) as
+//   they are rounded. q·(s_p·k) is every per-chunk term of a target→reference logit times s_p, so one SDPA over
+//   lk + lr keys is the shared attention; the scale costs nothing beyond the rounding pass that writes these
+//   operands anyway, and no scaled float32 copy of the reference keys exists. lr == 0: plain attention.
+extern "C" __global__ void attention_operands_bf16(const float* q, const float* k, const float* v, const float* rk, const float* rv,
+                                                   const float* chunkScale, unsigned* qb, unsigned* kb, unsigned* vb, int heads, int lk, int lr,
+                                                   int refBatch, int refStart, int refTokens, int dim, unsigned qPairs, unsigned kvPairs) {
+    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (blockIdx.y == 0) {
+        if (i >= qPairs) return;
+        float2 x = reinterpret_cast<const float2*>(q)[i];
+        qb[i] = pack_bf16(x.x, x.y);
+        return;
+    }
+    if (i >= kvPairs) return;
+    bool isK = blockIdx.y == 1;
+    unsigned half = dim / 2, r = i / half, c = i - r * half, lkv = lk + lr, bh = r / lkv, t = r - bh * lkv;
+    float2 x;
+    float s = 1.0f;
+    if (t < (unsigned) lk) {
+        x = reinterpret_cast<const float2*>(isK ? k : v)[((i64) bh * lk + t) * half + c];
+    } else {
+        unsigned b = bh / heads, h = bh - b * heads, rb = refBatch == 1 ? 0 : b;
+        x = reinterpret_cast<const float2*>(isK ? rk : rv)[(((i64) rb * heads + h) * refTokens + refStart + (t - lk)) * half + c];
+        if (isK && chunkScale != nullptr) s = chunkScale[c];
+    }
+    (isK ? kb : vb)[i] = pack_bf16(x.x * s, x.y * s);
+}
+
 // Tokens [off, off + rows) of each (batch·head) block of `srcRows` tokens, rounded to bf16 into a contiguous
 // [outer, rows, dim] buffer (the reference's image tokens after its text tokens).
 extern "C" __global__ void gather_bf16_rows(const float* src, unsigned* dst, int rows, int srcRows, int off, int dim, unsigned pairsTotal) {

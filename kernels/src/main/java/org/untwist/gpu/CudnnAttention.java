@@ -35,8 +35,13 @@ final class CudnnAttention implements AutoCloseable {
     private final Map<List<Integer>, Plan> plans = new HashMap<>();
     private final List<MemorySegment> descriptors = new ArrayList<>();
 
-    /** Plans tried per shape: the heuristics' first candidates that finalize, timed on first use. */
-    private static final int MAX_CANDIDATES = 6;
+    /**
+     * Plans tried per shape: the engine configurations of heuristics modes A and B that finalize (mode A's
+     * first), at most this many, timed on first use.
+     */
+    private static final int MAX_CANDIDATES = 12;
+    /** Variant packs kept per plan; more distinct pointer sets than this drop the cache. */
+    private static final int MAX_PACKS = 16;
 
     /**
      * The finalized candidate plans of one shape (the heuristics' order), the largest workspace any of them
@@ -44,13 +49,17 @@ final class CudnnAttention implements AutoCloseable {
      */
     static final class Plan {
         final List<MemorySegment> candidates;
+        final List<String> labels;
         final long workspace;
         final boolean stats;
         MemorySegment chosen;
         String choice = "not yet run";
+        /** Finalized variant packs by (plan, pointers, scale): built once, reused by every later call. */
+        final Map<List<Long>, MemorySegment> packs = new HashMap<>();
 
-        Plan(List<MemorySegment> candidates, long workspace, boolean stats) {
+        Plan(List<MemorySegment> candidates, List<String> labels, long workspace, boolean stats) {
             this.candidates = candidates;
+            this.labels = labels;
             this.workspace = workspace;
             this.stats = stats;
         }
@@ -91,7 +100,46 @@ final class CudnnAttention implements AutoCloseable {
      * without the statistics output (inference engines can be faster without it); built on first use.
      */
     Plan plan(int b, int h, int sq, int skv, int d, boolean stats) {
-        return plans.computeIfAbsent(List.of(b, h, sq, skv, d, stats ? 1 : 0), k -> build(b, h, sq, skv, d, stats));
+        return plan(b, h, sq, skv, d, stats, false);
+    }
+
+    /**
+     * As {@link #plan(int, int, int, int, int, boolean)}; {@code bshd}: q, k, v and o laid out [b, s, h, d] in memory
+     * (the dimensions stay [b, h, s, d], the strides say where each element is), else [b, h, s, d] contiguous.
+     */
+    Plan plan(int b, int h, int sq, int skv, int d, boolean stats, boolean bshd) {
+        return plans.computeIfAbsent(List.of(b, h, sq, skv, d, stats ? 1 : 0, bshd ? 1 : 0), k -> build(b, h, sq, skv, d, stats, bshd));
+    }
+
+    /**
+     * Times every candidate of the plan on the given operands ({@code warm} calls, then {@code runs} calls
+     * between two stream synchronizations) and returns one line per candidate: its label and the mean
+     * milliseconds per call, or why it failed.
+     */
+    List<String> timeCandidates(Plan plan, long q, long k, long v, long o, long stats, float scale, long workspace, int warm, int runs) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < plan.candidates.size(); i++) {
+            MemorySegment c = plan.candidates.get(i);
+            try {
+                for (int r = 0; r < warm; r++) {
+                    execute(plan, c, q, k, v, o, stats, scale, workspace);
+                }
+                sync();
+                long t0 = System.nanoTime();
+                for (int r = 0; r < runs; r++) {
+                    execute(plan, c, q, k, v, o, stats, scale, workspace);
+                }
+                sync();
+                out.add(String.format(java.util.Locale.ROOT, "#%d %s %.4f ms", i, plan.labels.get(i), (System.nanoTime() - t0) / 1e6 / runs));
+            } catch (CudaException e) {
+                out.add("#" + i + " " + plan.labels.get(i) + " failed: " + e.getMessage());
+            }
+        }
+        return out;
+    }
+
+    private void sync() {
+        CudaCheck.cudart(org.untwist.ffm.gen.cudart.Cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
     }
 
     /**
@@ -106,7 +154,7 @@ final class CudnnAttention implements AutoCloseable {
     }
 
     /**
-     * Times every candidate on the real operands (one warm-up, three timed runs each) and keeps the fastest:
+     * Times every candidate on the real operands (two warm-ups, five timed runs each) and keeps the fastest:
      * the heuristics' first choice is not always the fastest engine for a shape. A candidate that fails to
      * execute is skipped.
      */
@@ -118,14 +166,15 @@ final class CudnnAttention implements AutoCloseable {
             MemorySegment c = plan.candidates.get(i);
             try {
                 execute(plan, c, q, k, v, o, stats, scale, workspace);
-                CudaCheck.cudart(org.untwist.ffm.gen.cudart.Cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+                execute(plan, c, q, k, v, o, stats, scale, workspace);
+                sync();
                 long t0 = System.nanoTime();
-                for (int r = 0; r < 3; r++) {
+                for (int r = 0; r < 5; r++) {
                     execute(plan, c, q, k, v, o, stats, scale, workspace);
                 }
-                CudaCheck.cudart(org.untwist.ffm.gen.cudart.Cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-                double ms = (System.nanoTime() - t0) / 3e6;
-                times.append(times.isEmpty() ? "" : ", ").append(String.format(java.util.Locale.ROOT, "#%d %.3f ms", i, ms));
+                sync();
+                double ms = (System.nanoTime() - t0) / 5e6;
+                times.append(times.isEmpty() ? "" : ", ").append(String.format(java.util.Locale.ROOT, "#%d %s %.3f ms", i, plan.labels.get(i), ms));
                 if (ms < best) {
                     best = ms;
                     plan.chosen = c;
@@ -143,17 +192,32 @@ final class CudnnAttention implements AutoCloseable {
     }
 
     private void execute(Plan plan, MemorySegment exec, long q, long k, long v, long o, long stats, float scale, long workspace) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment vp = create(a, Cudnn.CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR());
-            try {
-                long[] ids = plan.stats() ? new long[] {UID_Q, UID_K, UID_V, UID_O, UID_SCALE, UID_STATS} : new long[] {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
+        List<Long> key = List.of(exec.address(), q, k, v, o, plan.stats() ? stats : 0L, workspace, (long) Float.floatToRawIntBits(scale));
+        MemorySegment vp = plan.packs.get(key);
+        if (vp == null) {
+            if (plan.packs.size() >= MAX_PACKS) {
+                plan.packs.values().forEach(Cudnn::cudnnBackendDestroyDescriptor);
+                plan.packs.clear();
+            }
+            vp = pack(plan, q, k, v, o, stats, scale, workspace);
+            plan.packs.put(key, vp);
+        }
+        CudaCheck.cudnn(Cudnn.cudnnBackendExecute(handle, exec, vp), "cudnnBackendExecute(SDPA forward)");
+    }
+
+    /** A finalized variant pack; the by-value scale lives in this object's arena as long as the pack. */
+    private MemorySegment pack(Plan plan, long q, long k, long v, long o, long stats, float scale, long workspace) {
+        MemorySegment vp = create(arena, Cudnn.CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR());
+        try {
+            long[] ids = plan.stats() ? new long[] {UID_Q, UID_K, UID_V, UID_O, UID_SCALE, UID_STATS} : new long[] {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
+            try (Arena a = Arena.ofConfined()) {
                 MemorySegment uids = a.allocateFrom(JAVA_LONG, ids);
                 MemorySegment ptrs = a.allocate(ADDRESS, ids.length);
                 long[] addr = {q, k, v, o};
                 for (int i = 0; i < addr.length; i++) {
                     ptrs.setAtIndex(ADDRESS, i, MemorySegment.ofAddress(addr[i]));
                 }
-                ptrs.setAtIndex(ADDRESS, 4, a.allocateFrom(JAVA_FLOAT, scale)); // by value: a host pointer
+                ptrs.setAtIndex(ADDRESS, 4, arena.allocateFrom(JAVA_FLOAT, scale)); // by value: a host pointer
                 if (plan.stats()) {
                     ptrs.setAtIndex(ADDRESS, 5, MemorySegment.ofAddress(stats));
                 }
@@ -161,28 +225,30 @@ final class CudnnAttention implements AutoCloseable {
                 set(vp, Cudnn.CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS(), Cudnn.CUDNN_TYPE_VOID_PTR(), ids.length, ptrs, "variant pack pointers");
                 set(vp, Cudnn.CUDNN_ATTR_VARIANT_PACK_WORKSPACE(), Cudnn.CUDNN_TYPE_VOID_PTR(), 1,
                         a.allocateFrom(ADDRESS, MemorySegment.ofAddress(workspace)), "variant pack workspace");
-                CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(vp), "cudnnBackendFinalize(variant pack)");
-                CudaCheck.cudnn(Cudnn.cudnnBackendExecute(handle, exec, vp), "cudnnBackendExecute(SDPA forward)");
-            } finally {
-                Cudnn.cudnnBackendDestroyDescriptor(vp);
             }
+            CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(vp), "cudnnBackendFinalize(variant pack)");
+            return vp;
+        } catch (RuntimeException e) {
+            Cudnn.cudnnBackendDestroyDescriptor(vp);
+            throw e;
         }
     }
 
-    private Plan build(int b, int h, int sq, int skv, int d, boolean withStats) {
-        String what = "SDPA forward b=" + b + " h=" + h + " sq=" + sq + " skv=" + skv + " d=" + d + (withStats ? " with statistics" : "");
-        MemorySegment q = tensor(UID_Q, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, sq, d}, false);
-        MemorySegment k = tensor(UID_K, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, skv, d}, false);
-        MemorySegment v = tensor(UID_V, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, skv, d}, false);
-        MemorySegment o = tensor(UID_O, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, sq, d}, false);
-        MemorySegment scale = tensor(UID_SCALE, Cudnn.CUDNN_DATA_FLOAT(), new long[] {1, 1, 1, 1}, true);
+    private Plan build(int b, int h, int sq, int skv, int d, boolean withStats, boolean bshd) {
+        String what = "SDPA forward b=" + b + " h=" + h + " sq=" + sq + " skv=" + skv + " d=" + d + (withStats ? " with statistics" : "")
+                + (bshd ? " [b, s, h, d] layout" : "");
+        MemorySegment q = tensor(UID_Q, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, sq, d}, false, bshd);
+        MemorySegment k = tensor(UID_K, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, skv, d}, false, bshd);
+        MemorySegment v = tensor(UID_V, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, skv, d}, false, bshd);
+        MemorySegment o = tensor(UID_O, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, sq, d}, false, bshd);
+        MemorySegment scale = tensor(UID_SCALE, Cudnn.CUDNN_DATA_FLOAT(), new long[] {1, 1, 1, 1}, true, false);
         MemorySegment op = keep(Cudnn.CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR());
         setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_QDESC(), q);
         setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_KDESC(), k);
         setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_VDESC(), v);
         setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_ODESC(), o);
         if (withStats) {
-            setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_STATSDESC(), tensor(UID_STATS, Cudnn.CUDNN_DATA_FLOAT(), new long[] {b, h, sq, 1}, false));
+            setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_STATSDESC(), tensor(UID_STATS, Cudnn.CUDNN_DATA_FLOAT(), new long[] {b, h, sq, 1}, false, false));
         }
         setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_SCALEDESC(), scale);
         CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(op), "cudnnBackendFinalize(" + what + ")");
@@ -190,17 +256,56 @@ final class CudnnAttention implements AutoCloseable {
         set(graph, Cudnn.CUDNN_ATTR_OPERATIONGRAPH_HANDLE(), Cudnn.CUDNN_TYPE_HANDLE(), 1, arena.allocateFrom(ADDRESS, handle), "graph handle");
         setDesc(graph, Cudnn.CUDNN_ATTR_OPERATIONGRAPH_OPS(), op);
         CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(graph), "cudnnBackendFinalize(operation graph of " + what + ")");
+        CudaException last = null;
+        List<MemorySegment> ok = new ArrayList<>();
+        List<String> labels = new ArrayList<>();
+        long workspace = 0;
+        for (int mode : new int[] {Cudnn.CUDNN_HEUR_MODE_A(), Cudnn.CUDNN_HEUR_MODE_B()}) {
+            String modeName = mode == Cudnn.CUDNN_HEUR_MODE_A() ? "A" : "B";
+            List<MemorySegment> cfgs;
+            try {
+                cfgs = heuristics(graph, mode, what);
+            } catch (CudaException e) {
+                last = e;
+                continue;
+            }
+            for (int i = 0; i < cfgs.size() && ok.size() < MAX_CANDIDATES; i++) {
+                MemorySegment plan = keep(Cudnn.CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR());
+                try {
+                    set(plan, Cudnn.CUDNN_ATTR_EXECUTION_PLAN_HANDLE(), Cudnn.CUDNN_TYPE_HANDLE(), 1, arena.allocateFrom(ADDRESS, handle), "plan handle");
+                    setDesc(plan, Cudnn.CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG(), cfgs.get(i));
+                    CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(plan), "cudnnBackendFinalize(execution plan " + i + " of " + what + ")");
+                    MemorySegment ws = arena.allocate(JAVA_LONG);
+                    MemorySegment count = arena.allocate(JAVA_LONG);
+                    CudaCheck.cudnn(Cudnn.cudnnBackendGetAttribute(plan, Cudnn.CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE(), Cudnn.CUDNN_TYPE_INT64(), 1,
+                            count, ws), "cudnnBackendGetAttribute(workspace size)");
+                    ok.add(plan);
+                    labels.add("mode " + modeName + "[" + i + "] engine " + engineIndex(cfgs.get(i)) + " ws " + ws.get(JAVA_LONG, 0));
+                    workspace = Math.max(workspace, ws.get(JAVA_LONG, 0));
+                } catch (CudaException e) {
+                    last = e;
+                }
+            }
+        }
+        if (!ok.isEmpty()) {
+            return new Plan(ok, labels, workspace, withStats);
+        }
+        throw new IllegalStateException("no cuDNN engine finalizes " + what + (last == null ? "" : ": " + last.getMessage()), last);
+    }
+
+    /** The engine configurations heuristics mode {@code mode} returns for the graph, best first. */
+    private List<MemorySegment> heuristics(MemorySegment graph, int mode, String what) {
         MemorySegment heur = keep(Cudnn.CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR());
         setDesc(heur, Cudnn.CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH(), graph);
-        set(heur, Cudnn.CUDNN_ATTR_ENGINEHEUR_MODE(), Cudnn.CUDNN_TYPE_HEUR_MODE(), 1, arena.allocateFrom(JAVA_INT, Cudnn.CUDNN_HEUR_MODE_A()),
-                "heuristics mode");
+        set(heur, Cudnn.CUDNN_ATTR_ENGINEHEUR_MODE(), Cudnn.CUDNN_TYPE_HEUR_MODE(), 1, arena.allocateFrom(JAVA_INT, mode), "heuristics mode");
         CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(heur), "cudnnBackendFinalize(heuristics of " + what + ")");
         MemorySegment count = arena.allocate(JAVA_LONG);
         CudaCheck.cudnn(Cudnn.cudnnBackendGetAttribute(heur, Cudnn.CUDNN_ATTR_ENGINEHEUR_RESULTS(), Cudnn.CUDNN_TYPE_BACKEND_DESCRIPTOR(), 0, count,
                 MemorySegment.NULL), "cudnnBackendGetAttribute(heuristic results count)");
         int n = (int) count.get(JAVA_LONG, 0);
+        List<MemorySegment> out = new ArrayList<>();
         if (n < 1) {
-            throw new IllegalStateException("cuDNN has no engine for " + what);
+            return out;
         }
         MemorySegment cfgs = arena.allocate(ADDRESS, n);
         for (int i = 0; i < n; i++) {
@@ -209,38 +314,41 @@ final class CudnnAttention implements AutoCloseable {
         CudaCheck.cudnn(Cudnn.cudnnBackendGetAttribute(heur, Cudnn.CUDNN_ATTR_ENGINEHEUR_RESULTS(), Cudnn.CUDNN_TYPE_BACKEND_DESCRIPTOR(), n, count,
                 cfgs), "cudnnBackendGetAttribute(heuristic results)");
         n = (int) count.get(JAVA_LONG, 0);
-        CudaException last = null;
-        List<MemorySegment> ok = new ArrayList<>();
-        long workspace = 0;
-        for (int i = 0; i < n && ok.size() < MAX_CANDIDATES; i++) {
-            MemorySegment plan = keep(Cudnn.CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR());
-            try {
-                set(plan, Cudnn.CUDNN_ATTR_EXECUTION_PLAN_HANDLE(), Cudnn.CUDNN_TYPE_HANDLE(), 1, arena.allocateFrom(ADDRESS, handle), "plan handle");
-                setDesc(plan, Cudnn.CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG(), cfgs.getAtIndex(ADDRESS, i));
-                CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(plan), "cudnnBackendFinalize(execution plan " + i + " of " + what + ")");
-                MemorySegment ws = arena.allocate(JAVA_LONG);
-                CudaCheck.cudnn(Cudnn.cudnnBackendGetAttribute(plan, Cudnn.CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE(), Cudnn.CUDNN_TYPE_INT64(), 1,
-                        count, ws), "cudnnBackendGetAttribute(workspace size)");
-                ok.add(plan);
-                workspace = Math.max(workspace, ws.get(JAVA_LONG, 0));
-            } catch (CudaException e) {
-                last = e;
-            }
+        for (int i = 0; i < n; i++) {
+            out.add(cfgs.getAtIndex(ADDRESS, i));
         }
-        if (!ok.isEmpty()) {
-            return new Plan(ok, workspace, withStats);
-        }
-        throw new IllegalStateException("no cuDNN engine finalizes " + what + (last == null ? "" : ": " + last.getMessage()), last);
+        return out;
     }
 
-    /** A finalized tensor descriptor, contiguous with the last dimension innermost. */
-    private MemorySegment tensor(long uid, int dataType, long[] dims, boolean byValue) {
+    /** The global index of the engine of an engine configuration, or -1 where cuDNN does not say. */
+    private long engineIndex(MemorySegment cfg) {
+        MemorySegment engine = keep(Cudnn.CUDNN_BACKEND_ENGINE_DESCRIPTOR());
+        MemorySegment holder = arena.allocateFrom(ADDRESS, engine);
+        MemorySegment count = arena.allocate(JAVA_LONG);
+        if (Cudnn.cudnnBackendGetAttribute(cfg, Cudnn.CUDNN_ATTR_ENGINECFG_ENGINE(), Cudnn.CUDNN_TYPE_BACKEND_DESCRIPTOR(), 1, count, holder) != 0) {
+            return -1;
+        }
+        MemorySegment idx = arena.allocate(JAVA_LONG);
+        if (Cudnn.cudnnBackendGetAttribute(engine, Cudnn.CUDNN_ATTR_ENGINE_GLOBAL_INDEX(), Cudnn.CUDNN_TYPE_INT64(), 1, count, idx) != 0) {
+            return -1;
+        }
+        return idx.get(JAVA_LONG, 0);
+    }
+
+    /**
+     * A finalized tensor descriptor of dimensions {@code dims}: contiguous with the last dimension innermost, or,
+     * with {@code bshd}, dimensions [b, h, s, d] stored as [b, s, h, d].
+     */
+    private MemorySegment tensor(long uid, int dataType, long[] dims, boolean byValue, boolean bshd) {
         MemorySegment t = keep(Cudnn.CUDNN_BACKEND_TENSOR_DESCRIPTOR());
         long[] strides = new long[dims.length];
         long s = 1;
         for (int i = dims.length - 1; i >= 0; i--) {
             strides[i] = s;
             s *= dims[i];
+        }
+        if (bshd) {
+            strides = new long[] {dims[1] * dims[2] * dims[3], dims[3], dims[1] * dims[3], 1};
         }
         set(t, Cudnn.CUDNN_ATTR_TENSOR_DATA_TYPE(), Cudnn.CUDNN_TYPE_DATA_TYPE(), 1, arena.allocateFrom(JAVA_INT, dataType), "tensor type");
         set(t, Cudnn.CUDNN_ATTR_TENSOR_DIMENSIONS(), Cudnn.CUDNN_TYPE_INT64(), dims.length, arena.allocateFrom(JAVA_LONG, dims), "tensor dims");
@@ -278,6 +386,10 @@ final class CudnnAttention implements AutoCloseable {
 
     @Override
     public void close() {
+        for (Plan p : plans.values()) {
+            p.packs.values().forEach(Cudnn::cudnnBackendDestroyDescriptor);
+            p.packs.clear();
+        }
         for (int i = descriptors.size() - 1; i >= 0; i--) {
             Cudnn.cudnnBackendDestroyDescriptor(descriptors.get(i));
         }

@@ -47,6 +47,11 @@ public final class GpuBackend extends AbstractBackend {
     public static final String PRECISION_PROPERTY = "untwist.gpu.precision";
     public static final String TF32_PROPERTY = "untwist.gpu.tf32";
     public static final String CUDNN_PROPERTY = "untwist.gpu.cudnn";
+    /**
+     * Shared attention through cuDNN: 1 (default) one SDPA over own + band-scaled reference keys, 2 two SDPAs
+     * (own keys; reference keys with the queries scaled per chunk) merged by their log-sum-exps.
+     */
+    public static final String SHARED_PASSES_PROPERTY = "untwist.gpu.sharedPasses";
     private static final System.Logger LOG = System.getLogger("org.untwist.gpu");
 
     /** How attention and float32 GEMMs compute. */
@@ -73,6 +78,8 @@ public final class GpuBackend extends AbstractBackend {
     private final java.util.Set<List<Integer>> cudnnFailed = new java.util.HashSet<>();
     private String lastAttentionPath = "none";
     private String lastCudnnChoice = "";
+    private Runnable lastCudnnRun;
+    private int sharedPasses = Integer.getInteger(SHARED_PASSES_PROPERTY, 1);
     private boolean closed;
 
     /** A backend with the settings of {@code -Duntwist.gpu.precision}, {@code -Duntwist.gpu.tf32}, {@code -Duntwist.gpu.cudnn}. */
@@ -494,6 +501,9 @@ public final class GpuBackend extends AbstractBackend {
                 cudnn = new CudnnAttention(stream);
             }
             float scale = (float) (1 / Math.sqrt(d));
+            if (lr == 0 || sharedPasses == 1) {
+                return cudnnOnePass(pq, pk, pv, prk, prv, ps, po, b, h, lq, lk, lr, d, refBatch, refStart, refTokens, scale);
+            }
             CudnnAttention.Plan own = cudnn.plan(b, h, lq, lk, d, lr > 0); // statistics only when two parts are merged
             CudnnAttention.Plan ref = lr == 0 ? null : cudnn.plan(refBatch == b ? b : 1, h, lq, lr, d, true);
             long ws = slot(S_WORKSPACE, Math.max(own.workspace(), ref == null ? 0 : ref.workspace()));
@@ -504,6 +514,7 @@ public final class GpuBackend extends AbstractBackend {
             launch("to_bf16_rows", ceil(kPairs, BLOCK), 1, 1, BLOCK, 0, args().ptr(pk).ptr(0).ptr(kb).i32(d).i32((int) kPairs));
             launch("to_bf16_rows", ceil(kPairs, BLOCK), 1, 1, BLOCK, 0, args().ptr(pv).ptr(0).ptr(vb).i32(d).i32((int) kPairs));
             cudnn.run(own, qb, kb, vb, o1, s1, scale, ws);
+            lastCudnnRun = null;
             long o2 = 0, s2 = 0;
             if (lr > 0) {
                 long qs = ps == 0 ? qb : slot(S_QSCALED, qRows * d * 2);
@@ -537,6 +548,81 @@ public final class GpuBackend extends AbstractBackend {
                     + e.getMessage());
             return false;
         }
+    }
+
+    /**
+     * One cuDNN SDPA over the own keys followed by the reference keys: one kernel rounds q, and writes the bf16
+     * keys [own; reference · s_p] and values [own; reference] (the band scale applied pair by pair while the
+     * reference keys are rounded, see {@code attention_operands_bf16}), then one SDPA without statistics, then
+     * the bf16 output is widened into out [b, lq, h·d].
+     */
+    private boolean cudnnOnePass(long pq, long pk, long pv, long prk, long prv, long ps, long po, int b, int h, int lq, int lk, int lr, int d,
+                                 int refBatch, int refStart, int refTokens, float scale) {
+        int lkv = lk + lr;
+        long qPairs = (long) b * h * lq * d / 2, kvPairs = (long) b * h * lkv * d / 2;
+        if (kvPairs >= Integer.MAX_VALUE) {
+            throw new IllegalStateException("attention operands of " + kvPairs + " bf16 pairs exceed 32-bit indexing");
+        }
+        CudnnAttention.Plan plan = cudnn.plan(b, h, lq, lkv, d, false);
+        long ws = slot(S_WORKSPACE, plan.workspace());
+        long qb = slot(S_Q, qPairs * 4), kb = slot(S_K, kvPairs * 4), vb = slot(S_V, kvPairs * 4), o1 = slot(S_O1, qPairs * 4);
+        launch("attention_operands_bf16", ceil(Math.max(qPairs, kvPairs), BLOCK), 3, 1, BLOCK, 0, args().ptr(pq).ptr(pk).ptr(pv).ptr(prk).ptr(prv)
+                .ptr(lr > 0 ? ps : 0).ptr(qb).ptr(kb).ptr(vb).i32(h).i32(lk).i32(lr).i32(refBatch).i32(refStart).i32(refTokens).i32(d)
+                .i32((int) qPairs).i32((int) kvPairs));
+        cudnn.run(plan, qb, kb, vb, o1, 0, scale, ws);
+        lastCudnnRun = () -> cudnn.run(plan, qb, kb, vb, o1, 0, scale, ws);
+        lastCudnnChoice = plan.choice + " (one pass over " + lk + " + " + lr + " keys)";
+        launch("merge_attention", ceil(qPairs, BLOCK), 1, 1, BLOCK, 0, args().ptr(o1).ptr(0).ptr(0).ptr(0).ptr(po).i32(h).i32(lq).i32(d)
+                .i32((int) qPairs));
+        return true;
+    }
+
+    /**
+     * Runs again only the cuDNN SDPA call(s) of the last bf16 attention, on the bf16 operands it left on the
+     * device: the attention kernel alone with bf16 in and out, as a bf16 model would call it (for the benchmark).
+     */
+    void rerunLastCudnn() {
+        if (lastCudnnRun == null) {
+            throw new IllegalStateException("no cuDNN attention has run on this backend");
+        }
+        lastCudnnRun.run();
+    }
+
+    /**
+     * For the benchmark's survey: the bf16 operands of the last one-pass cuDNN attention (q [b, h, lq, d], keys and
+     * values of {@code skv} rows) timed through every engine configuration of heuristics modes A and B, with and
+     * without statistics, in [b, h, s, d] and [b, s, h, d] layouts (the same buffers read through other strides:
+     * the timing, not the values, is what counts here).
+     */
+    List<String> cudnnSurvey(int b, int h, int lq, int skv, int d, int warm, int runs) {
+        List<String> out = new ArrayList<>();
+        float scale = (float) (1 / Math.sqrt(d));
+        long qPairs = (long) b * h * lq * d / 2, kvPairs = (long) b * h * skv * d / 2;
+        for (boolean bshd : new boolean[] {false, true}) {
+            for (boolean stats : new boolean[] {false, true}) {
+                String what = "lq " + lq + " lkv " + skv + (bshd ? " bshd" : " bhsd") + (stats ? " stats" : " no-stats");
+                try {
+                    CudnnAttention.Plan p = cudnn.plan(b, h, lq, skv, d, stats, bshd);
+                    long ws = slot(S_WORKSPACE, p.workspace());
+                    long qb = slot(S_Q, qPairs * 4), kb = slot(S_K, kvPairs * 4), vb = slot(S_V, kvPairs * 4), o1 = slot(S_O1, qPairs * 4);
+                    long st = slot(S_STATS1, (long) b * h * lq * 4);
+                    for (String line : cudnn.timeCandidates(p, qb, kb, vb, o1, st, scale, ws, warm, runs)) {
+                        out.add(what + " | " + line);
+                    }
+                } catch (RuntimeException e) {
+                    out.add(what + " | failed: " + e);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** 1: shared attention through cuDNN as one SDPA over own + scaled reference keys; 2: two SDPAs merged. */
+    void sharedPasses(int passes) {
+        if (passes != 1 && passes != 2) {
+            throw new IllegalArgumentException("shared attention passes: 1 or 2, got " + passes);
+        }
+        this.sharedPasses = passes;
     }
 
     /** Which attention implementation the last attention call used (for benchmarks and tests). */

@@ -38,6 +38,9 @@ public final class GpuBenchmark {
         List<String> lines = new ArrayList<>();
         try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false)) {
             lines.add(row("device", 0, be.describe() + "; java " + Runtime.version()));
+            if (only.contains("survey")) {
+                survey(be, lines);
+            }
             if (only.isEmpty() || only.contains("attention")) {
                 attention(be, lines);
             }
@@ -111,17 +114,48 @@ public final class GpuBenchmark {
             double shared = 4.0 * H * L * (L + LI) * D, joint = 4.0 * H * L * L * D;
             double t = time(bf, 3, 10, 1, () -> bf.sharedAttention(q, k, v, rk, rv, LT, scale, out));
             lines.add(row("shared_attention_bf16", t, tflops(shared, t) + " (" + bf.lastAttentionPath()
-                    + "; Lq 4608, Lk 4608 own + 4096 reference, 24x128, chunk scale; f32 in/out incl. bf16 rounding and merge)"));
+                    + ", one SDPA over 4608 own + 4096 band-scaled reference keys; Lq 4608, 24x128; float32 in/out: incl. rounding q, k, v"
+                    + " to bf16 (the band scale fused there) and widening the output)"));
             String sharedChoice = bf.lastCudnnChoice();
+            t = time(bf, 3, 10, 1, bf::rerunLastCudnn);
+            lines.add(row("shared_attention_bf16_sdpa_only", t, tflops(shared, t)
+                    + " (the same cuDNN SDPA call alone on its bf16 operands: bf16 in/out, like PyTorch's call)"));
+            bf.sharedPasses(2);
+            t = time(bf, 3, 10, 1, () -> bf.sharedAttention(q, k, v, rk, rv, LT, scale, out));
+            lines.add(row("shared_attention_bf16_two_pass", t, tflops(shared, t) + " (" + bf.lastAttentionPath()
+                    + ", two SDPAs (own keys; reference keys with q scaled per chunk) merged by log-sum-exp; float32 in/out)"));
+            String twoPassChoice = bf.lastCudnnChoice();
+            bf.sharedPasses(1);
             t = time(bf, 3, 10, 1, () -> bf.attention(q, k, v, out));
-            lines.add(row("joint_attention_bf16", t, tflops(joint, t) + " (" + bf.lastAttentionPath() + "; Lq = Lk = 4608, 24x128)"));
-            lines.add(row("cudnn_plans", 0, "shared: " + sharedChoice + " | joint: " + bf.lastCudnnChoice()));
+            lines.add(row("joint_attention_bf16", t, tflops(joint, t) + " (" + bf.lastAttentionPath() + "; Lq = Lk = 4608, 24x128; float32 in/out)"));
+            t = time(bf, 3, 10, 1, bf::rerunLastCudnn);
+            lines.add(row("joint_attention_bf16_sdpa_only", t, tflops(joint, t) + " (the same cuDNN SDPA call alone: bf16 in/out, like PyTorch's call)"));
+            lines.add(row("cudnn_plans", 0, "shared: " + sharedChoice + " | shared, two passes: " + twoPassChoice + " | joint: " + bf.lastCudnnChoice()));
             bf.synchronize();
             t = time(own, 3, 10, 1, () -> own.sharedAttention(q, k, v, rk, rv, LT, scale, out));
             lines.add(row("shared_attention_bf16_own_kernel", t, tflops(shared, t) + " (" + own.lastAttentionPath() + ", same shape)"));
             own.synchronize();
             t = time(f32, 1, 3, 1, () -> f32.sharedAttention(q, k, v, rk, rv, LT, scale, out));
             lines.add(row("shared_attention_f32", t, tflops(shared, t) + " (exact float32 kernel, same shape)"));
+        }
+    }
+
+    /**
+     * Every engine configuration cuDNN's heuristics (modes A and B) offer for the benchmark's attention shapes,
+     * layouts [b, h, s, d] and [b, s, h, d], with and without statistics, timed on bf16 operands (10 calls after 3).
+     */
+    private static void survey(GpuBackend bf, List<String> lines) {
+        try (Tensor q = uniform(bf, 1, 1f, DType.F32, 1, H, L, D); Tensor k = uniform(bf, 2, 1f, DType.F32, 1, H, L, D);
+             Tensor v = uniform(bf, 3, 1f, DType.F32, 1, H, L, D); Tensor rk = uniform(bf, 4, 1f, DType.F32, 1, H, L, D);
+             Tensor rv = uniform(bf, 5, 1f, DType.F32, 1, H, L, D); Tensor out = bf.allocate(DType.F32, 1, L, H * D);
+             Tensor scale = chunkScale()) {
+            bf.sharedAttention(q, k, v, rk, rv, LT, scale, out); // leaves bf16 operands of 4608 x 8704 on the device
+            bf.synchronize();
+            for (int skv : new int[] {L, L + LI}) {
+                for (String s : bf.cudnnSurvey(1, H, L, skv, D, 3, 10)) {
+                    lines.add(row("survey", 0, s));
+                }
+            }
         }
     }
 

@@ -121,13 +121,15 @@ class GpuBackendTest {
 
     /**
      * bf16 attention (head dim 128) against the double oracle on awkward lengths, with a chunk scale and a
-     * reference shared by the batch: through cuDNN (two fused passes merged by log-sum-exp) and through our kernel.
+     * reference shared by the batch: through cuDNN (one SDPA over own + band-scaled reference keys, or two SDPAs
+     * merged by log-sum-exp) and through our kernel.
      */
     @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
-    void bf16SharedAttentionMatchesTheOracle(boolean cudnn) {
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"cudnn one pass", "cudnn two passes", "own kernel"})
+    void bf16SharedAttentionMatchesTheOracle(String variant) {
         Random r = new Random(SEED + 1);
         int b = 2, h = 3, lq = 77, lk = 45, refTokens = 70, refStart = 13, d = 128;
+        boolean cudnn = variant.startsWith("cudnn");
         try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false, cudnn); ScalarBackend oracle = new ScalarBackend();
              Tensor q = random(r, 1f, DType.F32, b, h, lq, d); Tensor k = random(r, 1f, DType.F32, b, h, lk, d);
              Tensor v = random(r, 1f, DType.F32, b, h, lk, d); Tensor rk = random(r, 1f, DType.F32, 1, h, refTokens, d);
@@ -137,9 +139,10 @@ class GpuBackendTest {
             for (int p = 0; p < d / 2; p++) {
                 scale.set(p, p < 16 ? 1f : 0.25f + 0.5f * r.nextFloat());
             }
+            be.sharedPasses(variant.equals("cudnn two passes") ? 2 : 1);
             oracle.sharedAttention(q, k, v, rk, rv, refStart, scale, want);
             be.sharedAttention(q, k, v, rk, rv, refStart, scale, got);
-            String path = be.lastAttentionPath();
+            String path = be.lastAttentionPath() + (cudnn ? ", " + variant : "");
             oracle.attention(q, k, v, want0);
             be.attention(q, k, v, got0);
             if (!cudnn) {
@@ -151,6 +154,52 @@ class GpuBackendTest {
             System.out.println("bf16 attention (" + path + ") max abs error: shared " + e1 + ", plain " + e0 + " (|out| max " + maxAbs(want) + ")");
             assertTrue(e1 < 3e-2, "shared " + e1);
             assertTrue(e0 < 3e-2, "plain " + e0);
+        }
+    }
+
+    /**
+     * bf16 shared attention in one cuDNN pass, with the band scale fused into the rounding of the reference keys,
+     * equals plain bf16 attention over keys explicitly concatenated on the host as [own; s_p · reference image
+     * keys] (values [own; reference]): the same bf16 operands reach the same cuDNN plan.
+     */
+    @Test
+    void bf16FusedSharedAttentionEqualsExplicitConcatenationOfScaledKeys() {
+        Random r = new Random(SEED + 2);
+        int b = 2, h = 3, lq = 64, lk = 40, refTokens = 72, refStart = 8, d = 128, lr = refTokens - refStart, lkv = lk + lr;
+        try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false, true);
+             Tensor q = random(r, 1f, DType.F32, b, h, lq, d); Tensor k = random(r, 1f, DType.F32, b, h, lk, d);
+             Tensor v = random(r, 1f, DType.F32, b, h, lk, d); Tensor rk = random(r, 1f, DType.F32, 1, h, refTokens, d);
+             Tensor rv = random(r, 1f, DType.F32, 1, h, refTokens, d); Tensor scale = Tensor.allocate(d / 2);
+             Tensor kcat = Tensor.allocate(b, h, lkv, d); Tensor vcat = Tensor.allocate(b, h, lkv, d);
+             Tensor fused = Tensor.allocate(b, lq, h * d); Tensor explicit = Tensor.allocate(b, lq, h * d)) {
+            for (int p = 0; p < d / 2; p++) {
+                scale.set(p, p < 8 ? 1f : 0.25f + 0.5f * r.nextFloat());
+            }
+            for (int bi = 0; bi < b; bi++) {
+                for (int hi = 0; hi < h; hi++) {
+                    for (int t = 0; t < lkv; t++) {
+                        for (int i = 0; i < d; i++) {
+                            long dst = (((long) bi * h + hi) * lkv + t) * d + i;
+                            if (t < lk) {
+                                long src = (((long) bi * h + hi) * lk + t) * d + i;
+                                kcat.set(dst, k.get(src));
+                                vcat.set(dst, v.get(src));
+                            } else {
+                                long src = ((long) hi * refTokens + refStart + t - lk) * d + i;
+                                kcat.set(dst, rk.get(src) * scale.get(i / 2));
+                                vcat.set(dst, rv.get(src));
+                            }
+                        }
+                    }
+                }
+            }
+            be.sharedPasses(1);
+            be.sharedAttention(q, k, v, rk, rv, refStart, scale, fused);
+            assertEquals("cudnn", be.lastAttentionPath(), "this test needs cuDNN's SDPA");
+            be.attention(q, kcat, vcat, explicit);
+            double diff = maxDiff(fused, explicit);
+            System.out.println("bf16 fused shared attention vs explicit concatenation of scaled keys: max abs diff " + diff);
+            assertTrue(diff <= 1e-6, "fused vs explicit " + diff);
         }
     }
 
