@@ -275,7 +275,8 @@ def main():
             java[name] = (float(ms), detail)
     peer_for = {"rope_q_and_k_f32": "rope_q_and_k_bf16_ref", "shared_attention_bf16_own_kernel": "shared_attention_bf16",
                 "shared_attention_bf16_sdpa_only": "shared_attention_bf16", "shared_attention_bf16_two_pass": "shared_attention_bf16",
-                "joint_attention_bf16_sdpa_only": "joint_attention_bf16"}
+                "joint_attention_bf16_sdpa_only": "joint_attention_bf16", "shared_attention_bf16_io": "shared_attention_bf16",
+                "joint_attention_bf16_io": "joint_attention_bf16"}
     out = [f"untwist: {device}", f"PyTorch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name()}", "",
            "| measurement | untwist (ms) | PyTorch (ms) | PyTorch / untwist | untwist detail |", "|---|---|---|---|---|"]
     for name, (ms, detail) in java.items():

@@ -327,29 +327,76 @@ extern "C" __global__ void to_bf16_rows(const float* x, const float* chunkScale,
 //   they are rounded. q·(s_p·k) is every per-chunk term of a target→reference logit times s_p, so one SDPA over
 //   lk + lr keys is the shared attention; the scale costs nothing beyond the rounding pass that writes these
 //   operands anyway, and no scaled float32 copy of the reference keys exists. lr == 0: plain attention.
+// One thread per 4 pairs (16-byte stores); D % 8 == 0.
 extern "C" __global__ void attention_operands_bf16(const float* q, const float* k, const float* v, const float* rk, const float* rv,
-                                                   const float* chunkScale, unsigned* qb, unsigned* kb, unsigned* vb, int heads, int lk, int lr,
-                                                   int refBatch, int refStart, int refTokens, int dim, unsigned qPairs, unsigned kvPairs) {
+                                                   const float* chunkScale, uint4* qb, uint4* kb, uint4* vb, int heads, int lk, int lr,
+                                                   int refBatch, int refStart, int refTokens, int dim, unsigned qQuads, unsigned kvQuads) {
     unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
     if (blockIdx.y == 0) {
-        if (i >= qPairs) return;
-        float2 x = reinterpret_cast<const float2*>(q)[i];
-        qb[i] = pack_bf16(x.x, x.y);
+        if (i >= qQuads) return;
+        float4 x = reinterpret_cast<const float4*>(q)[2 * (i64) i], y = reinterpret_cast<const float4*>(q)[2 * (i64) i + 1];
+        qb[i] = make_uint4(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w), pack_bf16(y.x, y.y), pack_bf16(y.z, y.w));
         return;
     }
-    if (i >= kvPairs) return;
+    if (i >= kvQuads) return;
     bool isK = blockIdx.y == 1;
-    unsigned half = dim / 2, r = i / half, c = i - r * half, lkv = lk + lr, bh = r / lkv, t = r - bh * lkv;
-    float2 x;
-    float s = 1.0f;
+    unsigned quadsPerRow = dim / 8, r = i / quadsPerRow, c = i - r * quadsPerRow, lkv = lk + lr, bh = r / lkv, t = r - bh * lkv;
+    const float4* src;
+    float4 s0 = make_float4(1.0f, 1.0f, 1.0f, 1.0f), s1 = s0;
     if (t < (unsigned) lk) {
-        x = reinterpret_cast<const float2*>(isK ? k : v)[((i64) bh * lk + t) * half + c];
+        src = reinterpret_cast<const float4*>(isK ? k : v) + ((i64) bh * lk + t) * (dim / 4) + 2 * c;
     } else {
         unsigned b = bh / heads, h = bh - b * heads, rb = refBatch == 1 ? 0 : b;
-        x = reinterpret_cast<const float2*>(isK ? rk : rv)[(((i64) rb * heads + h) * refTokens + refStart + (t - lk)) * half + c];
-        if (isK && chunkScale != nullptr) s = chunkScale[c];
+        src = reinterpret_cast<const float4*>(isK ? rk : rv) + (((i64) rb * heads + h) * refTokens + refStart + (t - lk)) * (dim / 4) + 2 * c;
+        if (isK && chunkScale != nullptr) { // pairs 4c .. 4c + 3
+            const float* sc = chunkScale + 4 * c;
+            s0 = make_float4(sc[0], sc[0], sc[1], sc[1]);
+            s1 = make_float4(sc[2], sc[2], sc[3], sc[3]);
+        }
     }
-    (isK ? kb : vb)[i] = pack_bf16(x.x * s, x.y * s);
+    float4 x = src[0], y = src[1];
+    (isK ? kb : vb)[i] = make_uint4(pack_bf16(x.x * s0.x, x.y * s0.y), pack_bf16(x.z * s0.z, x.w * s0.w), pack_bf16(y.x * s1.x, y.y * s1.y),
+                                    pack_bf16(y.z * s1.z, y.w * s1.w));
+}
+
+// The concatenated bf16 keys and values of one-pass shared attention from bf16 activations (blockIdx.y: 0 keys,
+// 1 values): kb, vb [b, h, lk + lr, D] as in attention_operands_bf16, from bf16 k, v [b, h, lk, D] and rk, rv
+// [refBatch, h, refTokens, D]; the reference keys widened, multiplied pair by pair by chunkScale, rounded back
+// (the one rounding a bf16 model makes when it scales a bf16 tensor). One thread per 8 values; D % 8 == 0.
+extern "C" __global__ void attention_kv_from_bf16(const uint4* k, const uint4* v, const uint4* rk, const uint4* rv, const float* chunkScale,
+                                                  uint4* kb, uint4* vb, int heads, int lk, int lr, int refBatch, int refStart, int refTokens,
+                                                  int dim, unsigned kvQuads) {
+    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= kvQuads) return;
+    bool isK = blockIdx.y == 0;
+    unsigned quadsPerRow = dim / 8, r = i / quadsPerRow, c = i - r * quadsPerRow, lkv = lk + lr, bh = r / lkv, t = r - bh * lkv;
+    uint4 x;
+    if (t < (unsigned) lk) {
+        x = (isK ? k : v)[((i64) bh * lk + t) * quadsPerRow + c];
+    } else {
+        unsigned b = bh / heads, h = bh - b * heads, rb = refBatch == 1 ? 0 : b;
+        x = (isK ? rk : rv)[(((i64) rb * heads + h) * refTokens + refStart + (t - lk)) * quadsPerRow + c];
+        if (isK && chunkScale != nullptr) {
+            const float* sc = chunkScale + 4 * c;
+            unsigned w[4] = {x.x, x.y, x.z, x.w};
+            for (int j = 0; j < 4; j++) {
+                w[j] = pack_bf16(__uint_as_float(w[j] << 16) * sc[j], __uint_as_float(w[j] & 0xffff0000u) * sc[j]);
+            }
+            x = make_uint4(w[0], w[1], w[2], w[3]);
+        }
+    }
+    (isK ? kb : vb)[i] = x;
+}
+
+// float32 out[i] = bf16 in[i], 8 values per thread (n8 = n / 8).
+extern "C" __global__ void widen_bf16(const uint4* in, float4* out, unsigned n8) {
+    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n8) return;
+    uint4 x = in[i];
+    out[2 * (i64) i] = make_float4(__uint_as_float(x.x << 16), __uint_as_float(x.x & 0xffff0000u), __uint_as_float(x.y << 16),
+                                   __uint_as_float(x.y & 0xffff0000u));
+    out[2 * (i64) i + 1] = make_float4(__uint_as_float(x.z << 16), __uint_as_float(x.z & 0xffff0000u), __uint_as_float(x.w << 16),
+                                       __uint_as_float(x.w & 0xffff0000u));
 }
 
 // Tokens [off, off + rows) of each (batch·head) block of `srcRows` tokens, rounded to bf16 into a contiguous

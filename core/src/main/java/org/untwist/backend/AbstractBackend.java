@@ -216,16 +216,18 @@ public abstract class AbstractBackend implements Backend {
 
     @Override
     public final void attention(Tensor q, Tensor k, Tensor v, Tensor out) {
-        checkAttention("attention", q, k, v, out);
+        checkAttention("attention", q, k, v, out, supportsBf16Attention());
         attentionKernel(q, k, v, null, null, null, out, q.dim(0), q.dim(1), q.dim(2), k.dim(2), 0, q.dim(3), 1, 0, 0);
     }
 
     @Override
     public final void sharedAttention(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, int refStart, Tensor refKeyScale, Tensor out) {
         String op = "sharedAttention";
-        checkAttention(op, q, k, v, out);
+        boolean bf16 = supportsBf16Attention();
+        checkAttention(op, q, k, v, out, bf16);
+        requireActivation(op, "refK", refK, q, bf16);
         int refBatch = checkReference(op, q, refK, refStart, refKeyScale);
-        requireF32(op, "refV", refV);
+        requireActivation(op, "refV", refV, q, bf16);
         requireSameShape(op, "refV", refV, refK);
         attentionKernel(q, k, v, refK, refV, refKeyScale, out, q.dim(0), q.dim(1), q.dim(2), k.dim(2), refK.dim(2) - refStart, q.dim(3),
                 refBatch, refStart, refK.dim(2));
@@ -238,6 +240,7 @@ public abstract class AbstractBackend implements Backend {
         int b = q.dim(0), h = q.dim(1), lq = q.dim(2), d = q.dim(3);
         int refBatch = 1, lr = 0, refTokens = 0;
         if (refK != null) {
+            requireF32(op, "refK", refK);
             refBatch = checkReference(op, q, refK, refStart, refKeyScale);
             refTokens = refK.dim(2);
             lr = refTokens - refStart;
@@ -290,10 +293,28 @@ public abstract class AbstractBackend implements Backend {
         adaInKernel(x, ref, eps, out, x.dim(0), x.dim(1), x.dim(2), x.dim(3), ref.dim(2), tokenStart);
     }
 
+    /**
+     * Whether {@link #attention} and {@link #sharedAttention} also accept BF16 activations: q, k, v, refK, refV and
+     * out all BF16 (never mixed with F32; refKeyScale stays F32). False here: every CPU backend takes float32 only.
+     */
+    protected boolean supportsBf16Attention() {
+        return false;
+    }
+
+    /** An attention activation: F32, or, where the backend supports it, BF16 like q. */
+    private static void requireActivation(String op, String arg, Tensor t, Tensor q, boolean bf16) {
+        if (bf16 && t != null && q.dtype() == DType.BF16) {
+            if (t.dtype() != DType.BF16) {
+                throw new IllegalArgumentException(op + ": " + arg + " must be BF16 like q, got " + t.dtype() + " " + Arrays.toString(t.shape()));
+            }
+            return;
+        }
+        requireF32(op, arg, t);
+    }
+
     /** Checks a reference key tensor against q; returns its batch (1 or B). */
     private static int checkReference(String op, Tensor q, Tensor refK, int refStart, Tensor refKeyScale) {
         int b = q.dim(0), h = q.dim(1), d = q.dim(3);
-        requireF32(op, "refK", refK);
         requireRank(op, "refK", refK, 4);
         int refBatch = refK.dim(0);
         if ((refBatch != 1 && refBatch != b) || refK.dim(1) != h || refK.dim(3) != d) {
@@ -330,12 +351,25 @@ public abstract class AbstractBackend implements Backend {
         }
     }
 
-    private static void checkAttention(String op, Tensor q, Tensor k, Tensor v, Tensor out) {
-        checkQueriesAndKeys(op, q, k);
+    private static void checkAttention(String op, Tensor q, Tensor k, Tensor v, Tensor out, boolean bf16) {
+        if (bf16 && q != null && q.dtype() == DType.BF16) {
+            requireActivation(op, "k", k, q, true);
+            requireRank(op, "q", q, 4);
+            requireRank(op, "k", k, 4);
+            int b = q.dim(0), h = q.dim(1), d = q.dim(3);
+            if (d == 0 || d % 2 != 0) {
+                throw shapeError(op, "q", q, "a positive even head dimension");
+            }
+            if (k.dim(0) != b || k.dim(1) != h || k.dim(3) != d) {
+                throw shapeError(op, "k", k, "[" + b + ", " + h + ", Lk, " + d + "] to match q " + Arrays.toString(q.shape()));
+            }
+        } else {
+            checkQueriesAndKeys(op, q, k);
+        }
         int b = q.dim(0), h = q.dim(1), lq = q.dim(2), d = q.dim(3);
-        requireF32(op, "v", v);
+        requireActivation(op, "v", v, q, bf16);
         requireSameShape(op, "v", v, k);
-        requireF32(op, "out", out);
+        requireActivation(op, "out", out, q, bf16);
         requireShape(op, "out", out, b, lq, h * d);
         requireDistinct(op, q, out);
     }

@@ -14,7 +14,9 @@ import org.untwist.tensor.Tensor;
  *       callers can reuse buffers across steps. Unless an operation says otherwise, the output may be the
  *       same tensor as an input of the same shape (in place).</li>
  *   <li>Activations and outputs are float32. Weight matrices of {@link #linear} may be BF16 or F16; they are
- *       widened inside the kernel, never copied as a whole.</li>
+ *       widened inside the kernel, never copied as a whole. One exception: a backend may also accept BF16
+ *       activations in {@link #attention} and {@link #sharedAttention} (q, k, v, refK, refV and out all BF16,
+ *       refKeyScale float32); the GPU backend does in its bf16 precision. The CPU backends take float32 only.</li>
  *   <li>"Rows" are all leading dimensions flattened; the last dimension is the feature dimension.</li>
  *   <li>Per-batch vectors ({@code shift}, {@code scale}, {@code gate}) have shape {@code [B, D]} and apply to
  *       every token of batch element {@code b} of an activation {@code [B, L, D]}.</li>

@@ -21,10 +21,12 @@ import org.untwist.ffm.gen.cudnn.Cudnn;
 
 /**
  * cuDNN's fused scaled-dot-product attention through the backend graph API: one
- * {@code CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR} per shape (bf16 q, k, v, o in [b, h, s, d] with d
- * innermost, the softmax statistics (log-sum-exp per query row, float32) and the scale by value), finalized
- * into an execution plan from the heuristics' first engine that accepts it; plans are cached per shape. One
- * cuDNN handle per backend, on the backend's stream.
+ * {@code CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR} per shape (bf16 q, k, v, o with d innermost, [b, h, s, d]
+ * or [b, s, h, d] in memory, optionally the softmax statistics (log-sum-exp per query row, float32), the scale
+ * by value), the same operation cudnn-frontend builds for a plain bf16 inference SDPA. The candidate plans are
+ * the engine configurations of heuristics modes A and B that finalize; the fastest on the real operands is kept
+ * (cudnn-frontend's autotuning does the same). Plans and their finalized variant packs are cached. One cuDNN
+ * handle per backend, on the backend's stream.
  */
 final class CudnnAttention implements AutoCloseable {
     private static final long UID_Q = 1, UID_K = 2, UID_V = 3, UID_O = 4, UID_STATS = 5, UID_SCALE = 6;
@@ -108,7 +110,13 @@ final class CudnnAttention implements AutoCloseable {
      * (the dimensions stay [b, h, s, d], the strides say where each element is), else [b, h, s, d] contiguous.
      */
     Plan plan(int b, int h, int sq, int skv, int d, boolean stats, boolean bshd) {
-        return plans.computeIfAbsent(List.of(b, h, sq, skv, d, stats ? 1 : 0, bshd ? 1 : 0), k -> build(b, h, sq, skv, d, stats, bshd));
+        return plan(b, h, sq, skv, d, stats, bshd, bshd);
+    }
+
+    /** As above, with the output's layout chosen on its own: {@code oBshd} writes o as [b, s, h, d]. */
+    Plan plan(int b, int h, int sq, int skv, int d, boolean stats, boolean bshd, boolean oBshd) {
+        return plans.computeIfAbsent(List.of(b, h, sq, skv, d, stats ? 1 : 0, bshd ? 1 : 0, oBshd ? 1 : 0),
+                k -> build(b, h, sq, skv, d, stats, bshd, oBshd));
     }
 
     /**
@@ -234,13 +242,13 @@ final class CudnnAttention implements AutoCloseable {
         }
     }
 
-    private Plan build(int b, int h, int sq, int skv, int d, boolean withStats, boolean bshd) {
+    private Plan build(int b, int h, int sq, int skv, int d, boolean withStats, boolean bshd, boolean oBshd) {
         String what = "SDPA forward b=" + b + " h=" + h + " sq=" + sq + " skv=" + skv + " d=" + d + (withStats ? " with statistics" : "")
-                + (bshd ? " [b, s, h, d] layout" : "");
+                + (bshd ? " [b, s, h, d] layout" : "") + (oBshd ? " output [b, s, h, d]" : "");
         MemorySegment q = tensor(UID_Q, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, sq, d}, false, bshd);
         MemorySegment k = tensor(UID_K, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, skv, d}, false, bshd);
         MemorySegment v = tensor(UID_V, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, skv, d}, false, bshd);
-        MemorySegment o = tensor(UID_O, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, sq, d}, false, bshd);
+        MemorySegment o = tensor(UID_O, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, sq, d}, false, oBshd);
         MemorySegment scale = tensor(UID_SCALE, Cudnn.CUDNN_DATA_FLOAT(), new long[] {1, 1, 1, 1}, true, false);
         MemorySegment op = keep(Cudnn.CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR());
         setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_QDESC(), q);

@@ -465,7 +465,9 @@ public final class GpuBackend extends AbstractBackend {
             long pq = st.in(q), pk = st.in(k), pv = st.in(v), po = st.out(out);
             long prk = lr > 0 ? st.in(refK) : 0, prv = lr > 0 ? st.in(refV) : 0;
             long ps = lr > 0 && refKeyScale != null ? st.in(refKeyScale) : 0;
-            if (precision == Precision.BF16 && cudnnAttention(pq, pk, pv, prk, prv, ps, po, batch, heads, lq, lk, lr, headDim, refBatch, refStart,
+            if (q.dtype() == DType.BF16) { // AbstractBackend admits BF16 activations only in bf16 precision
+                cudnnBf16(pq, pk, pv, prk, prv, ps, po, batch, heads, lq, lk, lr, headDim, refBatch, refStart, refTokens);
+            } else if (precision == Precision.BF16 && cudnnAttention(pq, pk, pv, prk, prv, ps, po, batch, heads, lq, lk, lr, headDim, refBatch, refStart,
                     refTokens)) {
                 lastAttentionPath = "cudnn";
             } else if (precision == Precision.BF16 && headDim == 128) {
@@ -489,8 +491,9 @@ public final class GpuBackend extends AbstractBackend {
     private boolean cudnnAttention(long pq, long pk, long pv, long prk, long prv, long ps, long po, int b, int h, int lq, int lk, int lr, int d,
                                    int refBatch, int refStart, int refTokens) {
         long qPairs = (long) b * h * lq * d / 2, kPairs = (long) b * h * lk * d / 2, rPairs = (long) refBatch * h * lr * d / 2;
-        if (!useCudnn || d % 8 != 0 || d > 128 || lk == 0 || Math.max(qPairs, Math.max(kPairs, rPairs)) >= Integer.MAX_VALUE) {
-            return false; // the operand kernels index pairs with 32 bits
+        if (!useCudnn || d % 8 != 0 || d > 128 || lk == 0 || Math.max(qPairs, Math.max(kPairs, rPairs)) >= Integer.MAX_VALUE
+                || ((pq | pk | pv | prk | prv | po) & 15) != 0) {
+            return false; // the operand kernels index pairs with 32 bits and read 16 bytes at a time
         }
         List<Integer> shape = List.of(b, h, lq, lk, lr, d, refBatch);
         if (cudnnFailed.contains(shape)) {
@@ -563,18 +566,54 @@ public final class GpuBackend extends AbstractBackend {
         if (kvPairs >= Integer.MAX_VALUE) {
             throw new IllegalStateException("attention operands of " + kvPairs + " bf16 pairs exceed 32-bit indexing");
         }
-        CudnnAttention.Plan plan = cudnn.plan(b, h, lq, lkv, d, false);
+        CudnnAttention.Plan plan = cudnn.plan(b, h, lq, lkv, d, false, false, true); // o [b, lq, h, d], the layout of out
         long ws = slot(S_WORKSPACE, plan.workspace());
         long qb = slot(S_Q, qPairs * 4), kb = slot(S_K, kvPairs * 4), vb = slot(S_V, kvPairs * 4), o1 = slot(S_O1, qPairs * 4);
-        launch("attention_operands_bf16", ceil(Math.max(qPairs, kvPairs), BLOCK), 3, 1, BLOCK, 0, args().ptr(pq).ptr(pk).ptr(pv).ptr(prk).ptr(prv)
-                .ptr(lr > 0 ? ps : 0).ptr(qb).ptr(kb).ptr(vb).i32(h).i32(lk).i32(lr).i32(refBatch).i32(refStart).i32(refTokens).i32(d)
-                .i32((int) qPairs).i32((int) kvPairs));
+        launch("attention_operands_bf16", ceil(Math.max(qPairs, kvPairs) / 4, BLOCK), 3, 1, BLOCK, 0, args().ptr(pq).ptr(pk).ptr(pv).ptr(prk)
+                .ptr(prv).ptr(lr > 0 ? ps : 0).ptr(qb).ptr(kb).ptr(vb).i32(h).i32(lk).i32(lr).i32(refBatch).i32(refStart).i32(refTokens).i32(d)
+                .i32((int) (qPairs / 4)).i32((int) (kvPairs / 4)));
         cudnn.run(plan, qb, kb, vb, o1, 0, scale, ws);
         lastCudnnRun = () -> cudnn.run(plan, qb, kb, vb, o1, 0, scale, ws);
         lastCudnnChoice = plan.choice + " (one pass over " + lk + " + " + lr + " keys)";
-        launch("merge_attention", ceil(qPairs, BLOCK), 1, 1, BLOCK, 0, args().ptr(o1).ptr(0).ptr(0).ptr(0).ptr(po).i32(h).i32(lq).i32(d)
-                .i32((int) qPairs));
+        launch("widen_bf16", ceil(qPairs / 4, BLOCK), 1, 1, BLOCK, 0, args().ptr(o1).ptr(po).i32((int) (qPairs / 4)));
         return true;
+    }
+
+    /**
+     * Attention on bf16 activations (q, k, v, refK, refV, out all BF16): cuDNN reads q (and, without a reference,
+     * k and v) where they are and writes out [b, lq, h·d] directly. With a reference, one kernel writes the bf16
+     * keys [own; reference · s_p] and values [own; reference] (see {@code attention_kv_from_bf16}) for one SDPA.
+     */
+    private void cudnnBf16(long pq, long pk, long pv, long prk, long prv, long ps, long po, int b, int h, int lq, int lk, int lr, int d,
+                           int refBatch, int refStart, int refTokens) {
+        long kvQuads = (long) b * h * (lk + lr) * d / 8;
+        if (!useCudnn || d % 8 != 0 || d > 128 || lk == 0 || kvQuads >= Integer.MAX_VALUE || ((pq | pk | pv | prk | prv | po) & 15) != 0) {
+            throw new UnsupportedOperationException("gpu attention on BF16 activations runs through cuDNN only (head dimension a multiple of 8, "
+                    + "at most 128, 16-byte aligned tensors); got head dimension " + d + (useCudnn ? "" : " with cuDNN switched off"));
+        }
+        if (cudnn == null) {
+            cudnn = new CudnnAttention(stream);
+        }
+        float scale = (float) (1 / Math.sqrt(d));
+        CudnnAttention.Plan plan = cudnn.plan(b, h, lq, lk + lr, d, false, false, true);
+        long ws = slot(S_WORKSPACE, plan.workspace());
+        long kb = pk, vb = pv;
+        if (lr > 0) {
+            kb = slot(S_K, kvQuads * 16);
+            vb = slot(S_V, kvQuads * 16);
+            launch("attention_kv_from_bf16", ceil(kvQuads, BLOCK), 2, 1, BLOCK, 0, args().ptr(pk).ptr(pv).ptr(prk).ptr(prv).ptr(ps).ptr(kb).ptr(vb)
+                    .i32(h).i32(lk).i32(lr).i32(refBatch).i32(refStart).i32(refTokens).i32(d).i32((int) kvQuads));
+        }
+        long k2 = kb, v2 = vb;
+        cudnn.run(plan, pq, k2, v2, po, 0, scale, ws);
+        lastCudnnRun = () -> cudnn.run(plan, pq, k2, v2, po, 0, scale, ws);
+        lastCudnnChoice = plan.choice + " (bf16 activations, one pass over " + lk + " + " + lr + " keys)";
+        lastAttentionPath = "cudnn";
+    }
+
+    @Override
+    protected boolean supportsBf16Attention() {
+        return precision == Precision.BF16;
     }
 
     /**

@@ -130,7 +130,19 @@ public final class GpuBenchmark {
             lines.add(row("joint_attention_bf16", t, tflops(joint, t) + " (" + bf.lastAttentionPath() + "; Lq = Lk = 4608, 24x128; float32 in/out)"));
             t = time(bf, 3, 10, 1, bf::rerunLastCudnn);
             lines.add(row("joint_attention_bf16_sdpa_only", t, tflops(joint, t) + " (the same cuDNN SDPA call alone: bf16 in/out, like PyTorch's call)"));
-            lines.add(row("cudnn_plans", 0, "shared: " + sharedChoice + " | shared, two passes: " + twoPassChoice + " | joint: " + bf.lastCudnnChoice()));
+            String jointChoice = bf.lastCudnnChoice();
+            try (Tensor qb = uniform(bf, 1, 1f, DType.BF16, 1, H, L, D); Tensor kb = uniform(bf, 2, 1f, DType.BF16, 1, H, L, D);
+                 Tensor vb = uniform(bf, 3, 1f, DType.BF16, 1, H, L, D); Tensor rkb = uniform(bf, 4, 1f, DType.BF16, 1, H, L, D);
+                 Tensor rvb = uniform(bf, 5, 1f, DType.BF16, 1, H, L, D); Tensor outb = bf.allocate(DType.BF16, 1, L, H * D)) {
+                t = time(bf, 3, 10, 1, () -> bf.sharedAttention(qb, kb, vb, rkb, rvb, LT, scale, outb));
+                lines.add(row("shared_attention_bf16_io", t, tflops(shared, t) + " (" + bf.lastAttentionPath()
+                        + "; bf16 in/out like PyTorch's row: the concatenated keys [own; s_p-scaled reference] and values written once, then one SDPA"
+                        + " writing out [1, 4608, 3072] directly)"));
+                t = time(bf, 3, 10, 1, () -> bf.attention(qb, kb, vb, outb));
+                lines.add(row("joint_attention_bf16_io", t, tflops(joint, t) + " (" + bf.lastAttentionPath()
+                        + "; bf16 in/out like PyTorch's row: one SDPA on q, k, v where they are, writing out directly)"));
+            }
+            lines.add(row("cudnn_plans", 0, "shared: " + sharedChoice + " | shared, two passes: " + twoPassChoice + " | joint: " + jointChoice));
             bf.synchronize();
             t = time(own, 3, 10, 1, () -> own.sharedAttention(q, k, v, rk, rv, LT, scale, out));
             lines.add(row("shared_attention_bf16_own_kernel", t, tflops(shared, t) + " (" + own.lastAttentionPath() + ", same shape)"));

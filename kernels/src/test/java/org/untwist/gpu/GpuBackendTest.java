@@ -203,6 +203,81 @@ class GpuBackendTest {
         }
     }
 
+    /**
+     * bf16 activations (q, k, v, refK, refV, out all BF16 device tensors) give exactly the bf16-rounded result of
+     * the float32-activation path on the same values (inputs exactly representable in bf16: both paths hand cuDNN
+     * the same operands), and stay within the oracle's bound. The CPU backends refuse BF16 activations.
+     */
+    @Test
+    void bf16ActivationsEqualTheFloat32PathAndTheOracle() {
+        Random r = new Random(SEED + 3);
+        int b = 2, h = 3, lq = 64, lk = 40, refTokens = 72, refStart = 8, d = 128;
+        try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false, true); ScalarBackend oracle = new ScalarBackend();
+             Tensor q = random(r, 1f, DType.F32, b, h, lq, d); Tensor k = random(r, 1f, DType.F32, b, h, lk, d);
+             Tensor v = random(r, 1f, DType.F32, b, h, lk, d); Tensor rk = random(r, 1f, DType.F32, 1, h, refTokens, d);
+             Tensor rv = random(r, 1f, DType.F32, 1, h, refTokens, d); Tensor scale = Tensor.allocate(d / 2);
+             Tensor want = Tensor.allocate(b, lq, h * d); Tensor viaF32 = Tensor.allocate(b, lq, h * d);
+             Tensor want0 = Tensor.allocate(b, lq, h * d); Tensor viaF320 = Tensor.allocate(b, lq, h * d)) {
+            for (Tensor t : new Tensor[] {q, k, v, rk, rv}) { // exactly representable in bf16
+                for (long i = 0; i < t.numel(); i++) {
+                    t.set(i, Float.intBitsToFloat(Float.floatToRawIntBits(t.get(i)) & 0xffff0000));
+                }
+            }
+            for (int p = 0; p < d / 2; p++) {
+                scale.set(p, p < 8 ? 1f : 0.25f + 0.5f * r.nextFloat());
+            }
+            oracle.sharedAttention(q, k, v, rk, rv, refStart, scale, want);
+            oracle.attention(q, k, v, want0);
+            be.sharedAttention(q, k, v, rk, rv, refStart, scale, viaF32);
+            be.attention(q, k, v, viaF320);
+            try (Tensor qb = toBf16(be, q); Tensor kb = toBf16(be, k); Tensor vb = toBf16(be, v); Tensor rkb = toBf16(be, rk);
+                 Tensor rvb = toBf16(be, rv); Tensor ob = be.allocate(DType.BF16, b, lq, h * d); Tensor ob0 = be.allocate(DType.BF16, b, lq, h * d)) {
+                be.sharedAttention(qb, kb, vb, rkb, rvb, refStart, scale, ob);
+                assertEquals("cudnn", be.lastAttentionPath(), "this test needs cuDNN's SDPA");
+                be.attention(qb, kb, vb, ob0);
+                Tensor got = fromBf16(be, ob), got0 = fromBf16(be, ob0);
+                try (got; got0) {
+                    double d1 = maxDiff(got, viaF32), d0 = maxDiff(got0, viaF320), e1 = maxDiff(got, want), e0 = maxDiff(got0, want0);
+                    System.out.println("bf16 activations vs float32 activations: shared " + d1 + ", plain " + d0 + "; vs oracle: shared " + e1
+                            + ", plain " + e0);
+                    assertEquals(0.0, d1, "shared: bf16 activations vs float32 activations");
+                    assertEquals(0.0, d0, "plain: bf16 activations vs float32 activations");
+                    assertTrue(e1 < 3e-2, "shared " + e1);
+                    assertTrue(e0 < 3e-2, "plain " + e0);
+                }
+            }
+            try (ScalarBackend cpu = new ScalarBackend(); Tensor hq = Tensor.allocate(DType.BF16, b, h, lq, d); Tensor hk = Tensor.allocate(DType.BF16, b, h, lk, d);
+                 Tensor hv = Tensor.allocate(DType.BF16, b, h, lk, d); Tensor ho = Tensor.allocate(DType.BF16, b, lq, h * d)) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> cpu.attention(hq, hk, hv, ho));
+                assertTrue(e.getMessage().contains("must be F32"), e.getMessage());
+            }
+        }
+    }
+
+    /** A BF16 device copy of a float32 host tensor whose values are exactly representable in bf16. */
+    private static Tensor toBf16(GpuBackend be, Tensor t) {
+        try (Tensor h = Tensor.allocate(DType.BF16, t.shape())) {
+            for (long i = 0; i < t.numel(); i++) {
+                h.set(i, t.get(i));
+            }
+            Tensor dev = be.allocate(DType.BF16, t.shape());
+            be.copy(h, dev);
+            return dev;
+        }
+    }
+
+    /** A float32 host tensor with the values of a BF16 device tensor. */
+    private static Tensor fromBf16(GpuBackend be, Tensor dev) {
+        try (Tensor h = Tensor.allocate(DType.BF16, dev.shape())) {
+            be.copy(dev, h);
+            Tensor out = Tensor.allocate(dev.shape());
+            for (long i = 0; i < h.numel(); i++) {
+                out.set(i, h.get(i));
+            }
+            return out;
+        }
+    }
+
     /** The block-per-row LayerNorm (rows of 1024 and more) and the float GELU of bf16 precision, against the oracle. */
     @Test
     void longRowLayerNormAndFloatGeluMatchTheOracle() {
