@@ -71,8 +71,8 @@ public final class GpuBackend extends AbstractBackend {
     private GpuMemory scratch; // activations rounded to 16 bits for tensor-core GEMMs, grown on demand
     // Attention through cuDNN: bf16 operands, partial outputs and statistics, workspace; grown on demand.
     private static final int S_Q = 0, S_K = 1, S_V = 2, S_O1 = 3, S_STATS1 = 4, S_QSCALED = 5, S_RK = 6, S_RV = 7, S_O2 = 8, S_STATS2 = 9,
-            S_WORKSPACE = 10;
-    private final GpuMemory[] slots = new GpuMemory[11];
+            S_WORKSPACE = 10, S_SCALE = 11;
+    private final GpuMemory[] slots = new GpuMemory[12];
     private final boolean useCudnn;
     private CudnnAttention cudnn;
     private final java.util.Set<List<Integer>> cudnnFailed = new java.util.HashSet<>();
@@ -464,7 +464,7 @@ public final class GpuBackend extends AbstractBackend {
         try (Staging st = new Staging()) {
             long pq = st.in(q), pk = st.in(k), pv = st.in(v), po = st.out(out);
             long prk = lr > 0 ? st.in(refK) : 0, prv = lr > 0 ? st.in(refV) : 0;
-            long ps = lr > 0 && refKeyScale != null ? st.in(refKeyScale) : 0;
+            long ps = lr > 0 && refKeyScale != null ? chunkScaleOnDevice(st, refKeyScale) : 0;
             if (q.dtype() == DType.BF16) { // AbstractBackend admits BF16 activations only in bf16 precision
                 cudnnBf16(pq, pk, pv, prk, prv, ps, po, batch, heads, lq, lk, lr, headDim, refBatch, refStart, refTokens);
             } else if (precision == Precision.BF16 && cudnnAttention(pq, pk, pv, prk, prv, ps, po, batch, heads, lq, lk, lr, headDim, refBatch, refStart,
@@ -480,6 +480,22 @@ public final class GpuBackend extends AbstractBackend {
                         .ptr(po).i32(heads).i32(lq).i32(lk).i32(lr).i32(headDim).i32(refBatch).i32(refStart).i32(refTokens));
             }
         }
+    }
+
+    /**
+     * The device address of the reference keys' chunk scale. A host scale (what FluxModel passes: the backends
+     * validate its values) is copied into a buffer kept by this backend, ordered on the stream, instead of a
+     * staging allocation per call: a cudaMalloc and a cudaFree (which waits for the whole device) per attention
+     * call for a few hundred bytes.
+     */
+    private long chunkScaleOnDevice(Staging st, Tensor scale) {
+        if (scale.isDevice()) {
+            return st.in(scale);
+        }
+        long p = slot(S_SCALE, scale.byteSize());
+        CudaCheck.cudart(Cudart.cudaMemcpyAsync(seg(p), scale.segment(), scale.byteSize(), Cudart.cudaMemcpyHostToDevice(), stream),
+                "cudaMemcpyAsync(chunk scale, host to device)");
+        return p;
     }
 
     /**
