@@ -48,8 +48,10 @@ public final class GpuBackend extends AbstractBackend {
     public static final String TF32_PROPERTY = "untwist.gpu.tf32";
     public static final String CUDNN_PROPERTY = "untwist.gpu.cudnn";
     /**
-     * Shared attention through cuDNN: 1 (default) one SDPA over own + band-scaled reference keys, 2 two SDPAs
-     * (own keys; reference keys with the queries scaled per chunk) merged by their log-sum-exps.
+     * Shared attention through cuDNN on float32 activations: 2 (default) two SDPAs (own keys; reference keys with
+     * the queries scaled per chunk) merged by their log-sum-exps, 1 one SDPA over own + band-scaled reference keys.
+     * Two passes measured faster on an H200 (kernels/RESULTS.md: 1.099 vs 1.198 ms). BF16 activations always take
+     * one pass.
      */
     public static final String SHARED_PASSES_PROPERTY = "untwist.gpu.sharedPasses";
     private static final System.Logger LOG = System.getLogger("org.untwist.gpu");
@@ -79,7 +81,7 @@ public final class GpuBackend extends AbstractBackend {
     private String lastAttentionPath = "none";
     private String lastCudnnChoice = "";
     private Runnable lastCudnnRun;
-    private int sharedPasses = Integer.getInteger(SHARED_PASSES_PROPERTY, 1);
+    private int sharedPasses = sharedPassesFromProperty();
     private boolean closed;
 
     /** A backend with the settings of {@code -Duntwist.gpu.precision}, {@code -Duntwist.gpu.tf32}, {@code -Duntwist.gpu.cudnn}. */
@@ -670,6 +672,15 @@ public final class GpuBackend extends AbstractBackend {
             }
         }
         return out;
+    }
+
+    private static int sharedPassesFromProperty() {
+        String p = System.getProperty(SHARED_PASSES_PROPERTY, "2").trim();
+        return switch (p) {
+            case "1" -> 1;
+            case "2" -> 2;
+            default -> throw new IllegalArgumentException("-D" + SHARED_PASSES_PROPERTY + "=" + p + ": expected 1 or 2");
+        };
     }
 
     /** 1: shared attention through cuDNN as one SDPA over own + scaled reference keys; 2: two SDPAs merged. */

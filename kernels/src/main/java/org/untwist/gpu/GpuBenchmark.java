@@ -112,6 +112,7 @@ public final class GpuBenchmark {
              Tensor rv = uniform(bf, 5, 1f, DType.F32, 1, H, L, D); Tensor out = bf.allocate(DType.F32, 1, L, H * D);
              Tensor scale = chunkScale()) {
             double shared = 4.0 * H * L * (L + LI) * D, joint = 4.0 * H * L * L * D;
+            bf.sharedPasses(1);
             double t = time(bf, 3, 10, 1, () -> bf.sharedAttention(q, k, v, rk, rv, LT, scale, out));
             lines.add(row("shared_attention_bf16", t, tflops(shared, t) + " (" + bf.lastAttentionPath()
                     + ", one SDPA over 4608 own + 4096 band-scaled reference keys; Lq 4608, 24x128; float32 in/out: incl. rounding q, k, v"
