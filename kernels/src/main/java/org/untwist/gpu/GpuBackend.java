@@ -35,7 +35,8 @@ import org.untwist.tensor.Tensor;
  *
  * <p>Precision ({@code -Duntwist.gpu.precision}): {@code f32} (default) computes in float32 everywhere, with
  * float32 GEMMs on the CUDA cores unless {@code -Duntwist.gpu.tf32=true}; {@code bf16} runs attention with
- * head dim 128 on bf16 tensor cores (float32 accumulation), as PyTorch's bf16 SDPA does. GEMMs with BF16 or
+ * head dim 128 on bf16 tensor cores (float32 accumulation), as PyTorch's bf16 SDPA does, through cuDNN's fused
+ * SDPA, and its attention also takes BF16 activations ({@link #supportsBf16Attention}). GEMMs with BF16 or
  * F16 weights round the activations to the weights' type in {@code bf16} precision (tensor cores, float32
  * accumulation and output: what a bf16 reference computes); in {@code f32} precision the weights are widened
  * block by block and multiplied in float32.
@@ -629,6 +630,7 @@ public final class GpuBackend extends AbstractBackend {
         lastAttentionPath = "cudnn";
     }
 
+    /** In {@code bf16} precision: BF16 q, k, v, refK, refV and out, through cuDNN only (else a clear error). */
     @Override
     protected boolean supportsBf16Attention() {
         return precision == Precision.BF16;
@@ -652,6 +654,9 @@ public final class GpuBackend extends AbstractBackend {
      * the timing, not the values, is what counts here).
      */
     List<String> cudnnSurvey(int b, int h, int lq, int skv, int d, int warm, int runs) {
+        if (cudnn == null) {
+            throw new IllegalStateException("the cuDNN survey needs a bf16 attention call through cuDNN first (its operands)");
+        }
         List<String> out = new ArrayList<>();
         float scale = (float) (1 / Math.sqrt(d));
         long qPairs = (long) b * h * lq * d / 2, kvPairs = (long) b * h * skv * d / 2;
