@@ -359,33 +359,48 @@ extern "C" __global__ void attention_operands_bf16(const float* q, const float* 
                                     pack_bf16(y.z * s1.z, y.w * s1.w));
 }
 
-// The concatenated bf16 keys and values of one-pass shared attention from bf16 activations (blockIdx.y: 0 keys,
-// 1 values): kb, vb [b, h, lk + lr, D] as in attention_operands_bf16, from bf16 k, v [b, h, lk, D] and rk, rv
-// [refBatch, h, refTokens, D]; the reference keys widened, multiplied pair by pair by chunkScale, rounded back
-// (the one rounding a bf16 model makes when it scales a bf16 tensor). One thread per 8 values; D % 8 == 0.
+// The concatenated bf16 keys and values of one-pass shared attention from bf16 activations: kb, vb
+// [b, h, lk + lr, D] as in attention_operands_bf16, from bf16 k, v [b, h, lk, D] and rk, rv [refBatch, h,
+// refTokens, D]; the reference keys widened, multiplied pair by pair by chunkScale, rounded back (the one
+// rounding a bf16 model makes when it scales a bf16 tensor). A pure copy otherwise, so it is written for
+// bandwidth: blockIdx.y is one (batch, head) row and blockIdx.z keys (0) or values (1), so no thread divides;
+// each thread issues its KV_ITEMS 16-byte loads before its stores. D % 8 == 0.
+#define KV_ITEMS 4
 extern "C" __global__ void attention_kv_from_bf16(const uint4* k, const uint4* v, const uint4* rk, const uint4* rv, const float* chunkScale,
                                                   uint4* kb, uint4* vb, int heads, int lk, int lr, int refBatch, int refStart, int refTokens,
-                                                  int dim, unsigned kvQuads) {
-    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= kvQuads) return;
-    bool isK = blockIdx.y == 0;
-    unsigned quadsPerRow = dim / 8, r = i / quadsPerRow, c = i - r * quadsPerRow, lkv = lk + lr, bh = r / lkv, t = r - bh * lkv;
-    uint4 x;
-    if (t < (unsigned) lk) {
-        x = (isK ? k : v)[((i64) bh * lk + t) * quadsPerRow + c];
-    } else {
-        unsigned b = bh / heads, h = bh - b * heads, rb = refBatch == 1 ? 0 : b;
-        x = (isK ? rk : rv)[(((i64) rb * heads + h) * refTokens + refStart + (t - lk)) * quadsPerRow + c];
-        if (isK && chunkScale != nullptr) {
-            const float* sc = chunkScale + 4 * c;
-            unsigned w[4] = {x.x, x.y, x.z, x.w};
-            for (int j = 0; j < 4; j++) {
-                w[j] = pack_bf16(__uint_as_float(w[j] << 16) * sc[j], __uint_as_float(w[j] & 0xffff0000u) * sc[j]);
-            }
-            x = make_uint4(w[0], w[1], w[2], w[3]);
+                                                  int dim) {
+    bool isK = blockIdx.z == 0;
+    unsigned bh = blockIdx.y, quads = dim / 8, own = (unsigned) lk * quads, total = (unsigned) (lk + lr) * quads;
+    unsigned b = bh / heads, h = bh - b * heads, rb = refBatch == 1 ? 0 : b;
+    const uint4* src = (isK ? k : v) + (i64) bh * own;
+    const uint4* ref = (isK ? rk : rv) + (((i64) rb * heads + h) * refTokens + refStart) * quads;
+    uint4* dst = (isK ? kb : vb) + (i64) bh * total;
+    const float* sc = isK ? chunkScale : nullptr;
+    unsigned first = blockIdx.x * blockDim.x * KV_ITEMS + threadIdx.x;
+    uint4 x[KV_ITEMS];
+#pragma unroll
+    for (int u = 0; u < KV_ITEMS; u++) {
+        unsigned j = first + u * blockDim.x;
+        if (j < total) {
+            x[u] = j < own ? src[j] : ref[j - own];
         }
     }
-    (isK ? kb : vb)[i] = x;
+#pragma unroll
+    for (int u = 0; u < KV_ITEMS; u++) {
+        unsigned j = first + u * blockDim.x;
+        if (j < total) {
+            uint4 y = x[u];
+            if (sc != nullptr && j >= own) {
+                const float* s = sc + 4 * ((j - own) % quads);
+                unsigned w[4] = {y.x, y.y, y.z, y.w};
+                for (int p = 0; p < 4; p++) {
+                    w[p] = pack_bf16(__uint_as_float(w[p] << 16) * s[p], __uint_as_float(w[p] & 0xffff0000u) * s[p]);
+                }
+                y = make_uint4(w[0], w[1], w[2], w[3]);
+            }
+            dst[j] = y;
+        }
+    }
 }
 
 // float32 out[i] = bf16 in[i], 8 values per thread (n8 = n / 8).

@@ -620,8 +620,9 @@ public final class GpuBackend extends AbstractBackend {
         if (lr > 0) {
             kb = slot(S_K, kvQuads * 16);
             vb = slot(S_V, kvQuads * 16);
-            launch("attention_kv_from_bf16", ceil(kvQuads, BLOCK), 2, 1, BLOCK, 0, args().ptr(pk).ptr(pv).ptr(prk).ptr(prv).ptr(ps).ptr(kb).ptr(vb)
-                    .i32(h).i32(lk).i32(lr).i32(refBatch).i32(refStart).i32(refTokens).i32(d).i32((int) kvQuads));
+            // One (batch, head) row per blockIdx.y, keys and values in blockIdx.z, KV_ITEMS (4) quads per thread.
+            launch("attention_kv_from_bf16", ceil((long) (lk + lr) * d / 8, BLOCK * 4L), b * h, 2, BLOCK, 0, args().ptr(pk).ptr(pv).ptr(prk)
+                    .ptr(prv).ptr(ps).ptr(kb).ptr(vb).i32(h).i32(lk).i32(lr).i32(refBatch).i32(refStart).i32(refTokens).i32(d));
         }
         long k2 = kb, v2 = vb;
         cudnn.run(plan, pq, k2, v2, po, 0, scale, ws);
