@@ -324,7 +324,7 @@ public final class VectorBackend extends AbstractBackend {
         DType dt = w.dtype();
         if (VectorGemm.worthIt(rows, in, outDim)) { // packed, cache-blocked GEMM (see VectorGemm)
             VectorGemm gemm = new VectorGemm(xs, ws, dt, bs, os, rows, in, outDim, threads);
-            parallelFor(gemm.tasks(), (t, s) -> gemm.run(t));
+            gemm.execute((n, task) -> parallelFor(n, (t, s) -> task.accept(t)));
             return;
         }
         // few rows: GEMV-style dot products over the weight rows
