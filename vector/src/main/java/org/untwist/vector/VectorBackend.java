@@ -41,9 +41,13 @@ import org.untwist.tensor.Tensor;
  * order fixed by the task layout, so results are the same for any number of threads.
  *
  * <ul>
- *   <li>{@code linear}: tasks are (row block × column block); BF16/F16 weights of the task's column block are
- *       widened with SIMD into a per-thread float panel (never the whole matrix), then a 2-row × 4-column
- *       register-blocked FMA kernel runs over it.</li>
+ *   <li>{@code linear}: from {@link VectorGemm#MIN_ROWS} rows on, the packed GEMM of {@link VectorGemm} (12×32
+ *       register tiles; BF16/F16 weights widened while packing, one column block at a time). Fewer rows: tasks
+ *       are (row block × column block); BF16/F16 weights of the task's column block are widened with SIMD into a
+ *       per-thread float panel (never the whole matrix), then a 2-row × 4-column register-blocked FMA kernel
+ *       runs over it.</li>
+ *   <li>{@code applyRope}: tasks are blocks of tokens; the block's table is de-interleaved once into diagonal
+ *       and cross coefficients, then every head streams its contiguous rows of the block.</li>
  *   <li>{@code attention}: tasks are (batch, head, block of queries); flash-style online softmax over blocks of
  *       keys with vectorized {@code EXP}. Reference keys are never scaled or copied: the query is copied once,
  *       pre-multiplied by {@code 1/√Dh} and the per-element reference key scale ({@code q·(s⊙k) = (s⊙q)·k}).

@@ -19,23 +19,25 @@ import org.untwist.tensor.DType;
 /**
  * Cache-blocked GEMM for {@code linear}: {@code out[M, N] = x[M, K] · W[N, K]ᵀ + bias}, GotoBLAS/BLIS style.
  *
- * <p>Blocking: the columns are cut into blocks of {@link #NC}. For each column block, one parallel phase packs
- * that block of {@code Wᵀ} for all of K into a buffer shared by the workers (BF16/F16 weights are widened here;
- * no float copy of more than one column block ever exists): per K block of {@link #KC}, micro-panels of
- * {@link #NR} columns laid out k-major ({@code NR} consecutive floats per k, so the micro-kernel loads
- * {@code NR / L} whole vectors per k step). A second phase splits the rows (and, when there are few rows, the
- * micro-panels) over the workers: each task walks the K blocks in order; per K block it packs its rows of x into
- * k-major micro-panels of {@link #MR} rows (MR consecutive floats per k, one broadcast each) and runs the
- * {@link #MR}×{@link #NR} micro-kernel over (column micro-panel, row micro-panel) pairs, the column micro-panel
- * staying in L1 and the task's block of out in L2. Edge rows and columns are zero-padded in the packed buffers;
- * edge tiles go through a small per-thread tile and masked stores.
+ * <p>Blocking: the columns are cut into blocks of at most {@link #NC} (fewer when K is large, see
+ * {@link #PACKED_B_FLOATS}). For each column block, one parallel phase packs that block of {@code Wᵀ} for all of K
+ * into a buffer shared by the workers, one task per {@link #NR}-column micro-panel reading its weight rows front
+ * to back (BF16/F16 weights are widened here; no float copy of more than one column block ever exists): per K
+ * block of {@link #KC}, the micro-panel is laid out k-major ({@code NR} consecutive floats per k, so the
+ * micro-kernel loads {@code NR / L} whole vectors per k step). A second phase splits the rows into tasks of whole
+ * {@link #MR}-row tiles (at most {@link #MC} rows, evenly sized; the micro-panels too when there are few rows):
+ * a task copies its rows of x, all of K, into per-K-block row panels (row stride KC), then walks the K blocks in
+ * order and runs the {@link #MR}×{@link #NR} micro-kernel over (column micro-panel, row tile) pairs, the column
+ * micro-panel staying in L1; the tile accumulates in a per-task tile-major buffer (no 4K-aliased strided rows of
+ * out), which is copied to out row by row, with the bias, at the end. Edge rows and columns are zero-padded in
+ * the packed buffers; only the copy to out is masked.
  *
  * <p>Every output element is reduced the same way whatever the task layout or thread count: one FMA chain over k
- * in order, starting from zero (the micro-kernel reloads the partial sum from out at the start of each K block
- * after the first), the bias added last. Work is split over rows and columns only, never over K.
+ * in order, starting from zero (the micro-kernel reloads the partial sum at the start of each K block after the
+ * first), the bias added last. Work is split over rows and columns only, never over K.
  *
- * <p>Packing buffers are reused: the shared packed weights belong to the calling thread, the packed rows of x and
- * the edge tile to each worker thread.
+ * <p>Buffers are reused, not allocated per call: the shared packed weights belong to the calling thread, the
+ * packed rows of x and the tile buffer to each worker thread.
  */
 final class VectorGemm {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -47,7 +49,7 @@ final class VectorGemm {
     static final int NR = 2 * L;
     /** K block: an NR-column micro-panel of KC·NR floats stays in L1. */
     static final int KC = positiveProperty("untwist.gemm.kc", 256);
-    /** Most rows per task (rounded to a multiple of MR): its MC·KC packed floats of x and MC×NC block of out stay in L2. */
+    /** Most rows per task (rounded to a multiple of MR): per K block, its MC·KC floats of x stay in L2. */
     static final int MC = roundUp(positiveProperty("untwist.gemm.mc", 240), MR);
     /**
      * Most columns per packing phase (a multiple of NR): nc×K packed floats of Wᵀ are shared by the workers; fewer
@@ -76,8 +78,8 @@ final class VectorGemm {
         throw new IllegalArgumentException("-D" + name + "=" + v + " must be a positive integer (default " + def + ")");
     }
 
-    /** Scatter maps of the packing steps: lane i goes i·MR (packed x) or i·NR (packed Wᵀ) floats on. */
-    private static final int[] SCATTER_A = stride(MR), SCATTER_B = stride(NR);
+    /** Scatter map of the weight packing: lane i goes i·NR floats on. */
+    private static final int[] SCATTER_B = stride(NR);
 
     private static int[] stride(int step) {
         int[] idx = new int[L];
@@ -227,9 +229,9 @@ final class VectorGemm {
     }
 
     /**
-     * Packs rows {@code [r, r + mc)} of x, all of K, into k-major micro-panels per K block: K block kb at
-     * {@code kb·MC·KC}, micro-panel p (rows {@code r + p·MR ..}) at {@code + p·MR·KC}, element (q, i) at
-     * {@code + q·MR + i}; rows past {@code mc} are zero. Each row of x is read once, front to back.
+     * Copies rows {@code [r, r + mc)} of x, all of K, into row panels per K block: K block kb at
+     * {@code kb·MC·KC}, row i at {@code + i·KC}, element q at {@code + q}; rows past {@code mc} up to the next
+     * multiple of MR are zero. Each row of x is read once, front to back.
      */
     private void packA(float[] pa, int r, int mc) {
         int tiles = (mc + MR - 1) / MR;
@@ -307,7 +309,7 @@ final class VectorGemm {
 
     /**
      * The MR×NR micro-kernel on the tile {@code c[co + i·NR + j]}: for each element, an FMA chain over q in
-     * {@code [0, kc)} in order of {@code a[aOff + q·MR + i]·b[bOff + q·NR + j]}, starting from the value in the
+     * {@code [0, kc)} in order of {@code a[aOff + i·KC + q]·b[bOff + q·NR + j]}, starting from the value in the
      * tile ({@code accumulate}) or zero. The accumulators stay in registers.
      */
     private static void kernel(float[] a, int aOff, float[] b, int bOff, int kc, float[] c, int co,
