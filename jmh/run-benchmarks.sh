@@ -8,7 +8,7 @@
 #
 # Environment: SKIP_BUILD=1 reuses jmh/target/benchmarks.jar; SKIP_INSTALL=1 never calls apt-get;
 # FMA_PEAK (default 1:217,2:441 GFLOP/s) and TRIAD (default 1:34,2:59 GB/s) are this machine's measured peaks by
-# thread count, used only for the "% of peak" columns.
+# thread count, used only for the "% of peak" columns; NOTE (optional) adds one line to the notes of RESULTS.md.
 #
 # What it does: installs OpenBLAS (apt-get libopenblas0-pthread, needs root; without it the OpenBLAS benchmark is
 # skipped with a note), builds the jmh module with -Ppeers (downloads ONNX Runtime from Maven Central once), runs
@@ -27,6 +27,7 @@ TRIAD=${TRIAD:-1:34,2:59}
 is_root() { [ "$(id -u)" = 0 ]; }
 say() { echo "run-benchmarks: $*" >&2; }
 notes=()
+[ -n "${NOTE:-}" ] && notes+=("$NOTE")
 
 if [ "$QUICK" = 1 ]; then
   outdir=jmh/target/smoke

@@ -231,7 +231,8 @@ class OpConformanceTest {
             }
             // GEMM blocking edges {rows, in, out}: partial tiles, several K/row/column blocks, the GEMV switch
             int[][] gemmShapes = {{1, 515, 257}, {5, 300, 100}, {37, 17, 33}, {37, 515, 100}, {130, 300, 257}, {130, 1, 33},
-                    {130, 515, 1}, {8, 300, 33}, {9, 17, 257}, {37, 300, 1}, {130, 17, 100}, {5, 1, 257}};
+                    {130, 515, 1}, {8, 300, 33}, {9, 17, 257}, {37, 300, 1}, {130, 17, 100}, {5, 1, 257},
+                    {250, 260, 530}, {13, 33, 1100}, {517, 15, 47}};
             for (int i = 0; i < gemmShapes.length; i++) {
                 int[] g = gemmShapes[i];
                 for (DType dt : DType.values()) {

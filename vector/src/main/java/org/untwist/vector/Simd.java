@@ -42,6 +42,13 @@ final class Simd {
     /** Lane i takes x[2·(i/2)+1], the pair's second element. */
     static final VectorShuffle<Float> DUP_ODD = VectorShuffle.fromOp(F, i -> 2 * (i / 2) + 1);
 
+    /** Lane l (pair l/2, component l%2) takes the pair's m00 / m11 from the two-vector table {@code [T0, T1]}. */
+    static final FloatVector ROPE_DIAG_IDX = indexVector(i -> 4 * (i / 2) + (i % 2 == 0 ? 0 : 3));
+    /** Lane l takes the pair's m01 / m10: the coefficient of the other element of the pair. */
+    static final FloatVector ROPE_CROSS_IDX = indexVector(i -> 4 * (i / 2) + (i % 2 == 0 ? 1 : 2));
+    /** Swaps the two elements of every pair. */
+    static final VectorShuffle<Float> SWAP_PAIRS = VectorShuffle.fromOp(F, i -> i ^ 1);
+
     // ---- ropeTable: interleaving L cosines and L sines into 4 vectors of (cos, -sin, sin, cos) ---------------
 
     /** For output vector k, lane i: element g = kL + i is component g%4 of local pair g/4; cos from C, sin from S. */

@@ -41,9 +41,13 @@ import org.untwist.tensor.Tensor;
  * order fixed by the task layout, so results are the same for any number of threads.
  *
  * <ul>
- *   <li>{@code linear}: tasks are (row block × column block); BF16/F16 weights of the task's column block are
- *       widened with SIMD into a per-thread float panel (never the whole matrix), then a 2-row × 4-column
- *       register-blocked FMA kernel runs over it.</li>
+ *   <li>{@code linear}: from {@link VectorGemm#MIN_ROWS} rows on, the packed GEMM of {@link VectorGemm} (12×32
+ *       register tiles; BF16/F16 weights widened while packing, one column block at a time). Fewer rows: tasks
+ *       are (row block × column block); BF16/F16 weights of the task's column block are widened with SIMD into a
+ *       per-thread float panel (never the whole matrix), then a 2-row × 4-column register-blocked FMA kernel
+ *       runs over it.</li>
+ *   <li>{@code applyRope}: tasks are blocks of tokens; the block's table is de-interleaved once into diagonal
+ *       and cross coefficients, then every head streams its contiguous rows of the block.</li>
  *   <li>{@code attention}: tasks are (batch, head, block of queries); flash-style online softmax over blocks of
  *       keys with vectorized {@code EXP}. Reference keys are never scaled or copied: the query is copied once,
  *       pre-multiplied by {@code 1/√Dh} and the per-element reference key scale ({@code q·(s⊙k) = (s⊙q)·k}).
@@ -152,6 +156,15 @@ public final class VectorBackend extends AbstractBackend {
         int panelBlock = -1;
         float[] qOwn = new float[0], qRef = new float[0], acc = new float[0], logits = new float[0];
         float[] max = new float[0], sum = new float[0];
+        /** applyRope: the diagonal and cross coefficients of one block of tokens. */
+        float[] rope = new float[0];
+
+        float[] rope(int n) {
+            if (rope.length < n) {
+                rope = new float[n];
+            }
+            return rope;
+        }
         /** adaIn: per-channel statistics and partial sums; chunkLogits: band accumulators and band-masked queries. */
         float[] mean = new float[0], std = new float[0], part = new float[0], band = new float[0], masked = new float[0];
 
@@ -324,7 +337,7 @@ public final class VectorBackend extends AbstractBackend {
         DType dt = w.dtype();
         if (VectorGemm.worthIt(rows, in, outDim)) { // packed, cache-blocked GEMM (see VectorGemm)
             VectorGemm gemm = new VectorGemm(xs, ws, dt, bs, os, rows, in, outDim, threads);
-            parallelFor(gemm.tasks(), (t, s) -> gemm.run(t));
+            gemm.execute((n, task) -> parallelFor(n, (t, s) -> task.accept(t)));
             return;
         }
         // few rows: GEMV-style dot products over the weight rows
@@ -755,43 +768,60 @@ public final class VectorBackend extends AbstractBackend {
         });
     }
 
+    /** Tokens per applyRope task: their coefficients (2·ROPE_TOKENS·headDim floats) stay in L1 for every head. */
+    static final int ROPE_TOKENS = 16;
+
     @Override
     protected void applyRopeKernel(Tensor x, Tensor pe, Tensor out, int batch, int heads, int tokens, int headDim, int peBatch) {
         MemorySegment xs = x.segment(), ps = pe.segment(), os = out.segment();
         int bound = F.loopBound(headDim); // L is even, so vector chunks hold whole pairs
         long headBytes = (long) tokens * headDim * 4;
-        // Token-major with heads innermost: each token's table chunk is loaded and shuffled once and applied to every
-        // head, so the table (as large as two heads of x) is read once instead of once per head.
-        parallelRange((long) batch * tokens, rowGrain(headDim * heads), (from, to) -> {
-            for (long bt = from; bt < to; bt++) {
-                long b = bt / tokens, t = bt % tokens;
-                long pb = peBatch == 1 ? 0 : b;
-                long xToken = (b * heads * tokens + t) * headDim * 4; // head 0 of this token
+        int blocks = (tokens + ROPE_TOKENS - 1) / ROPE_TOKENS;
+        // One task per (batch, block of tokens): the block's table entries are de-interleaved once into diagonal
+        // (m00, m11) and cross (m01, m10) coefficient rows, then every head streams its contiguous rows of the block:
+        // out = diag·x + cross·swap(x), one pass, one shuffle per vector.
+        Task body = (task, s) -> {
+            int b = task / blocks, t0 = (task % blocks) * ROPE_TOKENS, t1 = Math.min(tokens, t0 + ROPE_TOKENS);
+            long pb = peBatch == 1 ? 0 : b;
+            float[] coef = s.rope(2 * ROPE_TOKENS * headDim);
+            for (int t = t0; t < t1; t++) {
                 long peBase = (pb * tokens + t) * headDim * 8; // (headDim/2 pairs)·4 floats·4 bytes
+                int row = (t - t0) * 2 * headDim;
                 int d = 0;
                 for (; d < bound; d += L) {
                     long m = peBase + 8L * d; // table of pair d/2
-                    FloatVector t0 = load(ps, m), t1 = load(ps, m + 4L * L);
-                    FloatVector a = Simd.ROPE_EVEN_IDX.selectFrom(t0, t1);
-                    FloatVector bcoef = Simd.ROPE_ODD_IDX.selectFrom(t0, t1);
-                    for (int h = 0; h < heads; h++) {
-                        long off = xToken + h * headBytes + 4L * d;
-                        FloatVector xv = load(xs, off);
-                        FloatVector x0 = xv.rearrange(Simd.DUP_EVEN), x1 = xv.rearrange(Simd.DUP_ODD);
-                        bcoef.fma(x1, a.mul(x0)).intoMemorySegment(os, off, LE);
-                    }
+                    FloatVector tv0 = load(ps, m), tv1 = load(ps, m + 4L * L);
+                    Simd.ROPE_DIAG_IDX.selectFrom(tv0, tv1).intoArray(coef, row + d);
+                    Simd.ROPE_CROSS_IDX.selectFrom(tv0, tv1).intoArray(coef, row + headDim + d);
                 }
                 for (; d < headDim; d += 2) {
                     long m = peBase + 8L * d;
-                    for (int h = 0; h < heads; h++) {
-                        long off = xToken + h * headBytes + 4L * d;
-                        float x0 = xs.get(F32, off), x1 = xs.get(F32, off + 4);
-                        os.set(F32, off, Math.fma(ps.get(F32, m + 4), x1, ps.get(F32, m) * x0));
-                        os.set(F32, off + 4, Math.fma(ps.get(F32, m + 12), x1, ps.get(F32, m + 8) * x0));
+                    coef[row + d] = ps.get(F32, m);
+                    coef[row + d + 1] = ps.get(F32, m + 12);
+                    coef[row + headDim + d] = ps.get(F32, m + 4);
+                    coef[row + headDim + d + 1] = ps.get(F32, m + 8);
+                }
+            }
+            for (int h = 0; h < heads; h++) {
+                long off = ((long) b * heads + h) * headBytes + (long) t0 * headDim * 4;
+                for (int t = t0; t < t1; t++, off += headDim * 4L) {
+                    int row = (t - t0) * 2 * headDim;
+                    int d = 0;
+                    for (; d < bound; d += L) {
+                        FloatVector xv = load(xs, off + 4L * d);
+                        FloatVector diag = FloatVector.fromArray(F, coef, row + d);
+                        FloatVector cross = FloatVector.fromArray(F, coef, row + headDim + d);
+                        cross.fma(xv.rearrange(Simd.SWAP_PAIRS), diag.mul(xv)).intoMemorySegment(os, off + 4L * d, LE);
+                    }
+                    for (; d < headDim; d += 2) {
+                        float x0 = xs.get(F32, off + 4L * d), x1 = xs.get(F32, off + 4L * d + 4);
+                        os.set(F32, off + 4L * d, Math.fma(coef[row + headDim + d], x1, coef[row + d] * x0));
+                        os.set(F32, off + 4L * d + 4, Math.fma(coef[row + headDim + d + 1], x0, coef[row + d + 1] * x1));
                     }
                 }
             }
-        });
+        };
+        parallelFor(batch * blocks, body);
     }
 
     @Override

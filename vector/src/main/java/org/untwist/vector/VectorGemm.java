@@ -1,6 +1,8 @@
 package org.untwist.vector;
 
 import static org.untwist.vector.Simd.F;
+import static org.untwist.vector.Simd.I;
+import static org.untwist.vector.Simd.S;
 import static org.untwist.vector.Simd.L;
 import static org.untwist.vector.Simd.LE;
 
@@ -8,40 +10,54 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorMask;
 import org.untwist.tensor.DType;
 
 /**
  * Cache-blocked GEMM for {@code linear}: {@code out[M, N] = x[M, K] · W[N, K]ᵀ + bias}, GotoBLAS/BLIS style.
  *
- * <p>Blocking: K is cut into blocks of {@link #KC}; each task owns a block of rows and a block of at most
- * {@link #NC} columns. Per K block, the task packs its columns of {@code Wᵀ} into micro-panels of {@link #NR}
- * columns laid out k-major ({@code NR} consecutive floats per k, so the micro-kernel loads {@code NR / L} whole
- * vectors per k step; BF16/F16 weights are widened while packing), then for every {@link #MC}-row block packs
- * the rows of x (a plain row copy with row stride {@code KC}) and runs the {@link #MR}×{@link #NR} micro-kernel
- * over (column micro-panel, row micro-panel) pairs, the column micro-panel staying in L1. Edge rows and columns
- * are zero-padded in the packed buffers; the store step writes only the valid part (masked vectors).
+ * <p>Blocking: the columns are cut into blocks of at most {@link #NC} (fewer when K is large, see
+ * {@link #PACKED_B_FLOATS}). For each column block, one parallel phase packs that block of {@code Wᵀ} for all of K
+ * into a buffer shared by the workers, one task per {@link #NR}-column micro-panel reading its weight rows front
+ * to back (BF16/F16 weights are widened here; no float copy of more than one column block ever exists): per K
+ * block of {@link #KC}, the micro-panel is laid out k-major ({@code NR} consecutive floats per k, so the
+ * micro-kernel loads {@code NR / L} whole vectors per k step). A second phase splits the rows into tasks of whole
+ * {@link #MR}-row tiles (at most {@link #MC} rows, evenly sized; the micro-panels too when there are few rows):
+ * a task copies its rows of x, all of K, into per-K-block row panels (row stride KC), then walks the K blocks in
+ * order and runs the {@link #MR}×{@link #NR} micro-kernel over (column micro-panel, row tile) pairs, the column
+ * micro-panel staying in L1; the tile accumulates in a per-task tile-major buffer (no 4K-aliased strided rows of
+ * out), which is copied to out row by row, with the bias, at the end. Edge rows and columns are zero-padded in
+ * the packed buffers; only the copy to out is masked.
  *
- * <p>Every output element is reduced the same way whatever the task layout or thread count: an FMA chain over
- * each K block in k order (starting from zero), the blocks' partial sums added in block order, the bias last.
- * Work is split over rows and columns only, never over K.
+ * <p>Every output element is reduced the same way whatever the task layout or thread count: one FMA chain over k
+ * in order, starting from zero (the micro-kernel reloads the partial sum at the start of each K block after the
+ * first), the bias added last. Work is split over rows and columns only, never over K.
  *
- * <p>Packing buffers are per thread (heap arrays, kept for the thread's life and reused).
+ * <p>Buffers are reused, not allocated per call: the shared packed weights belong to the calling thread, the
+ * packed rows of x and the tile buffer to each worker thread.
  */
 final class VectorGemm {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    /** Micro-tile rows (broadcast A values per k step). */
-    static final int MR = 8;
+    /** Micro-tile rows (broadcast x values per k step): 12 rows × 2 vectors = 24 accumulators of the 32 zmm registers. */
+    static final int MR = 12;
     /** Micro-tile columns: two float vectors. */
     static final int NR = 2 * L;
     /** K block: an NR-column micro-panel of KC·NR floats stays in L1. */
     static final int KC = positiveProperty("untwist.gemm.kc", 256);
-    /** Rows per packed block of x (a multiple of MR): MC·KC floats stay in L2. */
-    static final int MC = roundUp(positiveProperty("untwist.gemm.mc", 128), MR);
-    /** Most columns per task (a multiple of NR): an MC×NC block of out stays in L2 while K accumulates. */
-    static final int NC = roundUp(positiveProperty("untwist.gemm.nc", 512), NR);
+    /** Most rows per task (rounded to a multiple of MR): per K block, its MC·KC floats of x stay in L2. */
+    static final int MC = roundUp(positiveProperty("untwist.gemm.mc", 240), MR);
+    /**
+     * Most columns per packing phase (a multiple of NR): nc×K packed floats of Wᵀ are shared by the workers; fewer
+     * when K is large, so that a packed block stays within {@link #PACKED_B_FLOATS}. Each phase re-packs x.
+     */
+    static final int NC = roundUp(positiveProperty("untwist.gemm.nc", 1024), NR);
+    /** Cap of one packed column block of Wᵀ (floats): 32 MiB. */
+    static final int PACKED_B_FLOATS = 8 << 20;
     /** Fewer rows than this go to the GEMV-style kernels instead (packing would not pay off). */
     static final int MIN_ROWS = positiveProperty("untwist.gemm.minRows", 8);
 
@@ -62,30 +78,41 @@ final class VectorGemm {
         throw new IllegalArgumentException("-D" + name + "=" + v + " must be a positive integer (default " + def + ")");
     }
 
+    /** Scatter map of the weight packing: lane i goes i·NR floats on. */
+    private static final int[] SCATTER_B = stride(NR);
+
+    private static int[] stride(int step) {
+        int[] idx = new int[L];
+        for (int i = 0; i < L; i++) {
+            idx[i] = i * step;
+        }
+        return idx;
+    }
+
+    /** Runs tasks {@code 0..n-1} in parallel and returns when all are done (the backend's pool). */
+    interface Parallel {
+        void run(int n, java.util.function.IntConsumer task);
+    }
+
+    /** The packed column block of Wᵀ, per calling thread (shared by that call's workers), grown on demand. */
+    private static final ThreadLocal<float[][]> SHARED_B = ThreadLocal.withInitial(() -> new float[][] {new float[0]});
     private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
 
-    /** Per-thread packing buffers, grown on demand. */
+    /** Per-worker buffers. */
     private static final class Buffers {
-        final float[] a = new float[MC * KC];
-        final float[] tile = new float[MR * NR], bias = new float[NR];
-        /** Packed Wᵀ of one column block, all K blocks; which GEMM and column block it holds. */
-        float[] b = new float[0];
-        Object bOwner;
-        int bBlock = -1;
-
-        float[] b(int floats) {
-            if (b.length < floats) {
-                b = new float[floats];
-                bOwner = null;
-            }
-            return b;
-        }
+        /** The task's rows of x, all K blocks: block kb at {@code kb·MC·KC}, then k-major micro-panels. */
+        float[] a = new float[0];
+        /** The task's block of out, tile by tile: tile (row tile r, micro-panel p) at {@code (p·MC/MR + r)·MR·NR}. */
+        final float[] c = new float[MC * NC];
     }
 
     private final MemorySegment xs, ws, bs, os;
     private final DType dt;
     private final int m, k, n;
-    private final int rowBlocks, colBlocks, rowsPerTask;
+    private final int kBlocks, nc, rowTiles, rowTasks, colTasks;
+    /** Packed Wᵀ of the current column block. */
+    private float[] pb;
+    private int c0, c1, panels;
 
     /** A GEMM over {@code x [m, k]} (F32), {@code w [n, k]} ({@code dt}), {@code bias [n]} or null, {@code out [m, n]}. */
     VectorGemm(MemorySegment xs, MemorySegment ws, DType dt, MemorySegment bs, MemorySegment os, int m, int k, int n,
@@ -98,12 +125,15 @@ final class VectorGemm {
         this.m = m;
         this.k = k;
         this.n = n;
-        this.colBlocks = (n + NC - 1) / NC;
-        // Split rows only as far as needed to give every thread a few tasks: each row block re-packs its panel of W.
-        int maxRowBlocks = (m + MR - 1) / MR;
-        int rb = Math.min(maxRowBlocks, Math.max(1, (3 * threads + colBlocks - 1) / colBlocks));
-        this.rowsPerTask = roundUp((m + rb - 1) / rb, MR);
-        this.rowBlocks = (m + rowsPerTask - 1) / rowsPerTask;
+        this.kBlocks = (k + KC - 1) / KC;
+        // Row tasks of whole MR-row tiles, at most MC rows each, evenly sized, a multiple of the thread count when
+        // there are tiles enough (every worker gets the same work per phase).
+        this.rowTiles = (m + MR - 1) / MR;
+        int rt = (rowTiles + MC / MR - 1) / (MC / MR);
+        this.rowTasks = Math.min(rowTiles, roundUp(Math.max(rt, 2 * threads), threads));
+        this.nc = Math.min(NC, Math.max(NR, PACKED_B_FLOATS / (kBlocks * KC) / NR * NR));
+        int maxPanels = (Math.min(n, nc) + NR - 1) / NR;
+        this.colTasks = Math.max(1, Math.min(maxPanels, (2 * threads + rowTasks - 1) / rowTasks));
     }
 
     /** Whether this shape should use the GEMM (else a GEMV-style kernel is faster). */
@@ -111,209 +141,244 @@ final class VectorGemm {
         return rows >= MIN_ROWS && in > 0 && outDim > 0;
     }
 
-    int tasks() {
-        return rowBlocks * colBlocks;
+    /** Runs the whole GEMM: per column block, a packing phase and a compute phase. */
+    void execute(Parallel par) {
+        float[][] holder = SHARED_B.get();
+        int ncMax = roundUp(Math.min(n, nc), NR);
+        long floats = (long) kBlocks * KC * ncMax;
+        if (floats > Integer.MAX_VALUE - 64) {
+            throw new IllegalArgumentException("K too large for one packed column block: " + k);
+        }
+        if (holder[0].length < floats) {
+            holder[0] = new float[(int) floats];
+        }
+        pb = holder[0];
+        for (c0 = 0; c0 < n; c0 += nc) {
+            c1 = Math.min(n, c0 + nc);
+            panels = (c1 - c0 + NR - 1) / NR;
+            par.run(panels, this::packTask);
+            par.run(rowTasks * colTasks, this::computeTask);
+        }
     }
 
-    /**
-     * Runs task {@code t}: one block of rows × one block of columns, all of K. The column block of Wᵀ is packed
-     * once (all K blocks) and kept for the thread's next task on the same block; then for each MC-row block the
-     * K blocks run in order, so that block's MC×NC part of out stays in cache while it accumulates.
-     */
-    void run(int t) {
-        int cb = t / rowBlocks, rb = t % rowBlocks;
-        int r0 = rb * rowsPerTask, r1 = Math.min(m, r0 + rowsPerTask);
-        int c0 = cb * NC, c1 = Math.min(n, c0 + NC);
-        Buffers buf = BUFFERS.get();
-        int kBlocks = (k + KC - 1) / KC;
-        float[] pb = buf.b(kBlocks * KC * NC);
-        if (buf.bOwner != this || buf.bBlock != cb) {
-            for (int pc = 0; pc < k; pc += KC) {
-                packB(pb, (pc / KC) * KC * NC, c0, c1, pc, Math.min(KC, k - pc));
-            }
-            buf.bOwner = this;
-            buf.bBlock = cb;
+    /** Packs micro-panel {@code p} of the current column block, all K blocks (each weight row read front to back). */
+    private void packTask(int p) {
+        packB(pb, p, c0 + p * NR);
+    }
+
+    /** Offset of micro-panel p of K block kb in the packed column block. */
+    private int bOffset(int kb, int p) {
+        return (kb * panels + p) * KC * NR;
+    }
+
+    /** One block of rows × one group of micro-panels of the current column block, all of K. */
+    private void computeTask(int t) {
+        int rt = t % rowTasks, ct = t / rowTasks;
+        int r0 = (int) ((long) rowTiles * rt / rowTasks) * MR;
+        int r1 = Math.min(m, (int) ((long) rowTiles * (rt + 1) / rowTasks) * MR);
+        int p0 = (int) ((long) panels * ct / colTasks), p1 = (int) ((long) panels * (ct + 1) / colTasks);
+        if (p0 >= p1) {
+            return;
         }
-        float[] pa = buf.a, tile = buf.tile;
-        for (int ic = r0; ic < r1; ic += MC) {
-            int mc = Math.min(MC, r1 - ic);
-            for (int pc = 0; pc < k; pc += KC) {
-                int kc = Math.min(KC, k - pc);
-                boolean first = pc == 0, last = pc + kc == k;
-                packA(pa, ic, mc, pc, kc);
-                int bBase = (pc / KC) * KC * NC;
-                for (int jc = c0; jc < c1; jc += NR) {
-                    int nr = Math.min(NR, c1 - jc);
-                    int bOff = bBase + (jc - c0) * KC;
-                    float[] bias = buf.bias;
-                    boolean addBias = last && bs != null;
-                    if (addBias) {
-                        for (int j = 0; j < NR; j++) {
-                            bias[j] = j < nr ? bs.get(F32, (long) (jc + j) * Float.BYTES) : 0f;
+        Buffers buf = BUFFERS.get();
+        if (buf.a.length < kBlocks * MC * KC) {
+            buf.a = new float[kBlocks * MC * KC];
+        }
+        float[] pa = buf.a, cb = buf.c;
+        int mc = r1 - r0;
+        int tiles = (mc + MR - 1) / MR;
+        packA(pa, r0, mc);
+        for (int kb = 0; kb < kBlocks; kb++) {
+            int pc = kb * KC, kc = Math.min(KC, k - pc);
+            boolean accumulate = kb > 0;
+            int aBase = kb * MC * KC;
+            for (int p = p0; p < p1; p++) {
+                int bOff = bOffset(kb, p);
+                int cOff = (p - p0) * tiles * MR * NR;
+                for (int it = 0; it < tiles; it++, cOff += MR * NR) {
+                    kernel(pa, aBase + it * MR * KC, pb, bOff, kc, cb, cOff, accumulate);
+                }
+            }
+        }
+        // copy the finished block to out row by row (contiguous stores), adding the bias
+        long ld = (long) n * Float.BYTES;
+        int panelFloats = tiles * MR * NR;
+        int jEnd = Math.min(c1, c0 + p1 * NR);
+        for (int i = 0; i < mc; i++) {
+            long o = ((long) (r0 + i) * n + c0 + p0 * NR) * Float.BYTES;
+            int ci = (i / MR) * MR * NR + (i % MR) * NR;
+            for (int p = p0; p < p1; p++, ci += panelFloats) {
+                int jc = c0 + p * NR;
+                for (int j = 0; j < NR && jc + j < jEnd; j += L, o += 4L * L) {
+                    FloatVector v = FloatVector.fromArray(F, cb, ci + j);
+                    if (jc + j + L <= jEnd) {
+                        if (bs != null) {
+                            v = v.add(FloatVector.fromMemorySegment(F, bs, 4L * (jc + j), LE));
                         }
-                    }
-                    for (int ir = 0; ir < mc; ir += MR) {
-                        kernel(pa, ir * KC, pb, bOff, kc, tile);
-                        storeTile(tile, ic + ir, Math.min(MR, mc - ir), jc, nr, first, addBias, bias);
+                        v.intoMemorySegment(os, o, LE);
+                    } else {
+                        VectorMask<Float> mask = F.indexInRange(jc + j, jEnd);
+                        if (bs != null) {
+                            v = v.add(FloatVector.fromMemorySegment(F, bs, 4L * (jc + j), LE, mask));
+                        }
+                        v.intoMemorySegment(os, o, LE, mask);
                     }
                 }
             }
         }
     }
 
-    /** Copies rows {@code [r, r + mc)}, columns {@code [pc, pc + kc)} of x into {@code pa} with row stride KC; zero rows pad to MR. */
-    private void packA(float[] pa, int r, int mc, int pc, int kc) {
-        int bound = F.loopBound(kc);
-        for (int i = 0; i < mc; i++) {
-            long src = ((long) (r + i) * k + pc) * Float.BYTES;
-            int dst = i * KC;
-            int q = 0;
-            for (; q < bound; q += L) {
-                FloatVector.fromMemorySegment(F, xs, src + 4L * q, LE).intoArray(pa, dst + q);
+    /**
+     * Copies rows {@code [r, r + mc)} of x, all of K, into row panels per K block: K block kb at
+     * {@code kb·MC·KC}, row i at {@code + i·KC}, element q at {@code + q}; rows past {@code mc} up to the next
+     * multiple of MR are zero. Each row of x is read once, front to back.
+     */
+    private void packA(float[] pa, int r, int mc) {
+        int tiles = (mc + MR - 1) / MR;
+        for (int i = 0; i < tiles * MR; i++) {
+            long src = (long) (r + i) * k * Float.BYTES;
+            for (int kb = 0; kb < kBlocks; kb++) {
+                int pc = kb * KC, kc = Math.min(KC, k - pc);
+                int dst = kb * MC * KC + i * KC;
+                if (i >= mc) {
+                    java.util.Arrays.fill(pa, dst, dst + kc, 0f);
+                    continue;
+                }
+                int bound = F.loopBound(kc);
+                int q = 0;
+                for (; q < bound; q += L) {
+                    FloatVector.fromMemorySegment(F, xs, src + 4L * (pc + q), LE).intoArray(pa, dst + q);
+                }
+                for (; q < kc; q++) {
+                    pa[dst + q] = xs.get(F32, src + 4L * (pc + q));
+                }
             }
-            for (; q < kc; q++) {
-                pa[dst + q] = xs.get(F32, src + 4L * q);
-            }
-        }
-        int padded = roundUp(mc, MR);
-        for (int i = mc; i < padded; i++) {
-            java.util.Arrays.fill(pa, i * KC, i * KC + kc, 0f);
         }
     }
 
     /**
-     * Packs columns {@code [c0, c1)} of Wᵀ (rows of W), k in {@code [pc, pc + kc)}, at {@code at}: micro-panel p
-     * (columns {@code c0 + p·NR ..}) starts at {@code at + p·NR·KC}, element (k, j) at {@code + k·NR + j}; missing columns are zero.
+     * Packs columns {@code [jc, jc + NR)} of Wᵀ (rows of W), all of K, as micro-panel {@code p} of every K block:
+     * element (q, j) of K block kb at {@code bOffset(kb, p) + q·NR + j}; columns past the end of the current block
+     * are zero. BF16/F16 weights are widened here.
      */
-    private void packB(float[] pb, int at, int c0, int c1, int pc, int kc) {
-        for (int jc = c0; jc < c1; jc += NR) {
-            int base = at + (jc - c0) * KC;
-            int nr = Math.min(NR, c1 - jc);
-            for (int j = 0; j < nr; j++) {
+    private void packB(float[] pb, int p, int jc) {
+        int nr = Math.min(NR, c1 - jc);
+        boolean bf16 = dt == DType.BF16;
+        for (int kb = 0; kb < kBlocks; kb++) { // K block by K block: its 32 KiB micro-panel fills in L1
+            int pc = kb * KC, kc = Math.min(KC, k - pc);
+            for (int j = 0; j < NR; j++) {
                 int c = jc + j;
-                int dst = base + j;
+                int dst = bOffset(kb, p) + j;
+                if (j >= nr) {
+                    for (int q = 0; q < kc; q++) {
+                        pb[dst + q * NR] = 0f;
+                    }
+                    continue;
+                }
+                int bound = F.loopBound(kc);
+                int q = 0;
                 switch (dt) {
                     case F32 -> {
                         long src = ((long) c * k + pc) * Float.BYTES;
-                        for (int q = 0; q < kc; q++) {
+                        for (; q < bound; q += L) { // L consecutive k of one weight row, scattered NR apart
+                            FloatVector.fromMemorySegment(F, ws, src + 4L * q, LE).intoArray(pb, dst + q * NR, SCATTER_B, 0);
+                        }
+                        for (; q < kc; q++) {
                             pb[dst + q * NR] = ws.get(F32, src + 4L * q);
                         }
                     }
-                    case BF16 -> {
+                    case BF16, F16 -> {
                         long src = ((long) c * k + pc) * 2;
-                        for (int q = 0; q < kc; q++) {
-                            pb[dst + q * NR] = Float.intBitsToFloat(ws.get(I16, src + 2L * q) << 16);
+                        for (; q < bound; q += L) {
+                            ShortVector sv = ShortVector.fromMemorySegment(S, ws, src + 2L * q, LE);
+                            IntVector iv = (IntVector) sv.convertShape(VectorOperators.S2I, I, 0);
+                            FloatVector f = bf16 ? iv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats()
+                                    : VectorBackend.halfToFloat(iv);
+                            f.intoArray(pb, dst + q * NR, SCATTER_B, 0);
                         }
-                    }
-                    case F16 -> {
-                        long src = ((long) c * k + pc) * 2;
-                        for (int q = 0; q < kc; q++) {
-                            pb[dst + q * NR] = Float.float16ToFloat(ws.get(I16, src + 2L * q));
+                        for (; q < kc; q++) {
+                            short h = ws.get(I16, src + 2L * q);
+                            pb[dst + q * NR] = bf16 ? Float.intBitsToFloat(h << 16) : Float.float16ToFloat(h);
                         }
                     }
                     default -> throw new IllegalArgumentException("unsupported weight type " + dt);
                 }
             }
-            for (int j = nr; j < NR; j++) {
-                for (int q = 0; q < kc; q++) {
-                    pb[base + j + q * NR] = 0f;
-                }
-            }
         }
     }
 
     /**
-     * The MR×NR micro-kernel: {@code tile[i·NR + j] = Σ_q a[aOff + i·KC + q]·b[bOff + q·NR + j]}, q in
-     * {@code [0, kc)} in order, from zero; the accumulators stay in registers.
+     * The MR×NR micro-kernel on the tile {@code c[co + i·NR + j]}: for each element, an FMA chain over q in
+     * {@code [0, kc)} in order of {@code a[aOff + i·KC + q]·b[bOff + q·NR + j]}, starting from the value in the
+     * tile ({@code accumulate}) or zero. The accumulators stay in registers.
      */
-    private static void kernel(float[] a, int aOff, float[] b, int bOff, int kc, float[] tile) {
-        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-        FloatVector c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    private static void kernel(float[] a, int aOff, float[] b, int bOff, int kc, float[] c, int co,
+                               boolean accumulate) {
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        FloatVector c60, c61, c70, c71, c80, c81, c90, c91, ca0, ca1, cb0, cb1;
+        if (accumulate) {
+            int r = co;
+            c00 = FloatVector.fromArray(F, c, r); c01 = FloatVector.fromArray(F, c, r + L); r += NR;
+            c10 = FloatVector.fromArray(F, c, r); c11 = FloatVector.fromArray(F, c, r + L); r += NR;
+            c20 = FloatVector.fromArray(F, c, r); c21 = FloatVector.fromArray(F, c, r + L); r += NR;
+            c30 = FloatVector.fromArray(F, c, r); c31 = FloatVector.fromArray(F, c, r + L); r += NR;
+            c40 = FloatVector.fromArray(F, c, r); c41 = FloatVector.fromArray(F, c, r + L); r += NR;
+            c50 = FloatVector.fromArray(F, c, r); c51 = FloatVector.fromArray(F, c, r + L); r += NR;
+            c60 = FloatVector.fromArray(F, c, r); c61 = FloatVector.fromArray(F, c, r + L); r += NR;
+            c70 = FloatVector.fromArray(F, c, r); c71 = FloatVector.fromArray(F, c, r + L); r += NR;
+            c80 = FloatVector.fromArray(F, c, r); c81 = FloatVector.fromArray(F, c, r + L); r += NR;
+            c90 = FloatVector.fromArray(F, c, r); c91 = FloatVector.fromArray(F, c, r + L); r += NR;
+            ca0 = FloatVector.fromArray(F, c, r); ca1 = FloatVector.fromArray(F, c, r + L); r += NR;
+            cb0 = FloatVector.fromArray(F, c, r); cb1 = FloatVector.fromArray(F, c, r + L);
+        } else {
+            c00 = FloatVector.zero(F);
+            c01 = c00; c10 = c00; c11 = c00; c20 = c00; c21 = c00; c30 = c00; c31 = c00; c40 = c00; c41 = c00;
+            c50 = c00; c51 = c00; c60 = c00; c61 = c00; c70 = c00; c71 = c00; c80 = c00; c81 = c00; c90 = c00;
+            c91 = c00; ca0 = c00; ca1 = c00; cb0 = c00; cb1 = c00;
+        }
         int a0 = aOff, a1 = a0 + KC, a2 = a1 + KC, a3 = a2 + KC, a4 = a3 + KC, a5 = a4 + KC, a6 = a5 + KC, a7 = a6 + KC;
+        int a8 = a7 + KC, a9 = a8 + KC, a10 = a9 + KC, a11 = a10 + KC;
         for (int q = 0; q < kc; q++) {
             int bi = bOff + q * NR;
             FloatVector b0 = FloatVector.fromArray(F, b, bi), b1 = FloatVector.fromArray(F, b, bi + L);
             FloatVector av = FloatVector.broadcast(F, a[a0 + q]);
-            c00 = av.fma(b0, c00);
-            c01 = av.fma(b1, c01);
+            c00 = av.fma(b0, c00); c01 = av.fma(b1, c01);
             av = FloatVector.broadcast(F, a[a1 + q]);
-            c10 = av.fma(b0, c10);
-            c11 = av.fma(b1, c11);
+            c10 = av.fma(b0, c10); c11 = av.fma(b1, c11);
             av = FloatVector.broadcast(F, a[a2 + q]);
-            c20 = av.fma(b0, c20);
-            c21 = av.fma(b1, c21);
+            c20 = av.fma(b0, c20); c21 = av.fma(b1, c21);
             av = FloatVector.broadcast(F, a[a3 + q]);
-            c30 = av.fma(b0, c30);
-            c31 = av.fma(b1, c31);
+            c30 = av.fma(b0, c30); c31 = av.fma(b1, c31);
             av = FloatVector.broadcast(F, a[a4 + q]);
-            c40 = av.fma(b0, c40);
-            c41 = av.fma(b1, c41);
+            c40 = av.fma(b0, c40); c41 = av.fma(b1, c41);
             av = FloatVector.broadcast(F, a[a5 + q]);
-            c50 = av.fma(b0, c50);
-            c51 = av.fma(b1, c51);
+            c50 = av.fma(b0, c50); c51 = av.fma(b1, c51);
             av = FloatVector.broadcast(F, a[a6 + q]);
-            c60 = av.fma(b0, c60);
-            c61 = av.fma(b1, c61);
+            c60 = av.fma(b0, c60); c61 = av.fma(b1, c61);
             av = FloatVector.broadcast(F, a[a7 + q]);
-            c70 = av.fma(b0, c70);
-            c71 = av.fma(b1, c71);
+            c70 = av.fma(b0, c70); c71 = av.fma(b1, c71);
+            av = FloatVector.broadcast(F, a[a8 + q]);
+            c80 = av.fma(b0, c80); c81 = av.fma(b1, c81);
+            av = FloatVector.broadcast(F, a[a9 + q]);
+            c90 = av.fma(b0, c90); c91 = av.fma(b1, c91);
+            av = FloatVector.broadcast(F, a[a10 + q]);
+            ca0 = av.fma(b0, ca0); ca1 = av.fma(b1, ca1);
+            av = FloatVector.broadcast(F, a[a11 + q]);
+            cb0 = av.fma(b0, cb0); cb1 = av.fma(b1, cb1);
         }
-        c00.intoArray(tile, 0);
-        c01.intoArray(tile, L);
-        c10.intoArray(tile, NR);
-        c11.intoArray(tile, NR + L);
-        c20.intoArray(tile, 2 * NR);
-        c21.intoArray(tile, 2 * NR + L);
-        c30.intoArray(tile, 3 * NR);
-        c31.intoArray(tile, 3 * NR + L);
-        c40.intoArray(tile, 4 * NR);
-        c41.intoArray(tile, 4 * NR + L);
-        c50.intoArray(tile, 5 * NR);
-        c51.intoArray(tile, 5 * NR + L);
-        c60.intoArray(tile, 6 * NR);
-        c61.intoArray(tile, 6 * NR + L);
-        c70.intoArray(tile, 7 * NR);
-        c71.intoArray(tile, 7 * NR + L);
-    }
-
-    /**
-     * Writes the accumulated tile ({@code tile[i·NR + j]}) to out rows {@code [row, row + mr)}, columns
-     * {@code [col, col + nr)}: stored for the first K block, else added; {@code bias} (the last K block, when
-     * {@code addBias}) is added last.
-     */
-    private void storeTile(float[] tile, int row, int mr, int col, int nr, boolean first, boolean addBias, float[] bias) {
-        long ld = (long) n * Float.BYTES;
-        long o = ((long) row * n + col) * Float.BYTES;
-        if (nr == NR) {
-            FloatVector bias0 = FloatVector.fromArray(F, bias, 0), bias1 = FloatVector.fromArray(F, bias, L);
-            for (int i = 0; i < mr; i++, o += ld) {
-                FloatVector v0 = FloatVector.fromArray(F, tile, i * NR), v1 = FloatVector.fromArray(F, tile, i * NR + L);
-                if (!first) {
-                    v0 = FloatVector.fromMemorySegment(F, os, o, LE).add(v0);
-                    v1 = FloatVector.fromMemorySegment(F, os, o + 4L * L, LE).add(v1);
-                }
-                if (addBias) {
-                    v0 = v0.add(bias0);
-                    v1 = v1.add(bias1);
-                }
-                v0.intoMemorySegment(os, o, LE);
-                v1.intoMemorySegment(os, o + 4L * L, LE);
-            }
-            return;
-        }
-        for (int i = 0; i < mr; i++, o += ld) {
-            for (int j = 0; j < nr; j += L) {
-                VectorMask<Float> mask = F.indexInRange(j, nr);
-                FloatVector v = FloatVector.fromArray(F, tile, i * NR + j);
-                if (!first) {
-                    v = FloatVector.fromMemorySegment(F, os, o + 4L * j, LE, mask).add(v);
-                }
-                if (addBias) {
-                    v = v.add(FloatVector.fromArray(F, bias, j));
-                }
-                v.intoMemorySegment(os, o + 4L * j, LE, mask);
-            }
-        }
+        int r = co;
+        c00.intoArray(c, r); c01.intoArray(c, r + L); r += NR;
+        c10.intoArray(c, r); c11.intoArray(c, r + L); r += NR;
+        c20.intoArray(c, r); c21.intoArray(c, r + L); r += NR;
+        c30.intoArray(c, r); c31.intoArray(c, r + L); r += NR;
+        c40.intoArray(c, r); c41.intoArray(c, r + L); r += NR;
+        c50.intoArray(c, r); c51.intoArray(c, r + L); r += NR;
+        c60.intoArray(c, r); c61.intoArray(c, r + L); r += NR;
+        c70.intoArray(c, r); c71.intoArray(c, r + L); r += NR;
+        c80.intoArray(c, r); c81.intoArray(c, r + L); r += NR;
+        c90.intoArray(c, r); c91.intoArray(c, r + L); r += NR;
+        ca0.intoArray(c, r); ca1.intoArray(c, r + L); r += NR;
+        cb0.intoArray(c, r); cb1.intoArray(c, r + L);
     }
 
     private static int roundUp(int v, int multiple) {
