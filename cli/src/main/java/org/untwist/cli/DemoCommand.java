@@ -96,8 +96,8 @@ final class DemoCommand implements Callable<Integer> {
             if (parent != null) {
                 Files.createDirectories(parent);
             }
-            GridPng.write(out, columns, prompts, cells, 4);
-            log.println("wrote " + out);
+            boolean labelled = GridPng.write(out, columns, prompts, cells, 4);
+            log.println("wrote " + out + (labelled ? "" : " without labels (no fonts on this machine); columns: " + String.join(" | ", columns)));
             log.printf("%-14s %12s %10s %10s %10s %10s %10s%n", "mode", "aligned_mass", "ref_share", "copy", "copy_rate", "content", "style");
             for (SharingMode m : MODES) {
                 StyleTransfer.Result r = results.get(m);
