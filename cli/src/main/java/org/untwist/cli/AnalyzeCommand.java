@@ -131,7 +131,7 @@ final class AnalyzeCommand implements Callable<Integer> {
                 try (Tensor ignored = StyleAlignedSampler.generate(fm, batch.inputs(), null, schedule, guidance, method.plan(m), stats, null)) {
                     log.printf("analyzed %s%n", m);
                 }
-                String name = m.name().toLowerCase(Locale.ROOT).replace('_', '-');
+                String name = m.label();
                 Map<String, Double> perBlock = new LinkedHashMap<>();
                 Map<String, Object> blockJson = new LinkedHashMap<>();
                 stats.perBlockMeans().forEach((block, v) -> {

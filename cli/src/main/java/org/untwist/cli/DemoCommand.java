@@ -75,7 +75,7 @@ final class DemoCommand implements Callable<Integer> {
             try (ProgressBar bar = new ProgressBarBuilder().setTaskName("demo").setInitialMax((long) MODES.length * steps)
                     .setStyle(ProgressBarStyle.ASCII).continuousUpdate().setUpdateIntervalMillis(250).build()) {
                 for (SharingMode m : MODES) {
-                    bar.setExtraMessage(m.name().toLowerCase(Locale.ROOT));
+                    bar.setExtraMessage(m.label());
                     results.put(m, StyleTransfer.run(gm, reference, idx, seed, steps, method.plan(m), true, (i, n) -> bar.step()));
                 }
             }
@@ -90,7 +90,7 @@ final class DemoCommand implements Callable<Integer> {
                 cells.add(row);
             }
             for (SharingMode m : MODES) {
-                columns.add(MethodOptions.label(m));
+                columns.add(m.label());
             }
             Path parent = out.toAbsolutePath().getParent();
             if (parent != null) {
@@ -99,19 +99,18 @@ final class DemoCommand implements Callable<Integer> {
             boolean labelled = GridPng.write(out, columns, prompts, cells, 4);
             log.println("wrote " + out + (labelled ? "" : " without labels (no fonts on this machine); columns: " + String.join(" | ", columns)));
             log.printf("%-14s %12s %10s %10s %10s %10s %10s%n", "mode", "aligned_mass", "ref_share", "copy", "copy_rate", "content", "style");
+            GlyphMetrics.Features rf = metrics.features(ref);
             for (SharingMode m : MODES) {
                 StyleTransfer.Result r = results.get(m);
                 double copy = 0, copyRate = 0, content = 0, style = 0;
-                GlyphMetrics.Features rf = metrics.features(ref);
-                for (int p = 0; p < idx.length; p++) {
-                    GlyphMetrics.Scores s = metrics.scores(metrics.features(r.targets().get(p)), idx[p], rf, gm.references().character()[reference],
-                            gm.references().font()[reference]);
+                for (GlyphMetrics.Scores s : metrics.scores(r.targets(), idx, rf, gm.references().character()[reference],
+                        gm.references().font()[reference])) {
                     copy += s.copy() / idx.length;
                     copyRate += (s.copiedReference() ? 1.0 : 0.0) / idx.length;
                     content += (s.contentCorrect() ? 1.0 : 0.0) / idx.length;
                     style += s.style() / idx.length;
                 }
-                log.printf(Locale.ROOT, "%-14s %12s %10s %10.3f %10.2f %10.2f %10.3f%n", MethodOptions.label(m), orDash(r.alignedMass()),
+                log.printf(Locale.ROOT, "%-14s %12s %10s %10.3f %10.2f %10.2f %10.3f%n", m.label(), orDash(r.alignedMass()),
                         orDash(r.referenceShare()), copy, copyRate, content, style);
             }
             log.printf("aligned_mass: share of the reference attention within %.0f grid cell of the query's own position (uniform: %.3f)%n",

@@ -51,11 +51,6 @@ final class MethodOptions {
         };
     }
 
-    /** The CLI name of a mode, as {@link #mode} parses it. */
-    static String label(SharingMode m) {
-        return m.name().toLowerCase(Locale.ROOT).replace('_', '-');
-    }
-
     SharingPlan plan(SharingMode mode) {
         double[] hf = range("--s-hf", sHf), lf = range("--s-lf", sLf);
         ChunkMapping m = switch (mapping.trim().toLowerCase(Locale.ROOT)) {

@@ -11,5 +11,10 @@ public enum SharingMode {
     /** StyleAligned: AdaIN of target image Q/K to the reference's token statistics, plus a uniform key scale. */
     STYLE_ALIGNED,
     /** AlignedGen's ShiftPE: reference keys rotated as if the reference sat one image width to the right. */
-    SHIFT_PE
+    SHIFT_PE;
+
+    /** The mode's name in the CLI, tables and files: lower case with hyphens ({@code style-aligned}). */
+    public String label() {
+        return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    }
 }

@@ -18,7 +18,7 @@ public final class Experiment {
     /** One way of sharing: a mode, and for untwisted its (possibly scheduled) band scales. */
     public record Setting(String name, SharingPlan plan) {
         public static Setting of(SharingMode mode) {
-            return new Setting(mode.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), SharingPlan.defaults(mode));
+            return new Setting(mode.label(), SharingPlan.defaults(mode));
         }
 
         /** Untwisted with a constant band scale. */
@@ -87,9 +87,9 @@ public final class Experiment {
             int refChar = model.references().character()[r], refFont = model.references().font()[r];
             for (Setting s : settings) {
                 StyleTransfer.Result res = StyleTransfer.run(model, r, prompts, noiseSeed, steps, s.plan(), true, progress);
+                List<GlyphMetrics.Scores> scores = metrics.scores(res.targets(), prompts, ref, refChar, refFont);
                 for (int p = 0; p < prompts.length; p++) {
-                    GlyphMetrics.Scores sc = metrics.scores(metrics.features(res.targets().get(p)), prompts[p], ref, refChar, refFont);
-                    rows.add(new Row(s.name(), r, refChar, prompts[p], noiseSeed + 1 + p, sc, res.alignedMass(), res.referenceShare()));
+                    rows.add(new Row(s.name(), r, refChar, prompts[p], noiseSeed + 1 + p, scores.get(p), res.alignedMass(), res.referenceShare()));
                 }
             }
         }

@@ -140,25 +140,20 @@ public final class GlyphMetrics {
         return new Features(mask, bg, slope, fg, spread, contrast);
     }
 
-    /** Best NCC per character over all fonts. */
-    public double[] classScores(float[] mask) {
-        float[] m = normalized(mask.clone());
-        double[] best = new double[atlas.characters().length()];
-        java.util.Arrays.fill(best, -1);
-        for (float[][] font : templates) {
-            for (int c = 0; c < font.length; c++) {
-                best[c] = Math.max(best[c], dot(m, font[c]));
-            }
-        }
-        return best;
-    }
-
     /** The character index a mask is classified as, or -1 for an image without a glyph. */
     public int classify(Features f) {
-        if (!f.hasGlyph()) {
-            return -1;
+        return f.hasGlyph() ? argmaxClass(normalized(f.mask().clone())) : -1;
+    }
+
+    /** The character whose best template over all fonts has the highest NCC with a normalized mask. */
+    private int argmaxClass(float[] normalizedMask) {
+        double[] s = new double[atlas.characters().length()];
+        java.util.Arrays.fill(s, -1);
+        for (float[][] font : templates) {
+            for (int c = 0; c < font.length; c++) {
+                s[c] = Math.max(s[c], dot(normalizedMask, font[c]));
+            }
         }
-        double[] s = classScores(f.mask());
         int arg = 0;
         for (int c = 1; c < s.length; c++) {
             if (s[c] > s[arg]) {
@@ -169,13 +164,13 @@ public final class GlyphMetrics {
     }
 
     public Scores scores(Features target, int prompt, Features reference, int referenceChar, int referenceFont) {
-        int pred = classify(target);
+        float[] m = target.hasGlyph() ? normalized(target.mask().clone()) : null;
+        int pred = m == null ? -1 : argmaxClass(m);
         double copy = target.hasGlyph() && reference.hasGlyph() ? ncc(target.mask(), reference.mask()) : 0;
         double style = 1 - (l1(target.bg(), reference.bg()) + l1(target.bgSlope(), reference.bgSlope())
                 + l1(target.fg(), reference.fg()) + l1(target.fgSpread(), reference.fgSpread())) / 4;
         double affinity = 0;
-        if (target.hasGlyph()) {
-            float[] m = normalized(target.mask().clone());
+        if (m != null) {
             double mean = 0;
             for (float[][] font : templates) {
                 mean += dot(m, font[prompt]) / templates.length;
@@ -183,6 +178,16 @@ public final class GlyphMetrics {
             affinity = dot(m, templates[referenceFont][prompt]) - mean;
         }
         return new Scores(pred, pred == prompt, pred == referenceChar, copy, style, affinity);
+    }
+
+    /** The scores of target {@code i} (prompted with character {@code prompts[i]}) against one reference. */
+    public java.util.List<Scores> scores(java.util.List<GlyphImage> targets, int[] prompts, Features reference, int referenceChar,
+                                         int referenceFont) {
+        java.util.List<Scores> out = new java.util.ArrayList<>();
+        for (int i = 0; i < prompts.length; i++) {
+            out.add(scores(features(targets.get(i)), prompts[i], reference, referenceChar, referenceFont));
+        }
+        return out;
     }
 
     /** The aligned-attention mass of attention spread uniformly over a {@code grid × grid} image. */
