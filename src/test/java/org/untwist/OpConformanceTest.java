@@ -232,7 +232,9 @@ class OpConformanceTest {
             // GEMM blocking edges {rows, in, out}: partial tiles, several K/row/column blocks, the GEMV switch
             int[][] gemmShapes = {{1, 515, 257}, {5, 300, 100}, {37, 17, 33}, {37, 515, 100}, {130, 300, 257}, {130, 1, 33},
                     {130, 515, 1}, {8, 300, 33}, {9, 17, 257}, {37, 300, 1}, {130, 17, 100}, {5, 1, 257},
-                    {250, 260, 530}, {13, 33, 1100}, {517, 15, 47}};
+                    {250, 260, 530}, {13, 33, 1100}, {517, 15, 47},
+                    // more rows than one task (720), a second column block (2048), K large enough to shrink the row tasks
+                    {1500, 70, 300}, {40, 20, 2100}, {800, 3100, 40}};
             for (int i = 0; i < gemmShapes.length; i++) {
                 int[] g = gemmShapes[i];
                 for (DType dt : DType.values()) {

@@ -25,12 +25,20 @@ import org.untwist.tensor.DType;
  * to back (BF16/F16 weights are widened here; no float copy of more than one column block ever exists): per K
  * block of {@link #KC}, the micro-panel is laid out k-major ({@code NR} consecutive floats per k, so the
  * micro-kernel loads {@code NR / L} whole vectors per k step). A second phase splits the rows into tasks of whole
- * {@link #MR}-row tiles (at most {@link #MC} rows, evenly sized; the micro-panels too when there are few rows):
- * a task copies its rows of x, all of K, into per-K-block row panels (row stride KC), then walks the K blocks in
- * order and runs the {@link #MR}×{@link #NR} micro-kernel over (column micro-panel, row tile) pairs, the column
- * micro-panel staying in L1; the tile accumulates in a per-task tile-major buffer (no 4K-aliased strided rows of
- * out), which is copied to out row by row, with the bias, at the end. Edge rows and columns are zero-padded in
- * the packed buffers; only the copy to out is masked.
+ * {@link #MR}-row tiles (at most {@link #MC} rows, evenly sized; the micro-panels too when there are few rows).
+ * A task transposes its rows of x, all of K, into k-major row tiles ({@code MR} consecutive floats per k: the
+ * micro-kernel's broadcasts read one sequential stream). It then walks its micro-panels in groups of
+ * {@link #GROUP_PANELS}; per group, the K blocks in order, per K block each micro-panel against every row tile
+ * (the micro-panel stays in L1, the row tiles of the K block in L2). The group's tiles accumulate in a per-task
+ * tile-major buffer small enough for L2 (no 4K-aliased strided rows of out), which is copied to out row by row,
+ * with the bias, when the group is done. Edge rows and columns are zero-padded in the packed buffers; only the
+ * copy to out is masked.
+ *
+ * <p>Why this shape (measured on the 2-core AVX-512 machine, 2048³): with weights packed once per call and
+ * shared, the micro-kernel runs at ~87 % of FMA peak from L1; what costs is getting operands there. Large row
+ * tasks (720 rows) make each micro-panel fetched from L3 serve ~40 row tiles; one column block for N ≤ 2048
+ * transposes x once per call; the k-major row tiles beat 12 row-major streams; the panel groups keep the
+ * accumulators in L2 across K blocks. Together +11 % over the previous 240-row, 1024-column, row-major layout.
  *
  * <p>Every output element is reduced the same way whatever the task layout or thread count: one FMA chain over k
  * in order, starting from zero (the micro-kernel reloads the partial sum at the start of each K block after the
@@ -49,13 +57,20 @@ final class VectorGemm {
     static final int NR = 2 * L;
     /** K block: an NR-column micro-panel of KC·NR floats stays in L1. */
     static final int KC = positiveProperty("untwist.gemm.kc", 256);
-    /** Most rows per task (rounded to a multiple of MR): per K block, its MC·KC floats of x stay in L2. */
-    static final int MC = roundUp(positiveProperty("untwist.gemm.mc", 240), MR);
+    /**
+     * Most rows per task (rounded to a multiple of MR): per K block, its MC·KC floats of x stay in L2, and each
+     * micro-panel fetched from L3 serves MC / MR row tiles. Fewer when K is large (see {@link #TASK_A_FLOATS}).
+     */
+    static final int MC = roundUp(positiveProperty("untwist.gemm.mc", 720), MR);
+    /** Cap of one task's packed rows of x, all of K (floats): 8 MiB. */
+    static final int TASK_A_FLOATS = 2 << 20;
+    /** Micro-panels per group: a group's MC × GROUP_PANELS·NR accumulators stay in L2 across the K blocks. */
+    static final int GROUP_PANELS = positiveProperty("untwist.gemm.groupPanels", 8);
     /**
      * Most columns per packing phase (a multiple of NR): nc×K packed floats of Wᵀ are shared by the workers; fewer
      * when K is large, so that a packed block stays within {@link #PACKED_B_FLOATS}. Each phase re-packs x.
      */
-    static final int NC = roundUp(positiveProperty("untwist.gemm.nc", 1024), NR);
+    static final int NC = roundUp(positiveProperty("untwist.gemm.nc", 2048), NR);
     /** Cap of one packed column block of Wᵀ (floats): 32 MiB. */
     static final int PACKED_B_FLOATS = 8 << 20;
     /** Fewer rows than this go to the GEMV-style kernels instead (packing would not pay off). */
@@ -100,16 +115,16 @@ final class VectorGemm {
 
     /** Per-worker buffers. */
     private static final class Buffers {
-        /** The task's rows of x, all K blocks: block kb at {@code kb·MC·KC}, then k-major micro-panels. */
+        /** The task's rows of x, all K blocks: K block kb at {@code kb·mc·KC}, then k-major row tiles. */
         float[] a = new float[0];
-        /** The task's block of out, tile by tile: tile (row tile r, micro-panel p) at {@code (p·MC/MR + r)·MR·NR}. */
-        final float[] c = new float[MC * NC];
+        /** One group of the task's block of out, tile by tile: tile (row tile r, group panel g) at {@code (g·tiles + r)·MR·NR}. */
+        final float[] c = new float[MC * GROUP_PANELS * NR];
     }
 
     private final MemorySegment xs, ws, bs, os;
     private final DType dt;
     private final int m, k, n;
-    private final int kBlocks, nc, rowTiles, rowTasks, colTasks;
+    private final int kBlocks, nc, mc, rowTiles, rowTasks, colTasks;
     /** Packed Wᵀ of the current column block. */
     private float[] pb;
     private int c0, c1, panels;
@@ -126,10 +141,11 @@ final class VectorGemm {
         this.k = k;
         this.n = n;
         this.kBlocks = (k + KC - 1) / KC;
+        this.mc = Math.max(MR, Math.min(MC, TASK_A_FLOATS / (kBlocks * KC) / MR * MR));
         // Row tasks of whole MR-row tiles, at most MC rows each, evenly sized, a multiple of the thread count when
         // there are tiles enough (every worker gets the same work per phase).
         this.rowTiles = (m + MR - 1) / MR;
-        int rt = (rowTiles + MC / MR - 1) / (MC / MR);
+        int rt = (rowTiles + mc / MR - 1) / (mc / MR);
         this.rowTasks = Math.min(rowTiles, roundUp(Math.max(rt, 2 * threads), threads));
         this.nc = Math.min(NC, Math.max(NR, PACKED_B_FLOATS / (kBlocks * KC) / NR * NR));
         int maxPanels = (Math.min(n, nc) + NR - 1) / NR;
@@ -181,33 +197,39 @@ final class VectorGemm {
             return;
         }
         Buffers buf = BUFFERS.get();
-        if (buf.a.length < kBlocks * MC * KC) {
-            buf.a = new float[kBlocks * MC * KC];
+        if (buf.a.length < kBlocks * mc * KC) {
+            buf.a = new float[kBlocks * mc * KC];
         }
         float[] pa = buf.a, cb = buf.c;
-        int mc = r1 - r0;
-        int tiles = (mc + MR - 1) / MR;
-        packA(pa, r0, mc);
-        for (int kb = 0; kb < kBlocks; kb++) {
-            int pc = kb * KC, kc = Math.min(KC, k - pc);
-            boolean accumulate = kb > 0;
-            int aBase = kb * MC * KC;
-            for (int p = p0; p < p1; p++) {
-                int bOff = bOffset(kb, p);
-                int cOff = (p - p0) * tiles * MR * NR;
-                for (int it = 0; it < tiles; it++, cOff += MR * NR) {
-                    kernel(pa, aBase + it * MR * KC, pb, bOff, kc, cb, cOff, accumulate);
+        int rows = r1 - r0;
+        int tiles = (rows + MR - 1) / MR;
+        packA(pa, r0, rows);
+        for (int g0 = p0; g0 < p1; g0 += GROUP_PANELS) {
+            int g1 = Math.min(p1, g0 + GROUP_PANELS);
+            for (int kb = 0; kb < kBlocks; kb++) {
+                int kc = Math.min(KC, k - kb * KC);
+                boolean accumulate = kb > 0;
+                int aBase = kb * mc * KC;
+                for (int p = g0; p < g1; p++) {
+                    int bOff = bOffset(kb, p);
+                    int cOff = (p - g0) * tiles * MR * NR;
+                    for (int it = 0; it < tiles; it++, cOff += MR * NR) {
+                        kernel(pa, aBase + it * MR * KC, pb, bOff, kc, cb, cOff, accumulate);
+                    }
                 }
             }
+            copyOut(cb, r0, rows, tiles, g0, g1);
         }
-        // copy the finished block to out row by row (contiguous stores), adding the bias
-        long ld = (long) n * Float.BYTES;
+    }
+
+    /** Copies the finished tiles of micro-panels {@code [g0, g1)} to out, rows {@code [r0, r0 + rows)}, adding the bias. */
+    private void copyOut(float[] cb, int r0, int rows, int tiles, int g0, int g1) {
         int panelFloats = tiles * MR * NR;
-        int jEnd = Math.min(c1, c0 + p1 * NR);
-        for (int i = 0; i < mc; i++) {
-            long o = ((long) (r0 + i) * n + c0 + p0 * NR) * Float.BYTES;
+        int jEnd = Math.min(c1, c0 + g1 * NR);
+        for (int i = 0; i < rows; i++) { // row by row: contiguous stores
+            long o = ((long) (r0 + i) * n + c0 + g0 * NR) * Float.BYTES;
             int ci = (i / MR) * MR * NR + (i % MR) * NR;
-            for (int p = p0; p < p1; p++, ci += panelFloats) {
+            for (int p = g0; p < g1; p++, ci += panelFloats) {
                 int jc = c0 + p * NR;
                 for (int j = 0; j < NR && jc + j < jEnd; j += L, o += 4L * L) {
                     FloatVector v = FloatVector.fromArray(F, cb, ci + j);
@@ -229,28 +251,27 @@ final class VectorGemm {
     }
 
     /**
-     * Copies rows {@code [r, r + mc)} of x, all of K, into row panels per K block: K block kb at
-     * {@code kb·MC·KC}, row i at {@code + i·KC}, element q at {@code + q}; rows past {@code mc} up to the next
-     * multiple of MR are zero. Each row of x is read once, front to back.
+     * Transposes rows {@code [r, r + rows)} of x, all of K, into k-major row tiles: K block kb at {@code kb·mc·KC},
+     * row tile t at {@code + t·MR·KC}, element (q, i) at {@code + q·MR + i}; rows past {@code rows} up to the next
+     * multiple of MR are zero. Scalar copies: faster here than vector scatters with a 12-float stride.
      */
-    private void packA(float[] pa, int r, int mc) {
-        int tiles = (mc + MR - 1) / MR;
-        for (int i = 0; i < tiles * MR; i++) {
-            long src = (long) (r + i) * k * Float.BYTES;
+    private void packA(float[] pa, int r, int rows) {
+        int tiles = (rows + MR - 1) / MR;
+        long rowBytes = (long) k * Float.BYTES;
+        for (int t = 0; t < tiles; t++) {
+            int live = Math.min(MR, rows - t * MR);
             for (int kb = 0; kb < kBlocks; kb++) {
                 int pc = kb * KC, kc = Math.min(KC, k - pc);
-                int dst = kb * MC * KC + i * KC;
-                if (i >= mc) {
-                    java.util.Arrays.fill(pa, dst, dst + kc, 0f);
-                    continue;
-                }
-                int bound = F.loopBound(kc);
-                int q = 0;
-                for (; q < bound; q += L) {
-                    FloatVector.fromMemorySegment(F, xs, src + 4L * (pc + q), LE).intoArray(pa, dst + q);
-                }
-                for (; q < kc; q++) {
-                    pa[dst + q] = xs.get(F32, src + 4L * (pc + q));
+                int d = kb * mc * KC + t * MR * KC;
+                long base = ((long) (r + t * MR) * k + pc) * Float.BYTES;
+                for (int q = 0; q < kc; q++, d += MR) {
+                    long o = base + 4L * q;
+                    for (int i = 0; i < live; i++, o += rowBytes) {
+                        pa[d + i] = xs.get(F32, o);
+                    }
+                    for (int i = live; i < MR; i++) {
+                        pa[d + i] = 0f;
+                    }
                 }
             }
         }
@@ -263,6 +284,24 @@ final class VectorGemm {
      */
     private void packB(float[] pb, int p, int jc) {
         int nr = Math.min(NR, c1 - jc);
+        if (dt == DType.F32) { // scalar transposition: faster than vector scatters with an NR-float stride
+            long rowBytes = (long) k * Float.BYTES;
+            for (int kb = 0; kb < kBlocks; kb++) {
+                int pc = kb * KC, kc = Math.min(KC, k - pc);
+                int d = bOffset(kb, p);
+                long base = ((long) jc * k + pc) * Float.BYTES;
+                for (int q = 0; q < kc; q++, d += NR) {
+                    long o = base + 4L * q;
+                    for (int j = 0; j < nr; j++, o += rowBytes) {
+                        pb[d + j] = ws.get(F32, o);
+                    }
+                    for (int j = nr; j < NR; j++) {
+                        pb[d + j] = 0f;
+                    }
+                }
+            }
+            return;
+        }
         boolean bf16 = dt == DType.BF16;
         for (int kb = 0; kb < kBlocks; kb++) { // K block by K block: its 32 KiB micro-panel fills in L1
             int pc = kb * KC, kc = Math.min(KC, k - pc);
@@ -309,7 +348,7 @@ final class VectorGemm {
 
     /**
      * The MR×NR micro-kernel on the tile {@code c[co + i·NR + j]}: for each element, an FMA chain over q in
-     * {@code [0, kc)} in order of {@code a[aOff + i·KC + q]·b[bOff + q·NR + j]}, starting from the value in the
+     * {@code [0, kc)} in order of {@code a[aOff + q·MR + i]·b[bOff + q·NR + j]}, starting from the value in the
      * tile ({@code accumulate}) or zero. The accumulators stay in registers.
      */
     private static void kernel(float[] a, int aOff, float[] b, int bOff, int kc, float[] c, int co,
@@ -336,34 +375,32 @@ final class VectorGemm {
             c50 = c00; c51 = c00; c60 = c00; c61 = c00; c70 = c00; c71 = c00; c80 = c00; c81 = c00; c90 = c00;
             c91 = c00; ca0 = c00; ca1 = c00; cb0 = c00; cb1 = c00;
         }
-        int a0 = aOff, a1 = a0 + KC, a2 = a1 + KC, a3 = a2 + KC, a4 = a3 + KC, a5 = a4 + KC, a6 = a5 + KC, a7 = a6 + KC;
-        int a8 = a7 + KC, a9 = a8 + KC, a10 = a9 + KC, a11 = a10 + KC;
         for (int q = 0; q < kc; q++) {
-            int bi = bOff + q * NR;
+            int bi = bOff + q * NR, ai = aOff + q * MR;
             FloatVector b0 = FloatVector.fromArray(F, b, bi), b1 = FloatVector.fromArray(F, b, bi + L);
-            FloatVector av = FloatVector.broadcast(F, a[a0 + q]);
+            FloatVector av = FloatVector.broadcast(F, a[ai + 0]);
             c00 = av.fma(b0, c00); c01 = av.fma(b1, c01);
-            av = FloatVector.broadcast(F, a[a1 + q]);
+            av = FloatVector.broadcast(F, a[ai + 1]);
             c10 = av.fma(b0, c10); c11 = av.fma(b1, c11);
-            av = FloatVector.broadcast(F, a[a2 + q]);
+            av = FloatVector.broadcast(F, a[ai + 2]);
             c20 = av.fma(b0, c20); c21 = av.fma(b1, c21);
-            av = FloatVector.broadcast(F, a[a3 + q]);
+            av = FloatVector.broadcast(F, a[ai + 3]);
             c30 = av.fma(b0, c30); c31 = av.fma(b1, c31);
-            av = FloatVector.broadcast(F, a[a4 + q]);
+            av = FloatVector.broadcast(F, a[ai + 4]);
             c40 = av.fma(b0, c40); c41 = av.fma(b1, c41);
-            av = FloatVector.broadcast(F, a[a5 + q]);
+            av = FloatVector.broadcast(F, a[ai + 5]);
             c50 = av.fma(b0, c50); c51 = av.fma(b1, c51);
-            av = FloatVector.broadcast(F, a[a6 + q]);
+            av = FloatVector.broadcast(F, a[ai + 6]);
             c60 = av.fma(b0, c60); c61 = av.fma(b1, c61);
-            av = FloatVector.broadcast(F, a[a7 + q]);
+            av = FloatVector.broadcast(F, a[ai + 7]);
             c70 = av.fma(b0, c70); c71 = av.fma(b1, c71);
-            av = FloatVector.broadcast(F, a[a8 + q]);
+            av = FloatVector.broadcast(F, a[ai + 8]);
             c80 = av.fma(b0, c80); c81 = av.fma(b1, c81);
-            av = FloatVector.broadcast(F, a[a9 + q]);
+            av = FloatVector.broadcast(F, a[ai + 9]);
             c90 = av.fma(b0, c90); c91 = av.fma(b1, c91);
-            av = FloatVector.broadcast(F, a[a10 + q]);
+            av = FloatVector.broadcast(F, a[ai + 10]);
             ca0 = av.fma(b0, ca0); ca1 = av.fma(b1, ca1);
-            av = FloatVector.broadcast(F, a[a11 + q]);
+            av = FloatVector.broadcast(F, a[ai + 11]);
             cb0 = av.fma(b0, cb0); cb1 = av.fma(b1, cb1);
         }
         int r = co;
