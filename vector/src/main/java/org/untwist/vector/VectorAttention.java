@@ -39,8 +39,11 @@ final class VectorAttention {
     static final int QB = 4 * L;
     /** Keys per online-softmax block (a multiple of QK_R). */
     static final int KB = 72;
-    /** Most sub-blocks per task (they share the copied key/value blocks). */
-    static final int GROUP = 4;
+    /**
+     * Most sub-blocks per task: they share each copied key/value block. 16 instead of 4 copies the keys and values a
+     * quarter as often and measured +12 % on 24 × 1024 × 2048 × 128 with 2 threads (199 → 224 GFLOP/s).
+     */
+    static final int GROUP = 16;
     /** Key rows per QKᵀ register tile, head dimensions per P·V register tile. */
     static final int QK_R = 6, PV_R = 6;
 
