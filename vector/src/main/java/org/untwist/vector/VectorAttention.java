@@ -13,21 +13,26 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Fused flash-style attention (online softmax) with register-blocked micro-GEMMs.
  *
- * <p>Layout: queries live in vector lanes. A sub-block of {@link #QB} = 4·L queries is packed transposed and
- * pre-scaled, {@code qt[d][i] = q[i][d]·factor[d]}, so that
+ * <p>Layout: queries live in vector lanes. A sub-block of {@link #QB} = 2·L queries is packed transposed and
+ * pre-scaled, {@code qt[d][i] = q[i][d]·factor[d]} (16 KiB at head dimension 128, so it stays in L1 while the keys
+ * stream past), so that
  * <ul>
  *   <li>QKᵀ computes the transposed score tile {@code s[j][i] = Σ_d k[j][d]·qt[d][i]} as broadcast(k[j][d]) ×
- *       vector(qt[d][i..]) FMAs, {@link #QK_R} keys × 4 query vectors in registers, reading keys in their natural
- *       row layout (each key block is copied once per task into a per-thread buffer and reused by every
- *       sub-block of the task);</li>
+ *       vector(qt[d][i..]) FMAs, {@link #QK_R} keys × 2 query vectors in registers; each key block is copied once
+ *       per task, transposed per QK_R-key tile so that the broadcasts read one sequential stream, and reused by
+ *       every sub-block of the task;</li>
  *   <li>the online softmax is purely vertical: the running max and sum of each query are lanes, block maxima
  *       are lane-wise maxima over the key rows, the exponentials are an inlined polynomial {@code exp} (Cephes
  *       {@code expf}, about 1 ulp) over the tile;</li>
  *   <li>P·V accumulates the transposed output {@code ot[d][i] += Σ_j v[j][d]·p[j][i]} as broadcast(v[j][d]) ×
- *       vector(p[j][i..]) FMAs, {@link #PV_R} head dimensions × 4 query vectors in registers; the running
+ *       vector(p[j][i..]) FMAs, {@link #PV_R} head dimensions × 2 query vectors in registers; the running
  *       accumulator is rescaled by {@code exp(m_old − m_new)} in a separate pass only when some lane's max grew.</li>
  * </ul>
- * Padded query lanes (the last sub-block of a head) hold zero queries; their lanes are computed and dropped.
+ * Both register tiles hold 24 accumulators (of the 32 AVX-512 registers). Measured against the previous 4-vector
+ * sub-blocks (6 keys or dimensions × 4 query vectors, row-major key copies), on 24 × 1024 × 2048 × 128, 2 threads:
+ * 224 → 233 GFLOP/s.
+ * Padded query lanes (the last sub-block of a head) hold zero queries, padded keys of the last tile zero keys;
+ * their lanes and rows are computed and dropped.
  * Every query sees the same key blocks in the same order with the same per-lane arithmetic wherever its task
  * runs, so results do not depend on the thread count or on the task grouping. The reference keys (shared
  * attention) run through the same kernel with the query copy scaled by {@code refKeyScale} (q·(s⊙k) = (s⊙q)·k).
@@ -35,17 +40,17 @@ import jdk.incubator.vector.VectorOperators;
 final class VectorAttention {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    /** Queries per sub-block (four vectors of lanes). */
-    static final int QB = 4 * L;
-    /** Keys per online-softmax block (a multiple of QK_R). */
+    /** Queries per sub-block (two vectors of lanes). */
+    static final int QB = 2 * L;
+    /** Keys per online-softmax block (a multiple of QK_R: the transposed key tiles fill it exactly). */
     static final int KB = 72;
     /**
-     * Most sub-blocks per task: they share each copied key/value block. 16 instead of 4 copies the keys and values a
-     * quarter as often and measured +12 % on 24 × 1024 × 2048 × 128 with 2 threads (199 → 224 GFLOP/s).
+     * Most sub-blocks per task: they share each copied key/value block. 32 (1024 queries) copies the keys and values
+     * once per head on the FLUX shape; with 4 sub-blocks the copies cost ~12 % (24 × 1024 × 2048 × 128, 2 threads).
      */
-    static final int GROUP = 16;
+    static final int GROUP = 32;
     /** Key rows per QKᵀ register tile, head dimensions per P·V register tile. */
-    static final int QK_R = 6, PV_R = 6;
+    static final int QK_R = 12, PV_R = 12;
 
     private static final float NEG_INF = Float.NEGATIVE_INFINITY;
 
@@ -174,10 +179,11 @@ final class VectorAttention {
         for (int j0 = 0; j0 < n; j0 += KB) {
             int nk = Math.min(KB, n - j0);
             long off = base + j0 * rowBytes;
-            MemorySegment.copy(kseg, F32, off, kb, 0, nk * dh);
+            int tiles = (nk + QK_R - 1) / QK_R;
+            packKeys(kseg, off, nk, tiles, kb);
             MemorySegment.copy(vseg, F32, off, vb, 0, nk * dh);
             for (int sb = 0; sb < nsb; sb++) {
-                scores(qt, qtOff + sb * qtSize, kb, nk, dh, s);
+                scores(qt, qtOff + sb * qtSize, kb, tiles, dh, s);
                 if (softmax(s, nk, buf.mx, buf.sm, sb * QB, corr)) {
                     rescale(ot, sb * qtSize, dh, corr);
                 }
@@ -186,90 +192,102 @@ final class VectorAttention {
         }
     }
 
-    /** {@code s[j][i] = Σ_d kb[j][d]·qt[d][i]} for {@code j < nk}: QK_R keys × 4 query vectors per register tile. */
-    static void scores(float[] qt, int qo, float[] kb, int nk, int dh, float[] s) {
-        int j = 0;
-        for (; j + QK_R <= nk; j += QK_R) {
-            int k0 = j * dh, k1 = k0 + dh, k2 = k1 + dh, k3 = k2 + dh, k4 = k3 + dh, k5 = k4 + dh;
+    /** Keys {@code [0, nk)} of the block at byte {@code off}, transposed per QK_R-key tile (see scores); missing keys of the last tile are zero. */
+    private void packKeys(MemorySegment kseg, long off, int nk, int tiles, float[] kt) {
+        long rowBytes = (long) dh * 4;
+        for (int t = 0; t < tiles; t++) {
+            int live = Math.min(QK_R, nk - t * QK_R);
+            int base = t * dh * QK_R;
+            for (int r = 0; r < QK_R; r++) {
+                if (r >= live) {
+                    for (int d = 0; d < dh; d++) {
+                        kt[base + d * QK_R + r] = 0f;
+                    }
+                    continue;
+                }
+                long src = off + (t * QK_R + r) * rowBytes;
+                for (int d = 0; d < dh; d++) {
+                    kt[base + d * QK_R + r] = kseg.get(F32, src + 4L * d);
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code s[j][i] = Σ_d k[j][d]·qt[d][i]} for every key of the {@code tiles} QK_R-key tiles of {@code kt} (keys
+     * transposed per tile: key r of tile t, dimension d at {@code (t·dh + d)·QK_R + r}): QK_R keys × 2 query vectors
+     * per register tile, the keys broadcast from one sequential stream.
+     */
+    static void scores(float[] qt, int qo, float[] kt, int tiles, int dh, float[] s) {
+        for (int t = 0; t < tiles; t++) {
             FloatVector z = FloatVector.zero(F);
-            FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z, a20 = z, a21 = z, a22 = z, a23 = z;
-            FloatVector a30 = z, a31 = z, a32 = z, a33 = z, a40 = z, a41 = z, a42 = z, a43 = z, a50 = z, a51 = z, a52 = z, a53 = z;
+            FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z, a40 = z, a41 = z, a50 = z, a51 = z, a60 = z, a61 = z, a70 = z, a71 = z, a80 = z, a81 = z, a90 = z, a91 = z, a100 = z, a101 = z, a110 = z, a111 = z;
+            int kt0 = t * dh * QK_R;
             for (int d = 0; d < dh; d++) {
-                int qd = qo + d * QB;
+                int qd = qo + d * QB, kd = kt0 + d * QK_R;
                 FloatVector q0 = FloatVector.fromArray(F, qt, qd), q1 = FloatVector.fromArray(F, qt, qd + L);
-                FloatVector q2 = FloatVector.fromArray(F, qt, qd + 2 * L), q3 = FloatVector.fromArray(F, qt, qd + 3 * L);
-                FloatVector x = FloatVector.broadcast(F, kb[k0 + d]);
+                FloatVector x = FloatVector.broadcast(F, kt[kd + 0]);
                 a00 = x.fma(q0, a00);
                 a01 = x.fma(q1, a01);
-                a02 = x.fma(q2, a02);
-                a03 = x.fma(q3, a03);
-                x = FloatVector.broadcast(F, kb[k1 + d]);
+                x = FloatVector.broadcast(F, kt[kd + 1]);
                 a10 = x.fma(q0, a10);
                 a11 = x.fma(q1, a11);
-                a12 = x.fma(q2, a12);
-                a13 = x.fma(q3, a13);
-                x = FloatVector.broadcast(F, kb[k2 + d]);
+                x = FloatVector.broadcast(F, kt[kd + 2]);
                 a20 = x.fma(q0, a20);
                 a21 = x.fma(q1, a21);
-                a22 = x.fma(q2, a22);
-                a23 = x.fma(q3, a23);
-                x = FloatVector.broadcast(F, kb[k3 + d]);
+                x = FloatVector.broadcast(F, kt[kd + 3]);
                 a30 = x.fma(q0, a30);
                 a31 = x.fma(q1, a31);
-                a32 = x.fma(q2, a32);
-                a33 = x.fma(q3, a33);
-                x = FloatVector.broadcast(F, kb[k4 + d]);
+                x = FloatVector.broadcast(F, kt[kd + 4]);
                 a40 = x.fma(q0, a40);
                 a41 = x.fma(q1, a41);
-                a42 = x.fma(q2, a42);
-                a43 = x.fma(q3, a43);
-                x = FloatVector.broadcast(F, kb[k5 + d]);
+                x = FloatVector.broadcast(F, kt[kd + 5]);
                 a50 = x.fma(q0, a50);
                 a51 = x.fma(q1, a51);
-                a52 = x.fma(q2, a52);
-                a53 = x.fma(q3, a53);
+                x = FloatVector.broadcast(F, kt[kd + 6]);
+                a60 = x.fma(q0, a60);
+                a61 = x.fma(q1, a61);
+                x = FloatVector.broadcast(F, kt[kd + 7]);
+                a70 = x.fma(q0, a70);
+                a71 = x.fma(q1, a71);
+                x = FloatVector.broadcast(F, kt[kd + 8]);
+                a80 = x.fma(q0, a80);
+                a81 = x.fma(q1, a81);
+                x = FloatVector.broadcast(F, kt[kd + 9]);
+                a90 = x.fma(q0, a90);
+                a91 = x.fma(q1, a91);
+                x = FloatVector.broadcast(F, kt[kd + 10]);
+                a100 = x.fma(q0, a100);
+                a101 = x.fma(q1, a101);
+                x = FloatVector.broadcast(F, kt[kd + 11]);
+                a110 = x.fma(q0, a110);
+                a111 = x.fma(q1, a111);
             }
-            int o = j * QB;
-            a00.intoArray(s, o);
-            a01.intoArray(s, o + L);
-            a02.intoArray(s, o + 2 * L);
-            a03.intoArray(s, o + 3 * L);
-            a10.intoArray(s, o + QB);
-            a11.intoArray(s, o + QB + L);
-            a12.intoArray(s, o + QB + 2 * L);
-            a13.intoArray(s, o + QB + 3 * L);
+            int o = t * QK_R * QB;
+            a00.intoArray(s, o + 0 * QB);
+            a01.intoArray(s, o + 0 * QB + L);
+            a10.intoArray(s, o + 1 * QB);
+            a11.intoArray(s, o + 1 * QB + L);
             a20.intoArray(s, o + 2 * QB);
             a21.intoArray(s, o + 2 * QB + L);
-            a22.intoArray(s, o + 2 * QB + 2 * L);
-            a23.intoArray(s, o + 2 * QB + 3 * L);
             a30.intoArray(s, o + 3 * QB);
             a31.intoArray(s, o + 3 * QB + L);
-            a32.intoArray(s, o + 3 * QB + 2 * L);
-            a33.intoArray(s, o + 3 * QB + 3 * L);
             a40.intoArray(s, o + 4 * QB);
             a41.intoArray(s, o + 4 * QB + L);
-            a42.intoArray(s, o + 4 * QB + 2 * L);
-            a43.intoArray(s, o + 4 * QB + 3 * L);
             a50.intoArray(s, o + 5 * QB);
             a51.intoArray(s, o + 5 * QB + L);
-            a52.intoArray(s, o + 5 * QB + 2 * L);
-            a53.intoArray(s, o + 5 * QB + 3 * L);
-        }
-        for (; j < nk; j++) {
-            int k0 = j * dh;
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            for (int d = 0; d < dh; d++) {
-                int qd = qo + d * QB;
-                FloatVector x = FloatVector.broadcast(F, kb[k0 + d]);
-                a0 = x.fma(FloatVector.fromArray(F, qt, qd), a0);
-                a1 = x.fma(FloatVector.fromArray(F, qt, qd + L), a1);
-                a2 = x.fma(FloatVector.fromArray(F, qt, qd + 2 * L), a2);
-                a3 = x.fma(FloatVector.fromArray(F, qt, qd + 3 * L), a3);
-            }
-            a0.intoArray(s, j * QB);
-            a1.intoArray(s, j * QB + L);
-            a2.intoArray(s, j * QB + 2 * L);
-            a3.intoArray(s, j * QB + 3 * L);
+            a60.intoArray(s, o + 6 * QB);
+            a61.intoArray(s, o + 6 * QB + L);
+            a70.intoArray(s, o + 7 * QB);
+            a71.intoArray(s, o + 7 * QB + L);
+            a80.intoArray(s, o + 8 * QB);
+            a81.intoArray(s, o + 8 * QB + L);
+            a90.intoArray(s, o + 9 * QB);
+            a91.intoArray(s, o + 9 * QB + L);
+            a100.intoArray(s, o + 10 * QB);
+            a101.intoArray(s, o + 10 * QB + L);
+            a110.intoArray(s, o + 11 * QB);
+            a111.intoArray(s, o + 11 * QB + L);
         }
     }
 
@@ -331,146 +349,217 @@ final class VectorAttention {
     /** {@code ot[d][i] *= corr[i]}. */
     static void rescale(float[] ot, int oo, int dh, float[] corr) {
         FloatVector c0 = FloatVector.fromArray(F, corr, 0), c1 = FloatVector.fromArray(F, corr, L);
-        FloatVector c2 = FloatVector.fromArray(F, corr, 2 * L), c3 = FloatVector.fromArray(F, corr, 3 * L);
         for (int d = 0; d < dh; d++) {
             int o = oo + d * QB;
             FloatVector.fromArray(F, ot, o).mul(c0).intoArray(ot, o);
             FloatVector.fromArray(F, ot, o + L).mul(c1).intoArray(ot, o + L);
-            FloatVector.fromArray(F, ot, o + 2 * L).mul(c2).intoArray(ot, o + 2 * L);
-            FloatVector.fromArray(F, ot, o + 3 * L).mul(c3).intoArray(ot, o + 3 * L);
         }
     }
 
-    /** {@code ot[d][i] += Σ_{j<nk} vb[j][d]·p[j][i]}: PV_R dimensions × 4 query vectors per register tile. */
+    /**
+     * {@code ot[d][i] += Σ_{j<nk} vb[j][d]·p[j][i]}: PV_R dimensions × 2 query vectors per register tile, then
+     * tiles of 8 and 4 dimensions and single ones for the rest. One method per tile width: a single method with all
+     * of them is too large for C1 ("out of virtual registers"), which once left it interpreted for seconds.
+     */
     static void accumulate(float[] vb, float[] p, int nk, int dh, float[] ot, int oo) {
         int d = 0;
         for (; d + PV_R <= dh; d += PV_R) {
-            int o = oo + d * QB;
-            FloatVector a00 = FloatVector.fromArray(F, ot, o), a01 = FloatVector.fromArray(F, ot, o + L);
-            FloatVector a02 = FloatVector.fromArray(F, ot, o + 2 * L), a03 = FloatVector.fromArray(F, ot, o + 3 * L);
-            o += QB;
-            FloatVector a10 = FloatVector.fromArray(F, ot, o), a11 = FloatVector.fromArray(F, ot, o + L);
-            FloatVector a12 = FloatVector.fromArray(F, ot, o + 2 * L), a13 = FloatVector.fromArray(F, ot, o + 3 * L);
-            o += QB;
-            FloatVector a20 = FloatVector.fromArray(F, ot, o), a21 = FloatVector.fromArray(F, ot, o + L);
-            FloatVector a22 = FloatVector.fromArray(F, ot, o + 2 * L), a23 = FloatVector.fromArray(F, ot, o + 3 * L);
-            o += QB;
-            FloatVector a30 = FloatVector.fromArray(F, ot, o), a31 = FloatVector.fromArray(F, ot, o + L);
-            FloatVector a32 = FloatVector.fromArray(F, ot, o + 2 * L), a33 = FloatVector.fromArray(F, ot, o + 3 * L);
-            o += QB;
-            FloatVector a40 = FloatVector.fromArray(F, ot, o), a41 = FloatVector.fromArray(F, ot, o + L);
-            FloatVector a42 = FloatVector.fromArray(F, ot, o + 2 * L), a43 = FloatVector.fromArray(F, ot, o + 3 * L);
-            o += QB;
-            FloatVector a50 = FloatVector.fromArray(F, ot, o), a51 = FloatVector.fromArray(F, ot, o + L);
-            FloatVector a52 = FloatVector.fromArray(F, ot, o + 2 * L), a53 = FloatVector.fromArray(F, ot, o + 3 * L);
-            for (int j = 0; j < nk; j++) {
-                int pj = j * QB, v = j * dh + d;
-                FloatVector p0 = FloatVector.fromArray(F, p, pj), p1 = FloatVector.fromArray(F, p, pj + L);
-                FloatVector p2 = FloatVector.fromArray(F, p, pj + 2 * L), p3 = FloatVector.fromArray(F, p, pj + 3 * L);
-                FloatVector x = FloatVector.broadcast(F, vb[v]);
-                a00 = x.fma(p0, a00);
-                a01 = x.fma(p1, a01);
-                a02 = x.fma(p2, a02);
-                a03 = x.fma(p3, a03);
-                x = FloatVector.broadcast(F, vb[v + 1]);
-                a10 = x.fma(p0, a10);
-                a11 = x.fma(p1, a11);
-                a12 = x.fma(p2, a12);
-                a13 = x.fma(p3, a13);
-                x = FloatVector.broadcast(F, vb[v + 2]);
-                a20 = x.fma(p0, a20);
-                a21 = x.fma(p1, a21);
-                a22 = x.fma(p2, a22);
-                a23 = x.fma(p3, a23);
-                x = FloatVector.broadcast(F, vb[v + 3]);
-                a30 = x.fma(p0, a30);
-                a31 = x.fma(p1, a31);
-                a32 = x.fma(p2, a32);
-                a33 = x.fma(p3, a33);
-                x = FloatVector.broadcast(F, vb[v + 4]);
-                a40 = x.fma(p0, a40);
-                a41 = x.fma(p1, a41);
-                a42 = x.fma(p2, a42);
-                a43 = x.fma(p3, a43);
-                x = FloatVector.broadcast(F, vb[v + 5]);
-                a50 = x.fma(p0, a50);
-                a51 = x.fma(p1, a51);
-                a52 = x.fma(p2, a52);
-                a53 = x.fma(p3, a53);
-            }
-            o = oo + d * QB;
-            a00.intoArray(ot, o);
-            a01.intoArray(ot, o + L);
-            a02.intoArray(ot, o + 2 * L);
-            a03.intoArray(ot, o + 3 * L);
-            a10.intoArray(ot, o + QB);
-            a11.intoArray(ot, o + QB + L);
-            a12.intoArray(ot, o + QB + 2 * L);
-            a13.intoArray(ot, o + QB + 3 * L);
-            a20.intoArray(ot, o + 2 * QB);
-            a21.intoArray(ot, o + 2 * QB + L);
-            a22.intoArray(ot, o + 2 * QB + 2 * L);
-            a23.intoArray(ot, o + 2 * QB + 3 * L);
-            a30.intoArray(ot, o + 3 * QB);
-            a31.intoArray(ot, o + 3 * QB + L);
-            a32.intoArray(ot, o + 3 * QB + 2 * L);
-            a33.intoArray(ot, o + 3 * QB + 3 * L);
-            a40.intoArray(ot, o + 4 * QB);
-            a41.intoArray(ot, o + 4 * QB + L);
-            a42.intoArray(ot, o + 4 * QB + 2 * L);
-            a43.intoArray(ot, o + 4 * QB + 3 * L);
-            a50.intoArray(ot, o + 5 * QB);
-            a51.intoArray(ot, o + 5 * QB + L);
-            a52.intoArray(ot, o + 5 * QB + 2 * L);
-            a53.intoArray(ot, o + 5 * QB + 3 * L);
+            accumulate12(vb, p, nk, dh, ot, oo, d);
         }
-        for (; d + 2 <= dh; d += 2) {
-            int o = oo + d * QB;
-            FloatVector a00 = FloatVector.fromArray(F, ot, o), a01 = FloatVector.fromArray(F, ot, o + L);
-            FloatVector a02 = FloatVector.fromArray(F, ot, o + 2 * L), a03 = FloatVector.fromArray(F, ot, o + 3 * L);
-            FloatVector a10 = FloatVector.fromArray(F, ot, o + QB), a11 = FloatVector.fromArray(F, ot, o + QB + L);
-            FloatVector a12 = FloatVector.fromArray(F, ot, o + QB + 2 * L), a13 = FloatVector.fromArray(F, ot, o + QB + 3 * L);
-            for (int j = 0; j < nk; j++) {
-                int pj = j * QB, v = j * dh + d;
-                FloatVector p0 = FloatVector.fromArray(F, p, pj), p1 = FloatVector.fromArray(F, p, pj + L);
-                FloatVector p2 = FloatVector.fromArray(F, p, pj + 2 * L), p3 = FloatVector.fromArray(F, p, pj + 3 * L);
-                FloatVector x = FloatVector.broadcast(F, vb[v]);
-                a00 = x.fma(p0, a00);
-                a01 = x.fma(p1, a01);
-                a02 = x.fma(p2, a02);
-                a03 = x.fma(p3, a03);
-                x = FloatVector.broadcast(F, vb[v + 1]);
-                a10 = x.fma(p0, a10);
-                a11 = x.fma(p1, a11);
-                a12 = x.fma(p2, a12);
-                a13 = x.fma(p3, a13);
-            }
-            a00.intoArray(ot, o);
-            a01.intoArray(ot, o + L);
-            a02.intoArray(ot, o + 2 * L);
-            a03.intoArray(ot, o + 3 * L);
-            a10.intoArray(ot, o + QB);
-            a11.intoArray(ot, o + QB + L);
-            a12.intoArray(ot, o + QB + 2 * L);
-            a13.intoArray(ot, o + QB + 3 * L);
+        for (; d + 8 <= dh; d += 8) {
+            accumulate8(vb, p, nk, dh, ot, oo, d);
+        }
+        for (; d + 4 <= dh; d += 4) {
+            accumulate4(vb, p, nk, dh, ot, oo, d);
         }
         for (; d < dh; d++) {
-            int o = oo + d * QB;
-            FloatVector a0 = FloatVector.fromArray(F, ot, o), a1 = FloatVector.fromArray(F, ot, o + L);
-            FloatVector a2 = FloatVector.fromArray(F, ot, o + 2 * L), a3 = FloatVector.fromArray(F, ot, o + 3 * L);
-            for (int j = 0; j < nk; j++) {
-                int pj = j * QB;
-                FloatVector x = FloatVector.broadcast(F, vb[j * dh + d]);
-                a0 = x.fma(FloatVector.fromArray(F, p, pj), a0);
-                a1 = x.fma(FloatVector.fromArray(F, p, pj + L), a1);
-                a2 = x.fma(FloatVector.fromArray(F, p, pj + 2 * L), a2);
-                a3 = x.fma(FloatVector.fromArray(F, p, pj + 3 * L), a3);
-            }
-            a0.intoArray(ot, o);
-            a1.intoArray(ot, o + L);
-            a2.intoArray(ot, o + 2 * L);
-            a3.intoArray(ot, o + 3 * L);
+            accumulate1(vb, p, nk, dh, ot, oo, d);
         }
+    }
+
+    /** Dimensions {@code [d, d + 12)} of {@link #accumulate}. */
+    private static void accumulate12(float[] vb, float[] p, int nk, int dh, float[] ot, int oo, int d) {
+        int o = oo + d * QB;
+        FloatVector a00 = FloatVector.fromArray(F, ot, o + 0 * QB), a01 = FloatVector.fromArray(F, ot, o + 0 * QB + L);
+        FloatVector a10 = FloatVector.fromArray(F, ot, o + 1 * QB), a11 = FloatVector.fromArray(F, ot, o + 1 * QB + L);
+        FloatVector a20 = FloatVector.fromArray(F, ot, o + 2 * QB), a21 = FloatVector.fromArray(F, ot, o + 2 * QB + L);
+        FloatVector a30 = FloatVector.fromArray(F, ot, o + 3 * QB), a31 = FloatVector.fromArray(F, ot, o + 3 * QB + L);
+        FloatVector a40 = FloatVector.fromArray(F, ot, o + 4 * QB), a41 = FloatVector.fromArray(F, ot, o + 4 * QB + L);
+        FloatVector a50 = FloatVector.fromArray(F, ot, o + 5 * QB), a51 = FloatVector.fromArray(F, ot, o + 5 * QB + L);
+        FloatVector a60 = FloatVector.fromArray(F, ot, o + 6 * QB), a61 = FloatVector.fromArray(F, ot, o + 6 * QB + L);
+        FloatVector a70 = FloatVector.fromArray(F, ot, o + 7 * QB), a71 = FloatVector.fromArray(F, ot, o + 7 * QB + L);
+        FloatVector a80 = FloatVector.fromArray(F, ot, o + 8 * QB), a81 = FloatVector.fromArray(F, ot, o + 8 * QB + L);
+        FloatVector a90 = FloatVector.fromArray(F, ot, o + 9 * QB), a91 = FloatVector.fromArray(F, ot, o + 9 * QB + L);
+        FloatVector a100 = FloatVector.fromArray(F, ot, o + 10 * QB), a101 = FloatVector.fromArray(F, ot, o + 10 * QB + L);
+        FloatVector a110 = FloatVector.fromArray(F, ot, o + 11 * QB), a111 = FloatVector.fromArray(F, ot, o + 11 * QB + L);
+        for (int j = 0; j < nk; j++) {
+            int pj = j * QB, v = j * dh + d;
+            FloatVector p0 = FloatVector.fromArray(F, p, pj), p1 = FloatVector.fromArray(F, p, pj + L);
+            FloatVector x = FloatVector.broadcast(F, vb[v + 0]);
+            a00 = x.fma(p0, a00);
+            a01 = x.fma(p1, a01);
+            x = FloatVector.broadcast(F, vb[v + 1]);
+            a10 = x.fma(p0, a10);
+            a11 = x.fma(p1, a11);
+            x = FloatVector.broadcast(F, vb[v + 2]);
+            a20 = x.fma(p0, a20);
+            a21 = x.fma(p1, a21);
+            x = FloatVector.broadcast(F, vb[v + 3]);
+            a30 = x.fma(p0, a30);
+            a31 = x.fma(p1, a31);
+            x = FloatVector.broadcast(F, vb[v + 4]);
+            a40 = x.fma(p0, a40);
+            a41 = x.fma(p1, a41);
+            x = FloatVector.broadcast(F, vb[v + 5]);
+            a50 = x.fma(p0, a50);
+            a51 = x.fma(p1, a51);
+            x = FloatVector.broadcast(F, vb[v + 6]);
+            a60 = x.fma(p0, a60);
+            a61 = x.fma(p1, a61);
+            x = FloatVector.broadcast(F, vb[v + 7]);
+            a70 = x.fma(p0, a70);
+            a71 = x.fma(p1, a71);
+            x = FloatVector.broadcast(F, vb[v + 8]);
+            a80 = x.fma(p0, a80);
+            a81 = x.fma(p1, a81);
+            x = FloatVector.broadcast(F, vb[v + 9]);
+            a90 = x.fma(p0, a90);
+            a91 = x.fma(p1, a91);
+            x = FloatVector.broadcast(F, vb[v + 10]);
+            a100 = x.fma(p0, a100);
+            a101 = x.fma(p1, a101);
+            x = FloatVector.broadcast(F, vb[v + 11]);
+            a110 = x.fma(p0, a110);
+            a111 = x.fma(p1, a111);
+        }
+        a00.intoArray(ot, o + 0 * QB);
+        a01.intoArray(ot, o + 0 * QB + L);
+        a10.intoArray(ot, o + 1 * QB);
+        a11.intoArray(ot, o + 1 * QB + L);
+        a20.intoArray(ot, o + 2 * QB);
+        a21.intoArray(ot, o + 2 * QB + L);
+        a30.intoArray(ot, o + 3 * QB);
+        a31.intoArray(ot, o + 3 * QB + L);
+        a40.intoArray(ot, o + 4 * QB);
+        a41.intoArray(ot, o + 4 * QB + L);
+        a50.intoArray(ot, o + 5 * QB);
+        a51.intoArray(ot, o + 5 * QB + L);
+        a60.intoArray(ot, o + 6 * QB);
+        a61.intoArray(ot, o + 6 * QB + L);
+        a70.intoArray(ot, o + 7 * QB);
+        a71.intoArray(ot, o + 7 * QB + L);
+        a80.intoArray(ot, o + 8 * QB);
+        a81.intoArray(ot, o + 8 * QB + L);
+        a90.intoArray(ot, o + 9 * QB);
+        a91.intoArray(ot, o + 9 * QB + L);
+        a100.intoArray(ot, o + 10 * QB);
+        a101.intoArray(ot, o + 10 * QB + L);
+        a110.intoArray(ot, o + 11 * QB);
+        a111.intoArray(ot, o + 11 * QB + L);
+    }
+
+    /** Dimensions {@code [d, d + 8)} of {@link #accumulate}. */
+    private static void accumulate8(float[] vb, float[] p, int nk, int dh, float[] ot, int oo, int d) {
+        int o = oo + d * QB;
+        FloatVector a00 = FloatVector.fromArray(F, ot, o + 0 * QB), a01 = FloatVector.fromArray(F, ot, o + 0 * QB + L);
+        FloatVector a10 = FloatVector.fromArray(F, ot, o + 1 * QB), a11 = FloatVector.fromArray(F, ot, o + 1 * QB + L);
+        FloatVector a20 = FloatVector.fromArray(F, ot, o + 2 * QB), a21 = FloatVector.fromArray(F, ot, o + 2 * QB + L);
+        FloatVector a30 = FloatVector.fromArray(F, ot, o + 3 * QB), a31 = FloatVector.fromArray(F, ot, o + 3 * QB + L);
+        FloatVector a40 = FloatVector.fromArray(F, ot, o + 4 * QB), a41 = FloatVector.fromArray(F, ot, o + 4 * QB + L);
+        FloatVector a50 = FloatVector.fromArray(F, ot, o + 5 * QB), a51 = FloatVector.fromArray(F, ot, o + 5 * QB + L);
+        FloatVector a60 = FloatVector.fromArray(F, ot, o + 6 * QB), a61 = FloatVector.fromArray(F, ot, o + 6 * QB + L);
+        FloatVector a70 = FloatVector.fromArray(F, ot, o + 7 * QB), a71 = FloatVector.fromArray(F, ot, o + 7 * QB + L);
+        for (int j = 0; j < nk; j++) {
+            int pj = j * QB, v = j * dh + d;
+            FloatVector p0 = FloatVector.fromArray(F, p, pj), p1 = FloatVector.fromArray(F, p, pj + L);
+            FloatVector x = FloatVector.broadcast(F, vb[v + 0]);
+            a00 = x.fma(p0, a00);
+            a01 = x.fma(p1, a01);
+            x = FloatVector.broadcast(F, vb[v + 1]);
+            a10 = x.fma(p0, a10);
+            a11 = x.fma(p1, a11);
+            x = FloatVector.broadcast(F, vb[v + 2]);
+            a20 = x.fma(p0, a20);
+            a21 = x.fma(p1, a21);
+            x = FloatVector.broadcast(F, vb[v + 3]);
+            a30 = x.fma(p0, a30);
+            a31 = x.fma(p1, a31);
+            x = FloatVector.broadcast(F, vb[v + 4]);
+            a40 = x.fma(p0, a40);
+            a41 = x.fma(p1, a41);
+            x = FloatVector.broadcast(F, vb[v + 5]);
+            a50 = x.fma(p0, a50);
+            a51 = x.fma(p1, a51);
+            x = FloatVector.broadcast(F, vb[v + 6]);
+            a60 = x.fma(p0, a60);
+            a61 = x.fma(p1, a61);
+            x = FloatVector.broadcast(F, vb[v + 7]);
+            a70 = x.fma(p0, a70);
+            a71 = x.fma(p1, a71);
+        }
+        a00.intoArray(ot, o + 0 * QB);
+        a01.intoArray(ot, o + 0 * QB + L);
+        a10.intoArray(ot, o + 1 * QB);
+        a11.intoArray(ot, o + 1 * QB + L);
+        a20.intoArray(ot, o + 2 * QB);
+        a21.intoArray(ot, o + 2 * QB + L);
+        a30.intoArray(ot, o + 3 * QB);
+        a31.intoArray(ot, o + 3 * QB + L);
+        a40.intoArray(ot, o + 4 * QB);
+        a41.intoArray(ot, o + 4 * QB + L);
+        a50.intoArray(ot, o + 5 * QB);
+        a51.intoArray(ot, o + 5 * QB + L);
+        a60.intoArray(ot, o + 6 * QB);
+        a61.intoArray(ot, o + 6 * QB + L);
+        a70.intoArray(ot, o + 7 * QB);
+        a71.intoArray(ot, o + 7 * QB + L);
+    }
+
+    /** Dimensions {@code [d, d + 4)} of {@link #accumulate}. */
+    private static void accumulate4(float[] vb, float[] p, int nk, int dh, float[] ot, int oo, int d) {
+        int o = oo + d * QB;
+        FloatVector a00 = FloatVector.fromArray(F, ot, o + 0 * QB), a01 = FloatVector.fromArray(F, ot, o + 0 * QB + L);
+        FloatVector a10 = FloatVector.fromArray(F, ot, o + 1 * QB), a11 = FloatVector.fromArray(F, ot, o + 1 * QB + L);
+        FloatVector a20 = FloatVector.fromArray(F, ot, o + 2 * QB), a21 = FloatVector.fromArray(F, ot, o + 2 * QB + L);
+        FloatVector a30 = FloatVector.fromArray(F, ot, o + 3 * QB), a31 = FloatVector.fromArray(F, ot, o + 3 * QB + L);
+        for (int j = 0; j < nk; j++) {
+            int pj = j * QB, v = j * dh + d;
+            FloatVector p0 = FloatVector.fromArray(F, p, pj), p1 = FloatVector.fromArray(F, p, pj + L);
+            FloatVector x = FloatVector.broadcast(F, vb[v + 0]);
+            a00 = x.fma(p0, a00);
+            a01 = x.fma(p1, a01);
+            x = FloatVector.broadcast(F, vb[v + 1]);
+            a10 = x.fma(p0, a10);
+            a11 = x.fma(p1, a11);
+            x = FloatVector.broadcast(F, vb[v + 2]);
+            a20 = x.fma(p0, a20);
+            a21 = x.fma(p1, a21);
+            x = FloatVector.broadcast(F, vb[v + 3]);
+            a30 = x.fma(p0, a30);
+            a31 = x.fma(p1, a31);
+        }
+        a00.intoArray(ot, o + 0 * QB);
+        a01.intoArray(ot, o + 0 * QB + L);
+        a10.intoArray(ot, o + 1 * QB);
+        a11.intoArray(ot, o + 1 * QB + L);
+        a20.intoArray(ot, o + 2 * QB);
+        a21.intoArray(ot, o + 2 * QB + L);
+        a30.intoArray(ot, o + 3 * QB);
+        a31.intoArray(ot, o + 3 * QB + L);
+    }
+
+    /** Dimension {@code d} of {@link #accumulate}. */
+    private static void accumulate1(float[] vb, float[] p, int nk, int dh, float[] ot, int oo, int d) {
+        int o = oo + d * QB;
+        FloatVector a0 = FloatVector.fromArray(F, ot, o), a1 = FloatVector.fromArray(F, ot, o + L);
+        for (int j = 0; j < nk; j++) {
+            int pj = j * QB;
+            FloatVector x = FloatVector.broadcast(F, vb[j * dh + d]);
+            a0 = x.fma(FloatVector.fromArray(F, p, pj), a0);
+            a1 = x.fma(FloatVector.fromArray(F, p, pj + L), a1);
+        }
+        a0.intoArray(ot, o);
+        a1.intoArray(ot, o + L);
     }
 
     /** {@code out[b, i0 + i, h·Dh + d] = ot[d][i] / sum[i]} (0 for an empty softmax). */
