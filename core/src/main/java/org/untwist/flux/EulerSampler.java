@@ -15,7 +15,25 @@ public final class EulerSampler {
         void stepDone(int step, int steps);
     }
 
+    /**
+     * The model call of one step: writes the velocity at time {@code tCurr} for the current state
+     * {@code in.img()} into {@code pred}. A sampler may first adjust the state (re-noise a given reference) or
+     * call the model with attention sharing.
+     */
+    @FunctionalInterface
+    public interface Velocity {
+        void predict(int step, float tCurr, FluxInputs in, Tensor pred);
+    }
+
     private EulerSampler() {
+    }
+
+    /** The number of steps of {@code timesteps} (first the noisiest); fewer than 2 times is an error. */
+    public static int steps(float[] timesteps) {
+        if (timesteps.length < 2) {
+            throw new IllegalArgumentException("a schedule needs at least 2 times, got " + timesteps.length);
+        }
+        return timesteps.length - 1;
     }
 
     /**
@@ -23,9 +41,17 @@ public final class EulerSampler {
      * value, returning a new tensor the caller owns; {@code start} is not modified.
      */
     public static Tensor denoise(FluxModel model, FluxInputs start, float[] timesteps, float guidance, StepListener listener) {
-        if (timesteps.length < 2) {
-            throw new IllegalArgumentException("a schedule needs at least 2 times, got " + timesteps.length);
-        }
+        return integrate(model, start, timesteps, guidance, (step, tCurr, in, pred) -> model.forward(in, pred), listener);
+    }
+
+    /**
+     * The Euler loop shared by every sampler: for each step, {@code velocity} predicts at {@code t_curr} and the
+     * state takes the step {@code x ← x + (t_prev − t_curr) · v}. Returns the final state, owned by the caller;
+     * {@code start} is not modified.
+     */
+    public static Tensor integrate(FluxModel model, FluxInputs start, float[] timesteps, float guidance, Velocity velocity,
+                                   StepListener listener) {
+        int steps = steps(timesteps);
         Backend be = model.backend();
         int b = start.batch(), li = start.imageTokens(), ch = model.config().outChannels();
         if (model.config().inChannels() != ch) {
@@ -38,11 +64,10 @@ public final class EulerSampler {
              Tensor pred = Tensor.allocate(b, li, ch)) {
             g.fill(guidance);
             FluxInputs in = start.with(img, t, g);
-            int steps = timesteps.length - 1;
             for (int i = 0; i < steps; i++) {
                 float tCurr = timesteps[i];
                 t.fill(tCurr);
-                model.forward(in, pred);
+                velocity.predict(i, tCurr, in, pred);
                 // The reference multiplies a float32 tensor by the Python float (t_prev - t_curr).
                 dt.fill((float) ((double) timesteps[i + 1] - (double) tCurr));
                 be.gatedResidual(img, dt, pred, img); // img + dt · pred: an Euler step is a residual with a constant gate
@@ -56,5 +81,4 @@ public final class EulerSampler {
             throw e;
         }
     }
-
 }

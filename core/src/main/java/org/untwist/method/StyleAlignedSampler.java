@@ -1,6 +1,5 @@
 package org.untwist.method;
 
-import org.untwist.backend.Backend;
 import org.untwist.flux.EulerSampler;
 import org.untwist.flux.FluxConfig;
 import org.untwist.flux.FluxInputs;
@@ -29,40 +28,24 @@ public final class StyleAlignedSampler {
                                   SharingPlan plan, AttentionStats stats, EulerSampler.StepListener listener) {
         FluxConfig c = model.config();
         int b = start.batch(), li = start.imageTokens(), ch = c.outChannels();
+        int steps = EulerSampler.steps(timesteps);
         if (b < 2 && plan.mode() != SharingMode.NONE) {
             throw new IllegalArgumentException("style-aligned generation needs the reference and at least one target (batch >= 2), got " + b);
-        }
-        if (c.inChannels() != ch) {
-            throw new IllegalArgumentException("sampling needs in_channels == out_channels, got " + c.inChannels() + " and " + ch);
-        }
-        if (timesteps.length < 2) {
-            throw new IllegalArgumentException("a schedule needs at least 2 times, got " + timesteps.length);
         }
         if (referenceLatent != null && !referenceLatent.hasShape(1, li, ch)) {
             throw new IllegalArgumentException("reference latent has shape " + java.util.Arrays.toString(referenceLatent.shape())
                     + ", expected [1, " + li + ", " + ch + "] (a reference of another grid size cannot share positions)");
         }
-        int steps = timesteps.length - 1;
         int last = plan.lastStep() == -1 ? steps - 1 : plan.lastStep();
         if (plan.firstStep() >= steps || last >= steps) {
             throw new IllegalArgumentException("step range [" + plan.firstStep() + ", " + last + "] is outside the " + steps + " steps");
         }
         BlockSelection blocks = BlockSelection.parse(plan.blocks(), c.depth(), c.depthSingleBlocks());
         int gridWidth = start.gridColumns();
-        Backend be = model.backend();
-        Tensor img = start.img().copy(DType.F32);
-        try (Tensor noise0 = start.img().rows(0, 1).copy(DType.F32);
-             Tensor t = Tensor.allocate(b);
-             Tensor g = Tensor.allocate(b);
-             Tensor dt = Tensor.allocate(b, ch);
-             Tensor pred = Tensor.allocate(b, li, ch)) {
-            g.fill(guidance);
-            FluxInputs in = start.with(img, t, g);
-            for (int i = 0; i < steps; i++) {
-                float tCurr = timesteps[i];
-                t.fill(tCurr);
+        try (Tensor noise0 = start.img().rows(0, 1).copy(DType.F32)) {
+            Tensor img = EulerSampler.integrate(model, start, timesteps, guidance, (i, tCurr, in, pred) -> {
                 if (referenceLatent != null) {
-                    noiseReference(img.rows(0, 1), referenceLatent, noise0, tCurr);
+                    noiseReference(in.img().rows(0, 1), referenceLatent, noise0, tCurr);
                 }
                 AttentionSharing sharing = null;
                 if (plan.mode() != SharingMode.NONE && i >= plan.firstStep() && i <= last) {
@@ -73,19 +56,16 @@ public final class StyleAlignedSampler {
                     stats.setStep(i);
                 }
                 model.forward(in, pred, sharing);
-                dt.fill((float) ((double) timesteps[i + 1] - (double) tCurr));
-                be.gatedResidual(img, dt, pred, img);
-                if (listener != null) {
-                    listener.stepDone(i, steps);
+            }, listener);
+            if (referenceLatent != null) {
+                try {
+                    img.rows(0, 1).copyFrom(referenceLatent);
+                } catch (RuntimeException e) {
+                    img.close();
+                    throw e;
                 }
             }
-            if (referenceLatent != null) {
-                img.rows(0, 1).copyFrom(referenceLatent);
-            }
             return img;
-        } catch (RuntimeException e) {
-            img.close();
-            throw e;
         }
     }
 
