@@ -2,7 +2,7 @@
 # One run on the GPU machine: the conformance suite against the gpu backend, then the benchmark (untwist, then
 # PyTorch on the same shapes) and the comparison table. Expects, in $BUNDLE (default: this script's folder):
 # jre.txz (a jlink runtime), untwist.jar (the shaded CLI jar), test-classes/ (the
-# tests module's and the kernels module's test classes), junit-console.jar, torch_peer.py, sdpa_probe.py. Writes to $OUT.
+# tests module's and the kernels module's test classes), junit-console.jar, torch_peer.py (with flux.py), sdpa_probe.py. Writes to $OUT.
 # make-bundle.sh builds all of it.
 set -u
 BUNDLE=${BUNDLE:-$(cd "$(dirname "$0")" && pwd)}

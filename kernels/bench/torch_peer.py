@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """PyTorch peer of the GPU benchmark (org.untwist.gpu.GpuBenchmark): the same shapes on the same device,
 timed the same way (medians after warm-ups, each timing ending with a synchronize), then one markdown table
-comparing both. The FLUX model below follows the reference black-forest-labs/flux (model.py, layers.py,
-math.py) with random bf16 weights created on the device.
+comparing both. The FLUX model and the reference math come from train/flux.py (the reference
+black-forest-labs/flux layout, checked against the golden tensors), here FLUX.1-dev-shaped with random bf16 weights
+created on the device. make-bundle.sh copies flux.py next to this script; from the repository it is found in train/.
 
 usage: torch_peer.py JAVA_RESULTS.tsv TABLE.md
 """
-import math
 import os
 import statistics
 import sys
@@ -14,7 +14,15 @@ import time
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _here if os.path.exists(os.path.join(_here, "flux.py")) else os.path.join(_here, "..", "..", "train"))
+from flux import EmbedND, Flux, FluxParams, apply_rope  # noqa: E402  (the path above first)
+
+# FLUX.1-dev's configuration (its config.json), in_channels 64 = 16 latent channels packed 2×2.
+FLUX_DEV = FluxParams(in_channels=64, out_channels=64, vec_in_dim=768, context_in_dim=4096, hidden_size=3072, mlp_ratio=4.0,
+                      num_heads=24, depth=19, depth_single_blocks=38, axes_dim=[16, 56, 56], theta=10000, qkv_bias=True,
+                      guidance_embed=True)
 
 H, D, LT, LI = 24, 128, 512, 4096
 L = LT + LI
@@ -33,180 +41,6 @@ def timed(fn, warm=3, samples=10, reps=1):
         torch.cuda.synchronize()
         t.append((time.perf_counter() - t0) * 1e3 / reps)
     return statistics.median(t)
-
-
-# ---- reference math (flux/math.py) --------------------------------------------------------------------
-def apply_rope(xq, xk, freqs_cis):
-    xq_ = xq.float().reshape(*xq.shape[:-1], -1, 1, 2)
-    xk_ = xk.float().reshape(*xk.shape[:-1], -1, 1, 2)
-    xq_out = freqs_cis[..., 0] * xq_[..., 0] + freqs_cis[..., 1] * xq_[..., 1]
-    xk_out = freqs_cis[..., 0] * xk_[..., 0] + freqs_cis[..., 1] * xk_[..., 1]
-    return xq_out.reshape(*xq.shape).type_as(xq), xk_out.reshape(*xk.shape).type_as(xk)
-
-
-def attention(q, k, v, pe):
-    q, k = apply_rope(q, k, pe)
-    x = F.scaled_dot_product_attention(q, k, v)
-    b, h, l, d = x.shape
-    return x.transpose(1, 2).reshape(b, l, h * d)
-
-
-def rope(pos, dim, theta):
-    scale = torch.arange(0, dim, 2, dtype=torch.float64, device=pos.device) / dim
-    omega = 1.0 / (theta ** scale)
-    out = torch.einsum("...n,d->...nd", pos.double(), omega)
-    out = torch.stack([torch.cos(out), -torch.sin(out), torch.sin(out), torch.cos(out)], dim=-1)
-    return out.reshape(*out.shape[:-1], 2, 2).float()
-
-
-def embed_nd(ids, axes_dim, theta=10000):
-    emb = torch.cat([rope(ids[..., i], axes_dim[i], theta) for i in range(ids.shape[-1])], dim=-3)
-    return emb.unsqueeze(1)
-
-
-def timestep_embedding(t, dim, max_period=10000, time_factor=1000.0):
-    t = time_factor * t
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(0, half, dtype=torch.float32, device=t.device) / half)
-    args = t[:, None].float() * freqs[None]
-    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
-    return emb.to(t) if torch.is_floating_point(t) else emb
-
-
-# ---- reference layers (flux/modules/layers.py) --------------------------------------------------------
-class MLPEmbedder(nn.Module):
-    def __init__(self, in_dim, hidden):
-        super().__init__()
-        self.in_layer = nn.Linear(in_dim, hidden)
-        self.out_layer = nn.Linear(hidden, hidden)
-
-    def forward(self, x):
-        return self.out_layer(F.silu(self.in_layer(x)))
-
-
-class RMSNorm(nn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.scale = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x):
-        dt = x.dtype
-        x = x.float()
-        rrms = torch.rsqrt(torch.mean(x ** 2, dim=-1, keepdim=True) + 1e-6)
-        return (x * rrms).to(dtype=dt) * self.scale
-
-
-class QKNorm(nn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.query_norm = RMSNorm(dim)
-        self.key_norm = RMSNorm(dim)
-
-    def forward(self, q, k, v):
-        return self.query_norm(q).to(v), self.key_norm(k).to(v)
-
-
-class SelfAttention(nn.Module):
-    def __init__(self, dim, heads, qkv_bias):
-        super().__init__()
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.norm = QKNorm(dim // heads)
-        self.proj = nn.Linear(dim, dim)
-
-
-class Modulation(nn.Module):
-    def __init__(self, dim, double):
-        super().__init__()
-        self.mult = 6 if double else 3
-        self.lin = nn.Linear(dim, self.mult * dim)
-
-    def forward(self, vec):
-        return self.lin(F.silu(vec))[:, None, :].chunk(self.mult, dim=-1)
-
-
-def split_heads(qkv, heads):
-    b, l, _ = qkv.shape
-    return qkv.view(b, l, 3, heads, -1).permute(2, 0, 3, 1, 4)
-
-
-class DoubleStreamBlock(nn.Module):
-    def __init__(self, hidden, heads, mlp_ratio, qkv_bias):
-        super().__init__()
-        mlp = int(hidden * mlp_ratio)
-        self.heads = heads
-        for s in ("img", "txt"):
-            setattr(self, s + "_mod", Modulation(hidden, True))
-            setattr(self, s + "_norm1", nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6))
-            setattr(self, s + "_attn", SelfAttention(hidden, heads, qkv_bias))
-            setattr(self, s + "_norm2", nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6))
-            setattr(self, s + "_mlp", nn.Sequential(nn.Linear(hidden, mlp), nn.GELU(approximate="tanh"), nn.Linear(mlp, hidden)))
-
-    def forward(self, img, txt, vec, pe):
-        im = self.img_mod(vec)
-        tm = self.txt_mod(vec)
-        iq, ik, iv = split_heads(self.img_attn.qkv((1 + im[1]) * self.img_norm1(img) + im[0]), self.heads)
-        iq, ik = self.img_attn.norm(iq, ik, iv)
-        tq, tk, tv = split_heads(self.txt_attn.qkv((1 + tm[1]) * self.txt_norm1(txt) + tm[0]), self.heads)
-        tq, tk = self.txt_attn.norm(tq, tk, tv)
-        attn = attention(torch.cat((tq, iq), 2), torch.cat((tk, ik), 2), torch.cat((tv, iv), 2), pe)
-        ta, ia = attn[:, : txt.shape[1]], attn[:, txt.shape[1]:]
-        img = img + im[2] * self.img_attn.proj(ia)
-        img = img + im[5] * self.img_mlp((1 + im[4]) * self.img_norm2(img) + im[3])
-        txt = txt + tm[2] * self.txt_attn.proj(ta)
-        txt = txt + tm[5] * self.txt_mlp((1 + tm[4]) * self.txt_norm2(txt) + tm[3])
-        return img, txt
-
-
-class SingleStreamBlock(nn.Module):
-    def __init__(self, hidden, heads, mlp_ratio):
-        super().__init__()
-        self.hidden, self.heads = hidden, heads
-        self.mlp_hidden = int(hidden * mlp_ratio)
-        self.linear1 = nn.Linear(hidden, hidden * 3 + self.mlp_hidden)
-        self.linear2 = nn.Linear(hidden + self.mlp_hidden, hidden)
-        self.norm = QKNorm(hidden // heads)
-        self.pre_norm = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
-        self.modulation = Modulation(hidden, False)
-
-    def forward(self, x, vec, pe):
-        shift, scale, gate = self.modulation(vec)
-        qkv, mlp = torch.split(self.linear1((1 + scale) * self.pre_norm(x) + shift), [3 * self.hidden, self.mlp_hidden], dim=-1)
-        q, k, v = split_heads(qkv, self.heads)
-        q, k = self.norm(q, k, v)
-        attn = attention(q, k, v, pe)
-        return x + gate * self.linear2(torch.cat((attn, F.gelu(mlp, approximate="tanh")), 2))
-
-
-class Flux(nn.Module):
-    def __init__(self):
-        super().__init__()
-        hidden, heads = 3072, 24
-        self.img_in = nn.Linear(64, hidden)
-        self.time_in = MLPEmbedder(256, hidden)
-        self.vector_in = MLPEmbedder(768, hidden)
-        self.guidance_in = MLPEmbedder(256, hidden)
-        self.txt_in = nn.Linear(4096, hidden)
-        self.double_blocks = nn.ModuleList([DoubleStreamBlock(hidden, heads, 4.0, True) for _ in range(19)])
-        self.single_blocks = nn.ModuleList([SingleStreamBlock(hidden, heads, 4.0) for _ in range(38)])
-        self.norm_final = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
-        self.final_linear = nn.Linear(hidden, 64)
-        self.final_mod = nn.Linear(hidden, 2 * hidden)
-
-    def forward(self, img, img_ids, txt, txt_ids, timesteps, y, guidance):
-        img = self.img_in(img)
-        vec = self.time_in(timestep_embedding(timesteps, 256))
-        vec = vec + self.guidance_in(timestep_embedding(guidance, 256))
-        vec = vec + self.vector_in(y)
-        txt = self.txt_in(txt)
-        pe = embed_nd(torch.cat((txt_ids, img_ids), dim=1), [16, 56, 56])
-        for blk in self.double_blocks:
-            img, txt = blk(img, txt, vec, pe)
-        x = torch.cat((txt, img), 1)
-        for blk in self.single_blocks:
-            x = blk(x, vec, pe)
-        img = x[:, txt.shape[1]:, ...]
-        shift, scale = self.final_mod(F.silu(vec)).chunk(2, dim=1)
-        return self.final_linear((1 + scale[:, None, :]) * self.norm_final(img) + shift[:, None, :])
 
 
 def main():
@@ -229,7 +63,7 @@ def main():
         ids = torch.zeros(1, LI, 3, device=dev)
         ids[0, :, 1] = torch.arange(LI, device=dev) // 64
         ids[0, :, 2] = torch.arange(LI, device=dev) % 64
-        pe = embed_nd(ids, [16, 56, 56])
+        pe = EmbedND(D, 10000, [16, 56, 56])(ids)
         res["rope_q_and_k_bf16_ref"] = timed(lambda: apply_rope(xq, xk, pe), reps=10)
         xq32, xk32 = xq.float(), xk.float()
         res["rope_q_and_k_f32_ref"] = timed(lambda: apply_rope(xq32, xk32, pe), reps=10)
@@ -243,7 +77,7 @@ def main():
         t0 = time.perf_counter()
         torch.set_default_dtype(bf)
         with torch.device(dev):
-            model = Flux()
+            model = Flux(FLUX_DEV)
         torch.set_default_dtype(torch.float32)
         torch.cuda.synchronize()
         print(f"torch FLUX model made on the device in {time.perf_counter() - t0:.1f} s, "
