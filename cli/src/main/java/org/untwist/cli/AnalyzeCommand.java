@@ -71,6 +71,8 @@ final class AnalyzeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         var log = spec.commandLine().getOut();
+        var err = spec.commandLine().getErr();
+        List<String> charts = new ArrayList<>();
         Files.createDirectories(outDir);
         Map<String, Object> json = new LinkedHashMap<>();
         try (Backend be = options.create();
@@ -109,8 +111,10 @@ final class AnalyzeCommand implements Callable<Integer> {
                 csv.append('\n');
             }
             Files.writeString(outDir.resolve("band_curves.csv"), csv);
-            Plots.lines(outDir.resolve("band_curves.png"), "RoPE attention vs positional shift (axis dim " + axisDim + ", theta " + c.theta() + ")",
-                    "position shift Δ", "mean cos(Δ·θ_d)", series);
+            Path bandPng = outDir.resolve("band_curves.png");
+            charts.add(Plots.writeOrReport(bandPng, () -> Plots.lines(bandPng,
+                    "RoPE attention vs positional shift (axis dim " + axisDim + ", theta " + c.theta() + ")", "position shift Δ",
+                    "mean cos(Δ·θ_d)", series), err) ? bandPng.getFileName().toString() : null);
             json.put("band_curves", series);
 
             // 2-4. Sample with each mode; collect aligned mass, band energies and maps.
@@ -174,16 +178,20 @@ final class AnalyzeCommand implements Callable<Integer> {
             }
             Files.writeString(outDir.resolve("aligned_mass.csv"), massCsv);
             Files.writeString(outDir.resolve("band_energy.csv"), energyCsv);
-            Plots.bars(outDir.resolve("aligned_mass.png"), "Aligned-attention mass (radius " + radius + ") per block", "block",
-                    "share of reference attention near own position", massByMode);
+            Path massPng = outDir.resolve("aligned_mass.png");
+            charts.add(Plots.writeOrReport(massPng, () -> Plots.bars(massPng, "Aligned-attention mass (radius " + radius + ") per block",
+                    "block", "share of reference attention near own position", massByMode), err) ? massPng.getFileName().toString() : null);
             List<String> colNames = new ArrayList<>();
             int[][] cells = new int[queries.length][];
             for (int qi = 0; qi < queries.length; qi++) {
                 cells[qi] = new int[] {queries[qi] / gridCols, queries[qi] % gridCols};
                 colNames.add("query (" + cells[qi][0] + ", " + cells[qi][1] + ")");
             }
-            Plots.heatmaps(outDir.resolve("attention_maps.png"), "Target→reference attention (last step, mean over heads; red: query position)",
-                    new ArrayList<>(mapsByMode.keySet()), colNames, mapsByMode.values().toArray(new float[0][][]), cells, gridRows, gridCols);
+            Path mapsPng = outDir.resolve("attention_maps.png");
+            charts.add(Plots.writeOrReport(mapsPng, () -> Plots.heatmaps(mapsPng,
+                    "Target→reference attention (last step, mean over heads; red: query position)", new ArrayList<>(mapsByMode.keySet()),
+                    colNames, mapsByMode.values().toArray(new float[0][][]), cells, gridRows, gridCols), err)
+                    ? mapsPng.getFileName().toString() : null);
             json.put("aligned_mass", modesJson);
             json.put("plan", method.plan(SharingMode.UNTWISTED).toString());
             new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(outDir.resolve("analysis.json").toFile(), json);
@@ -198,7 +206,9 @@ final class AnalyzeCommand implements Callable<Integer> {
                 }
                 log.println();
             }
-            log.println("wrote " + outDir + ": band_curves.{csv,png}, band_energy.csv, aligned_mass.{csv,png}, attention_maps.png, analysis.json");
+            charts.removeIf(java.util.Objects::isNull);
+            log.println("wrote " + outDir + ": band_curves.csv, band_energy.csv, aligned_mass.csv, analysis.json"
+                    + (charts.isEmpty() ? "" : ", " + String.join(", ", charts)));
         }
         return 0;
     }

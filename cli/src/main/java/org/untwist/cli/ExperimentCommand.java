@@ -80,7 +80,7 @@ final class ExperimentCommand implements Callable<Integer> {
         String md = summarize(settings, rows, outDir);
         Files.writeString(outDir.resolve("summary.md"), md);
         log.print(md);
-        log.println("wrote " + outDir.resolve("rows.csv") + ", summary.csv, summary.md, tradeoff.png");
+        log.println("wrote " + outDir.resolve("rows.csv") + ", summary.csv, summary.md" + (Files.exists(outDir.resolve("tradeoff.png")) ? ", tradeoff.png" : ""));
         return 0;
     }
 
@@ -126,12 +126,10 @@ final class ExperimentCommand implements Callable<Integer> {
             tradeoff.put(s.name(), new double[] {c.mean(), c.low(), c.high(), st.mean(), st.low(), st.high()});
         }
         Files.writeString(dir.resolve("summary.csv"), csv);
-        try {
-            Plots.scatterWithIntervals(dir.resolve("tradeoff.png"), "Style vs content over sharing settings (95% bootstrap intervals)",
-                    "content: target shows the prompted character (accuracy)", "style: similarity of colour/texture statistics to the reference", tradeoff);
-        } catch (RuntimeException | Error noFonts) { // charts need fonts; the tables above do not
-            spec.commandLine().getErr().println("untwist: tradeoff.png not written (" + noFonts.getMessage() + "); the CSV and markdown tables are complete");
-        }
+        Path png = dir.resolve("tradeoff.png");
+        Plots.writeOrReport(png, () -> Plots.scatterWithIntervals(png, "Style vs content over sharing settings (95% bootstrap intervals)",
+                "content: target shows the prompted character (accuracy)", "style: similarity of colour/texture statistics to the reference",
+                tradeoff), spec.commandLine().getErr());
         md.append("\nPaired differences (same reference, prompt and noise), mean [95% bootstrap interval]:\n\n| difference | copy | copy_rate | content | style |\n|---|---|---|---|---|\n");
         for (String[] pair : new String[][] {{"untwisted", "full"}, {"untwisted", "none"}, {"untwisted", "style-aligned"}}) {
             List<Experiment.Row> a = rows.stream().filter(r -> r.setting().equals(pair[0])).toList();

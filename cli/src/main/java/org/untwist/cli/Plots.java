@@ -6,6 +6,7 @@ import java.awt.Font;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +26,27 @@ final class Plots {
     }
 
     private Plots() {
+    }
+
+    /** Draws and writes one chart. */
+    @FunctionalInterface
+    interface Chart {
+        void write() throws IOException;
+    }
+
+    /**
+     * Writes the chart, or says on {@code err} that {@code file} was not written and why: charts draw text, and AWT
+     * text needs fontconfig fonts, which a headless server may lack ("Fontconfig head is null", thrown as an
+     * {@link Error}). The caller's tables do not depend on it. Returns whether the chart was written.
+     */
+    static boolean writeOrReport(Path file, Chart chart, PrintWriter err) throws IOException {
+        try {
+            chart.write();
+            return true;
+        } catch (RuntimeException | Error noFonts) {
+            err.println("untwist: " + file.getFileName() + " not written (" + noFonts + "); the tables are complete");
+            return false;
+        }
     }
 
     /** One line per named series over x = 0, 1, 2, .... */
