@@ -148,8 +148,17 @@ class CliTest {
         Result r = run("analyze", "--model", TestSupport.tinyFlux().toString(), "--inputs", golden("inputs.safetensors"), "--out-dir", dir.toString(),
                 "--steps", "2");
         assertEquals(0, r.code(), r.err());
-        for (String f : new String[] {"band_curves.csv", "band_curves.png", "band_energy.csv", "aligned_mass.csv", "aligned_mass.png",
-                "attention_maps.png", "analysis.json"}) {
+        for (String f : new String[] {"band_curves.csv", "band_energy.csv", "aligned_mass.csv", "analysis.json"}) {
+            assertTrue(Files.size(dir.resolve(f)) > 0, f);
+        }
+        String[] charts = {"band_curves.png", "aligned_mass.png", "attention_maps.png"};
+        if (!TestSupport.fontsAvailable()) { // the tables above are complete; each chart is named as skipped
+            for (String f : charts) {
+                assertTrue(r.err().contains("untwist: " + f + " not written"), f + ":\n" + r.err());
+            }
+            return;
+        }
+        for (String f : charts) {
             assertTrue(Files.size(dir.resolve(f)) > 0, f);
         }
         List<String> mass = Files.readAllLines(dir.resolve("aligned_mass.csv"));

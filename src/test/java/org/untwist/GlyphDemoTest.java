@@ -90,7 +90,11 @@ class GlyphDemoTest {
         assertEquals(0, r.code(), r.err());
         List<String> rows = Files.readAllLines(tmp.resolve("rows.csv"));
         assertEquals(1 + 4 * 2, rows.size(), "header + 4 settings × 2 pairs");
-        assertTrue(Files.size(tmp.resolve("tradeoff.png")) > 1000);
+        if (TestSupport.fontsAvailable()) {
+            assertTrue(Files.size(tmp.resolve("tradeoff.png")) > 1000);
+        } else { // the plot needs fonts; the tables do not
+            assertTrue(r.err().contains("untwist: tradeoff.png not written"), r.err());
+        }
         assertTrue(Files.readString(tmp.resolve("summary.md")).contains("untwisted − full"));
     }
 

@@ -29,6 +29,27 @@ public final class TestSupport {
         throw new IllegalStateException("golden data not found: set -Duntwist.golden or run inside the repository");
     }
 
+    /**
+     * Whether AWT can draw text here. Charts and grid labels need fontconfig fonts, which a headless server may lack
+     * (AWT then throws "Fontconfig head is null"); the CLI writes its tables anyway and says which PNG it skipped.
+     */
+    public static boolean fontsAvailable() {
+        System.setProperty("java.awt.headless", "true");
+        try {
+            java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(8, 8, java.awt.image.BufferedImage.TYPE_INT_RGB);
+            java.awt.Graphics2D g = img.createGraphics();
+            try {
+                g.setFont(new java.awt.Font(java.awt.Font.SANS_SERIF, java.awt.Font.PLAIN, 12));
+                g.drawString("x", 0, 8);
+                return g.getFontMetrics().stringWidth("x") > 0;
+            } finally {
+                g.dispose();
+            }
+        } catch (RuntimeException | Error noFonts) {
+            return false;
+        }
+    }
+
     /** The golden FLUX model folder. */
     public static Path tinyFlux() {
         return goldenRoot().resolve("flux-tiny-f32");
