@@ -4,17 +4,7 @@
 # rows of the benchmark, PyTorch's SDPA backends (sdpa_probe.py), and the cuDNN/cudnn-frontend API logs of one
 # PyTorch cuDNN SDPA call per shape (filtered to the lines naming engines, knobs and tensors).
 set -u
-BUNDLE=${BUNDLE:-$(cd "$(dirname "$0")" && pwd)}
-OUT=${OUT:-$PWD/gpu-out}
-mkdir -p "$OUT"
-SP=$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])'); SP=${SP%/nvidia}
-LIBDIR=$SP/nvidia/cu13/lib:$SP/nvidia/cudnn/lib
-if [ ! -x "$BUNDLE/jre/bin/java" ]; then
-  python3 -c 'import sys, tarfile, os; t = tarfile.open(sys.argv[1]); top = t.getnames()[0].split("/")[0]; t.extractall(sys.argv[2]); os.rename(os.path.join(sys.argv[2], top), os.path.join(sys.argv[2], "jre"))' "$BUNDLE/jre.txz" "$BUNDLE"
-fi
-J="$BUNDLE/jre/bin/java"
-FLAGS=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Duntwist.cuda.libDir="$LIBDIR"
-       -Duntwist.gpu.kernelCache="$BUNDLE/kernel-cache")
+. "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh" # BUNDLE, OUT, LIBDIR, J, FLAGS
 ( time timeout 100 "$J" "${FLAGS[@]}" -Xss4m -jar "$BUNDLE/junit-console.jar" execute --class-path "$BUNDLE/untwist.jar:$BUNDLE/test-classes" \
     --select-class org.untwist.gpu.GpuBackendTest --details=tree --disable-banner --disable-ansi-colors ) > "$OUT/tests.log" 2>&1
 echo "tests rc=$?" >> "$OUT/tests.log"; tail -30 "$OUT/tests.log"

@@ -2,20 +2,10 @@
 # One run on the GPU machine: the conformance suite against the gpu backend, then the benchmark (untwist, then
 # PyTorch on the same shapes) and the comparison table. Expects, in $BUNDLE (default: this script's folder):
 # jre.txz (a jlink runtime), untwist.jar (the shaded CLI jar), test-classes/ (the
-# tests module's and the kernels module's test classes), junit-console.jar, torch_peer.py (with flux.py), sdpa_probe.py. Writes to $OUT.
+# tests module's and the kernels module's test classes), junit-console.jar, gpu-env.sh, torch_peer.py (with flux.py), sdpa_probe.py. Writes to $OUT.
 # make-bundle.sh builds all of it.
 set -u
-BUNDLE=${BUNDLE:-$(cd "$(dirname "$0")" && pwd)}
-OUT=${OUT:-$PWD/gpu-out}
-mkdir -p "$OUT"
-SP=$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])'); SP=${SP%/nvidia}
-LIBDIR=$SP/nvidia/cu13/lib:$SP/nvidia/cudnn/lib
-if [ ! -x "$BUNDLE/jre/bin/java" ]; then # jre.txz: one top folder holding the runtime; python unpacks it even without xz
-  python3 -c 'import sys, tarfile, os; t = tarfile.open(sys.argv[1]); top = t.getnames()[0].split("/")[0]; t.extractall(sys.argv[2]); os.rename(os.path.join(sys.argv[2], top), os.path.join(sys.argv[2], "jre"))' "$BUNDLE/jre.txz" "$BUNDLE"
-fi
-J="$BUNDLE/jre/bin/java"
-FLAGS=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Duntwist.cuda.libDir="$LIBDIR"
-       -Duntwist.gpu.kernelCache="$BUNDLE/kernel-cache")
+. "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh" # BUNDLE, OUT, LIBDIR, J, FLAGS
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/device.txt"
 
 # NativeMemoryTest (host native memory) needs the VM.native_memory diagnostic command, which the trimmed runtime
