@@ -64,7 +64,7 @@ final class VectorAttention {
 
     /** Per-thread buffers, grown on demand and reused across calls. */
     private static final class Buffers {
-        float[] qt = new float[0], ot = new float[0], kb = new float[0], vb = new float[0], s = new float[0];
+        float[] qt = new float[0], ot = new float[0], kt = new float[0], vb = new float[0], s = new float[0];
         float[] mx = new float[0], sm = new float[0], corr = new float[QB];
 
         void ensure(int dh, int group) {
@@ -75,8 +75,8 @@ final class VectorAttention {
                 mx = new float[group * QB];
                 sm = new float[group * QB];
             }
-            if (kb.length < KB * dh) {
-                kb = new float[KB * dh];
+            if (kt.length < KB * dh) {
+                kt = new float[KB * dh];
                 vb = new float[KB * dh];
             }
             if (s.length < KB * QB) {
@@ -175,15 +175,15 @@ final class VectorAttention {
     private void attend(Buffers buf, MemorySegment kseg, MemorySegment vseg, long base, int n, int nsb, int qtOff) {
         long rowBytes = (long) dh * 4;
         int qtSize = dh * QB;
-        float[] kb = buf.kb, vb = buf.vb, s = buf.s, qt = buf.qt, ot = buf.ot, corr = buf.corr;
+        float[] kt = buf.kt, vb = buf.vb, s = buf.s, qt = buf.qt, ot = buf.ot, corr = buf.corr;
         for (int j0 = 0; j0 < n; j0 += KB) {
             int nk = Math.min(KB, n - j0);
             long off = base + j0 * rowBytes;
             int tiles = (nk + QK_R - 1) / QK_R;
-            packKeys(kseg, off, nk, tiles, kb);
+            packKeys(kseg, off, nk, tiles, kt);
             MemorySegment.copy(vseg, F32, off, vb, 0, nk * dh);
             for (int sb = 0; sb < nsb; sb++) {
-                scores(qt, qtOff + sb * qtSize, kb, tiles, dh, s);
+                scores(qt, qtOff + sb * qtSize, kt, tiles, dh, s);
                 if (softmax(s, nk, buf.mx, buf.sm, sb * QB, corr)) {
                     rescale(ot, sb * qtSize, dh, corr);
                 }

@@ -284,30 +284,42 @@ final class VectorGemm {
      * are zero. BF16/F16 weights are widened here.
      */
     private void packB(float[] pb, int p, int jc) {
+        switch (dt) {
+            case F32 -> packFloatPanel(pb, p, jc);
+            case BF16, F16 -> packHalfPanel(pb, p, jc, dt == DType.BF16);
+            default -> throw new IllegalArgumentException("unsupported weight type " + dt);
+        }
+    }
+
+    /** {@link #packB} for F32 weights: scalar transposition, faster here than vector scatters with an NR-float stride. */
+    private void packFloatPanel(float[] pb, int p, int jc) {
         int nr = Math.min(NR, c1 - jc);
-        if (dt == DType.F32) { // scalar transposition: faster than vector scatters with an NR-float stride
-            long rowBytes = (long) k * Float.BYTES;
-            for (int kb = 0; kb < kBlocks; kb++) {
-                int pc = kb * KC, kc = Math.min(KC, k - pc);
-                int d = bOffset(kb, p);
-                long base = ((long) jc * k + pc) * Float.BYTES;
-                for (int q = 0; q < kc; q++, d += NR) {
-                    long o = base + 4L * q;
-                    for (int j = 0; j < nr; j++, o += rowBytes) {
-                        pb[d + j] = ws.get(F32, o);
-                    }
-                    for (int j = nr; j < NR; j++) {
-                        pb[d + j] = 0f;
-                    }
+        long rowBytes = (long) k * Float.BYTES;
+        for (int kb = 0; kb < kBlocks; kb++) {
+            int pc = kb * KC, kc = Math.min(KC, k - pc);
+            int d = bOffset(kb, p);
+            long base = ((long) jc * k + pc) * Float.BYTES;
+            for (int q = 0; q < kc; q++, d += NR) {
+                long o = base + 4L * q;
+                for (int j = 0; j < nr; j++, o += rowBytes) {
+                    pb[d + j] = ws.get(F32, o);
+                }
+                for (int j = nr; j < NR; j++) {
+                    pb[d + j] = 0f;
                 }
             }
-            return;
         }
-        boolean bf16 = dt == DType.BF16;
+    }
+
+    /**
+     * {@link #packB} for BF16/F16 weights: each weight row's L consecutive k are loaded, widened with SIMD and
+     * scattered NR floats apart.
+     */
+    private void packHalfPanel(float[] pb, int p, int jc, boolean bf16) {
+        int nr = Math.min(NR, c1 - jc);
         for (int kb = 0; kb < kBlocks; kb++) { // K block by K block: its 32 KiB micro-panel fills in L1
             int pc = kb * KC, kc = Math.min(KC, k - pc);
             for (int j = 0; j < NR; j++) {
-                int c = jc + j;
                 int dst = bOffset(kb, p) + j;
                 if (j >= nr) {
                     for (int q = 0; q < kc; q++) {
@@ -315,33 +327,18 @@ final class VectorGemm {
                     }
                     continue;
                 }
+                long src = ((long) (jc + j) * k + pc) * 2;
                 int bound = F.loopBound(kc);
                 int q = 0;
-                switch (dt) {
-                    case F32 -> {
-                        long src = ((long) c * k + pc) * Float.BYTES;
-                        for (; q < bound; q += L) { // L consecutive k of one weight row, scattered NR apart
-                            FloatVector.fromMemorySegment(F, ws, src + 4L * q, LE).intoArray(pb, dst + q * NR, SCATTER_B, 0);
-                        }
-                        for (; q < kc; q++) {
-                            pb[dst + q * NR] = ws.get(F32, src + 4L * q);
-                        }
-                    }
-                    case BF16, F16 -> {
-                        long src = ((long) c * k + pc) * 2;
-                        for (; q < bound; q += L) {
-                            ShortVector sv = ShortVector.fromMemorySegment(S, ws, src + 2L * q, LE);
-                            IntVector iv = (IntVector) sv.convertShape(VectorOperators.S2I, I, 0);
-                            FloatVector f = bf16 ? iv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats()
-                                    : VectorBackend.halfToFloat(iv);
-                            f.intoArray(pb, dst + q * NR, SCATTER_B, 0);
-                        }
-                        for (; q < kc; q++) {
-                            short h = ws.get(I16, src + 2L * q);
-                            pb[dst + q * NR] = bf16 ? Float.intBitsToFloat(h << 16) : Float.float16ToFloat(h);
-                        }
-                    }
-                    default -> throw new IllegalArgumentException("unsupported weight type " + dt);
+                for (; q < bound; q += L) {
+                    ShortVector sv = ShortVector.fromMemorySegment(S, ws, src + 2L * q, LE);
+                    IntVector iv = (IntVector) sv.convertShape(VectorOperators.S2I, I, 0);
+                    FloatVector f = bf16 ? iv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats() : VectorBackend.halfToFloat(iv);
+                    f.intoArray(pb, dst + q * NR, SCATTER_B, 0);
+                }
+                for (; q < kc; q++) {
+                    short h = ws.get(I16, src + 2L * q);
+                    pb[dst + q * NR] = bf16 ? Float.intBitsToFloat(h << 16) : Float.float16ToFloat(h);
                 }
             }
         }
