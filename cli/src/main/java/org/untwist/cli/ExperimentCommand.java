@@ -80,9 +80,12 @@ final class ExperimentCommand implements Callable<Integer> {
         String md = summarize(settings, rows, outDir);
         Files.writeString(outDir.resolve("summary.md"), md);
         log.print(md);
-        log.println("wrote " + outDir.resolve("rows.csv") + ", summary.csv, summary.md" + (Files.exists(outDir.resolve("tradeoff.png")) ? ", tradeoff.png" : ""));
+        log.println("wrote " + outDir.resolve("rows.csv") + ", summary.csv, summary.md" + (tradeoffWritten ? ", tradeoff.png" : ""));
         return 0;
     }
+
+    /** Whether summarize drew tradeoff.png (not on a machine without fonts). */
+    private boolean tradeoffWritten;
 
     private static final Map<String, ToDoubleFunction<Experiment.Row>> METRICS = new LinkedHashMap<>();
 
@@ -127,7 +130,7 @@ final class ExperimentCommand implements Callable<Integer> {
         }
         Files.writeString(dir.resolve("summary.csv"), csv);
         Path png = dir.resolve("tradeoff.png");
-        Plots.writeOrReport(png, () -> Plots.scatterWithIntervals(png, "Style vs content over sharing settings (95% bootstrap intervals)",
+        tradeoffWritten = Plots.writeOrReport(png, () -> Plots.scatterWithIntervals(png, "Style vs content over sharing settings (95% bootstrap intervals)",
                 "content: target shows the prompted character (accuracy)", "style: similarity of colour/texture statistics to the reference",
                 tradeoff), spec.commandLine().getErr());
         md.append("\nPaired differences (same reference, prompt and noise), mean [95% bootstrap interval]:\n\n| difference | copy | copy_rate | content | style |\n|---|---|---|---|---|\n");
