@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.untwist.backend.Backend;
-import org.untwist.flux.FlowMatchSchedule;
+import org.untwist.sampling.FlowMatchSchedule;
 import org.untwist.flux.FluxInputs;
 import org.untwist.flux.FluxModel;
 import org.untwist.io.SafeTensors;
@@ -21,7 +21,7 @@ import org.untwist.method.BlockSelection;
 import org.untwist.method.ChunkMapping;
 import org.untwist.method.SharingMode;
 import org.untwist.method.SharingPlan;
-import org.untwist.method.StyleAlignedSampler;
+import org.untwist.sampling.StyleAlignedSampler;
 import org.untwist.tensor.Tensor;
 
 /**

@@ -3,7 +3,7 @@ package org.untwist.cli;
 import java.util.ArrayList;
 import java.util.List;
 import org.untwist.flux.FluxInputs;
-import org.untwist.flux.GaussianNoise;
+import org.untwist.sampling.GaussianNoise;
 import org.untwist.io.SafeTensors;
 import org.untwist.tensor.Tensor;
 

@@ -3,7 +3,7 @@ package org.untwist.method;
 import java.util.Arrays;
 
 /**
- * What one forward pass of {@link org.untwist.flux.FluxModel} does with shared attention. Batch element 0
+ * What one forward pass of the FLUX model ({@code org.untwist.flux.FluxModel}) does with shared attention. Batch element 0
  * is the reference; every other element is a target. In the selected blocks the reference attends only to
  * itself and each target attends to its own keys (text and image) plus the reference's image keys, scaled
  * per RoPE chunk by {@link #chunkScale()} as they are read.

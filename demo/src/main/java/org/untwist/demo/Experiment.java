@@ -3,7 +3,7 @@ package org.untwist.demo;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.untwist.flux.EulerSampler;
+import org.untwist.sampling.EulerSampler;
 import org.untwist.method.BandScale;
 import org.untwist.method.SharingMode;
 import org.untwist.method.SharingPlan;

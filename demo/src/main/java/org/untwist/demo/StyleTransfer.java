@@ -2,14 +2,14 @@ package org.untwist.demo;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.untwist.flux.EulerSampler;
-import org.untwist.flux.FlowMatchSchedule;
+import org.untwist.sampling.EulerSampler;
+import org.untwist.sampling.FlowMatchSchedule;
 import org.untwist.flux.FluxInputs;
-import org.untwist.flux.GaussianNoise;
+import org.untwist.sampling.GaussianNoise;
 import org.untwist.method.AttentionStats;
 import org.untwist.method.SharingMode;
 import org.untwist.method.SharingPlan;
-import org.untwist.method.StyleAlignedSampler;
+import org.untwist.sampling.StyleAlignedSampler;
 import org.untwist.tensor.Tensor;
 
 /**

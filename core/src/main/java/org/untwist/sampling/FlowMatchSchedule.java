@@ -1,4 +1,4 @@
-package org.untwist.flux;
+package org.untwist.sampling;
 
 /**
  * The flow-matching time grid of the reference's {@code get_schedule}: {@code N + 1} times from 1 to 0,

@@ -1,6 +1,8 @@
-package org.untwist.flux;
+package org.untwist.sampling;
 
 import org.untwist.backend.Backend;
+import org.untwist.flux.FluxInputs;
+import org.untwist.flux.FluxModel;
 import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 

@@ -1,4 +1,4 @@
-package org.untwist.flux;
+package org.untwist.sampling;
 
 import java.util.SplittableRandom;
 import org.untwist.tensor.Tensor;

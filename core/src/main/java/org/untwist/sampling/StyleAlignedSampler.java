@@ -1,9 +1,14 @@
-package org.untwist.method;
+package org.untwist.sampling;
 
-import org.untwist.flux.EulerSampler;
 import org.untwist.flux.FluxConfig;
 import org.untwist.flux.FluxInputs;
 import org.untwist.flux.FluxModel;
+import org.untwist.method.AttentionSharing;
+import org.untwist.method.AttentionStats;
+import org.untwist.method.BandScale;
+import org.untwist.method.BlockSelection;
+import org.untwist.method.SharingMode;
+import org.untwist.method.SharingPlan;
 import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 

@@ -1,0 +1,12 @@
+/** The {@code untwist} command line: picocli commands over the core API and the glyph demo. */
+module org.untwist.cli {
+    requires org.untwist.core;
+    requires org.untwist.demo;
+    requires info.picocli;
+    requires me.tongfei.progressbar;
+    requires org.jfree.jfreechart;
+    requires com.fasterxml.jackson.databind;
+    requires java.desktop;
+
+    opens org.untwist.cli to info.picocli; // picocli reads the commands' annotated fields reflectively
+}
