@@ -38,8 +38,8 @@ final class AnalyzeCommand implements Callable<Integer> {
     @Mixin
     MethodOptions method;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model folder.")
-    Path model;
+    @Mixin
+    FluxModelOptions model;
 
     @Option(names = "--inputs", required = true, paramLabel = "FILE", description = "safetensors with img, img_ids, txt, txt_ids, y (batch 1 or 2).")
     Path inputs;
@@ -76,7 +76,7 @@ final class AnalyzeCommand implements Callable<Integer> {
         Files.createDirectories(outDir);
         Map<String, Object> json = new LinkedHashMap<>();
         try (Backend be = options.create();
-             FluxModel fm = FluxModel.load(model, be);
+             FluxModel fm = model.load(be);
              SafeTensors in = TensorFiles.open(inputs, "inputs");
              SharedBatch batch = SharedBatch.build(in, 1, refSeed, seed)) {
             FluxConfig c = fm.config();
@@ -87,7 +87,7 @@ final class AnalyzeCommand implements Callable<Integer> {
             if ((long) gridRows * gridCols != li) {
                 throw new IllegalArgumentException("image ids do not form a full rows × cols grid (" + gridRows + " × " + gridCols + " != " + li + ")");
             }
-            json.put("model", model.toString());
+            json.put("model", model.folder.toString());
             json.put("backend", be.describe());
             json.put("grid", new int[] {gridRows, gridCols});
             json.put("radius", radius);

@@ -23,8 +23,8 @@ final class DenoiseCommand implements Callable<Integer> {
     @Mixin
     BackendOptions options;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model folder with config.json and weights.safetensors.")
-    Path model;
+    @Mixin
+    FluxModelOptions model;
 
     @Option(names = "--inputs", required = true, paramLabel = "FILE",
             description = "safetensors with img (the starting noise), img_ids, txt, txt_ids and y.")
@@ -56,7 +56,7 @@ final class DenoiseCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--guidance must be a finite number");
         }
         try (Backend be = options.create();
-             FluxModel m = FluxModel.load(model, be);
+             FluxModel m = model.load(be);
              SafeTensors in = TensorFiles.open(inputs, "inputs")) {
             FluxInputs start = TensorFiles.modelInputs(in, false, false);
             int b = start.batch();

@@ -20,8 +20,8 @@ final class ForwardCommand implements Callable<Integer> {
     @Mixin
     BackendOptions options;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model folder with config.json and weights.safetensors.")
-    Path model;
+    @Mixin
+    FluxModelOptions model;
 
     @Option(names = "--inputs", required = true, paramLabel = "FILE",
             description = "safetensors with img, img_ids, txt, txt_ids, y, timesteps and (if the model embeds guidance) guidance.")
@@ -37,7 +37,7 @@ final class ForwardCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         var log = spec.commandLine().getOut();
         try (Backend be = options.create();
-             FluxModel m = FluxModel.load(model, be);
+             FluxModel m = model.load(be);
              SafeTensors in = TensorFiles.open(inputs, "inputs")) {
             FluxInputs fi = TensorFiles.modelInputs(in, m.config().guidanceEmbed(), true);
             fi.validate(m.config());

@@ -30,8 +30,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     MethodOptions method;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model folder with config.json and weights.safetensors.")
-    Path model;
+    @Mixin
+    FluxModelOptions model;
 
     @Option(names = "--inputs", required = true, paramLabel = "FILE",
             description = "safetensors with img (for its shape), img_ids, txt, txt_ids, y: batch 1 (one prompt for all) or 1 + targets.")
@@ -82,7 +82,7 @@ final class GenerateCommand implements Callable<Integer> {
         SharingPlan plan = method.plan(m);
         AttentionStats collector = stats != null && m != SharingMode.NONE ? new AttentionStats(radius) : null;
         try (Backend be = options.create();
-             FluxModel fm = FluxModel.load(model, be);
+             FluxModel fm = model.load(be);
              SafeTensors in = TensorFiles.open(inputs, "inputs");
              SharedBatch batch = SharedBatch.build(in, targets, refSeed, seed);
              SafeTensors refFile = reference == null ? null : TensorFiles.open(reference, "reference")) {

@@ -26,7 +26,7 @@ import org.untwist.tensor.Tensor;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 5, time = 2)
 @Measurement(iterations = 4, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xms1g", "-Xmx1g"})
+@Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
 public class AttentionTinyBenchmark {
     /** Backend and thread count ({@code scalar} always computes with 1 thread). */
     @Param({"scalar/1", "vector/1", "vector/2"})

@@ -1,0 +1,18 @@
+package org.untwist.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import org.untwist.backend.Backend;
+import org.untwist.flux.FluxModel;
+import picocli.CommandLine.Option;
+
+/** {@code --model DIR} of the commands that run a FLUX model folder given by the user. */
+final class FluxModelOptions {
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model folder with config.json and weights.safetensors.")
+    Path folder;
+
+    /** Loads the model onto {@code backend} (weights mapped in their stored type). */
+    FluxModel load(Backend backend) throws IOException {
+        return FluxModel.load(folder, backend);
+    }
+}
