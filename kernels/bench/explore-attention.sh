@@ -4,11 +4,11 @@
 # rows of the benchmark, PyTorch's SDPA backends (sdpa_probe.py), and the cuDNN/cudnn-frontend API logs of one
 # PyTorch cuDNN SDPA call per shape (filtered to the lines naming engines, knobs and tensors).
 set -u
-. "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh" # BUNDLE, OUT, LIBDIR, J, FLAGS
+. "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh" # BUNDLE, OUT, LIBDIR, J, FLAGS, BENCH_CP
 ( time timeout 100 "$J" "${FLAGS[@]}" -Xss4m -jar "$BUNDLE/junit-console.jar" execute --class-path "$BUNDLE/untwist.jar:$BUNDLE/test-classes" \
     --select-class org.untwist.gpu.GpuBackendTest --details=tree --disable-banner --disable-ansi-colors ) > "$OUT/tests.log" 2>&1
 echo "tests rc=$?" >> "$OUT/tests.log"; tail -30 "$OUT/tests.log"
-( time timeout 170 "$J" "${FLAGS[@]}" -cp "$BUNDLE/untwist.jar" org.untwist.gpu.GpuBenchmark /tmp/survey.tsv survey attention ) > "$OUT/survey.log" 2>&1
+( time timeout 170 "$J" "${FLAGS[@]}" -cp "$BENCH_CP" org.untwist.gpubench.GpuBenchmark /tmp/survey.tsv survey attention ) > "$OUT/survey.log" 2>&1
 echo "survey rc=$?" >> "$OUT/survey.log"; cat "$OUT/survey.log"
 ( timeout 80 python3 "$BUNDLE/sdpa_probe.py" ) > "$OUT/probe.log" 2>&1
 echo "probe rc=$?" >> "$OUT/probe.log"; cat "$OUT/probe.log"

@@ -1,6 +1,7 @@
 # Sourced by run-on-gpu.sh and explore-attention.sh on the GPU machine: the bundle of make-bundle.sh ($BUNDLE,
 # default: the sourcing script's folder), the output folder ($OUT), the CUDA libraries of the pip-installed
-# nvidia packages ($LIBDIR), the bundled runtime unpacked once ($J) and the JVM flags every run needs ($FLAGS).
+# nvidia packages ($LIBDIR), the bundled runtime unpacked once ($J), the JVM flags every run needs ($FLAGS) and
+# the class path of the GPU benchmark ($BENCH_CP: the CLI jar with every module, and the benchmark's jar).
 BUNDLE=${BUNDLE:-$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)}
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
@@ -12,3 +13,4 @@ fi
 J="$BUNDLE/jre/bin/java"
 FLAGS=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Duntwist.cuda.libDir="$LIBDIR"
        -Duntwist.gpu.kernelCache="$BUNDLE/kernel-cache")
+BENCH_CP="$BUNDLE/untwist.jar:$BUNDLE/untwist-gpu-bench.jar"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds what run-on-gpu.sh needs on a GPU machine without Java, into DIR (default kernels/target/gpu-bundle):
-# the shaded CLI jar (every module, the CUDA source included), the test classes of the shared suite and of the
-# kernels module, the JUnit console launcher, a jlink'ed JDK 25 runtime packed as jre.txz, and the two scripts.
+# the shaded CLI jar (every module, the CUDA source included), the GPU benchmark's jar (gpu-bench), the test
+# classes of the shared suite and of the kernels module, the JUnit console launcher, a jlink'ed JDK 25 runtime
+# packed as jre.txz, and the scripts.
 # Run it where JDK 25 and Maven are; copy DIR to the GPU machine and run DIR/run-on-gpu.sh there from the
 # repository root (the suite reads testdata/golden). The runtime is linked uncompressed and packed with xz:
 # 22 MB instead of 40 MB for jlink's own compression.
@@ -10,10 +11,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DIR=${1:-$ROOT/kernels/target/gpu-bundle}
 source "$ROOT/bin/jdk25.sh"
 cd "$ROOT"
-mvn -B -ntp -q -pl cli,tests,kernels -am package -DskipTests
+mvn -B -ntp -q -pl cli,tests,kernels,gpu-bench -am package -DskipTests
 rm -rf "$DIR"
 mkdir -p "$DIR/test-classes"
-cp cli/target/untwist.jar "$DIR/"
+cp cli/target/untwist.jar gpu-bench/target/untwist-gpu-bench.jar "$DIR/"
 cp -r tests/target/test-classes/. "$DIR/test-classes/"
 cp -r kernels/target/test-classes/. "$DIR/test-classes/"
 # The console launcher of the JUnit Platform that matches the build's JUnit (5.14.1 -> platform 1.14.1).

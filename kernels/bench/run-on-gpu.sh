@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # One run on the GPU machine: the conformance suite against the gpu backend, then the benchmark (untwist, then
 # PyTorch on the same shapes) and the comparison table. Expects, in $BUNDLE (default: this script's folder):
-# jre.txz (a jlink runtime), untwist.jar (the shaded CLI jar), test-classes/ (the
-# tests module's and the kernels module's test classes), junit-console.jar, gpu-env.sh, torch_peer.py (with flux.py), sdpa_probe.py. Writes to $OUT.
+# jre.txz (a jlink runtime), untwist.jar (the shaded CLI jar), untwist-gpu-bench.jar (the benchmark), test-classes/
+# (the tests module's and the kernels module's test classes), junit-console.jar, gpu-env.sh, torch_peer.py (with
+# flux.py), sdpa_probe.py. Writes to $OUT.
 # make-bundle.sh builds all of it.
 set -u
-. "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh" # BUNDLE, OUT, LIBDIR, J, FLAGS
+. "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh" # BUNDLE, OUT, LIBDIR, J, FLAGS, BENCH_CP
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/device.txt"
 
 # NativeMemoryTest (host native memory) needs the VM.native_memory diagnostic command, which the trimmed runtime
@@ -19,7 +20,7 @@ echo "conformance rc=$?" | tee -a "$OUT/conformance.log"
 tail -25 "$OUT/conformance.log"
 
 echo "## benchmark: untwist"
-( time timeout 120 "$J" "${FLAGS[@]}" -cp "$BUNDLE/untwist.jar" org.untwist.gpu.GpuBenchmark "$OUT/untwist.tsv" ) > "$OUT/bench-java.log" 2>&1
+( time timeout 120 "$J" "${FLAGS[@]}" -cp "$BENCH_CP" org.untwist.gpubench.GpuBenchmark "$OUT/untwist.tsv" ) > "$OUT/bench-java.log" 2>&1
 echo "java bench rc=$?" | tee -a "$OUT/bench-java.log"; cat "$OUT/bench-java.log"
 echo "## benchmark: PyTorch on the same shapes, and the table"
 ( time timeout 150 python3 "$BUNDLE/torch_peer.py" "$OUT/untwist.tsv" "$OUT/table.md" ) > "$OUT/bench-torch.log" 2>&1

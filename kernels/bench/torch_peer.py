@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch peer of the GPU benchmark (org.untwist.gpu.GpuBenchmark): the same shapes on the same device,
+"""PyTorch peer of the GPU benchmark (org.untwist.gpubench.GpuBenchmark): the same shapes on the same device,
 timed the same way (medians after warm-ups, each timing ending with a synchronize), then one markdown table
 comparing both. The FLUX model and the reference math come from train/flux.py (the reference
 black-forest-labs/flux layout, checked against the golden tensors), here FLUX.1-dev-shaped with random bf16 weights

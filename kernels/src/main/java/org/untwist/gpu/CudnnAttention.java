@@ -13,11 +13,16 @@ import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.untwist.ffm.CudaCheck;
 import org.untwist.ffm.CudaException;
 import org.untwist.ffm.CudaLibraries;
 import org.untwist.ffm.CudaLibrary;
-import org.untwist.ffm.gen.cudnn.Cudnn;
+import org.untwist.gpu.cuda.CudaRuntime;
+import org.untwist.gpu.cuda.CudnnApi;
+import org.untwist.gpu.cuda.CudnnApi.Attribute;
+import org.untwist.gpu.cuda.CudnnApi.AttributeType;
+import org.untwist.gpu.cuda.CudnnApi.DataType;
+import org.untwist.gpu.cuda.CudnnApi.DescriptorType;
+import org.untwist.gpu.cuda.CudnnApi.HeurMode;
 
 /**
  * cuDNN's fused scaled-dot-product attention through the backend graph API: one
@@ -81,20 +86,18 @@ final class CudnnAttention implements AutoCloseable {
         if (!libs.ok()) {
             throw new IllegalStateException("cuDNN is not available: " + libs.reason());
         }
-        MemorySegment p = arena.allocate(ADDRESS);
-        CudaCheck.cudnn(Cudnn.cudnnCreate(p), "cudnnCreate");
-        handle = p.get(ADDRESS, 0);
+        handle = CudnnApi.create();
         try {
-            CudaCheck.cudnn(Cudnn.cudnnSetStream(handle, stream), "cudnnSetStream");
+            CudnnApi.setStream(handle, stream);
         } catch (CudaException e) {
-            Cudnn.cudnnDestroy(handle);
+            CudnnApi.destroy(handle);
             arena.close();
             throw e;
         }
     }
 
     static String version() {
-        return String.valueOf(Cudnn.cudnnGetVersion());
+        return String.valueOf(CudnnApi.version());
     }
 
     /**
@@ -147,7 +150,7 @@ final class CudnnAttention implements AutoCloseable {
     }
 
     private void sync() {
-        CudaCheck.cudart(org.untwist.ffm.gen.cudart.Cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        CudaRuntime.streamSynchronize(stream);
     }
 
     /**
@@ -204,18 +207,18 @@ final class CudnnAttention implements AutoCloseable {
         MemorySegment vp = plan.packs.get(key);
         if (vp == null) {
             if (plan.packs.size() >= MAX_PACKS) {
-                plan.packs.values().forEach(Cudnn::cudnnBackendDestroyDescriptor);
+                plan.packs.values().forEach(CudnnApi::destroyDescriptor);
                 plan.packs.clear();
             }
             vp = pack(plan, q, k, v, o, stats, scale, workspace);
             plan.packs.put(key, vp);
         }
-        CudaCheck.cudnn(Cudnn.cudnnBackendExecute(handle, exec, vp), "cudnnBackendExecute(SDPA forward)");
+        CudnnApi.execute(handle, exec, vp, "SDPA forward");
     }
 
     /** A finalized variant pack; the by-value scale lives in this object's arena as long as the pack. */
     private MemorySegment pack(Plan plan, long q, long k, long v, long o, long stats, float scale, long workspace) {
-        MemorySegment vp = create(arena, Cudnn.CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR());
+        MemorySegment vp = CudnnApi.createDescriptor(DescriptorType.VARIANT_PACK);
         try {
             long[] ids = plan.stats() ? new long[] {UID_Q, UID_K, UID_V, UID_O, UID_SCALE, UID_STATS} : new long[] {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
             try (Arena a = Arena.ofConfined()) {
@@ -229,15 +232,15 @@ final class CudnnAttention implements AutoCloseable {
                 if (plan.stats()) {
                     ptrs.setAtIndex(ADDRESS, 5, MemorySegment.ofAddress(stats));
                 }
-                set(vp, Cudnn.CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS(), Cudnn.CUDNN_TYPE_INT64(), ids.length, uids, "variant pack uids");
-                set(vp, Cudnn.CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS(), Cudnn.CUDNN_TYPE_VOID_PTR(), ids.length, ptrs, "variant pack pointers");
-                set(vp, Cudnn.CUDNN_ATTR_VARIANT_PACK_WORKSPACE(), Cudnn.CUDNN_TYPE_VOID_PTR(), 1,
+                CudnnApi.setAttribute(vp, Attribute.VARIANT_PACK_UNIQUE_IDS, AttributeType.INT64, ids.length, uids, "variant pack uids");
+                CudnnApi.setAttribute(vp, Attribute.VARIANT_PACK_DATA_POINTERS, AttributeType.VOID_PTR, ids.length, ptrs, "variant pack pointers");
+                CudnnApi.setAttribute(vp, Attribute.VARIANT_PACK_WORKSPACE, AttributeType.VOID_PTR, 1,
                         a.allocateFrom(ADDRESS, MemorySegment.ofAddress(workspace)), "variant pack workspace");
             }
-            CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(vp), "cudnnBackendFinalize(variant pack)");
+            CudnnApi.finalizeDescriptor(vp, "variant pack");
             return vp;
         } catch (RuntimeException e) {
-            Cudnn.cudnnBackendDestroyDescriptor(vp);
+            CudnnApi.destroyDescriptor(vp);
             throw e;
         }
     }
@@ -245,31 +248,31 @@ final class CudnnAttention implements AutoCloseable {
     private Plan build(int b, int h, int sq, int skv, int d, boolean withStats, boolean bshd, boolean oBshd) {
         String what = "SDPA forward b=" + b + " h=" + h + " sq=" + sq + " skv=" + skv + " d=" + d + (withStats ? " with statistics" : "")
                 + (bshd ? " [b, s, h, d] layout" : "") + (oBshd ? " output [b, s, h, d]" : "");
-        MemorySegment q = tensor(UID_Q, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, sq, d}, false, bshd);
-        MemorySegment k = tensor(UID_K, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, skv, d}, false, bshd);
-        MemorySegment v = tensor(UID_V, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, skv, d}, false, bshd);
-        MemorySegment o = tensor(UID_O, Cudnn.CUDNN_DATA_BFLOAT16(), new long[] {b, h, sq, d}, false, oBshd);
-        MemorySegment scale = tensor(UID_SCALE, Cudnn.CUDNN_DATA_FLOAT(), new long[] {1, 1, 1, 1}, true, false);
-        MemorySegment op = keep(Cudnn.CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR());
-        setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_QDESC(), q);
-        setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_KDESC(), k);
-        setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_VDESC(), v);
-        setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_ODESC(), o);
+        MemorySegment q = tensor(UID_Q, DataType.BFLOAT16, new long[] {b, h, sq, d}, false, bshd);
+        MemorySegment k = tensor(UID_K, DataType.BFLOAT16, new long[] {b, h, skv, d}, false, bshd);
+        MemorySegment v = tensor(UID_V, DataType.BFLOAT16, new long[] {b, h, skv, d}, false, bshd);
+        MemorySegment o = tensor(UID_O, DataType.BFLOAT16, new long[] {b, h, sq, d}, false, oBshd);
+        MemorySegment scale = tensor(UID_SCALE, DataType.FLOAT, new long[] {1, 1, 1, 1}, true, false);
+        MemorySegment op = keep(DescriptorType.OPERATION_SDPA_FWD);
+        setDesc(op, Attribute.OPERATION_SDPA_FWD_QDESC, q);
+        setDesc(op, Attribute.OPERATION_SDPA_FWD_KDESC, k);
+        setDesc(op, Attribute.OPERATION_SDPA_FWD_VDESC, v);
+        setDesc(op, Attribute.OPERATION_SDPA_FWD_ODESC, o);
         if (withStats) {
-            setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_STATSDESC(), tensor(UID_STATS, Cudnn.CUDNN_DATA_FLOAT(), new long[] {b, h, sq, 1}, false, false));
+            setDesc(op, Attribute.OPERATION_SDPA_FWD_STATSDESC, tensor(UID_STATS, DataType.FLOAT, new long[] {b, h, sq, 1}, false, false));
         }
-        setDesc(op, Cudnn.CUDNN_ATTR_OPERATION_SDPA_FWD_SCALEDESC(), scale);
-        CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(op), "cudnnBackendFinalize(" + what + ")");
-        MemorySegment graph = keep(Cudnn.CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR());
-        set(graph, Cudnn.CUDNN_ATTR_OPERATIONGRAPH_HANDLE(), Cudnn.CUDNN_TYPE_HANDLE(), 1, arena.allocateFrom(ADDRESS, handle), "graph handle");
-        setDesc(graph, Cudnn.CUDNN_ATTR_OPERATIONGRAPH_OPS(), op);
-        CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(graph), "cudnnBackendFinalize(operation graph of " + what + ")");
+        setDesc(op, Attribute.OPERATION_SDPA_FWD_SCALEDESC, scale);
+        CudnnApi.finalizeDescriptor(op, what);
+        MemorySegment graph = keep(DescriptorType.OPERATIONGRAPH);
+        CudnnApi.setAttribute(graph, Attribute.OPERATIONGRAPH_HANDLE, AttributeType.HANDLE, 1, arena.allocateFrom(ADDRESS, handle), "graph handle");
+        setDesc(graph, Attribute.OPERATIONGRAPH_OPS, op);
+        CudnnApi.finalizeDescriptor(graph, "operation graph of " + what);
         CudaException last = null;
         List<MemorySegment> ok = new ArrayList<>();
         List<String> labels = new ArrayList<>();
         long workspace = 0;
-        for (int mode : new int[] {Cudnn.CUDNN_HEUR_MODE_A(), Cudnn.CUDNN_HEUR_MODE_B()}) {
-            String modeName = mode == Cudnn.CUDNN_HEUR_MODE_A() ? "A" : "B";
+        for (HeurMode mode : new HeurMode[] {HeurMode.A, HeurMode.B}) {
+            String modeName = mode.name();
             List<MemorySegment> cfgs;
             try {
                 cfgs = heuristics(graph, mode, what);
@@ -278,15 +281,15 @@ final class CudnnAttention implements AutoCloseable {
                 continue;
             }
             for (int i = 0; i < cfgs.size() && ok.size() < MAX_CANDIDATES; i++) {
-                MemorySegment plan = keep(Cudnn.CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR());
+                MemorySegment plan = keep(DescriptorType.EXECUTION_PLAN);
                 try {
-                    set(plan, Cudnn.CUDNN_ATTR_EXECUTION_PLAN_HANDLE(), Cudnn.CUDNN_TYPE_HANDLE(), 1, arena.allocateFrom(ADDRESS, handle), "plan handle");
-                    setDesc(plan, Cudnn.CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG(), cfgs.get(i));
-                    CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(plan), "cudnnBackendFinalize(execution plan " + i + " of " + what + ")");
+                    CudnnApi.setAttribute(plan, Attribute.EXECUTION_PLAN_HANDLE, AttributeType.HANDLE, 1, arena.allocateFrom(ADDRESS, handle),
+                            "plan handle");
+                    setDesc(plan, Attribute.EXECUTION_PLAN_ENGINE_CONFIG, cfgs.get(i));
+                    CudnnApi.finalizeDescriptor(plan, "execution plan " + i + " of " + what);
                     MemorySegment ws = arena.allocate(JAVA_LONG);
                     MemorySegment count = arena.allocate(JAVA_LONG);
-                    CudaCheck.cudnn(Cudnn.cudnnBackendGetAttribute(plan, Cudnn.CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE(), Cudnn.CUDNN_TYPE_INT64(), 1,
-                            count, ws), "cudnnBackendGetAttribute(workspace size)");
+                    CudnnApi.getAttribute(plan, Attribute.EXECUTION_PLAN_WORKSPACE_SIZE, AttributeType.INT64, 1, count, ws, "workspace size");
                     ok.add(plan);
                     labels.add("mode " + modeName + "[" + i + "] engine " + engineIndex(cfgs.get(i)) + " ws " + ws.get(JAVA_LONG, 0));
                     workspace = Math.max(workspace, ws.get(JAVA_LONG, 0));
@@ -302,14 +305,15 @@ final class CudnnAttention implements AutoCloseable {
     }
 
     /** The engine configurations heuristics mode {@code mode} returns for the graph, best first. */
-    private List<MemorySegment> heuristics(MemorySegment graph, int mode, String what) {
-        MemorySegment heur = keep(Cudnn.CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR());
-        setDesc(heur, Cudnn.CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH(), graph);
-        set(heur, Cudnn.CUDNN_ATTR_ENGINEHEUR_MODE(), Cudnn.CUDNN_TYPE_HEUR_MODE(), 1, arena.allocateFrom(JAVA_INT, mode), "heuristics mode");
-        CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(heur), "cudnnBackendFinalize(heuristics of " + what + ")");
+    private List<MemorySegment> heuristics(MemorySegment graph, HeurMode mode, String what) {
+        MemorySegment heur = keep(DescriptorType.ENGINEHEUR);
+        setDesc(heur, Attribute.ENGINEHEUR_OPERATION_GRAPH, graph);
+        CudnnApi.setAttribute(heur, Attribute.ENGINEHEUR_MODE, AttributeType.HEUR_MODE, 1, arena.allocateFrom(JAVA_INT, mode.code()),
+                "heuristics mode");
+        CudnnApi.finalizeDescriptor(heur, "heuristics of " + what);
         MemorySegment count = arena.allocate(JAVA_LONG);
-        CudaCheck.cudnn(Cudnn.cudnnBackendGetAttribute(heur, Cudnn.CUDNN_ATTR_ENGINEHEUR_RESULTS(), Cudnn.CUDNN_TYPE_BACKEND_DESCRIPTOR(), 0, count,
-                MemorySegment.NULL), "cudnnBackendGetAttribute(heuristic results count)");
+        CudnnApi.getAttribute(heur, Attribute.ENGINEHEUR_RESULTS, AttributeType.BACKEND_DESCRIPTOR, 0, count, MemorySegment.NULL,
+                "heuristic results count");
         int n = (int) count.get(JAVA_LONG, 0);
         List<MemorySegment> out = new ArrayList<>();
         if (n < 1) {
@@ -317,10 +321,9 @@ final class CudnnAttention implements AutoCloseable {
         }
         MemorySegment cfgs = arena.allocate(ADDRESS, n);
         for (int i = 0; i < n; i++) {
-            cfgs.setAtIndex(ADDRESS, i, keep(Cudnn.CUDNN_BACKEND_ENGINECFG_DESCRIPTOR()));
+            cfgs.setAtIndex(ADDRESS, i, keep(DescriptorType.ENGINECFG));
         }
-        CudaCheck.cudnn(Cudnn.cudnnBackendGetAttribute(heur, Cudnn.CUDNN_ATTR_ENGINEHEUR_RESULTS(), Cudnn.CUDNN_TYPE_BACKEND_DESCRIPTOR(), n, count,
-                cfgs), "cudnnBackendGetAttribute(heuristic results)");
+        CudnnApi.getAttribute(heur, Attribute.ENGINEHEUR_RESULTS, AttributeType.BACKEND_DESCRIPTOR, n, count, cfgs, "heuristic results");
         n = (int) count.get(JAVA_LONG, 0);
         for (int i = 0; i < n; i++) {
             out.add(cfgs.getAtIndex(ADDRESS, i));
@@ -330,14 +333,14 @@ final class CudnnAttention implements AutoCloseable {
 
     /** The global index of the engine of an engine configuration, or -1 where cuDNN does not say. */
     private long engineIndex(MemorySegment cfg) {
-        MemorySegment engine = keep(Cudnn.CUDNN_BACKEND_ENGINE_DESCRIPTOR());
+        MemorySegment engine = keep(DescriptorType.ENGINE);
         MemorySegment holder = arena.allocateFrom(ADDRESS, engine);
         MemorySegment count = arena.allocate(JAVA_LONG);
-        if (Cudnn.cudnnBackendGetAttribute(cfg, Cudnn.CUDNN_ATTR_ENGINECFG_ENGINE(), Cudnn.CUDNN_TYPE_BACKEND_DESCRIPTOR(), 1, count, holder) != 0) {
+        if (!CudnnApi.tryGetAttribute(cfg, Attribute.ENGINECFG_ENGINE, AttributeType.BACKEND_DESCRIPTOR, 1, count, holder)) {
             return -1;
         }
         MemorySegment idx = arena.allocate(JAVA_LONG);
-        if (Cudnn.cudnnBackendGetAttribute(engine, Cudnn.CUDNN_ATTR_ENGINE_GLOBAL_INDEX(), Cudnn.CUDNN_TYPE_INT64(), 1, count, idx) != 0) {
+        if (!CudnnApi.tryGetAttribute(engine, Attribute.ENGINE_GLOBAL_INDEX, AttributeType.INT64, 1, count, idx)) {
             return -1;
         }
         return idx.get(JAVA_LONG, 0);
@@ -347,8 +350,8 @@ final class CudnnAttention implements AutoCloseable {
      * A finalized tensor descriptor of dimensions {@code dims}: contiguous with the last dimension innermost, or,
      * with {@code bshd}, dimensions [b, h, s, d] stored as [b, s, h, d].
      */
-    private MemorySegment tensor(long uid, int dataType, long[] dims, boolean byValue, boolean bshd) {
-        MemorySegment t = keep(Cudnn.CUDNN_BACKEND_TENSOR_DESCRIPTOR());
+    private MemorySegment tensor(long uid, DataType dataType, long[] dims, boolean byValue, boolean bshd) {
+        MemorySegment t = keep(DescriptorType.TENSOR);
         long[] strides = new long[dims.length];
         long s = 1;
         for (int i = dims.length - 1; i >= 0; i--) {
@@ -358,52 +361,45 @@ final class CudnnAttention implements AutoCloseable {
         if (bshd) {
             strides = new long[] {dims[1] * dims[2] * dims[3], dims[3], dims[1] * dims[3], 1};
         }
-        set(t, Cudnn.CUDNN_ATTR_TENSOR_DATA_TYPE(), Cudnn.CUDNN_TYPE_DATA_TYPE(), 1, arena.allocateFrom(JAVA_INT, dataType), "tensor type");
-        set(t, Cudnn.CUDNN_ATTR_TENSOR_DIMENSIONS(), Cudnn.CUDNN_TYPE_INT64(), dims.length, arena.allocateFrom(JAVA_LONG, dims), "tensor dims");
-        set(t, Cudnn.CUDNN_ATTR_TENSOR_STRIDES(), Cudnn.CUDNN_TYPE_INT64(), dims.length, arena.allocateFrom(JAVA_LONG, strides), "tensor strides");
-        set(t, Cudnn.CUDNN_ATTR_TENSOR_UNIQUE_ID(), Cudnn.CUDNN_TYPE_INT64(), 1, arena.allocateFrom(JAVA_LONG, uid), "tensor uid");
-        set(t, Cudnn.CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT(), Cudnn.CUDNN_TYPE_INT64(), 1, arena.allocateFrom(JAVA_LONG, 16L), "tensor alignment");
+        CudnnApi.setAttribute(t, Attribute.TENSOR_DATA_TYPE, AttributeType.DATA_TYPE, 1, arena.allocateFrom(JAVA_INT, dataType.code()),
+                "tensor type");
+        CudnnApi.setAttribute(t, Attribute.TENSOR_DIMENSIONS, AttributeType.INT64, dims.length, arena.allocateFrom(JAVA_LONG, dims), "tensor dims");
+        CudnnApi.setAttribute(t, Attribute.TENSOR_STRIDES, AttributeType.INT64, dims.length, arena.allocateFrom(JAVA_LONG, strides),
+                "tensor strides");
+        CudnnApi.setAttribute(t, Attribute.TENSOR_UNIQUE_ID, AttributeType.INT64, 1, arena.allocateFrom(JAVA_LONG, uid), "tensor uid");
+        CudnnApi.setAttribute(t, Attribute.TENSOR_BYTE_ALIGNMENT, AttributeType.INT64, 1, arena.allocateFrom(JAVA_LONG, 16L), "tensor alignment");
         if (byValue) {
             MemorySegment yes = arena.allocate(JAVA_BOOLEAN);
             yes.set(JAVA_BOOLEAN, 0, true);
-            set(t, Cudnn.CUDNN_ATTR_TENSOR_IS_BY_VALUE(), Cudnn.CUDNN_TYPE_BOOLEAN(), 1, yes, "tensor by value");
+            CudnnApi.setAttribute(t, Attribute.TENSOR_IS_BY_VALUE, AttributeType.BOOLEAN, 1, yes, "tensor by value");
         }
-        CudaCheck.cudnn(Cudnn.cudnnBackendFinalize(t), "cudnnBackendFinalize(tensor " + uid + ")");
+        CudnnApi.finalizeDescriptor(t, "tensor " + uid);
         return t;
     }
 
-    private MemorySegment keep(int type) {
-        MemorySegment d = create(arena, type);
+    private MemorySegment keep(DescriptorType type) {
+        MemorySegment d = CudnnApi.createDescriptor(type);
         descriptors.add(d);
         return d;
     }
 
-    private static MemorySegment create(Arena a, int type) {
-        MemorySegment p = a.allocate(ADDRESS);
-        CudaCheck.cudnn(Cudnn.cudnnBackendCreateDescriptor(type, p), "cudnnBackendCreateDescriptor(" + type + ")");
-        return p.get(ADDRESS, 0);
-    }
-
-    private void setDesc(MemorySegment d, int attr, MemorySegment value) {
-        set(d, attr, Cudnn.CUDNN_TYPE_BACKEND_DESCRIPTOR(), 1, arena.allocateFrom(ADDRESS, value), "descriptor attribute " + attr);
-    }
-
-    private static void set(MemorySegment d, int attr, int type, long count, MemorySegment values, String what) {
-        CudaCheck.cudnn(Cudnn.cudnnBackendSetAttribute(d, attr, type, count, values), "cudnnBackendSetAttribute(" + what + ")");
+    private void setDesc(MemorySegment d, Attribute attr, MemorySegment value) {
+        CudnnApi.setAttribute(d, attr, AttributeType.BACKEND_DESCRIPTOR, 1, arena.allocateFrom(ADDRESS, value),
+                "descriptor attribute " + attr.code());
     }
 
     @Override
     public void close() {
         for (Plan p : plans.values()) {
-            p.packs.values().forEach(Cudnn::cudnnBackendDestroyDescriptor);
+            p.packs.values().forEach(CudnnApi::destroyDescriptor);
             p.packs.clear();
         }
         for (int i = descriptors.size() - 1; i >= 0; i--) {
-            Cudnn.cudnnBackendDestroyDescriptor(descriptors.get(i));
+            CudnnApi.destroyDescriptor(descriptors.get(i));
         }
         descriptors.clear();
         plans.clear();
-        Cudnn.cudnnDestroy(handle);
+        CudnnApi.destroy(handle);
         arena.close();
     }
 }

@@ -1,16 +1,14 @@
 package org.untwist.gpu;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import org.untwist.ffm.CudaCheck;
 import org.untwist.ffm.CudaLibraries;
-import org.untwist.ffm.gen.cuda.CudaDriver;
-import org.untwist.ffm.gen.cudart.Cudart;
+import org.untwist.gpu.cuda.CudaDriverApi;
+import org.untwist.gpu.cuda.CudaRuntime;
+import org.untwist.gpu.cuda.CudaRuntime.DeviceAttribute;
 
 /**
  * Device 0 of this process: its primary context (shared by the CUDA runtime, cuBLAS and our driver-API
@@ -38,33 +36,20 @@ final class GpuDevice {
         if (!libs.ok()) {
             throw new IllegalStateException("the gpu backend cannot run here: " + libs.reason());
         }
-        Arena arena = Arena.global();
-        MemorySegment v = arena.allocate(JAVA_INT);
-        CudaCheck.cudart(Cudart.cudaSetDevice(ordinal), "cudaSetDevice(" + ordinal + ")");
-        CudaCheck.cudart(Cudart.cudaFree(MemorySegment.NULL), "cudaFree(0) (creates the primary context)");
-        CudaCheck.cudart(Cudart.cudaDeviceGetAttribute(v, Cudart.cudaDevAttrComputeCapabilityMajor(), ordinal), "cudaDeviceGetAttribute");
-        major = v.get(JAVA_INT, 0);
-        CudaCheck.cudart(Cudart.cudaDeviceGetAttribute(v, Cudart.cudaDevAttrComputeCapabilityMinor(), ordinal), "cudaDeviceGetAttribute");
-        minor = v.get(JAVA_INT, 0);
-        CudaCheck.cudart(Cudart.cudaDeviceGetAttribute(v, Cudart.cudaDevAttrMultiProcessorCount(), ordinal), "cudaDeviceGetAttribute");
-        sms = v.get(JAVA_INT, 0);
-        CudaCheck.driver(CudaDriver.cuInit(0), "cuInit");
-        MemorySegment dev = arena.allocate(JAVA_INT);
-        CudaCheck.driver(CudaDriver.cuDeviceGet(dev, ordinal), "cuDeviceGet");
-        MemorySegment buf = arena.allocate(256);
-        CudaCheck.driver(CudaDriver.cuDeviceGetName(buf, (int) buf.byteSize(), dev.get(JAVA_INT, 0)), "cuDeviceGetName");
-        name = buf.getString(0);
-        MemorySegment ctx = arena.allocate(ADDRESS);
-        CudaCheck.driver(CudaDriver.cuCtxGetCurrent(ctx), "cuCtxGetCurrent");
-        context = ctx.get(ADDRESS, 0);
+        CudaRuntime.setDevice(ordinal);
+        CudaRuntime.createPrimaryContext();
+        major = CudaRuntime.deviceAttribute(DeviceAttribute.COMPUTE_CAPABILITY_MAJOR, ordinal);
+        minor = CudaRuntime.deviceAttribute(DeviceAttribute.COMPUTE_CAPABILITY_MINOR, ordinal);
+        sms = CudaRuntime.deviceAttribute(DeviceAttribute.MULTIPROCESSOR_COUNT, ordinal);
+        CudaDriverApi.init();
+        name = CudaDriverApi.deviceName(CudaDriverApi.device(ordinal));
+        context = CudaDriverApi.currentContext();
         current.set(true);
         label = "gpu:" + ordinal + " (" + name + ")";
         byte[] image = KernelModule.cubin(major, minor);
-        MemorySegment img = arena.allocate(image.length + 1L);
-        MemorySegment.copy(image, 0, img, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, image.length);
-        MemorySegment mod = arena.allocate(ADDRESS);
-        CudaCheck.driver(CudaDriver.cuModuleLoadData(mod, img), "cuModuleLoadData(untwist kernels for sm_" + major + minor + ")");
-        module = mod.get(ADDRESS, 0);
+        MemorySegment img = Arena.global().allocate(image.length + 1L);
+        MemorySegment.copy(image, 0, img, ValueLayout.JAVA_BYTE, 0, image.length);
+        module = CudaDriverApi.loadModule(img, "untwist kernels for sm_" + major + minor);
     }
 
     /** The device, initialised on first call (context, kernel compilation or cache hit, module load). */
@@ -86,20 +71,14 @@ final class GpuDevice {
     /** Driver-API calls need the context current on the calling thread; the runtime's calls do it themselves. */
     void makeCurrent() {
         if (!current.get()) {
-            CudaCheck.driver(CudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            CudaDriverApi.setCurrentContext(context);
             current.set(true);
         }
     }
 
     /** A kernel of the module by its extern "C" name. */
     MemorySegment function(String kernel) {
-        return functions.computeIfAbsent(kernel, k -> {
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment fn = a.allocate(ADDRESS);
-                CudaCheck.driver(CudaDriver.cuModuleGetFunction(fn, module, a.allocateFrom(k)), "cuModuleGetFunction(" + k + ")");
-                return fn.get(ADDRESS, 0);
-            }
-        });
+        return functions.computeIfAbsent(kernel, k -> CudaDriverApi.function(module, k));
     }
 
     String describe() {

@@ -1,14 +1,11 @@
 package org.untwist.gpu;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
+import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import org.untwist.ffm.CudaCheck;
-import org.untwist.ffm.CudaException;
-import org.untwist.ffm.gen.cudart.Cudart;
+import org.untwist.gpu.cuda.CudaRuntime;
 import org.untwist.tensor.DeviceStorage;
+import org.untwist.tensor.Tensor;
 
 /**
  * One {@code cudaMalloc} allocation. {@link #close()} frees it (idempotent). Live allocations are counted
@@ -43,29 +40,27 @@ final class GpuMemory implements DeviceStorage {
             LIVE_COUNT.incrementAndGet();
             return new GpuMemory(0, 0, device);
         }
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment p = a.allocate(ValueLayout.ADDRESS);
-            int rc = Cudart.cudaMalloc(p, bytes);
-            if (rc == Cudart.cudaErrorMemoryAllocation()) {
-                Cudart.cudaGetLastError(); // clear the (non-sticky) error so that the context stays usable
-                throw new GpuOutOfMemoryException(bytes, what, device, freeAndTotal());
-            }
-            CudaCheck.cudart(rc, "cudaMalloc(" + bytes + " bytes for " + what + ")");
-            LIVE_BYTES.addAndGet(bytes);
-            LIVE_COUNT.incrementAndGet();
-            return new GpuMemory(p.get(ValueLayout.ADDRESS, 0).address(), bytes, device);
+        OptionalLong p = CudaRuntime.tryMalloc(bytes, "cudaMalloc(" + bytes + " bytes for " + what + ")");
+        if (p.isEmpty()) {
+            throw new GpuOutOfMemoryException(bytes, what, device, freeAndTotal());
         }
+        LIVE_BYTES.addAndGet(bytes);
+        LIVE_COUNT.incrementAndGet();
+        return new GpuMemory(p.getAsLong(), bytes, device);
     }
 
     /** Free and total device memory in bytes, or null when the query fails. */
     static long[] freeAndTotal() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment f = a.allocate(ValueLayout.JAVA_LONG), t = a.allocate(ValueLayout.JAVA_LONG);
-            if (Cudart.cudaMemGetInfo(f, t) != 0) {
-                return null;
-            }
-            return new long[] {f.get(ValueLayout.JAVA_LONG, 0), t.get(ValueLayout.JAVA_LONG, 0)};
+        return CudaRuntime.memoryInfo();
+    }
+
+    /** The address of a device tensor whose memory is ours (not another backend's). */
+    static long addressOf(Tensor t) {
+        DeviceStorage s = t.deviceStorage();
+        if (!(s instanceof GpuMemory)) {
+            throw new IllegalArgumentException(t + " is device memory of another backend (" + s.device() + ")");
         }
+        return t.deviceAddress();
     }
 
     /** Bytes currently allocated through this class in this JVM. */
@@ -108,10 +103,6 @@ final class GpuMemory implements DeviceStorage {
             return;
         }
         LIVE_BYTES.addAndGet(-bytes);
-        int rc = Cudart.cudaFree(MemorySegment.ofAddress(address));
-        if (rc != 0) {
-            throw new CudaException(org.untwist.ffm.CudaLibrary.CUDART, "cudaFree", rc, "cudaFree failed", "status " + rc
-                    + " freeing " + bytes + " bytes on " + device + " (an earlier kernel may have failed)");
-        }
+        CudaRuntime.free(address, bytes + " bytes on " + device + " (an earlier kernel may have failed)");
     }
 }

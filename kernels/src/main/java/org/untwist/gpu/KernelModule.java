@@ -1,10 +1,5 @@
 package org.untwist.gpu;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
@@ -17,8 +12,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
-import org.untwist.ffm.CudaCheck;
-import org.untwist.ffm.gen.nvrtc.Nvrtc;
+import org.untwist.gpu.cuda.NvrtcApi;
 
 /**
  * Compiles {@code untwist_kernels.cu} (kernels/src/main/cuda, packaged as a resource) with NVRTC for the
@@ -102,43 +96,20 @@ final class KernelModule {
     }
 
     static String nvrtcVersion() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment maj = a.allocate(JAVA_INT), min = a.allocate(JAVA_INT);
-            CudaCheck.nvrtc(Nvrtc.nvrtcVersion(maj, min), "nvrtcVersion");
-            return maj.get(JAVA_INT, 0) + "." + min.get(JAVA_INT, 0);
-        }
+        return NvrtcApi.version();
     }
 
     /** Compiles with NVRTC; a compile error carries NVRTC's log. */
     static byte[] compile(String src, List<String> opts) {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment prog = a.allocate(ADDRESS);
-            CudaCheck.nvrtc(Nvrtc.nvrtcCreateProgram(prog, a.allocateFrom(src), a.allocateFrom(SOURCE), 0, MemorySegment.NULL, MemorySegment.NULL),
-                    "nvrtcCreateProgram");
-            MemorySegment p = prog.get(ADDRESS, 0);
+            MemorySegment p = NvrtcApi.createProgram(a, src, SOURCE);
             try {
-                MemorySegment o = a.allocate(ADDRESS, opts.size());
-                for (int i = 0; i < opts.size(); i++) {
-                    o.setAtIndex(ADDRESS, i, a.allocateFrom(opts.get(i)));
+                if (!NvrtcApi.compileProgram(p, opts)) {
+                    throw new IllegalStateException("NVRTC could not compile " + SOURCE + " with " + opts + ":\n" + NvrtcApi.programLog(p));
                 }
-                int rc = Nvrtc.nvrtcCompileProgram(p, opts.size(), o);
-                if (rc != 0) {
-                    MemorySegment size = a.allocate(JAVA_LONG);
-                    String log = "";
-                    if (Nvrtc.nvrtcGetProgramLogSize(p, size) == 0) {
-                        MemorySegment buf = a.allocate(Math.max(1, size.get(JAVA_LONG, 0)));
-                        Nvrtc.nvrtcGetProgramLog(p, buf);
-                        log = buf.getString(0);
-                    }
-                    throw new IllegalStateException("NVRTC could not compile " + SOURCE + " with " + opts + ":\n" + log);
-                }
-                MemorySegment size = a.allocate(JAVA_LONG);
-                CudaCheck.nvrtc(Nvrtc.nvrtcGetCUBINSize(p, size), "nvrtcGetCUBINSize");
-                MemorySegment cubin = a.allocate(size.get(JAVA_LONG, 0));
-                CudaCheck.nvrtc(Nvrtc.nvrtcGetCUBIN(p, cubin), "nvrtcGetCUBIN");
-                return cubin.toArray(JAVA_BYTE);
+                return NvrtcApi.cubin(p);
             } finally {
-                Nvrtc.nvrtcDestroyProgram(prog);
+                NvrtcApi.destroyProgram(p);
             }
         }
     }

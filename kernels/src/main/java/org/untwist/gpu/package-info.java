@@ -4,8 +4,9 @@
  * launched through the driver API, GEMMs through cuBLAS, and bf16 attention through cuDNN's fused SDPA
  * ({@link org.untwist.gpu.CudnnAttention}, the backend graph API). {@link org.untwist.gpu.GpuBackendProvider}
  * makes it the automatic choice where the CUDA libraries load and a device exists; elsewhere it reports why.
- * Device memory is {@link org.untwist.gpu.GpuMemory} behind device {@link org.untwist.tensor.Tensor}s;
- * {@link org.untwist.gpu.GpuBenchmark} is the benchmark that {@code kernels/bench/run-on-gpu.sh} runs against
- * PyTorch.
+ * Device memory is {@link org.untwist.gpu.GpuMemory} behind device {@link org.untwist.tensor.Tensor}s. Every
+ * CUDA call goes through the thin layer {@code org.untwist.gpu.cuda}. The benchmark that
+ * {@code kernels/bench/run-on-gpu.sh} runs against PyTorch is {@code org.untwist.gpubench.GpuBenchmark}, in the
+ * {@code gpu-bench} module.
  */
 package org.untwist.gpu;

@@ -48,7 +48,15 @@ class GpuBackendProviderTest {
                 "org.untwist.ffm.gen.cuda.CudaDriver", "org.untwist.ffm.gen.cuda.CudaDriver$shared",
                 "org.untwist.ffm.gen.cublas.Cublas", "org.untwist.ffm.gen.cublas.Cublas$shared",
                 "org.untwist.ffm.gen.cudnn.Cudnn", "org.untwist.ffm.gen.cudnn.Cudnn$shared",
-                "org.untwist.ffm.gen.nvrtc.Nvrtc", "org.untwist.ffm.gen.nvrtc.Nvrtc$shared");
+                "org.untwist.ffm.gen.nvrtc.Nvrtc", "org.untwist.ffm.gen.nvrtc.Nvrtc$shared",
+                // the hand-written layer over them, its enums made of the bindings' constants
+                "org.untwist.gpu.cuda.CudaRuntime", "org.untwist.gpu.cuda.CudaRuntime$MemcpyKind",
+                "org.untwist.gpu.cuda.CudaRuntime$DeviceAttribute", "org.untwist.gpu.cuda.CudaDriverApi",
+                "org.untwist.gpu.cuda.CublasApi", "org.untwist.gpu.cuda.CublasApi$Operation", "org.untwist.gpu.cuda.CublasApi$DataType",
+                "org.untwist.gpu.cuda.CublasApi$MathMode", "org.untwist.gpu.cuda.CublasApi$ComputeType", "org.untwist.gpu.cuda.CudnnApi",
+                "org.untwist.gpu.cuda.CudnnApi$DescriptorType", "org.untwist.gpu.cuda.CudnnApi$Attribute",
+                "org.untwist.gpu.cuda.CudnnApi$AttributeType", "org.untwist.gpu.cuda.CudnnApi$DataType",
+                "org.untwist.gpu.cuda.CudnnApi$HeurMode", "org.untwist.gpu.cuda.NvrtcApi");
         ClassLoader loader = getClass().getClassLoader();
         for (String name : names) {
             assertDoesNotThrow(() -> Class.forName(name, true, loader), name);

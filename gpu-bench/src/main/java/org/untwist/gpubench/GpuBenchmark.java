@@ -1,4 +1,4 @@
-package org.untwist.gpu;
+package org.untwist.gpubench;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,6 +12,7 @@ import org.untwist.flux.FluxConfig;
 import org.untwist.flux.FluxInputs;
 import org.untwist.flux.FluxModel;
 import org.untwist.flux.FluxWeightSource;
+import org.untwist.gpu.GpuBackend;
 import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 
