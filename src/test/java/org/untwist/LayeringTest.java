@@ -64,6 +64,14 @@ class LayeringTest {
     }
 
     @Test
+    void onlyTheThinCudaLayerCallsTheGeneratedBindings() {
+        noClasses().that().resideOutsideOfPackages("org.untwist.gpu.cuda..", "org.untwist.ffm..")
+                .should().dependOnClassesThat().resideInAPackage("org.untwist.ffm.gen..")
+                .because("the jextract output is reached only through org.untwist.gpu.cuda, which checks every status")
+                .check(main);
+    }
+
+    @Test
     void noCyclesBetweenPackages() {
         slices().matching("org.untwist.(**)").should().beFreeOfCycles().check(main);
     }
