@@ -6,19 +6,9 @@ import static org.untwist.vector.Simd.L;
 import static org.untwist.vector.Simd.LE;
 import static org.untwist.vector.Simd.S;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -64,18 +54,13 @@ public final class VectorBackend extends AbstractBackend {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    /** Elements per task of elementwise operations; smaller operations run on the calling thread. */
-    static final int ELEMENT_GRAIN = 1 << 15;
     /** Rows and columns per linear task. */
     static final int LINEAR_ROWS = 64, LINEAR_COLS = 32;
     /** Queries per attention task and keys per softmax block (a multiple of every lane count). */
     static final int ATT_QUERIES = 16, ATT_KEYS = 64;
 
-    private final int threads;
-    private final ExecutorService pool;
-    private final List<Scratch> scratches = new ArrayList<>();
+    private final ComputePool pool;
     private final AtomicLong calls = new AtomicLong();
-    private volatile boolean closed;
 
     /** Creates the backend with {@code threads} compute threads. */
     public VectorBackend(int threads) {
@@ -83,17 +68,7 @@ public final class VectorBackend extends AbstractBackend {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         }
         Simd.check();
-        this.threads = threads;
-        AtomicInteger counter = new AtomicInteger();
-        this.pool = Executors.newFixedThreadPool(threads, r -> {
-            Scratch s = new Scratch();
-            synchronized (scratches) {
-                scratches.add(s);
-            }
-            Worker w = new Worker(r, "untwist-vector-" + counter.incrementAndGet(), s);
-            w.setDaemon(true);
-            return w;
-        });
+        this.pool = new ComputePool(threads);
     }
 
     @Override
@@ -103,222 +78,17 @@ public final class VectorBackend extends AbstractBackend {
 
     @Override
     public String describe() {
-        return "vector: Java Vector API, " + Simd.describeWidth() + ", " + threads + (threads == 1 ? " thread" : " threads");
+        return "vector: Java Vector API, " + Simd.describeWidth() + ", " + pool.threads() + (pool.threads() == 1 ? " thread" : " threads");
     }
 
     @Override
     public int threads() {
-        return threads;
+        return pool.threads();
     }
 
     @Override
     public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        pool.shutdown();
-        boolean done;
-        try {
-            done = pool.awaitTermination(1, TimeUnit.MINUTES);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            done = false;
-        }
-        if (done) { // the workers are gone: nobody else touches the scratch memory
-            synchronized (scratches) {
-                for (Scratch s : scratches) {
-                    s.free();
-                }
-                scratches.clear();
-            }
-        }
-    }
-
-    // ---- threading -----------------------------------------------------------------------------------------
-
-    /** A pool thread with its scratch memory. */
-    private static final class Worker extends Thread {
-        final Scratch scratch;
-
-        Worker(Runnable r, String name, Scratch scratch) {
-            super(r, name);
-            this.scratch = scratch;
-        }
-    }
-
-    /** Per-thread scratch, grown on demand and reused across calls. */
-    static final class Scratch {
-        private Arena arena;
-        private MemorySegment panel = MemorySegment.NULL;
-        /** Which (call, column block) the panel holds, so consecutive tasks on one block widen it once. */
-        long panelCall = -1;
-        int panelBlock = -1;
-        float[] qOwn = new float[0], qRef = new float[0], acc = new float[0], logits = new float[0];
-        float[] max = new float[0], sum = new float[0];
-        /** applyRope: the diagonal and cross coefficients of one block of tokens. */
-        float[] rope = new float[0];
-
-        float[] rope(int n) {
-            if (rope.length < n) {
-                rope = new float[n];
-            }
-            return rope;
-        }
-        /** adaIn: per-channel statistics and partial sums; chunkLogits: band accumulators and band-masked queries. */
-        float[] mean = new float[0], std = new float[0], part = new float[0], band = new float[0], masked = new float[0];
-
-        MemorySegment panel(long bytes) {
-            if (panel.byteSize() < bytes) {
-                free();
-                arena = Arena.ofShared();
-                panel = arena.allocate(bytes, 64);
-            }
-            return panel;
-        }
-
-        void attention(int headDim) {
-            int n = ATT_QUERIES * headDim;
-            if (qOwn.length < n) {
-                qOwn = new float[n];
-                qRef = new float[n];
-                acc = new float[n];
-            }
-            if (logits.length < ATT_QUERIES * ATT_KEYS) {
-                logits = new float[ATT_QUERIES * ATT_KEYS];
-                max = new float[ATT_QUERIES];
-                sum = new float[ATT_QUERIES];
-            }
-        }
-
-        void stats(int headDim) {
-            if (mean.length < headDim) {
-                mean = new float[headDim];
-                std = new float[headDim];
-                part = new float[headDim];
-            }
-        }
-
-        float[] maskedQuery(int n) {
-            if (masked.length < n) {
-                masked = new float[n];
-            }
-            return masked;
-        }
-
-        float[] bands(int bands) {
-            if (band.length < bands) {
-                band = new float[bands];
-            }
-            return band;
-        }
-
-        void free() {
-            if (arena != null) {
-                arena.close();
-                arena = null;
-            }
-            panel = MemorySegment.NULL;
-            panelCall = -1;
-            panelBlock = -1;
-        }
-    }
-
-    @FunctionalInterface
-    private interface Task {
-        void run(int index, Scratch scratch);
-    }
-
-    @FunctionalInterface
-    private interface Range {
-        void run(long from, long to);
-    }
-
-    /** Runs tasks {@code 0..n-1} on the pool threads and waits; rethrows the first failure. */
-    private void parallelFor(int n, Task body) {
-        if (n <= 0) {
-            return;
-        }
-        if (closed) {
-            throw new IllegalStateException("vector backend is closed");
-        }
-        int workers = Math.min(threads, n);
-        AtomicInteger next = new AtomicInteger();
-        Future<?>[] futures = new Future<?>[workers];
-        try {
-            for (int w = 0; w < workers; w++) {
-                futures[w] = pool.submit(() -> {
-                    Scratch s = ((Worker) Thread.currentThread()).scratch;
-                    try {
-                        for (int i; (i = next.getAndIncrement()) < n; ) {
-                            body.run(i, s);
-                        }
-                    } catch (Throwable t) {
-                        next.set(n); // the other workers stop at their next task
-                        throw t;
-                    }
-                });
-            }
-        } catch (RejectedExecutionException e) {
-            next.set(n);
-            awaitAll(futures);
-            throw new IllegalStateException("vector backend is closed", e);
-        }
-        Throwable failure = awaitAll(futures);
-        if (failure instanceof RuntimeException re) {
-            throw re;
-        }
-        if (failure instanceof Error err) {
-            throw err;
-        }
-        if (failure != null) {
-            throw new IllegalStateException(failure);
-        }
-    }
-
-    private static Throwable awaitAll(Future<?>[] futures) {
-        Throwable failure = null;
-        boolean interrupted = false;
-        for (Future<?> f : futures) {
-            if (f == null) {
-                continue;
-            }
-            while (true) {
-                try {
-                    f.get();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true; // keep waiting: the workers write into the caller's tensors
-                } catch (ExecutionException e) {
-                    if (failure == null) {
-                        failure = e.getCause();
-                    }
-                    break;
-                }
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-        return failure;
-    }
-
-    /** Splits {@code [0, n)} into chunks of {@code grain} (a multiple of the lanes); small ranges run inline. */
-    private void parallelRange(long n, long grain, Range body) {
-        if (n <= grain || threads == 1) {
-            body.run(0, n);
-            return;
-        }
-        long chunks = (n + grain - 1) / grain;
-        if (chunks > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("too many elements: " + n);
-        }
-        parallelFor((int) chunks, (c, s) -> body.run(c * grain, Math.min(n, (c + 1) * grain)));
-    }
-
-    /** Rows per task so that one task covers about {@link #ELEMENT_GRAIN} elements. */
-    private static int rowGrain(int dim) {
-        return Math.max(1, ELEMENT_GRAIN / Math.max(1, dim));
+        pool.close();
     }
 
     private static FloatVector load(MemorySegment s, long byteOffset) {
@@ -336,15 +106,15 @@ public final class VectorBackend extends AbstractBackend {
         MemorySegment bs = bias == null ? null : bias.segment();
         DType dt = w.dtype();
         if (VectorGemm.worthIt(rows, in, outDim)) { // packed, cache-blocked GEMM (see VectorGemm)
-            VectorGemm gemm = new VectorGemm(xs, ws, dt, bs, os, rows, in, outDim, threads);
-            gemm.execute((n, task) -> parallelFor(n, (t, s) -> task.accept(t)));
+            VectorGemm gemm = new VectorGemm(xs, ws, dt, bs, os, rows, in, outDim, pool.threads());
+            gemm.execute((n, task) -> pool.parallelFor(n, (t, s) -> task.accept(t)));
             return;
         }
         // few rows: GEMV-style dot products over the weight rows
         int rowBlocks = (rows + LINEAR_ROWS - 1) / LINEAR_ROWS;
         int colBlocks = (outDim + LINEAR_COLS - 1) / LINEAR_COLS;
         long call = calls.incrementAndGet();
-        parallelFor(rowBlocks * colBlocks, (t, s) -> {
+        pool.parallelFor(rowBlocks * colBlocks, (t, s) -> {
             int cb = t / rowBlocks, rb = t % rowBlocks; // consecutive tasks share a column block
             int r0 = rb * LINEAR_ROWS, r1 = Math.min(rows, r0 + LINEAR_ROWS);
             int c0 = cb * LINEAR_COLS, c1 = Math.min(outDim, c0 + LINEAR_COLS);
@@ -554,7 +324,7 @@ public final class VectorBackend extends AbstractBackend {
     @Override
     protected void addKernel(Tensor a, Tensor b, Tensor out, long n) {
         MemorySegment as = a.segment(), bs = b.segment(), os = out.segment();
-        parallelRange(n, ELEMENT_GRAIN, (from, to) -> {
+        pool.parallelElements(n, (from, to) -> {
             long i = from;
             for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
                 long o = 4 * i;
@@ -569,7 +339,7 @@ public final class VectorBackend extends AbstractBackend {
     @Override
     protected void siluKernel(Tensor x, Tensor out, long n) {
         MemorySegment xs = x.segment(), os = out.segment();
-        parallelRange(n, ELEMENT_GRAIN, (from, to) -> {
+        pool.parallelElements(n, (from, to) -> {
             long i = from;
             for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
                 long o = 4 * i;
@@ -594,7 +364,7 @@ public final class VectorBackend extends AbstractBackend {
     @Override
     protected void geluTanhKernel(Tensor x, Tensor out, long n) {
         MemorySegment xs = x.segment(), os = out.segment();
-        parallelRange(n, ELEMENT_GRAIN, (from, to) -> {
+        pool.parallelElements(n, (from, to) -> {
             long i = from;
             for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
                 long o = 4 * i;
@@ -615,7 +385,7 @@ public final class VectorBackend extends AbstractBackend {
         MemorySegment xs = x.segment(), sh = shift.segment(), sc = scale.segment(), os = out.segment();
         int bound = F.loopBound(dim);
         long rows = (long) batch * tokens;
-        parallelRange(rows, rowGrain(dim), (from, to) -> {
+        pool.parallelRows(rows, dim, (from, to) -> {
             for (long row = from; row < to; row++) {
                 long base = row * dim * 4;
                 long pb = (row / tokens) * dim * 4;
@@ -638,7 +408,7 @@ public final class VectorBackend extends AbstractBackend {
         MemorySegment rs = residual.segment(), gs = gate.segment(), ys = y.segment(), os = out.segment();
         int bound = F.loopBound(dim);
         long rows = (long) batch * tokens;
-        parallelRange(rows, rowGrain(dim), (from, to) -> {
+        pool.parallelRows(rows, dim, (from, to) -> {
             for (long row = from; row < to; row++) {
                 long base = row * dim * 4;
                 long pb = (row / tokens) * dim * 4;
@@ -661,7 +431,7 @@ public final class VectorBackend extends AbstractBackend {
     protected void layerNormKernel(Tensor x, float eps, Tensor out, int rows, int dim) {
         MemorySegment xs = x.segment(), os = out.segment();
         int bound = F.loopBound(dim);
-        parallelRange(rows, rowGrain(dim), (from, to) -> {
+        pool.parallelRows(rows, dim, (from, to) -> {
             for (long r = from; r < to; r++) {
                 long base = r * dim * 4;
                 FloatVector acc = FloatVector.zero(F);
@@ -699,7 +469,7 @@ public final class VectorBackend extends AbstractBackend {
     protected void rmsNormKernel(Tensor x, Tensor scale, float eps, Tensor out, int rows, int dim) {
         MemorySegment xs = x.segment(), ss = scale.segment(), os = out.segment();
         int bound = F.loopBound(dim);
-        parallelRange(rows, rowGrain(dim), (from, to) -> {
+        pool.parallelRows(rows, dim, (from, to) -> {
             for (long r = from; r < to; r++) {
                 long base = r * dim * 4;
                 FloatVector acc = FloatVector.zero(F);
@@ -742,7 +512,7 @@ public final class VectorBackend extends AbstractBackend {
         MemorySegment ps = pe.segment();
         int bound = F.loopBound(pairs);
         long rows = (long) batch * tokens;
-        parallelRange(rows, rowGrain(4 * pairs), (from, to) -> {
+        pool.parallelRows(rows, 4 * pairs, (from, to) -> {
             for (long row = from; row < to; row++) {
                 int posOff = (int) (row * axes);
                 long base = row * pairs * 16; // bytes: 4 floats per pair
@@ -780,7 +550,7 @@ public final class VectorBackend extends AbstractBackend {
         // One task per (batch, block of tokens): the block's table entries are de-interleaved once into diagonal
         // (m00, m11) and cross (m01, m10) coefficient rows, then every head streams its contiguous rows of the block:
         // out = diag·x + cross·swap(x), one pass, one shuffle per vector.
-        Task body = (task, s) -> {
+        ComputePool.Task body = (task, s) -> {
             int b = task / blocks, t0 = (task % blocks) * ROPE_TOKENS, t1 = Math.min(tokens, t0 + ROPE_TOKENS);
             long pb = peBatch == 1 ? 0 : b;
             float[] coef = s.rope(2 * ROPE_TOKENS * headDim);
@@ -821,7 +591,7 @@ public final class VectorBackend extends AbstractBackend {
                 }
             }
         };
-        parallelFor(batch * blocks, body);
+        pool.parallelFor(batch * blocks, body);
     }
 
     @Override
@@ -863,8 +633,8 @@ public final class VectorBackend extends AbstractBackend {
         float[] rf = refFactor(refKeyScale, lr, headDim, inv);
         VectorAttention att = new VectorAttention(q.segment(), k.segment(), v.segment(), lr > 0 ? refK.segment() : null,
                 lr > 0 ? refV.segment() : null, out.segment(), batch, heads, lq, lk, lr, headDim, refBatch, refStart, refTokens,
-                inv, rf, threads);
-        parallelFor(att.tasks(batch), (task, s) -> att.run(task));
+                inv, rf, pool.threads());
+        pool.parallelFor(att.tasks(batch), (task, s) -> att.run(task));
     }
 
     /** Per-element factor of the reference query copy, {@code 1/√Dh · refKeyScale[d/2]}; null without reference keys. */
@@ -1035,7 +805,7 @@ public final class VectorBackend extends AbstractBackend {
         MemorySegment rks = lr > 0 ? refK.segment() : null;
         int qBlocks = (lq + ATT_QUERIES - 1) / ATT_QUERIES;
         long rowBytes = (long) headDim * 4, outRowBytes = (long) n * 4;
-        parallelFor(batch * heads * qBlocks, (task, s) -> {
+        pool.parallelFor(batch * heads * qBlocks, (task, s) -> {
             int qb = task % qBlocks, bh = task / qBlocks;
             int b = bh / heads, h = bh % heads;
             int i0 = qb * ATT_QUERIES, nq = Math.min(ATT_QUERIES, lq - i0);
@@ -1138,7 +908,7 @@ public final class VectorBackend extends AbstractBackend {
         int qBlocks = (lq + ATT_QUERIES - 1) / ATT_QUERIES;
         long rowBytes = (long) headDim * 4;
         int bound = F.loopBound(headDim); // L is even: vector chunks hold whole pairs
-        parallelFor(batch * heads * qBlocks, (task, s) -> {
+        pool.parallelFor(batch * heads * qBlocks, (task, s) -> {
             int qb = task % qBlocks, bh = task / qBlocks;
             int i0 = qb * ATT_QUERIES, nq = Math.min(ATT_QUERIES, lq - i0);
             s.attention(headDim);
@@ -1211,7 +981,7 @@ public final class VectorBackend extends AbstractBackend {
         MemorySegment xs = x.segment(), rs = ref.segment(), os = out.segment();
         long rowBytes = (long) headDim * 4;
         float[] refMean = new float[heads * headDim], refStd = new float[heads * headDim];
-        parallelFor(heads, (h, s) -> {
+        pool.parallelFor(heads, (h, s) -> {
             s.stats(headDim);
             channelStats(rs, (long) h * refTokens * rowBytes, tokenStart, refTokens, headDim, eps, s);
             System.arraycopy(s.mean, 0, refMean, h * headDim, headDim);
@@ -1219,7 +989,7 @@ public final class VectorBackend extends AbstractBackend {
         });
         boolean inPlace = xs.isNative() && os.isNative() && xs.address() == os.address();
         int bound = F.loopBound(headDim);
-        parallelFor(batch * heads, (bh, s) -> {
+        pool.parallelFor(batch * heads, (bh, s) -> {
             int h = bh % heads, r = h * headDim;
             long base = (long) bh * tokens * rowBytes;
             s.stats(headDim);
