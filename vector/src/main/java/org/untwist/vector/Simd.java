@@ -1,5 +1,6 @@
 package org.untwist.vector;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -30,6 +31,11 @@ final class Simd {
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, VectorShape.forBitSize(BITS));
     /** Shorts with the lanes of {@link #F} (half the bits), for loading 16-bit weights. */
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(BITS / 2));
+
+    /** {@link #L} little-endian floats from byte {@code byteOffset} of {@code s}, at any alignment. */
+    static FloatVector load(MemorySegment s, long byteOffset) {
+        return FloatVector.fromMemorySegment(F, s, byteOffset, LE);
+    }
 
     // ---- applyRope: out = A·dup(x_even) + B·dup(x_odd), A/B the de-interleaved 4-float table entries ------------
 
