@@ -12,8 +12,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import org.untwist.backend.AbstractBackend;
-import org.untwist.backend.RopeFrequencies;
-import org.untwist.backend.TimestepFrequencies;
 import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 
@@ -100,305 +98,60 @@ public final class VectorBackend extends AbstractBackend {
         VectorGemv.linear(pool, xs, ws, dt, bs, os, rows, in, outDim); // few rows: dot products over the weight rows
     }
 
-    // ---- elementwise -----------------------------------------------------------------------------------------
-
     @Override
     protected void addKernel(Tensor a, Tensor b, Tensor out, long n) {
-        MemorySegment as = a.segment(), bs = b.segment(), os = out.segment();
-        pool.parallelElements(n, (from, to) -> {
-            long i = from;
-            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                long o = 4 * i;
-                load(as, o).add(load(bs, o)).intoMemorySegment(os, o, LE);
-            }
-            for (; i < to; i++) {
-                os.setAtIndex(F32, i, as.getAtIndex(F32, i) + bs.getAtIndex(F32, i));
-            }
-        });
+        VectorElementwise.add(pool, a, b, out, n);
     }
 
     @Override
     protected void siluKernel(Tensor x, Tensor out, long n) {
-        MemorySegment xs = x.segment(), os = out.segment();
-        pool.parallelElements(n, (from, to) -> {
-            long i = from;
-            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                long o = 4 * i;
-                FloatVector v = load(xs, o);
-                v.div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoMemorySegment(os, o, LE);
-            }
-            for (; i < to; i++) {
-                float v = xs.getAtIndex(F32, i);
-                os.setAtIndex(F32, i, v / (1f + (float) Math.exp(-v)));
-            }
-        });
+        VectorElementwise.silu(pool, x, out, n);
     }
 
-    /** √(2/π) and √(2/π)·0.044715 in float. */
-    private static final float GELU_C0 = (float) Math.sqrt(2.0 / Math.PI), GELU_C1 = (float) (Math.sqrt(2.0 / Math.PI) * 0.044715);
-
-    /**
-     * GELU (tanh approximation) as {@code x · sigmoid(2u) = x / (1 + exp(−2u))} with {@code u = √(2/π)(x + 0.044715x³)},
-     * which equals {@code 0.5·x·(1 + tanh(u))} but keeps its relative accuracy for negative x, where
-     * {@code 1 + tanh(u)} cancels.
-     */
     @Override
     protected void geluTanhKernel(Tensor x, Tensor out, long n) {
-        MemorySegment xs = x.segment(), os = out.segment();
-        pool.parallelElements(n, (from, to) -> {
-            long i = from;
-            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                long o = 4 * i;
-                FloatVector v = load(xs, o);
-                FloatVector u2 = v.mul(v).fma(GELU_C1, GELU_C0).mul(v).mul(-2f); // −2u
-                v.div(u2.lanewise(VectorOperators.EXP).add(1f)).intoMemorySegment(os, o, LE);
-            }
-            for (; i < to; i++) {
-                float v = xs.getAtIndex(F32, i);
-                float u2 = Math.fma(v * v, GELU_C1, GELU_C0) * v * -2f;
-                os.setAtIndex(F32, i, v / (1f + (float) Math.exp(u2)));
-            }
-        });
+        VectorElementwise.geluTanh(pool, x, out, n);
     }
 
     @Override
     protected void modulateKernel(Tensor x, Tensor shift, Tensor scale, Tensor out, int batch, int tokens, int dim) {
-        MemorySegment xs = x.segment(), sh = shift.segment(), sc = scale.segment(), os = out.segment();
-        int bound = F.loopBound(dim);
-        long rows = (long) batch * tokens;
-        pool.parallelRows(rows, dim, (from, to) -> {
-            for (long row = from; row < to; row++) {
-                long base = row * dim * 4;
-                long pb = (row / tokens) * dim * 4;
-                int i = 0;
-                for (; i < bound; i += L) {
-                    long o = 4L * i;
-                    FloatVector s1 = load(sc, pb + o).add(1f);
-                    load(xs, base + o).fma(s1, load(sh, pb + o)).intoMemorySegment(os, base + o, LE);
-                }
-                for (; i < dim; i++) {
-                    long o = 4L * i;
-                    os.set(F32, base + o, Math.fma(xs.get(F32, base + o), 1f + sc.get(F32, pb + o), sh.get(F32, pb + o)));
-                }
-            }
-        });
+        VectorElementwise.modulate(pool, x, shift, scale, out, batch, tokens, dim);
     }
 
     @Override
     protected void gatedResidualKernel(Tensor residual, Tensor gate, Tensor y, Tensor out, int batch, int tokens, int dim) {
-        MemorySegment rs = residual.segment(), gs = gate.segment(), ys = y.segment(), os = out.segment();
-        int bound = F.loopBound(dim);
-        long rows = (long) batch * tokens;
-        pool.parallelRows(rows, dim, (from, to) -> {
-            for (long row = from; row < to; row++) {
-                long base = row * dim * 4;
-                long pb = (row / tokens) * dim * 4;
-                int i = 0;
-                for (; i < bound; i += L) {
-                    long o = 4L * i;
-                    load(ys, base + o).fma(load(gs, pb + o), load(rs, base + o)).intoMemorySegment(os, base + o, LE);
-                }
-                for (; i < dim; i++) {
-                    long o = 4L * i;
-                    os.set(F32, base + o, Math.fma(ys.get(F32, base + o), gs.get(F32, pb + o), rs.get(F32, base + o)));
-                }
-            }
-        });
+        VectorElementwise.gatedResidual(pool, residual, gate, y, out, batch, tokens, dim);
     }
-
-    // ---- normalization ---------------------------------------------------------------------------------------
 
     @Override
     protected void layerNormKernel(Tensor x, float eps, Tensor out, int rows, int dim) {
-        MemorySegment xs = x.segment(), os = out.segment();
-        int bound = F.loopBound(dim);
-        pool.parallelRows(rows, dim, (from, to) -> {
-            for (long r = from; r < to; r++) {
-                long base = r * dim * 4;
-                FloatVector acc = FloatVector.zero(F);
-                int i = 0;
-                for (; i < bound; i += L) {
-                    acc = acc.add(load(xs, base + 4L * i));
-                }
-                float sum = acc.reduceLanes(VectorOperators.ADD);
-                for (; i < dim; i++) {
-                    sum += xs.get(F32, base + 4L * i);
-                }
-                float mean = sum / dim;
-                FloatVector sq = FloatVector.zero(F);
-                for (i = 0; i < bound; i += L) {
-                    FloatVector c = load(xs, base + 4L * i).sub(mean);
-                    sq = c.fma(c, sq);
-                }
-                float var = sq.reduceLanes(VectorOperators.ADD);
-                for (; i < dim; i++) {
-                    float c = xs.get(F32, base + 4L * i) - mean;
-                    var = Math.fma(c, c, var);
-                }
-                float inv = (float) (1.0 / Math.sqrt((double) var / dim + eps));
-                for (i = 0; i < bound; i += L) {
-                    load(xs, base + 4L * i).sub(mean).mul(inv).intoMemorySegment(os, base + 4L * i, LE);
-                }
-                for (; i < dim; i++) {
-                    os.set(F32, base + 4L * i, (xs.get(F32, base + 4L * i) - mean) * inv);
-                }
-            }
-        });
+        VectorNorms.layerNorm(pool, x, eps, out, rows, dim);
     }
 
     @Override
     protected void rmsNormKernel(Tensor x, Tensor scale, float eps, Tensor out, int rows, int dim) {
-        MemorySegment xs = x.segment(), ss = scale.segment(), os = out.segment();
-        int bound = F.loopBound(dim);
-        pool.parallelRows(rows, dim, (from, to) -> {
-            for (long r = from; r < to; r++) {
-                long base = r * dim * 4;
-                FloatVector acc = FloatVector.zero(F);
-                int i = 0;
-                for (; i < bound; i += L) {
-                    FloatVector v = load(xs, base + 4L * i);
-                    acc = v.fma(v, acc);
-                }
-                float sq = acc.reduceLanes(VectorOperators.ADD);
-                for (; i < dim; i++) {
-                    float v = xs.get(F32, base + 4L * i);
-                    sq = Math.fma(v, v, sq);
-                }
-                float inv = (float) (1.0 / Math.sqrt((double) sq / dim + eps));
-                for (i = 0; i < bound; i += L) {
-                    load(xs, base + 4L * i).mul(inv).mul(load(ss, 4L * i)).intoMemorySegment(os, base + 4L * i, LE);
-                }
-                for (; i < dim; i++) {
-                    os.set(F32, base + 4L * i, xs.get(F32, base + 4L * i) * inv * ss.get(F32, 4L * i));
-                }
-            }
-        });
+        VectorNorms.rmsNorm(pool, x, scale, eps, out, rows, dim);
     }
-
-    // ---- positions -------------------------------------------------------------------------------------------
 
     @Override
     protected void ropeTableKernel(Tensor ids, int[] axesDim, double theta, Tensor pe, int batch, int tokens) {
-        int axes = axesDim.length;
-        int pairs = pe.dim(3);
-        float[] omega = new float[pairs];
-        int[] axisOf = new int[pairs];
-        for (int a = 0, p = 0; a < axes; a++) {
-            for (int j = 0; j < axesDim[a] / 2; j++, p++) {
-                omega[p] = RopeFrequencies.omega(j, axesDim[a], theta);
-                axisOf[p] = a;
-            }
-        }
-        float[] pos = ids.toFloatArray(); // [batch·tokens, axes]: small
-        MemorySegment ps = pe.segment();
-        int bound = F.loopBound(pairs);
-        long rows = (long) batch * tokens;
-        pool.parallelRows(rows, 4 * pairs, (from, to) -> {
-            for (long row = from; row < to; row++) {
-                int posOff = (int) (row * axes);
-                long base = row * pairs * 16; // bytes: 4 floats per pair
-                int p = 0;
-                for (; p < bound; p += L) {
-                    FloatVector angle = FloatVector.fromArray(F, pos, posOff, axisOf, p).mul(FloatVector.fromArray(F, omega, p));
-                    FloatVector c = angle.lanewise(VectorOperators.COS), s = angle.lanewise(VectorOperators.SIN);
-                    long o = base + 16L * p;
-                    for (int k = 0; k < 4; k++) {
-                        Simd.TABLE_IDX[k].selectFrom(c, s).mul(Simd.TABLE_SIGN).intoMemorySegment(ps, o + 4L * k * L, LE);
-                    }
-                }
-                for (; p < pairs; p++) {
-                    float angle = pos[posOff + axisOf[p]] * omega[p];
-                    float c = (float) Math.cos(angle), s = (float) Math.sin(angle);
-                    long o = base + 16L * p;
-                    ps.set(F32, o, c);
-                    ps.set(F32, o + 4, -s);
-                    ps.set(F32, o + 8, s);
-                    ps.set(F32, o + 12, c);
-                }
-            }
-        });
+        VectorRope.ropeTable(pool, ids, axesDim, theta, pe, batch, tokens);
     }
-
-    /** Tokens per applyRope task: their coefficients (2·ROPE_TOKENS·headDim floats) stay in L1 for every head. */
-    static final int ROPE_TOKENS = 16;
 
     @Override
     protected void applyRopeKernel(Tensor x, Tensor pe, Tensor out, int batch, int heads, int tokens, int headDim, int peBatch) {
-        MemorySegment xs = x.segment(), ps = pe.segment(), os = out.segment();
-        int bound = F.loopBound(headDim); // L is even, so vector chunks hold whole pairs
-        long headBytes = (long) tokens * headDim * 4;
-        int blocks = (tokens + ROPE_TOKENS - 1) / ROPE_TOKENS;
-        // One task per (batch, block of tokens): the block's table entries are de-interleaved once into diagonal
-        // (m00, m11) and cross (m01, m10) coefficient rows, then every head streams its contiguous rows of the block:
-        // out = diag·x + cross·swap(x), one pass, one shuffle per vector.
-        ComputePool.Task body = (task, s) -> {
-            int b = task / blocks, t0 = (task % blocks) * ROPE_TOKENS, t1 = Math.min(tokens, t0 + ROPE_TOKENS);
-            long pb = peBatch == 1 ? 0 : b;
-            float[] coef = s.rope(2 * ROPE_TOKENS * headDim);
-            for (int t = t0; t < t1; t++) {
-                long peBase = (pb * tokens + t) * headDim * 8; // (headDim/2 pairs)·4 floats·4 bytes
-                int row = (t - t0) * 2 * headDim;
-                int d = 0;
-                for (; d < bound; d += L) {
-                    long m = peBase + 8L * d; // table of pair d/2
-                    FloatVector tv0 = load(ps, m), tv1 = load(ps, m + 4L * L);
-                    Simd.ROPE_DIAG_IDX.selectFrom(tv0, tv1).intoArray(coef, row + d);
-                    Simd.ROPE_CROSS_IDX.selectFrom(tv0, tv1).intoArray(coef, row + headDim + d);
-                }
-                for (; d < headDim; d += 2) {
-                    long m = peBase + 8L * d;
-                    coef[row + d] = ps.get(F32, m);
-                    coef[row + d + 1] = ps.get(F32, m + 12);
-                    coef[row + headDim + d] = ps.get(F32, m + 4);
-                    coef[row + headDim + d + 1] = ps.get(F32, m + 8);
-                }
-            }
-            for (int h = 0; h < heads; h++) {
-                long off = ((long) b * heads + h) * headBytes + (long) t0 * headDim * 4;
-                for (int t = t0; t < t1; t++, off += headDim * 4L) {
-                    int row = (t - t0) * 2 * headDim;
-                    int d = 0;
-                    for (; d < bound; d += L) {
-                        FloatVector xv = load(xs, off + 4L * d);
-                        FloatVector diag = FloatVector.fromArray(F, coef, row + d);
-                        FloatVector cross = FloatVector.fromArray(F, coef, row + headDim + d);
-                        cross.fma(xv.rearrange(Simd.SWAP_PAIRS), diag.mul(xv)).intoMemorySegment(os, off + 4L * d, LE);
-                    }
-                    for (; d < headDim; d += 2) {
-                        float x0 = xs.get(F32, off + 4L * d), x1 = xs.get(F32, off + 4L * d + 4);
-                        os.set(F32, off + 4L * d, Math.fma(coef[row + headDim + d], x1, coef[row + d] * x0));
-                        os.set(F32, off + 4L * d + 4, Math.fma(coef[row + headDim + d + 1], x0, coef[row + d + 1] * x1));
-                    }
-                }
-            }
-        };
-        pool.parallelFor(batch * blocks, body);
+        VectorRope.applyRope(pool, x, pe, out, batch, heads, tokens, headDim, peBatch);
     }
 
     @Override
     protected void timestepEmbeddingKernel(Tensor t, float timeFactor, double maxPeriod, Tensor out, int batch, int dim) {
-        int half = dim / 2;
-        float[] freqs = TimestepFrequencies.of(half, maxPeriod);
-        MemorySegment ts = t.segment(), os = out.segment();
-        int bound = F.loopBound(half);
-        for (int b = 0; b < batch; b++) {
-            float tt = timeFactor * ts.getAtIndex(F32, b);
-            long row = (long) b * dim * 4;
-            int j = 0;
-            for (; j < bound; j += L) {
-                FloatVector arg = FloatVector.fromArray(F, freqs, j).mul(tt);
-                arg.lanewise(VectorOperators.COS).intoMemorySegment(os, row + 4L * j, LE);
-                arg.lanewise(VectorOperators.SIN).intoMemorySegment(os, row + 4L * (half + j), LE);
-            }
-            for (; j < half; j++) {
-                float arg = tt * freqs[j];
-                os.set(F32, row + 4L * j, (float) Math.cos(arg));
-                os.set(F32, row + 4L * (half + j), (float) Math.sin(arg));
-            }
-            if (dim % 2 != 0) {
-                os.set(F32, row + 4L * (dim - 1), 0f);
-            }
-        }
+        VectorTimestepEmbedding.embed(t, timeFactor, maxPeriod, out, batch, dim);
+    }
+
+    @Override
+    protected void adaInKernel(Tensor x, Tensor ref, float eps, Tensor out, int batch, int heads, int tokens, int headDim,
+                               int refTokens, int tokenStart) {
+        VectorAdaIn.adaIn(pool, x, ref, eps, out, batch, heads, tokens, headDim, refTokens, tokenStart);
     }
 
     // ---- attention -------------------------------------------------------------------------------------------
@@ -743,118 +496,4 @@ public final class VectorBackend extends AbstractBackend {
     }
 
     // ---- AdaIN -----------------------------------------------------------------------------------------------
-
-    /** Tokens per partial sum of the AdaIN statistics (bounds the float accumulation error). */
-    static final int ADAIN_TOKENS = 64;
-
-    /**
-     * Statistics per channel with {@link FloatVector} lanes across the contiguous channels of each token row: the
-     * reference's over all heads first (so that nothing is written before every statistic is read, even if
-     * {@code out} overlaps {@code ref}), then tasks of (batch, head) take their own statistics and write
-     * {@code (x − μ_x)·(σ_ref/σ_x) + μ_ref} token by token.
-     */
-    @Override
-    protected void adaInKernel(Tensor x, Tensor ref, float eps, Tensor out, int batch, int heads, int tokens, int headDim,
-                               int refTokens, int tokenStart) {
-        if (batch == 0 || heads == 0 || headDim == 0) {
-            return;
-        }
-        MemorySegment xs = x.segment(), rs = ref.segment(), os = out.segment();
-        long rowBytes = (long) headDim * 4;
-        float[] refMean = new float[heads * headDim], refStd = new float[heads * headDim];
-        pool.parallelFor(heads, (h, s) -> {
-            s.stats(headDim);
-            channelStats(rs, (long) h * refTokens * rowBytes, tokenStart, refTokens, headDim, eps, s);
-            System.arraycopy(s.mean, 0, refMean, h * headDim, headDim);
-            System.arraycopy(s.std, 0, refStd, h * headDim, headDim);
-        });
-        boolean inPlace = xs.isNative() && os.isNative() && xs.address() == os.address();
-        int bound = F.loopBound(headDim);
-        pool.parallelFor(batch * heads, (bh, s) -> {
-            int h = bh % heads, r = h * headDim;
-            long base = (long) bh * tokens * rowBytes;
-            s.stats(headDim);
-            channelStats(xs, base, tokenStart, tokens, headDim, eps, s);
-            float[] mean = s.mean, gain = s.std;
-            int d = 0;
-            for (; d < bound; d += L) {
-                FloatVector.fromArray(F, refStd, r + d).div(FloatVector.fromArray(F, gain, d)).intoArray(gain, d);
-            }
-            for (; d < headDim; d++) {
-                gain[d] = refStd[r + d] / gain[d];
-            }
-            if (tokenStart > 0 && !inPlace) {
-                MemorySegment.copy(xs, base, os, base, tokenStart * rowBytes);
-            }
-            for (int t = tokenStart; t < tokens; t++) {
-                long row = base + t * rowBytes;
-                for (d = 0; d < bound; d += L) {
-                    load(xs, row + 4L * d).sub(FloatVector.fromArray(F, mean, d))
-                            .fma(FloatVector.fromArray(F, gain, d), FloatVector.fromArray(F, refMean, r + d))
-                            .intoMemorySegment(os, row + 4L * d, LE);
-                }
-                for (; d < headDim; d++) {
-                    os.set(F32, row + 4L * d, Math.fma(xs.get(F32, row + 4L * d) - mean[d], gain[d], refMean[r + d]));
-                }
-            }
-        });
-    }
-
-    /**
-     * Into {@code s.mean} and {@code s.std}: per channel of the {@code [*, headDim]} rows at byte {@code base},
-     * the mean and {@code sqrt(unbiased variance + eps)} over rows {@code [from, to)} (at least 2). Two passes
-     * (sum, then centered squares), each summing {@link #ADAIN_TOKENS} rows into a partial before adding it to
-     * the total.
-     */
-    private static void channelStats(MemorySegment xs, long base, int from, int to, int headDim, float eps, Scratch s) {
-        float[] mean = s.mean, std = s.std, part = s.part;
-        long rowBytes = (long) headDim * 4;
-        int bound = F.loopBound(headDim);
-        int n = to - from;
-        for (int pass = 0; pass < 2; pass++) {
-            float[] total = pass == 0 ? mean : std;
-            java.util.Arrays.fill(total, 0, headDim, 0f);
-            for (int t0 = from; t0 < to; t0 += ADAIN_TOKENS) {
-                int t1 = Math.min(to, t0 + ADAIN_TOKENS);
-                java.util.Arrays.fill(part, 0, headDim, 0f);
-                for (int t = t0; t < t1; t++) {
-                    long row = base + t * rowBytes;
-                    int d = 0;
-                    if (pass == 0) {
-                        for (; d < bound; d += L) {
-                            FloatVector.fromArray(F, part, d).add(load(xs, row + 4L * d)).intoArray(part, d);
-                        }
-                        for (; d < headDim; d++) {
-                            part[d] += xs.get(F32, row + 4L * d);
-                        }
-                    } else {
-                        for (; d < bound; d += L) {
-                            FloatVector c = load(xs, row + 4L * d).sub(FloatVector.fromArray(F, mean, d));
-                            c.fma(c, FloatVector.fromArray(F, part, d)).intoArray(part, d);
-                        }
-                        for (; d < headDim; d++) {
-                            float c = xs.get(F32, row + 4L * d) - mean[d];
-                            part[d] = Math.fma(c, c, part[d]);
-                        }
-                    }
-                }
-                int d = 0;
-                for (; d < bound; d += L) {
-                    FloatVector.fromArray(F, total, d).add(FloatVector.fromArray(F, part, d)).intoArray(total, d);
-                }
-                for (; d < headDim; d++) {
-                    total[d] += part[d];
-                }
-            }
-            float div = pass == 0 ? n : n - 1;
-            int d = 0;
-            for (; d < bound; d += L) {
-                FloatVector v = FloatVector.fromArray(F, total, d).div(div);
-                (pass == 0 ? v : v.add(eps).lanewise(VectorOperators.SQRT)).intoArray(total, d);
-            }
-            for (; d < headDim; d++) {
-                total[d] = pass == 0 ? total[d] / div : (float) Math.sqrt(total[d] / div + eps);
-            }
-        }
-    }
 }
