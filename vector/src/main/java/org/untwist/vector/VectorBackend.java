@@ -164,23 +164,11 @@ public final class VectorBackend extends AbstractBackend {
             return;
         }
         float inv = (float) (1.0 / Math.sqrt(headDim));
-        float[] rf = refFactor(refKeyScale, lr, headDim, inv);
+        float[] rf = AttentionScores.refFactor(refKeyScale, lr, headDim, inv);
         VectorAttention att = new VectorAttention(q.segment(), k.segment(), v.segment(), lr > 0 ? refK.segment() : null,
                 lr > 0 ? refV.segment() : null, out.segment(), batch, heads, lq, lk, lr, headDim, refBatch, refStart, refTokens,
                 inv, rf, pool.threads());
         pool.parallelFor(att.tasks(batch), (task, s) -> att.run(task));
-    }
-
-    /** Per-element factor of the reference query copy, {@code 1/√Dh · refKeyScale[d/2]}; null without reference keys. */
-    private static float[] refFactor(Tensor refKeyScale, int lr, int headDim, float inv) {
-        if (lr == 0) {
-            return null;
-        }
-        float[] f = new float[headDim];
-        for (int d = 0; d < headDim; d++) {
-            f[d] = refKeyScale == null ? inv : inv * refKeyScale.get(d / 2);
-        }
-        return f;
     }
 
     /** Byte offset of reference token {@code refStart} of batch {@code rb} (0 for a shared reference), head {@code h}. */
@@ -334,7 +322,7 @@ public final class VectorBackend extends AbstractBackend {
             return;
         }
         float inv = (float) (1.0 / Math.sqrt(headDim));
-        float[] rf = refFactor(refKeyScale, lr, headDim, inv);
+        float[] rf = AttentionScores.refFactor(refKeyScale, lr, headDim, inv);
         MemorySegment qs = q.segment(), ks = k.segment(), os = out.segment();
         MemorySegment rks = lr > 0 ? refK.segment() : null;
         int qBlocks = (lq + ATT_QUERIES - 1) / ATT_QUERIES;
