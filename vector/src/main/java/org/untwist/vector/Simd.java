@@ -12,7 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Every incubator constant of the backend in one place: the float species (preferred, or
  * {@code -Duntwist.vectorBits}), the int and short species of the same lane count (for widening BF16/F16
- * weights), and the lane permutations of the RoPE kernels.
+ * weights), the lane permutations of the RoPE kernels (also the pair swap of {@code chunkLogits}), and the one
+ * unaligned vector load every kernel uses.
  */
 final class Simd {
     private Simd() {
@@ -37,16 +38,7 @@ final class Simd {
         return FloatVector.fromMemorySegment(F, s, byteOffset, LE);
     }
 
-    // ---- applyRope: out = A·dup(x_even) + B·dup(x_odd), A/B the de-interleaved 4-float table entries ------------
-
-    /** Lane i takes element 2i of the two-vector table {@code [T0, T1]}: m00 / m10 coefficients. */
-    static final FloatVector ROPE_EVEN_IDX = indexVector(i -> 2 * i);
-    /** Lane i takes element 2i+1 of {@code [T0, T1]}: m01 / m11 coefficients. */
-    static final FloatVector ROPE_ODD_IDX = indexVector(i -> 2 * i + 1);
-    /** Lane i takes x[2·(i/2)], the pair's first element. */
-    static final VectorShuffle<Float> DUP_EVEN = VectorShuffle.fromOp(F, i -> 2 * (i / 2));
-    /** Lane i takes x[2·(i/2)+1], the pair's second element. */
-    static final VectorShuffle<Float> DUP_ODD = VectorShuffle.fromOp(F, i -> 2 * (i / 2) + 1);
+    // ---- applyRope: out = diag·x + cross·swap(x), diag/cross de-interleaved from the 4-float table entries -------
 
     /** Lane l (pair l/2, component l%2) takes the pair's m00 / m11 from the two-vector table {@code [T0, T1]}. */
     static final FloatVector ROPE_DIAG_IDX = indexVector(i -> 4 * (i / 2) + (i % 2 == 0 ? 0 : 3));

@@ -14,7 +14,7 @@ import org.untwist.tensor.Tensor;
 
 /**
  * Elementwise kernels: {@code add}, {@code silu}, {@code geluTanh} over flat ranges, {@code modulate} and
- * {@code gatedResidual} row by row (their shift, scale and gate are per batch row). Split into chunks only when large.
+ * {@code gatedResidual} row by row (their shift, scale and gate are per batch element). Chunked only when large.
  */
 final class VectorElementwise {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
