@@ -70,6 +70,8 @@ final class VectorAttention {
             if (qt.length < q) {
                 qt = new float[q];
                 ot = new float[group * dh * QB];
+            }
+            if (mx.length < group * QB) { // on its own: a larger group at a smaller head dimension needs no larger qt
                 mx = new float[group * QB];
                 sm = new float[group * QB];
             }
