@@ -1,5 +1,6 @@
 package org.untwist.vector;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -11,7 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Every incubator constant of the backend in one place: the float species (preferred, or
  * {@code -Duntwist.vectorBits}), the int and short species of the same lane count (for widening BF16/F16
- * weights), and the lane permutations of the RoPE kernels.
+ * weights), the lane permutations of the RoPE kernels (also the pair swap of {@code chunkLogits}), and the one
+ * unaligned vector load every kernel uses.
  */
 final class Simd {
     private Simd() {
@@ -31,16 +33,12 @@ final class Simd {
     /** Shorts with the lanes of {@link #F} (half the bits), for loading 16-bit weights. */
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(BITS / 2));
 
-    // ---- applyRope: out = A·dup(x_even) + B·dup(x_odd), A/B the de-interleaved 4-float table entries ------------
+    /** {@link #L} little-endian floats from byte {@code byteOffset} of {@code s}, at any alignment. */
+    static FloatVector load(MemorySegment s, long byteOffset) {
+        return FloatVector.fromMemorySegment(F, s, byteOffset, LE);
+    }
 
-    /** Lane i takes element 2i of the two-vector table {@code [T0, T1]}: m00 / m10 coefficients. */
-    static final FloatVector ROPE_EVEN_IDX = indexVector(i -> 2 * i);
-    /** Lane i takes element 2i+1 of {@code [T0, T1]}: m01 / m11 coefficients. */
-    static final FloatVector ROPE_ODD_IDX = indexVector(i -> 2 * i + 1);
-    /** Lane i takes x[2·(i/2)], the pair's first element. */
-    static final VectorShuffle<Float> DUP_EVEN = VectorShuffle.fromOp(F, i -> 2 * (i / 2));
-    /** Lane i takes x[2·(i/2)+1], the pair's second element. */
-    static final VectorShuffle<Float> DUP_ODD = VectorShuffle.fromOp(F, i -> 2 * (i / 2) + 1);
+    // ---- applyRope: out = diag·x + cross·swap(x), diag/cross de-interleaved from the 4-float table entries -------
 
     /** Lane l (pair l/2, component l%2) takes the pair's m00 / m11 from the two-vector table {@code [T0, T1]}. */
     static final FloatVector ROPE_DIAG_IDX = indexVector(i -> 4 * (i / 2) + (i % 2 == 0 ? 0 : 3));

@@ -1,5 +1,7 @@
 package org.untwist.vector;
 
+import static org.untwist.vector.AttentionScores.QB;
+import static org.untwist.vector.AttentionScores.QK_R;
 import static org.untwist.vector.Simd.F;
 import static org.untwist.vector.Simd.L;
 
@@ -13,14 +15,12 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Fused flash-style attention (online softmax) with register-blocked micro-GEMMs.
  *
- * <p>Layout: queries live in vector lanes. A sub-block of {@link #QB} = 2·L queries is packed transposed and
- * pre-scaled, {@code qt[d][i] = q[i][d]·factor[d]} (16 KiB at head dimension 128, so it stays in L1 while the keys
- * stream past), so that
+ * <p>Layout: queries live in vector lanes, sub-blocks of {@link AttentionScores#QB} = 2·L queries packed
+ * transposed and pre-scaled (see {@link AttentionScores}), so that
  * <ul>
- *   <li>QKᵀ computes the transposed score tile {@code s[j][i] = Σ_d k[j][d]·qt[d][i]} as broadcast(k[j][d]) ×
- *       vector(qt[d][i..]) FMAs, {@link #QK_R} keys × 2 query vectors in registers; each key block is copied once
- *       per task, transposed per QK_R-key tile so that the broadcasts read one sequential stream, and reused by
- *       every sub-block of the task;</li>
+ *   <li>QKᵀ is {@link AttentionScores#scores}, the transposed score tile {@code s[j][i]} of
+ *       {@link AttentionScores#QK_R} keys × 2 query vectors in registers; each key block is packed once per task,
+ *       transposed per QK_R-key tile, and reused by every sub-block of the task;</li>
  *   <li>the online softmax is purely vertical: the running max and sum of each query are lanes, block maxima
  *       are lane-wise maxima over the key rows, the exponentials are an inlined polynomial {@code exp} (Cephes
  *       {@code expf}, about 1 ulp) over the tile;</li>
@@ -40,8 +40,6 @@ import jdk.incubator.vector.VectorOperators;
 final class VectorAttention {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    /** Queries per sub-block (two vectors of lanes). */
-    static final int QB = 2 * L;
     /** Keys per online-softmax block (a multiple of QK_R: the transposed key tiles fill it exactly). */
     static final int KB = 72;
     /**
@@ -49,8 +47,8 @@ final class VectorAttention {
      * once per head on the FLUX shape; with 4 sub-blocks the copies cost ~12 % (24 × 1024 × 2048 × 128, 2 threads).
      */
     static final int GROUP = 32;
-    /** Key rows per QKᵀ register tile, head dimensions per P·V register tile. */
-    static final int QK_R = 12, PV_R = 12;
+    /** Head dimensions per P·V register tile. */
+    static final int PV_R = 12;
 
     private static final float NEG_INF = Float.NEGATIVE_INFINITY;
 
@@ -72,6 +70,8 @@ final class VectorAttention {
             if (qt.length < q) {
                 qt = new float[q];
                 ot = new float[group * dh * QB];
+            }
+            if (mx.length < group * QB) { // on its own: a larger group at a smaller head dimension needs no larger qt
                 mx = new float[group * QB];
                 sm = new float[group * QB];
             }
@@ -133,8 +133,8 @@ final class VectorAttention {
         int qtSize = dh * QB;
         for (int sb = 0; sb < nsb; sb++) {
             int i0 = (sb0 + sb) * QB;
-            packQueries(buf.qt, sb * qtSize, refFactor == null ? -1 : (group + sb) * qtSize, ((long) bh * lq + i0) * rowBytes,
-                    Math.min(QB, lq - i0));
+            AttentionScores.packQueries(qs, ((long) bh * lq + i0) * rowBytes, Math.min(QB, lq - i0), dh, inv, refFactor, buf.qt,
+                    sb * qtSize, refFactor == null ? -1 : (group + sb) * qtSize);
         }
         Arrays.fill(buf.mx, 0, nsb * QB, NEG_INF);
         Arrays.fill(buf.sm, 0, nsb * QB, 0f);
@@ -151,26 +151,6 @@ final class VectorAttention {
         }
     }
 
-    /** {@code qt[d][i] = q[i][d]·inv} (and the reference copy {@code ·refFactor[d]}); padded lanes are zero. */
-    private void packQueries(float[] qt, int own, int ref, long qBase, int nq) {
-        for (int i = 0; i < nq; i++) {
-            long src = qBase + (long) i * dh * 4;
-            for (int d = 0; d < dh; d++) {
-                float x = qs.get(F32, src + 4L * d);
-                qt[own + d * QB + i] = x * inv;
-                if (ref >= 0) {
-                    qt[ref + d * QB + i] = x * refFactor[d];
-                }
-            }
-        }
-        for (int d = 0; d < dh; d++) {
-            Arrays.fill(qt, own + d * QB + nq, own + (d + 1) * QB, 0f);
-            if (ref >= 0) {
-                Arrays.fill(qt, ref + d * QB + nq, ref + (d + 1) * QB, 0f);
-            }
-        }
-    }
-
     /** Online softmax of the task's sub-blocks over {@code n} keys at byte {@code base} of {@code kseg}/{@code vseg}. */
     private void attend(Buffers buf, MemorySegment kseg, MemorySegment vseg, long base, int n, int nsb, int qtOff) {
         long rowBytes = (long) dh * 4;
@@ -180,114 +160,15 @@ final class VectorAttention {
             int nk = Math.min(KB, n - j0);
             long off = base + j0 * rowBytes;
             int tiles = (nk + QK_R - 1) / QK_R;
-            packKeys(kseg, off, nk, tiles, kt);
+            AttentionScores.packKeys(kseg, off, nk, tiles, dh, kt);
             MemorySegment.copy(vseg, F32, off, vb, 0, nk * dh);
             for (int sb = 0; sb < nsb; sb++) {
-                scores(qt, qtOff + sb * qtSize, kt, tiles, dh, s);
+                AttentionScores.scores(qt, qtOff + sb * qtSize, kt, tiles, dh, s);
                 if (softmax(s, nk, buf.mx, buf.sm, sb * QB, corr)) {
                     rescale(ot, sb * qtSize, dh, corr);
                 }
                 accumulate(vb, s, nk, dh, ot, sb * qtSize);
             }
-        }
-    }
-
-    /** Keys {@code [0, nk)} of the block at byte {@code off}, transposed per QK_R-key tile (see scores); missing keys of the last tile are zero. */
-    private void packKeys(MemorySegment kseg, long off, int nk, int tiles, float[] kt) {
-        long rowBytes = (long) dh * 4;
-        for (int t = 0; t < tiles; t++) {
-            int live = Math.min(QK_R, nk - t * QK_R);
-            int base = t * dh * QK_R;
-            for (int r = 0; r < QK_R; r++) {
-                if (r >= live) {
-                    for (int d = 0; d < dh; d++) {
-                        kt[base + d * QK_R + r] = 0f;
-                    }
-                    continue;
-                }
-                long src = off + (t * QK_R + r) * rowBytes;
-                for (int d = 0; d < dh; d++) {
-                    kt[base + d * QK_R + r] = kseg.get(F32, src + 4L * d);
-                }
-            }
-        }
-    }
-
-    /**
-     * {@code s[j][i] = Σ_d k[j][d]·qt[d][i]} for every key of the {@code tiles} QK_R-key tiles of {@code kt} (keys
-     * transposed per tile: key r of tile t, dimension d at {@code (t·dh + d)·QK_R + r}): QK_R keys × 2 query vectors
-     * per register tile, the keys broadcast from one sequential stream.
-     */
-    static void scores(float[] qt, int qo, float[] kt, int tiles, int dh, float[] s) {
-        for (int t = 0; t < tiles; t++) {
-            FloatVector z = FloatVector.zero(F);
-            FloatVector a00 = z, a01 = z, a10 = z, a11 = z, a20 = z, a21 = z, a30 = z, a31 = z, a40 = z, a41 = z, a50 = z, a51 = z, a60 = z, a61 = z, a70 = z, a71 = z, a80 = z, a81 = z, a90 = z, a91 = z, a100 = z, a101 = z, a110 = z, a111 = z;
-            int kt0 = t * dh * QK_R;
-            for (int d = 0; d < dh; d++) {
-                int qd = qo + d * QB, kd = kt0 + d * QK_R;
-                FloatVector q0 = FloatVector.fromArray(F, qt, qd), q1 = FloatVector.fromArray(F, qt, qd + L);
-                FloatVector x = FloatVector.broadcast(F, kt[kd + 0]);
-                a00 = x.fma(q0, a00);
-                a01 = x.fma(q1, a01);
-                x = FloatVector.broadcast(F, kt[kd + 1]);
-                a10 = x.fma(q0, a10);
-                a11 = x.fma(q1, a11);
-                x = FloatVector.broadcast(F, kt[kd + 2]);
-                a20 = x.fma(q0, a20);
-                a21 = x.fma(q1, a21);
-                x = FloatVector.broadcast(F, kt[kd + 3]);
-                a30 = x.fma(q0, a30);
-                a31 = x.fma(q1, a31);
-                x = FloatVector.broadcast(F, kt[kd + 4]);
-                a40 = x.fma(q0, a40);
-                a41 = x.fma(q1, a41);
-                x = FloatVector.broadcast(F, kt[kd + 5]);
-                a50 = x.fma(q0, a50);
-                a51 = x.fma(q1, a51);
-                x = FloatVector.broadcast(F, kt[kd + 6]);
-                a60 = x.fma(q0, a60);
-                a61 = x.fma(q1, a61);
-                x = FloatVector.broadcast(F, kt[kd + 7]);
-                a70 = x.fma(q0, a70);
-                a71 = x.fma(q1, a71);
-                x = FloatVector.broadcast(F, kt[kd + 8]);
-                a80 = x.fma(q0, a80);
-                a81 = x.fma(q1, a81);
-                x = FloatVector.broadcast(F, kt[kd + 9]);
-                a90 = x.fma(q0, a90);
-                a91 = x.fma(q1, a91);
-                x = FloatVector.broadcast(F, kt[kd + 10]);
-                a100 = x.fma(q0, a100);
-                a101 = x.fma(q1, a101);
-                x = FloatVector.broadcast(F, kt[kd + 11]);
-                a110 = x.fma(q0, a110);
-                a111 = x.fma(q1, a111);
-            }
-            int o = t * QK_R * QB;
-            a00.intoArray(s, o + 0 * QB);
-            a01.intoArray(s, o + 0 * QB + L);
-            a10.intoArray(s, o + 1 * QB);
-            a11.intoArray(s, o + 1 * QB + L);
-            a20.intoArray(s, o + 2 * QB);
-            a21.intoArray(s, o + 2 * QB + L);
-            a30.intoArray(s, o + 3 * QB);
-            a31.intoArray(s, o + 3 * QB + L);
-            a40.intoArray(s, o + 4 * QB);
-            a41.intoArray(s, o + 4 * QB + L);
-            a50.intoArray(s, o + 5 * QB);
-            a51.intoArray(s, o + 5 * QB + L);
-            a60.intoArray(s, o + 6 * QB);
-            a61.intoArray(s, o + 6 * QB + L);
-            a70.intoArray(s, o + 7 * QB);
-            a71.intoArray(s, o + 7 * QB + L);
-            a80.intoArray(s, o + 8 * QB);
-            a81.intoArray(s, o + 8 * QB + L);
-            a90.intoArray(s, o + 9 * QB);
-            a91.intoArray(s, o + 9 * QB + L);
-            a100.intoArray(s, o + 10 * QB);
-            a101.intoArray(s, o + 10 * QB + L);
-            a110.intoArray(s, o + 11 * QB);
-            a111.intoArray(s, o + 11 * QB + L);
         }
     }
 

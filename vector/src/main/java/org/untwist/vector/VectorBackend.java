@@ -1,81 +1,35 @@
 package org.untwist.vector;
 
-import static org.untwist.vector.Simd.F;
-import static org.untwist.vector.Simd.I;
-import static org.untwist.vector.Simd.L;
-import static org.untwist.vector.Simd.LE;
-import static org.untwist.vector.Simd.S;
-
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import org.untwist.backend.AbstractBackend;
-import org.untwist.backend.RopeFrequencies;
-import org.untwist.backend.TimestepFrequencies;
 import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 
 /**
- * Java Vector API kernels on a fixed pool of compute threads.
+ * Java Vector API kernels on a fixed pool of compute threads ({@link ComputePool}).
  *
- * <p>Every kernel works on {@link FloatVector}s loaded straight from the tensors' memory segments (unaligned
- * loads, so memory-mapped weights at any offset are fine); scalar code only finishes loop tails. Work is split
- * into tasks of a fixed size that does not depend on the thread count, and each output element is reduced in an
- * order fixed by the task layout, so results are the same for any number of threads.
- *
+ * <p>Every kernel works on float vectors loaded straight from the tensors' memory segments (unaligned loads, so
+ * memory-mapped weights at any offset are fine); scalar code only finishes loop tails. Work is split into tasks of
+ * a fixed size that does not depend on the thread count, and each output element is reduced in an order fixed by
+ * the task layout, so results are the same for any number of threads. This class only dispatches; the kernels are:
  * <ul>
- *   <li>{@code linear}: from {@link VectorGemm#MIN_ROWS} rows on, the packed GEMM of {@link VectorGemm} (12×32
- *       register tiles; BF16/F16 weights widened while packing, one column block at a time). Fewer rows: tasks
- *       are (row block × column block); BF16/F16 weights of the task's column block are widened with SIMD into a
- *       per-thread float panel (never the whole matrix), then a 2-row × 4-column register-blocked FMA kernel
- *       runs over it.</li>
- *   <li>{@code applyRope}: tasks are blocks of tokens; the block's table is de-interleaved once into diagonal
- *       and cross coefficients, then every head streams its contiguous rows of the block.</li>
- *   <li>{@code attention}: tasks are (batch, head, block of queries); flash-style online softmax over blocks of
- *       keys with vectorized {@code EXP}. Reference keys are never scaled or copied: the query is copied once,
- *       pre-multiplied by {@code 1/√Dh} and the per-element reference key scale ({@code q·(s⊙k) = (s⊙q)·k}).
- *       The reference keys are read in place from token {@code refStart} on.</li>
- *   <li>{@code attentionProbs}: the same tasks and logit blocks, written into the output rows, then a vectorized
- *       softmax per row. {@code chunkLogits}: SIMD products of (query, key) channel pairs, pair-summed by a lane
- *       swap, then added into their bands. {@code adaIn}: per-channel statistics with lanes across the
- *       contiguous channels, tasks of (batch, head).</li>
- *   <li>Elementwise and row-wise operations are split into chunks only when they are large.</li>
+ *   <li>{@code linear}: from {@link VectorGemm#MIN_ROWS} rows on the packed, cache-blocked GEMM of
+ *       {@link VectorGemm}; fewer rows the dot-product kernels of {@link VectorGemv}. Both widen BF16/F16 weights
+ *       with {@link HalfWidening}, one block at a time (never the whole matrix).</li>
+ *   <li>{@code attention}: flash-style online softmax in {@link VectorAttention}, its QKᵀ tile in
+ *       {@link AttentionScores}. Reference keys are read in place, never scaled or copied: the query copy is
+ *       scaled instead ({@code q·(s⊙k) = (s⊙q)·k}).</li>
+ *   <li>{@code attentionProbs} (the same score tile, then a softmax per output row) and {@code chunkLogits}:
+ *       {@link AttentionAnalysis}.</li>
+ *   <li>{@code add}, {@code silu}, {@code geluTanh}, {@code modulate}, {@code gatedResidual}:
+ *       {@link VectorElementwise}; {@code layerNorm}, {@code rmsNorm}: {@link VectorNorms}; {@code ropeTable},
+ *       {@code applyRope}: {@link VectorRope}; {@code timestepEmbedding}: {@link VectorTimestepEmbedding};
+ *       {@code adaIn}: {@link VectorAdaIn}.</li>
  * </ul>
- * Per-thread scratch (float arrays and one native panel) lives with each pool thread and is reused across calls.
+ * Per-thread scratch ({@link Scratch}) lives with each pool thread and is reused across calls.
  */
 public final class VectorBackend extends AbstractBackend {
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-
-    /** Elements per task of elementwise operations; smaller operations run on the calling thread. */
-    static final int ELEMENT_GRAIN = 1 << 15;
-    /** Rows and columns per linear task. */
-    static final int LINEAR_ROWS = 64, LINEAR_COLS = 32;
-    /** Queries per attention task and keys per softmax block (a multiple of every lane count). */
-    static final int ATT_QUERIES = 16, ATT_KEYS = 64;
-
-    private final int threads;
-    private final ExecutorService pool;
-    private final List<Scratch> scratches = new ArrayList<>();
-    private final AtomicLong calls = new AtomicLong();
-    private volatile boolean closed;
+    private final ComputePool pool;
 
     /** Creates the backend with {@code threads} compute threads. */
     public VectorBackend(int threads) {
@@ -83,17 +37,7 @@ public final class VectorBackend extends AbstractBackend {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         }
         Simd.check();
-        this.threads = threads;
-        AtomicInteger counter = new AtomicInteger();
-        this.pool = Executors.newFixedThreadPool(threads, r -> {
-            Scratch s = new Scratch();
-            synchronized (scratches) {
-                scratches.add(s);
-            }
-            Worker w = new Worker(r, "untwist-vector-" + counter.incrementAndGet(), s);
-            w.setDaemon(true);
-            return w;
-        });
+        this.pool = new ComputePool(threads);
     }
 
     @Override
@@ -103,229 +47,19 @@ public final class VectorBackend extends AbstractBackend {
 
     @Override
     public String describe() {
+        int threads = pool.threads();
         return "vector: Java Vector API, " + Simd.describeWidth() + ", " + threads + (threads == 1 ? " thread" : " threads");
     }
 
     @Override
     public int threads() {
-        return threads;
+        return pool.threads();
     }
 
     @Override
     public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        pool.shutdown();
-        boolean done;
-        try {
-            done = pool.awaitTermination(1, TimeUnit.MINUTES);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            done = false;
-        }
-        if (done) { // the workers are gone: nobody else touches the scratch memory
-            synchronized (scratches) {
-                for (Scratch s : scratches) {
-                    s.free();
-                }
-                scratches.clear();
-            }
-        }
+        pool.close();
     }
-
-    // ---- threading -----------------------------------------------------------------------------------------
-
-    /** A pool thread with its scratch memory. */
-    private static final class Worker extends Thread {
-        final Scratch scratch;
-
-        Worker(Runnable r, String name, Scratch scratch) {
-            super(r, name);
-            this.scratch = scratch;
-        }
-    }
-
-    /** Per-thread scratch, grown on demand and reused across calls. */
-    static final class Scratch {
-        private Arena arena;
-        private MemorySegment panel = MemorySegment.NULL;
-        /** Which (call, column block) the panel holds, so consecutive tasks on one block widen it once. */
-        long panelCall = -1;
-        int panelBlock = -1;
-        float[] qOwn = new float[0], qRef = new float[0], acc = new float[0], logits = new float[0];
-        float[] max = new float[0], sum = new float[0];
-        /** applyRope: the diagonal and cross coefficients of one block of tokens. */
-        float[] rope = new float[0];
-
-        float[] rope(int n) {
-            if (rope.length < n) {
-                rope = new float[n];
-            }
-            return rope;
-        }
-        /** adaIn: per-channel statistics and partial sums; chunkLogits: band accumulators and band-masked queries. */
-        float[] mean = new float[0], std = new float[0], part = new float[0], band = new float[0], masked = new float[0];
-
-        MemorySegment panel(long bytes) {
-            if (panel.byteSize() < bytes) {
-                free();
-                arena = Arena.ofShared();
-                panel = arena.allocate(bytes, 64);
-            }
-            return panel;
-        }
-
-        void attention(int headDim) {
-            int n = ATT_QUERIES * headDim;
-            if (qOwn.length < n) {
-                qOwn = new float[n];
-                qRef = new float[n];
-                acc = new float[n];
-            }
-            if (logits.length < ATT_QUERIES * ATT_KEYS) {
-                logits = new float[ATT_QUERIES * ATT_KEYS];
-                max = new float[ATT_QUERIES];
-                sum = new float[ATT_QUERIES];
-            }
-        }
-
-        void stats(int headDim) {
-            if (mean.length < headDim) {
-                mean = new float[headDim];
-                std = new float[headDim];
-                part = new float[headDim];
-            }
-        }
-
-        float[] maskedQuery(int n) {
-            if (masked.length < n) {
-                masked = new float[n];
-            }
-            return masked;
-        }
-
-        float[] bands(int bands) {
-            if (band.length < bands) {
-                band = new float[bands];
-            }
-            return band;
-        }
-
-        void free() {
-            if (arena != null) {
-                arena.close();
-                arena = null;
-            }
-            panel = MemorySegment.NULL;
-            panelCall = -1;
-            panelBlock = -1;
-        }
-    }
-
-    @FunctionalInterface
-    private interface Task {
-        void run(int index, Scratch scratch);
-    }
-
-    @FunctionalInterface
-    private interface Range {
-        void run(long from, long to);
-    }
-
-    /** Runs tasks {@code 0..n-1} on the pool threads and waits; rethrows the first failure. */
-    private void parallelFor(int n, Task body) {
-        if (n <= 0) {
-            return;
-        }
-        if (closed) {
-            throw new IllegalStateException("vector backend is closed");
-        }
-        int workers = Math.min(threads, n);
-        AtomicInteger next = new AtomicInteger();
-        Future<?>[] futures = new Future<?>[workers];
-        try {
-            for (int w = 0; w < workers; w++) {
-                futures[w] = pool.submit(() -> {
-                    Scratch s = ((Worker) Thread.currentThread()).scratch;
-                    try {
-                        for (int i; (i = next.getAndIncrement()) < n; ) {
-                            body.run(i, s);
-                        }
-                    } catch (Throwable t) {
-                        next.set(n); // the other workers stop at their next task
-                        throw t;
-                    }
-                });
-            }
-        } catch (RejectedExecutionException e) {
-            next.set(n);
-            awaitAll(futures);
-            throw new IllegalStateException("vector backend is closed", e);
-        }
-        Throwable failure = awaitAll(futures);
-        if (failure instanceof RuntimeException re) {
-            throw re;
-        }
-        if (failure instanceof Error err) {
-            throw err;
-        }
-        if (failure != null) {
-            throw new IllegalStateException(failure);
-        }
-    }
-
-    private static Throwable awaitAll(Future<?>[] futures) {
-        Throwable failure = null;
-        boolean interrupted = false;
-        for (Future<?> f : futures) {
-            if (f == null) {
-                continue;
-            }
-            while (true) {
-                try {
-                    f.get();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true; // keep waiting: the workers write into the caller's tensors
-                } catch (ExecutionException e) {
-                    if (failure == null) {
-                        failure = e.getCause();
-                    }
-                    break;
-                }
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-        return failure;
-    }
-
-    /** Splits {@code [0, n)} into chunks of {@code grain} (a multiple of the lanes); small ranges run inline. */
-    private void parallelRange(long n, long grain, Range body) {
-        if (n <= grain || threads == 1) {
-            body.run(0, n);
-            return;
-        }
-        long chunks = (n + grain - 1) / grain;
-        if (chunks > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("too many elements: " + n);
-        }
-        parallelFor((int) chunks, (c, s) -> body.run(c * grain, Math.min(n, (c + 1) * grain)));
-    }
-
-    /** Rows per task so that one task covers about {@link #ELEMENT_GRAIN} elements. */
-    private static int rowGrain(int dim) {
-        return Math.max(1, ELEMENT_GRAIN / Math.max(1, dim));
-    }
-
-    private static FloatVector load(MemorySegment s, long byteOffset) {
-        return FloatVector.fromMemorySegment(F, s, byteOffset, LE);
-    }
-
-    // ---- linear ----------------------------------------------------------------------------------------------
 
     @Override
     protected void linearKernel(Tensor x, Tensor w, Tensor bias, Tensor out, int rows, int in, int outDim) {
@@ -336,521 +70,12 @@ public final class VectorBackend extends AbstractBackend {
         MemorySegment bs = bias == null ? null : bias.segment();
         DType dt = w.dtype();
         if (VectorGemm.worthIt(rows, in, outDim)) { // packed, cache-blocked GEMM (see VectorGemm)
-            VectorGemm gemm = new VectorGemm(xs, ws, dt, bs, os, rows, in, outDim, threads);
-            gemm.execute((n, task) -> parallelFor(n, (t, s) -> task.accept(t)));
+            VectorGemm gemm = new VectorGemm(xs, ws, dt, bs, os, rows, in, outDim, pool.threads());
+            gemm.execute((n, task) -> pool.parallelFor(n, (t, s) -> task.accept(t)));
             return;
         }
-        // few rows: GEMV-style dot products over the weight rows
-        int rowBlocks = (rows + LINEAR_ROWS - 1) / LINEAR_ROWS;
-        int colBlocks = (outDim + LINEAR_COLS - 1) / LINEAR_COLS;
-        long call = calls.incrementAndGet();
-        parallelFor(rowBlocks * colBlocks, (t, s) -> {
-            int cb = t / rowBlocks, rb = t % rowBlocks; // consecutive tasks share a column block
-            int r0 = rb * LINEAR_ROWS, r1 = Math.min(rows, r0 + LINEAR_ROWS);
-            int c0 = cb * LINEAR_COLS, c1 = Math.min(outDim, c0 + LINEAR_COLS);
-            MemorySegment wp;
-            long wBase;
-            if (dt == DType.F32) {
-                wp = ws;
-                wBase = (long) c0 * in * Float.BYTES;
-            } else {
-                wp = s.panel((long) (c1 - c0) * in * Float.BYTES);
-                if (s.panelCall != call || s.panelBlock != cb) {
-                    widenRows(ws, dt, c0, c1, in, wp);
-                    s.panelCall = call;
-                    s.panelBlock = cb;
-                }
-                wBase = 0;
-            }
-            gemmBlock(xs, wp, wBase, bs, os, r0, r1, c0, c1, in, outDim);
-        });
+        VectorGemv.linear(pool, xs, ws, dt, bs, os, rows, in, outDim); // few rows: dot products over the weight rows
     }
-
-    /** Widens weight rows {@code [c0, c1)} of a BF16/F16 matrix into consecutive float rows of {@code dst}. */
-    static void widenRows(MemorySegment src, DType dt, int c0, int c1, int in, MemorySegment dst) {
-        int bound = S.loopBound(in);
-        boolean bf16 = dt == DType.BF16;
-        for (int c = c0; c < c1; c++) {
-            long sOff = (long) c * in * 2;
-            long dOff = (long) (c - c0) * in * Float.BYTES;
-            int k = 0;
-            for (; k < bound; k += L) {
-                ShortVector sv = ShortVector.fromMemorySegment(S, src, sOff + 2L * k, LE);
-                IntVector iv = (IntVector) sv.convertShape(VectorOperators.S2I, I, 0);
-                FloatVector f = bf16 ? iv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats() : halfToFloat(iv);
-                f.intoMemorySegment(dst, dOff + 4L * k, LE);
-            }
-            for (; k < in; k++) {
-                short h = src.get(I16, sOff + 2L * k);
-                dst.set(F32, dOff + 4L * k, bf16 ? DType.bf16ToFloat(h) : Float.float16ToFloat(h));
-            }
-        }
-    }
-
-    /**
-     * IEEE binary16 bits (in the low 16 bits of each lane, sign-extended or not) to float, exactly like
-     * {@link Float#float16ToFloat}: the exponent and mantissa shifted into place and multiplied by 2^112 handles
-     * normals and subnormals exactly; infinities and NaNs get the all-ones exponent. Bit-identical to
-     * {@code Float.float16ToFloat} for all 65536 inputs except that signalling NaNs keep their payload unquieted.
-     */
-    static FloatVector halfToFloat(IntVector h) {
-        IntVector em = h.and(0x7FFF);
-        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
-        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
-        VectorMask<Integer> special = em.compare(VectorOperators.GE, 0x7C00);
-        IntVector bits = finite.blend(shifted.or(0x7F80_0000), special);
-        return bits.or(sign).reinterpretAsFloats();
-    }
-
-    /**
-     * {@code out[r, c] = x[r]·w[c] + bias[c]} for rows {@code [r0, r1)}, columns {@code [c0, c1)}; weight row
-     * {@code c} starts at byte {@code wBase + (c − c0)·in·4} of {@code wp}. Every element is reduced the same way
-     * (lane-wise FMA over the vector part, lane sum, scalar tail, bias) whichever micro-kernel computes it.
-     */
-    private static void gemmBlock(MemorySegment xs, MemorySegment wp, long wBase, MemorySegment bs, MemorySegment os,
-                                  int r0, int r1, int c0, int c1, int in, int outDim) {
-        long rowBytes = (long) in * Float.BYTES;
-        int bound = F.loopBound(in);
-        int r = r0;
-        for (; r + 1 < r1; r += 2) {
-            int c = c0;
-            for (; c + 3 < c1; c += 4) {
-                kernel2x4(xs, (long) r * rowBytes, wp, wBase + (c - c0) * rowBytes, rowBytes, bound, in, bs, os, r, c, outDim);
-            }
-            for (; c < c1; c++) {
-                kernel2x1(xs, (long) r * rowBytes, wp, wBase + (c - c0) * rowBytes, rowBytes, bound, in, bs, os, r, c, outDim);
-            }
-        }
-        for (; r < r1; r++) {
-            int c = c0;
-            for (; c + 3 < c1; c += 4) {
-                kernel1x4(xs, (long) r * rowBytes, wp, wBase + (c - c0) * rowBytes, rowBytes, bound, in, bs, os, r, c, outDim);
-            }
-            for (; c < c1; c++) {
-                kernel1x1(xs, (long) r * rowBytes, wp, wBase + (c - c0) * rowBytes, bound, in, bs, os, r, c, outDim);
-            }
-        }
-    }
-
-    private static void kernel2x4(MemorySegment xs, long x0, MemorySegment wp, long w0, long rowBytes, int bound, int in,
-                                  MemorySegment bs, MemorySegment os, int r, int c, int outDim) {
-        long x1 = x0 + rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
-        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-        for (int k = 0; k < bound; k += L) {
-            long kb = 4L * k;
-            FloatVector xa = load(xs, x0 + kb), xb = load(xs, x1 + kb);
-            FloatVector v0 = load(wp, w0 + kb), v1 = load(wp, w1 + kb), v2 = load(wp, w2 + kb), v3 = load(wp, w3 + kb);
-            a00 = xa.fma(v0, a00);
-            a01 = xa.fma(v1, a01);
-            a02 = xa.fma(v2, a02);
-            a03 = xa.fma(v3, a03);
-            a10 = xb.fma(v0, a10);
-            a11 = xb.fma(v1, a11);
-            a12 = xb.fma(v2, a12);
-            a13 = xb.fma(v3, a13);
-        }
-        float s00 = a00.reduceLanes(VectorOperators.ADD), s01 = a01.reduceLanes(VectorOperators.ADD);
-        float s02 = a02.reduceLanes(VectorOperators.ADD), s03 = a03.reduceLanes(VectorOperators.ADD);
-        float s10 = a10.reduceLanes(VectorOperators.ADD), s11 = a11.reduceLanes(VectorOperators.ADD);
-        float s12 = a12.reduceLanes(VectorOperators.ADD), s13 = a13.reduceLanes(VectorOperators.ADD);
-        for (int k = bound; k < in; k++) {
-            long kb = 4L * k;
-            float xa = xs.get(F32, x0 + kb), xb = xs.get(F32, x1 + kb);
-            float v0 = wp.get(F32, w0 + kb), v1 = wp.get(F32, w1 + kb), v2 = wp.get(F32, w2 + kb), v3 = wp.get(F32, w3 + kb);
-            s00 = Math.fma(xa, v0, s00);
-            s01 = Math.fma(xa, v1, s01);
-            s02 = Math.fma(xa, v2, s02);
-            s03 = Math.fma(xa, v3, s03);
-            s10 = Math.fma(xb, v0, s10);
-            s11 = Math.fma(xb, v1, s11);
-            s12 = Math.fma(xb, v2, s12);
-            s13 = Math.fma(xb, v3, s13);
-        }
-        long o0 = ((long) r * outDim + c) * Float.BYTES, o1 = o0 + (long) outDim * Float.BYTES;
-        os.set(F32, o0, s00 + bias(bs, c));
-        os.set(F32, o0 + 4, s01 + bias(bs, c + 1));
-        os.set(F32, o0 + 8, s02 + bias(bs, c + 2));
-        os.set(F32, o0 + 12, s03 + bias(bs, c + 3));
-        os.set(F32, o1, s10 + bias(bs, c));
-        os.set(F32, o1 + 4, s11 + bias(bs, c + 1));
-        os.set(F32, o1 + 8, s12 + bias(bs, c + 2));
-        os.set(F32, o1 + 12, s13 + bias(bs, c + 3));
-    }
-
-    private static void kernel2x1(MemorySegment xs, long x0, MemorySegment wp, long w0, long rowBytes, int bound, int in,
-                                  MemorySegment bs, MemorySegment os, int r, int c, int outDim) {
-        long x1 = x0 + rowBytes;
-        FloatVector a0 = FloatVector.zero(F), a1 = a0;
-        for (int k = 0; k < bound; k += L) {
-            long kb = 4L * k;
-            FloatVector v = load(wp, w0 + kb);
-            a0 = load(xs, x0 + kb).fma(v, a0);
-            a1 = load(xs, x1 + kb).fma(v, a1);
-        }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        for (int k = bound; k < in; k++) {
-            long kb = 4L * k;
-            float v = wp.get(F32, w0 + kb);
-            s0 = Math.fma(xs.get(F32, x0 + kb), v, s0);
-            s1 = Math.fma(xs.get(F32, x1 + kb), v, s1);
-        }
-        long o0 = ((long) r * outDim + c) * Float.BYTES;
-        os.set(F32, o0, s0 + bias(bs, c));
-        os.set(F32, o0 + (long) outDim * Float.BYTES, s1 + bias(bs, c));
-    }
-
-    private static void kernel1x4(MemorySegment xs, long x0, MemorySegment wp, long w0, long rowBytes, int bound, int in,
-                                  MemorySegment bs, MemorySegment os, int r, int c, int outDim) {
-        long w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-        for (int k = 0; k < bound; k += L) {
-            long kb = 4L * k;
-            FloatVector xa = load(xs, x0 + kb);
-            a0 = xa.fma(load(wp, w0 + kb), a0);
-            a1 = xa.fma(load(wp, w1 + kb), a1);
-            a2 = xa.fma(load(wp, w2 + kb), a2);
-            a3 = xa.fma(load(wp, w3 + kb), a3);
-        }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-        for (int k = bound; k < in; k++) {
-            long kb = 4L * k;
-            float xa = xs.get(F32, x0 + kb);
-            s0 = Math.fma(xa, wp.get(F32, w0 + kb), s0);
-            s1 = Math.fma(xa, wp.get(F32, w1 + kb), s1);
-            s2 = Math.fma(xa, wp.get(F32, w2 + kb), s2);
-            s3 = Math.fma(xa, wp.get(F32, w3 + kb), s3);
-        }
-        long o0 = ((long) r * outDim + c) * Float.BYTES;
-        os.set(F32, o0, s0 + bias(bs, c));
-        os.set(F32, o0 + 4, s1 + bias(bs, c + 1));
-        os.set(F32, o0 + 8, s2 + bias(bs, c + 2));
-        os.set(F32, o0 + 12, s3 + bias(bs, c + 3));
-    }
-
-    private static void kernel1x1(MemorySegment xs, long x0, MemorySegment wp, long w0, int bound, int in,
-                                  MemorySegment bs, MemorySegment os, int r, int c, int outDim) {
-        FloatVector a = FloatVector.zero(F);
-        for (int k = 0; k < bound; k += L) {
-            long kb = 4L * k;
-            a = load(xs, x0 + kb).fma(load(wp, w0 + kb), a);
-        }
-        float s = a.reduceLanes(VectorOperators.ADD);
-        for (int k = bound; k < in; k++) {
-            long kb = 4L * k;
-            s = Math.fma(xs.get(F32, x0 + kb), wp.get(F32, w0 + kb), s);
-        }
-        os.set(F32, ((long) r * outDim + c) * Float.BYTES, s + bias(bs, c));
-    }
-
-    private static float bias(MemorySegment bs, int c) {
-        return bs == null ? 0f : bs.get(F32, (long) c * Float.BYTES);
-    }
-
-    // ---- elementwise -----------------------------------------------------------------------------------------
-
-    @Override
-    protected void addKernel(Tensor a, Tensor b, Tensor out, long n) {
-        MemorySegment as = a.segment(), bs = b.segment(), os = out.segment();
-        parallelRange(n, ELEMENT_GRAIN, (from, to) -> {
-            long i = from;
-            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                long o = 4 * i;
-                load(as, o).add(load(bs, o)).intoMemorySegment(os, o, LE);
-            }
-            for (; i < to; i++) {
-                os.setAtIndex(F32, i, as.getAtIndex(F32, i) + bs.getAtIndex(F32, i));
-            }
-        });
-    }
-
-    @Override
-    protected void siluKernel(Tensor x, Tensor out, long n) {
-        MemorySegment xs = x.segment(), os = out.segment();
-        parallelRange(n, ELEMENT_GRAIN, (from, to) -> {
-            long i = from;
-            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                long o = 4 * i;
-                FloatVector v = load(xs, o);
-                v.div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoMemorySegment(os, o, LE);
-            }
-            for (; i < to; i++) {
-                float v = xs.getAtIndex(F32, i);
-                os.setAtIndex(F32, i, v / (1f + (float) Math.exp(-v)));
-            }
-        });
-    }
-
-    /** √(2/π) and √(2/π)·0.044715 in float. */
-    private static final float GELU_C0 = (float) Math.sqrt(2.0 / Math.PI), GELU_C1 = (float) (Math.sqrt(2.0 / Math.PI) * 0.044715);
-
-    /**
-     * GELU (tanh approximation) as {@code x · sigmoid(2u) = x / (1 + exp(−2u))} with {@code u = √(2/π)(x + 0.044715x³)},
-     * which equals {@code 0.5·x·(1 + tanh(u))} but keeps its relative accuracy for negative x, where
-     * {@code 1 + tanh(u)} cancels.
-     */
-    @Override
-    protected void geluTanhKernel(Tensor x, Tensor out, long n) {
-        MemorySegment xs = x.segment(), os = out.segment();
-        parallelRange(n, ELEMENT_GRAIN, (from, to) -> {
-            long i = from;
-            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                long o = 4 * i;
-                FloatVector v = load(xs, o);
-                FloatVector u2 = v.mul(v).fma(GELU_C1, GELU_C0).mul(v).mul(-2f); // −2u
-                v.div(u2.lanewise(VectorOperators.EXP).add(1f)).intoMemorySegment(os, o, LE);
-            }
-            for (; i < to; i++) {
-                float v = xs.getAtIndex(F32, i);
-                float u2 = Math.fma(v * v, GELU_C1, GELU_C0) * v * -2f;
-                os.setAtIndex(F32, i, v / (1f + (float) Math.exp(u2)));
-            }
-        });
-    }
-
-    @Override
-    protected void modulateKernel(Tensor x, Tensor shift, Tensor scale, Tensor out, int batch, int tokens, int dim) {
-        MemorySegment xs = x.segment(), sh = shift.segment(), sc = scale.segment(), os = out.segment();
-        int bound = F.loopBound(dim);
-        long rows = (long) batch * tokens;
-        parallelRange(rows, rowGrain(dim), (from, to) -> {
-            for (long row = from; row < to; row++) {
-                long base = row * dim * 4;
-                long pb = (row / tokens) * dim * 4;
-                int i = 0;
-                for (; i < bound; i += L) {
-                    long o = 4L * i;
-                    FloatVector s1 = load(sc, pb + o).add(1f);
-                    load(xs, base + o).fma(s1, load(sh, pb + o)).intoMemorySegment(os, base + o, LE);
-                }
-                for (; i < dim; i++) {
-                    long o = 4L * i;
-                    os.set(F32, base + o, Math.fma(xs.get(F32, base + o), 1f + sc.get(F32, pb + o), sh.get(F32, pb + o)));
-                }
-            }
-        });
-    }
-
-    @Override
-    protected void gatedResidualKernel(Tensor residual, Tensor gate, Tensor y, Tensor out, int batch, int tokens, int dim) {
-        MemorySegment rs = residual.segment(), gs = gate.segment(), ys = y.segment(), os = out.segment();
-        int bound = F.loopBound(dim);
-        long rows = (long) batch * tokens;
-        parallelRange(rows, rowGrain(dim), (from, to) -> {
-            for (long row = from; row < to; row++) {
-                long base = row * dim * 4;
-                long pb = (row / tokens) * dim * 4;
-                int i = 0;
-                for (; i < bound; i += L) {
-                    long o = 4L * i;
-                    load(ys, base + o).fma(load(gs, pb + o), load(rs, base + o)).intoMemorySegment(os, base + o, LE);
-                }
-                for (; i < dim; i++) {
-                    long o = 4L * i;
-                    os.set(F32, base + o, Math.fma(ys.get(F32, base + o), gs.get(F32, pb + o), rs.get(F32, base + o)));
-                }
-            }
-        });
-    }
-
-    // ---- normalization ---------------------------------------------------------------------------------------
-
-    @Override
-    protected void layerNormKernel(Tensor x, float eps, Tensor out, int rows, int dim) {
-        MemorySegment xs = x.segment(), os = out.segment();
-        int bound = F.loopBound(dim);
-        parallelRange(rows, rowGrain(dim), (from, to) -> {
-            for (long r = from; r < to; r++) {
-                long base = r * dim * 4;
-                FloatVector acc = FloatVector.zero(F);
-                int i = 0;
-                for (; i < bound; i += L) {
-                    acc = acc.add(load(xs, base + 4L * i));
-                }
-                float sum = acc.reduceLanes(VectorOperators.ADD);
-                for (; i < dim; i++) {
-                    sum += xs.get(F32, base + 4L * i);
-                }
-                float mean = sum / dim;
-                FloatVector sq = FloatVector.zero(F);
-                for (i = 0; i < bound; i += L) {
-                    FloatVector c = load(xs, base + 4L * i).sub(mean);
-                    sq = c.fma(c, sq);
-                }
-                float var = sq.reduceLanes(VectorOperators.ADD);
-                for (; i < dim; i++) {
-                    float c = xs.get(F32, base + 4L * i) - mean;
-                    var = Math.fma(c, c, var);
-                }
-                float inv = (float) (1.0 / Math.sqrt((double) var / dim + eps));
-                for (i = 0; i < bound; i += L) {
-                    load(xs, base + 4L * i).sub(mean).mul(inv).intoMemorySegment(os, base + 4L * i, LE);
-                }
-                for (; i < dim; i++) {
-                    os.set(F32, base + 4L * i, (xs.get(F32, base + 4L * i) - mean) * inv);
-                }
-            }
-        });
-    }
-
-    @Override
-    protected void rmsNormKernel(Tensor x, Tensor scale, float eps, Tensor out, int rows, int dim) {
-        MemorySegment xs = x.segment(), ss = scale.segment(), os = out.segment();
-        int bound = F.loopBound(dim);
-        parallelRange(rows, rowGrain(dim), (from, to) -> {
-            for (long r = from; r < to; r++) {
-                long base = r * dim * 4;
-                FloatVector acc = FloatVector.zero(F);
-                int i = 0;
-                for (; i < bound; i += L) {
-                    FloatVector v = load(xs, base + 4L * i);
-                    acc = v.fma(v, acc);
-                }
-                float sq = acc.reduceLanes(VectorOperators.ADD);
-                for (; i < dim; i++) {
-                    float v = xs.get(F32, base + 4L * i);
-                    sq = Math.fma(v, v, sq);
-                }
-                float inv = (float) (1.0 / Math.sqrt((double) sq / dim + eps));
-                for (i = 0; i < bound; i += L) {
-                    load(xs, base + 4L * i).mul(inv).mul(load(ss, 4L * i)).intoMemorySegment(os, base + 4L * i, LE);
-                }
-                for (; i < dim; i++) {
-                    os.set(F32, base + 4L * i, xs.get(F32, base + 4L * i) * inv * ss.get(F32, 4L * i));
-                }
-            }
-        });
-    }
-
-    // ---- positions -------------------------------------------------------------------------------------------
-
-    @Override
-    protected void ropeTableKernel(Tensor ids, int[] axesDim, double theta, Tensor pe, int batch, int tokens) {
-        int axes = axesDim.length;
-        int pairs = pe.dim(3);
-        float[] omega = new float[pairs];
-        int[] axisOf = new int[pairs];
-        for (int a = 0, p = 0; a < axes; a++) {
-            for (int j = 0; j < axesDim[a] / 2; j++, p++) {
-                omega[p] = RopeFrequencies.omega(j, axesDim[a], theta);
-                axisOf[p] = a;
-            }
-        }
-        float[] pos = ids.toFloatArray(); // [batch·tokens, axes]: small
-        MemorySegment ps = pe.segment();
-        int bound = F.loopBound(pairs);
-        long rows = (long) batch * tokens;
-        parallelRange(rows, rowGrain(4 * pairs), (from, to) -> {
-            for (long row = from; row < to; row++) {
-                int posOff = (int) (row * axes);
-                long base = row * pairs * 16; // bytes: 4 floats per pair
-                int p = 0;
-                for (; p < bound; p += L) {
-                    FloatVector angle = FloatVector.fromArray(F, pos, posOff, axisOf, p).mul(FloatVector.fromArray(F, omega, p));
-                    FloatVector c = angle.lanewise(VectorOperators.COS), s = angle.lanewise(VectorOperators.SIN);
-                    long o = base + 16L * p;
-                    for (int k = 0; k < 4; k++) {
-                        Simd.TABLE_IDX[k].selectFrom(c, s).mul(Simd.TABLE_SIGN).intoMemorySegment(ps, o + 4L * k * L, LE);
-                    }
-                }
-                for (; p < pairs; p++) {
-                    float angle = pos[posOff + axisOf[p]] * omega[p];
-                    float c = (float) Math.cos(angle), s = (float) Math.sin(angle);
-                    long o = base + 16L * p;
-                    ps.set(F32, o, c);
-                    ps.set(F32, o + 4, -s);
-                    ps.set(F32, o + 8, s);
-                    ps.set(F32, o + 12, c);
-                }
-            }
-        });
-    }
-
-    /** Tokens per applyRope task: their coefficients (2·ROPE_TOKENS·headDim floats) stay in L1 for every head. */
-    static final int ROPE_TOKENS = 16;
-
-    @Override
-    protected void applyRopeKernel(Tensor x, Tensor pe, Tensor out, int batch, int heads, int tokens, int headDim, int peBatch) {
-        MemorySegment xs = x.segment(), ps = pe.segment(), os = out.segment();
-        int bound = F.loopBound(headDim); // L is even, so vector chunks hold whole pairs
-        long headBytes = (long) tokens * headDim * 4;
-        int blocks = (tokens + ROPE_TOKENS - 1) / ROPE_TOKENS;
-        // One task per (batch, block of tokens): the block's table entries are de-interleaved once into diagonal
-        // (m00, m11) and cross (m01, m10) coefficient rows, then every head streams its contiguous rows of the block:
-        // out = diag·x + cross·swap(x), one pass, one shuffle per vector.
-        Task body = (task, s) -> {
-            int b = task / blocks, t0 = (task % blocks) * ROPE_TOKENS, t1 = Math.min(tokens, t0 + ROPE_TOKENS);
-            long pb = peBatch == 1 ? 0 : b;
-            float[] coef = s.rope(2 * ROPE_TOKENS * headDim);
-            for (int t = t0; t < t1; t++) {
-                long peBase = (pb * tokens + t) * headDim * 8; // (headDim/2 pairs)·4 floats·4 bytes
-                int row = (t - t0) * 2 * headDim;
-                int d = 0;
-                for (; d < bound; d += L) {
-                    long m = peBase + 8L * d; // table of pair d/2
-                    FloatVector tv0 = load(ps, m), tv1 = load(ps, m + 4L * L);
-                    Simd.ROPE_DIAG_IDX.selectFrom(tv0, tv1).intoArray(coef, row + d);
-                    Simd.ROPE_CROSS_IDX.selectFrom(tv0, tv1).intoArray(coef, row + headDim + d);
-                }
-                for (; d < headDim; d += 2) {
-                    long m = peBase + 8L * d;
-                    coef[row + d] = ps.get(F32, m);
-                    coef[row + d + 1] = ps.get(F32, m + 12);
-                    coef[row + headDim + d] = ps.get(F32, m + 4);
-                    coef[row + headDim + d + 1] = ps.get(F32, m + 8);
-                }
-            }
-            for (int h = 0; h < heads; h++) {
-                long off = ((long) b * heads + h) * headBytes + (long) t0 * headDim * 4;
-                for (int t = t0; t < t1; t++, off += headDim * 4L) {
-                    int row = (t - t0) * 2 * headDim;
-                    int d = 0;
-                    for (; d < bound; d += L) {
-                        FloatVector xv = load(xs, off + 4L * d);
-                        FloatVector diag = FloatVector.fromArray(F, coef, row + d);
-                        FloatVector cross = FloatVector.fromArray(F, coef, row + headDim + d);
-                        cross.fma(xv.rearrange(Simd.SWAP_PAIRS), diag.mul(xv)).intoMemorySegment(os, off + 4L * d, LE);
-                    }
-                    for (; d < headDim; d += 2) {
-                        float x0 = xs.get(F32, off + 4L * d), x1 = xs.get(F32, off + 4L * d + 4);
-                        os.set(F32, off + 4L * d, Math.fma(coef[row + headDim + d], x1, coef[row + d] * x0));
-                        os.set(F32, off + 4L * d + 4, Math.fma(coef[row + headDim + d + 1], x0, coef[row + d + 1] * x1));
-                    }
-                }
-            }
-        };
-        parallelFor(batch * blocks, body);
-    }
-
-    @Override
-    protected void timestepEmbeddingKernel(Tensor t, float timeFactor, double maxPeriod, Tensor out, int batch, int dim) {
-        int half = dim / 2;
-        float[] freqs = TimestepFrequencies.of(half, maxPeriod);
-        MemorySegment ts = t.segment(), os = out.segment();
-        int bound = F.loopBound(half);
-        for (int b = 0; b < batch; b++) {
-            float tt = timeFactor * ts.getAtIndex(F32, b);
-            long row = (long) b * dim * 4;
-            int j = 0;
-            for (; j < bound; j += L) {
-                FloatVector arg = FloatVector.fromArray(F, freqs, j).mul(tt);
-                arg.lanewise(VectorOperators.COS).intoMemorySegment(os, row + 4L * j, LE);
-                arg.lanewise(VectorOperators.SIN).intoMemorySegment(os, row + 4L * (half + j), LE);
-            }
-            for (; j < half; j++) {
-                float arg = tt * freqs[j];
-                os.set(F32, row + 4L * j, (float) Math.cos(arg));
-                os.set(F32, row + 4L * (half + j), (float) Math.sin(arg));
-            }
-            if (dim % 2 != 0) {
-                os.set(F32, row + 4L * (dim - 1), 0f);
-            }
-        }
-    }
-
-    // ---- attention -------------------------------------------------------------------------------------------
 
     @Override
     protected void attentionKernel(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor refKeyScale,
@@ -860,450 +85,79 @@ public final class VectorBackend extends AbstractBackend {
             return;
         }
         float inv = (float) (1.0 / Math.sqrt(headDim));
-        float[] rf = refFactor(refKeyScale, lr, headDim, inv);
+        float[] rf = AttentionScores.refFactor(refKeyScale, lr, headDim, inv);
         VectorAttention att = new VectorAttention(q.segment(), k.segment(), v.segment(), lr > 0 ? refK.segment() : null,
                 lr > 0 ? refV.segment() : null, out.segment(), batch, heads, lq, lk, lr, headDim, refBatch, refStart, refTokens,
-                inv, rf, threads);
-        parallelFor(att.tasks(batch), (task, s) -> att.run(task));
+                inv, rf, pool.threads());
+        pool.parallelFor(att.tasks(batch), (task, s) -> att.run(task));
     }
 
-    /** Per-element factor of the reference query copy, {@code 1/√Dh · refKeyScale[d/2]}; null without reference keys. */
-    private static float[] refFactor(Tensor refKeyScale, int lr, int headDim, float inv) {
-        if (lr == 0) {
-            return null;
-        }
-        float[] f = new float[headDim];
-        for (int d = 0; d < headDim; d++) {
-            f[d] = refKeyScale == null ? inv : inv * refKeyScale.get(d / 2);
-        }
-        return f;
-    }
-
-    /** Byte offset of reference token {@code refStart} of batch {@code rb} (0 for a shared reference), head {@code h}. */
-    private static long refBase(int rb, int h, int heads, int refStart, int refTokens, long rowBytes) {
-        return (((long) rb * heads + h) * refTokens + refStart) * rowBytes;
-    }
-
-    /** Copies the task's queries scaled by 1/√Dh (own keys) and by the reference factor (reference keys). */
-    private static void prepareQueries(MemorySegment qs, long qBase, int nq, int headDim, float inv, float[] refFactor, Scratch s) {
-        int bound = F.loopBound(headDim);
-        for (int qi = 0; qi < nq; qi++) {
-            long src = qBase + (long) qi * headDim * 4;
-            int a = qi * headDim;
-            int d = 0;
-            for (; d < bound; d += L) {
-                FloatVector qv = load(qs, src + 4L * d);
-                qv.mul(inv).intoArray(s.qOwn, a + d);
-                if (refFactor != null) {
-                    qv.mul(FloatVector.fromArray(F, refFactor, d)).intoArray(s.qRef, a + d);
-                }
-            }
-            for (; d < headDim; d++) {
-                float qv = qs.get(F32, src + 4L * d);
-                s.qOwn[a + d] = qv * inv;
-                if (refFactor != null) {
-                    s.qRef[a + d] = qv * refFactor[d];
-                }
-            }
-        }
-    }
-
-    /** {@code logits[qi·ATT_KEYS + j] = qArr[qi]·k[j]} for a block of keys; 2 queries × 4 keys per step. */
-    private static void blockLogits(MemorySegment ks, long base, int nk, float[] qArr, int nq, int headDim, float[] logits) {
-        long rowBytes = (long) headDim * 4;
-        int bound = F.loopBound(headDim);
-        int qi = 0;
-        for (; qi + 1 < nq; qi += 2) {
-            int q0 = qi * headDim, q1 = q0 + headDim;
-            int j = 0;
-            for (; j + 3 < nk; j += 4) {
-                long k0 = base + j * rowBytes, k1 = k0 + rowBytes, k2 = k1 + rowBytes, k3 = k2 + rowBytes;
-                FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
-                FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-                for (int d = 0; d < bound; d += L) {
-                    long db = 4L * d;
-                    FloatVector x0 = FloatVector.fromArray(F, qArr, q0 + d), x1 = FloatVector.fromArray(F, qArr, q1 + d);
-                    FloatVector v0 = load(ks, k0 + db), v1 = load(ks, k1 + db), v2 = load(ks, k2 + db), v3 = load(ks, k3 + db);
-                    a00 = x0.fma(v0, a00);
-                    a01 = x0.fma(v1, a01);
-                    a02 = x0.fma(v2, a02);
-                    a03 = x0.fma(v3, a03);
-                    a10 = x1.fma(v0, a10);
-                    a11 = x1.fma(v1, a11);
-                    a12 = x1.fma(v2, a12);
-                    a13 = x1.fma(v3, a13);
-                }
-                float s00 = a00.reduceLanes(VectorOperators.ADD), s01 = a01.reduceLanes(VectorOperators.ADD);
-                float s02 = a02.reduceLanes(VectorOperators.ADD), s03 = a03.reduceLanes(VectorOperators.ADD);
-                float s10 = a10.reduceLanes(VectorOperators.ADD), s11 = a11.reduceLanes(VectorOperators.ADD);
-                float s12 = a12.reduceLanes(VectorOperators.ADD), s13 = a13.reduceLanes(VectorOperators.ADD);
-                for (int d = bound; d < headDim; d++) {
-                    long db = 4L * d;
-                    float x0 = qArr[q0 + d], x1 = qArr[q1 + d];
-                    float v0 = ks.get(F32, k0 + db), v1 = ks.get(F32, k1 + db), v2 = ks.get(F32, k2 + db), v3 = ks.get(F32, k3 + db);
-                    s00 = Math.fma(x0, v0, s00);
-                    s01 = Math.fma(x0, v1, s01);
-                    s02 = Math.fma(x0, v2, s02);
-                    s03 = Math.fma(x0, v3, s03);
-                    s10 = Math.fma(x1, v0, s10);
-                    s11 = Math.fma(x1, v1, s11);
-                    s12 = Math.fma(x1, v2, s12);
-                    s13 = Math.fma(x1, v3, s13);
-                }
-                int l0 = qi * ATT_KEYS + j, l1 = l0 + ATT_KEYS;
-                logits[l0] = s00;
-                logits[l0 + 1] = s01;
-                logits[l0 + 2] = s02;
-                logits[l0 + 3] = s03;
-                logits[l1] = s10;
-                logits[l1 + 1] = s11;
-                logits[l1 + 2] = s12;
-                logits[l1 + 3] = s13;
-            }
-            for (; j < nk; j++) {
-                long k0 = base + j * rowBytes;
-                logits[qi * ATT_KEYS + j] = dot(qArr, q0, ks, k0, bound, headDim);
-                logits[(qi + 1) * ATT_KEYS + j] = dot(qArr, q1, ks, k0, bound, headDim);
-            }
-        }
-        for (; qi < nq; qi++) {
-            int q0 = qi * headDim;
-            int j = 0;
-            for (; j + 3 < nk; j += 4) {
-                long k0 = base + j * rowBytes, k1 = k0 + rowBytes, k2 = k1 + rowBytes, k3 = k2 + rowBytes;
-                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-                for (int d = 0; d < bound; d += L) {
-                    long db = 4L * d;
-                    FloatVector x0 = FloatVector.fromArray(F, qArr, q0 + d);
-                    a0 = x0.fma(load(ks, k0 + db), a0);
-                    a1 = x0.fma(load(ks, k1 + db), a1);
-                    a2 = x0.fma(load(ks, k2 + db), a2);
-                    a3 = x0.fma(load(ks, k3 + db), a3);
-                }
-                float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-                float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-                for (int d = bound; d < headDim; d++) {
-                    long db = 4L * d;
-                    float x0 = qArr[q0 + d];
-                    s0 = Math.fma(x0, ks.get(F32, k0 + db), s0);
-                    s1 = Math.fma(x0, ks.get(F32, k1 + db), s1);
-                    s2 = Math.fma(x0, ks.get(F32, k2 + db), s2);
-                    s3 = Math.fma(x0, ks.get(F32, k3 + db), s3);
-                }
-                int l0 = qi * ATT_KEYS + j;
-                logits[l0] = s0;
-                logits[l0 + 1] = s1;
-                logits[l0 + 2] = s2;
-                logits[l0 + 3] = s3;
-            }
-            for (; j < nk; j++) {
-                logits[qi * ATT_KEYS + j] = dot(qArr, q0, ks, base + j * rowBytes, bound, headDim);
-            }
-        }
-    }
-
-    private static float dot(float[] qArr, int q0, MemorySegment ks, long k0, int bound, int headDim) {
-        FloatVector a = FloatVector.zero(F);
-        for (int d = 0; d < bound; d += L) {
-            a = FloatVector.fromArray(F, qArr, q0 + d).fma(load(ks, k0 + 4L * d), a);
-        }
-        float s = a.reduceLanes(VectorOperators.ADD);
-        for (int d = bound; d < headDim; d++) {
-            s = Math.fma(qArr[q0 + d], ks.get(F32, k0 + 4L * d), s);
-        }
-        return s;
-    }
-
-    // ---- analysis: attention probabilities, per-band logits ---------------------------------------------------
-
-    /**
-     * Tasks are (batch, head, block of queries) as in {@link #attentionKernel}: the logits of the block against
-     * blocks of own keys (queries pre-scaled by 1/√Dh) and of reference keys (queries pre-scaled by the
-     * reference factor, so the keys are read in place and never scaled) are written straight into the output
-     * rows, then each row gets a vectorized max, {@code EXP} with sum, and scaling by the reciprocal sum.
-     */
     @Override
     protected void attentionProbsKernel(Tensor q, Tensor k, Tensor refK, Tensor refKeyScale, Tensor out, int batch, int heads,
                                         int lq, int lk, int lr, int headDim, int refBatch, int refStart, int refTokens) {
-        int n = lk + lr;
-        if (batch == 0 || heads == 0 || lq == 0 || n == 0) {
-            return;
-        }
-        float inv = (float) (1.0 / Math.sqrt(headDim));
-        float[] rf = refFactor(refKeyScale, lr, headDim, inv);
-        MemorySegment qs = q.segment(), ks = k.segment(), os = out.segment();
-        MemorySegment rks = lr > 0 ? refK.segment() : null;
-        int qBlocks = (lq + ATT_QUERIES - 1) / ATT_QUERIES;
-        long rowBytes = (long) headDim * 4, outRowBytes = (long) n * 4;
-        parallelFor(batch * heads * qBlocks, (task, s) -> {
-            int qb = task % qBlocks, bh = task / qBlocks;
-            int b = bh / heads, h = bh % heads;
-            int i0 = qb * ATT_QUERIES, nq = Math.min(ATT_QUERIES, lq - i0);
-            s.attention(headDim);
-            prepareQueries(qs, ((long) bh * lq + i0) * rowBytes, nq, headDim, inv, rf, s);
-            long oBase = ((long) bh * lq + i0) * outRowBytes;
-            logitRows(ks, (long) bh * lk * rowBytes, lk, s.qOwn, nq, headDim, s.logits, os, oBase, outRowBytes, 0);
-            if (lr > 0) {
-                int rb = refBatch == 1 ? 0 : b;
-                logitRows(rks, refBase(rb, h, heads, refStart, refTokens, rowBytes), lr, s.qRef, nq, headDim, s.logits, os, oBase,
-                        outRowBytes, lk);
-            }
-            for (int qi = 0; qi < nq; qi++) {
-                softmaxInPlace(os, oBase + qi * outRowBytes, n);
-            }
-        });
+        AttentionAnalysis.attentionProbs(pool, q, k, refK, refKeyScale, out, batch, heads, lq, lk, lr, headDim, refBatch,
+                refStart, refTokens);
     }
 
-    /**
-     * Logits of {@code nq} prepared queries against {@code n} keys from byte {@code kBase} of {@code ks}, computed
-     * in blocks of {@link #ATT_KEYS} and copied into output rows (stride {@code outRowBytes}) from column {@code col0}.
-     */
-    private static void logitRows(MemorySegment ks, long kBase, int n, float[] qArr, int nq, int headDim, float[] logits,
-                                  MemorySegment os, long oBase, long outRowBytes, int col0) {
-        long rowBytes = (long) headDim * 4;
-        for (int j0 = 0; j0 < n; j0 += ATT_KEYS) {
-            int nk = Math.min(ATT_KEYS, n - j0);
-            blockLogits(ks, kBase + j0 * rowBytes, nk, qArr, nq, headDim, logits);
-            for (int qi = 0; qi < nq; qi++) {
-                MemorySegment.copy(logits, qi * ATT_KEYS, os, F32, oBase + qi * outRowBytes + 4L * (col0 + j0), nk);
-            }
-        }
-    }
-
-    /** Softmax of the {@code n} floats at byte {@code off} of {@code os}, in place. */
-    private static void softmaxInPlace(MemorySegment os, long off, int n) {
-        int bound = F.loopBound(n);
-        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        int j = 0;
-        for (; j < bound; j += L) {
-            mv = mv.max(load(os, off + 4L * j));
-        }
-        float m = mv.reduceLanes(VectorOperators.MAX);
-        for (; j < n; j++) {
-            m = Math.max(m, os.get(F32, off + 4L * j));
-        }
-        FloatVector sv = FloatVector.zero(F);
-        for (j = 0; j < bound; j += L) {
-            FloatVector p = load(os, off + 4L * j).sub(m).lanewise(VectorOperators.EXP);
-            p.intoMemorySegment(os, off + 4L * j, LE);
-            sv = sv.add(p);
-        }
-        float sum = sv.reduceLanes(VectorOperators.ADD);
-        for (; j < n; j++) {
-            float p = (float) Math.exp(os.get(F32, off + 4L * j) - m);
-            os.set(F32, off + 4L * j, p);
-            sum += p;
-        }
-        float norm = 1f / sum; // sum ≥ 1: the maximum contributes exp(0)
-        for (j = 0; j < bound; j += L) {
-            load(os, off + 4L * j).mul(norm).intoMemorySegment(os, off + 4L * j, LE);
-        }
-        for (; j < n; j++) {
-            os.set(F32, off + 4L * j, os.get(F32, off + 4L * j) * norm);
-        }
-    }
-
-    /** Lane {@code i} takes lane {@code i ^ 1}: the other element of its RoPE pair. */
-    private static final VectorShuffle<Float> SWAP_PAIRS = VectorShuffle.fromOp(F, i -> i ^ 1);
-
-    /**
-     * Tasks are (batch, head, block of queries), queries pre-scaled by 1/√Dh. Two ways to form the bands of a
-     * (query, key):
-     * <ul>
-     *   <li>per chunk: the products {@code q⊙k} are formed {@link Simd#L} channels at a time and added to their
-     *       pair-swapped copy, which leaves every chunk's term {@code q_{2p}k_{2p} + q_{2p+1}k_{2p+1}} in lane pair
-     *       {@code p}; the terms are stored (one band per chunk) or summed into their bands in chunk order;</li>
-     *   <li>masked (few bands): each query is copied once per band with the channels of other bands zeroed, and
-     *       band {@code c} is the SIMD dot product {@code (q⊙mask_c)·k}.</li>
-     * </ul>
-     * The masked way costs about {@code bands·(Dh/L + 2·log₂L)} vector operations per (query, key), the per-chunk
-     * way about {@code 5·Dh/L + 2·Dh} scalar and vector ones; the cheaper is taken.
-     */
     @Override
     protected void chunkLogitsKernel(Tensor q, Tensor k, int[] chunkBand, int bands, Tensor out, int batch, int heads,
                                      int lq, int lk, int headDim) {
-        if (batch == 0 || heads == 0 || lq == 0 || lk == 0) {
-            return;
-        }
-        int pairs = headDim / 2;
-        boolean identity = bands == pairs;
-        for (int p = 0; identity && p < pairs; p++) {
-            identity = chunkBand[p] == p;
-        }
-        final boolean perChunk = identity;
-        int blocks = (headDim + L - 1) / L;
-        boolean masked = !identity && (long) bands * (blocks + 2L * Integer.numberOfTrailingZeros(L)) < 5L * blocks + 2L * headDim;
-        float inv = (float) (1.0 / Math.sqrt(headDim));
-        MemorySegment qs = q.segment(), ks = k.segment(), os = out.segment();
-        int qBlocks = (lq + ATT_QUERIES - 1) / ATT_QUERIES;
-        long rowBytes = (long) headDim * 4;
-        int bound = F.loopBound(headDim); // L is even: vector chunks hold whole pairs
-        parallelFor(batch * heads * qBlocks, (task, s) -> {
-            int qb = task % qBlocks, bh = task / qBlocks;
-            int i0 = qb * ATT_QUERIES, nq = Math.min(ATT_QUERIES, lq - i0);
-            s.attention(headDim);
-            float[] band = s.bands(bands);
-            float[] qArr = s.qOwn, terms = s.acc; // terms: chunk p's term at index 2p
-            prepareQueries(qs, ((long) bh * lq + i0) * rowBytes, nq, headDim, inv, null, s);
-            if (masked) {
-                float[] qm = s.maskedQuery(bands * headDim);
-                for (int qi = 0; qi < nq; qi++) {
-                    java.util.Arrays.fill(qm, 0, bands * headDim, 0f);
-                    for (int d = 0; d < headDim; d++) {
-                        qm[chunkBand[d / 2] * headDim + d] = qArr[qi * headDim + d];
-                    }
-                    for (int j = 0; j < lk; j++) {
-                        long kRow = ((long) bh * lk + j) * rowBytes;
-                        long o = ((((long) bh * lq + i0 + qi) * lk) + j) * bands * 4;
-                        for (int c = 0; c < bands; c++) {
-                            os.set(F32, o + 4L * c, dot(qm, c * headDim, ks, kRow, bound, headDim));
-                        }
-                    }
-                }
-                return;
-            }
-            for (int qi = 0; qi < nq; qi++) {
-                int a = qi * headDim;
-                for (int j = 0; j < lk; j++) {
-                    long kRow = ((long) bh * lk + j) * rowBytes;
-                    int d = 0;
-                    for (; d < bound; d += L) {
-                        FloatVector prod = FloatVector.fromArray(F, qArr, a + d).mul(load(ks, kRow + 4L * d));
-                        prod.add(prod.rearrange(SWAP_PAIRS)).intoArray(terms, d);
-                    }
-                    for (; d < headDim; d += 2) {
-                        terms[d] = qArr[a + d] * ks.get(F32, kRow + 4L * d) + qArr[a + d + 1] * ks.get(F32, kRow + 4L * d + 4);
-                    }
-                    long o = ((((long) bh * lq + i0 + qi) * lk) + j) * bands * 4;
-                    if (perChunk) {
-                        for (int p = 0; p < pairs; p++) {
-                            os.set(F32, o + 4L * p, terms[2 * p]);
-                        }
-                    } else {
-                        java.util.Arrays.fill(band, 0, bands, 0f);
-                        for (int p = 0; p < pairs; p++) {
-                            band[chunkBand[p]] += terms[2 * p];
-                        }
-                        MemorySegment.copy(band, 0, os, F32, o, bands);
-                    }
-                }
-            }
-        });
+        AttentionAnalysis.chunkLogits(pool, q, k, chunkBand, bands, out, batch, heads, lq, lk, headDim);
     }
 
-    // ---- AdaIN -----------------------------------------------------------------------------------------------
+    @Override
+    protected void addKernel(Tensor a, Tensor b, Tensor out, long n) {
+        VectorElementwise.add(pool, a, b, out, n);
+    }
 
-    /** Tokens per partial sum of the AdaIN statistics (bounds the float accumulation error). */
-    static final int ADAIN_TOKENS = 64;
+    @Override
+    protected void siluKernel(Tensor x, Tensor out, long n) {
+        VectorElementwise.silu(pool, x, out, n);
+    }
 
-    /**
-     * Statistics per channel with {@link FloatVector} lanes across the contiguous channels of each token row: the
-     * reference's over all heads first (so that nothing is written before every statistic is read, even if
-     * {@code out} overlaps {@code ref}), then tasks of (batch, head) take their own statistics and write
-     * {@code (x − μ_x)·(σ_ref/σ_x) + μ_ref} token by token.
-     */
+    @Override
+    protected void geluTanhKernel(Tensor x, Tensor out, long n) {
+        VectorElementwise.geluTanh(pool, x, out, n);
+    }
+
+    @Override
+    protected void modulateKernel(Tensor x, Tensor shift, Tensor scale, Tensor out, int batch, int tokens, int dim) {
+        VectorElementwise.modulate(pool, x, shift, scale, out, batch, tokens, dim);
+    }
+
+    @Override
+    protected void gatedResidualKernel(Tensor residual, Tensor gate, Tensor y, Tensor out, int batch, int tokens, int dim) {
+        VectorElementwise.gatedResidual(pool, residual, gate, y, out, batch, tokens, dim);
+    }
+
+    @Override
+    protected void layerNormKernel(Tensor x, float eps, Tensor out, int rows, int dim) {
+        VectorNorms.layerNorm(pool, x, eps, out, rows, dim);
+    }
+
+    @Override
+    protected void rmsNormKernel(Tensor x, Tensor scale, float eps, Tensor out, int rows, int dim) {
+        VectorNorms.rmsNorm(pool, x, scale, eps, out, rows, dim);
+    }
+
+    @Override
+    protected void ropeTableKernel(Tensor ids, int[] axesDim, double theta, Tensor pe, int batch, int tokens) {
+        VectorRope.ropeTable(pool, ids, axesDim, theta, pe, batch, tokens);
+    }
+
+    @Override
+    protected void applyRopeKernel(Tensor x, Tensor pe, Tensor out, int batch, int heads, int tokens, int headDim, int peBatch) {
+        VectorRope.applyRope(pool, x, pe, out, batch, heads, tokens, headDim, peBatch);
+    }
+
+    @Override
+    protected void timestepEmbeddingKernel(Tensor t, float timeFactor, double maxPeriod, Tensor out, int batch, int dim) {
+        VectorTimestepEmbedding.embed(t, timeFactor, maxPeriod, out, batch, dim);
+    }
+
     @Override
     protected void adaInKernel(Tensor x, Tensor ref, float eps, Tensor out, int batch, int heads, int tokens, int headDim,
                                int refTokens, int tokenStart) {
-        if (batch == 0 || heads == 0 || headDim == 0) {
-            return;
-        }
-        MemorySegment xs = x.segment(), rs = ref.segment(), os = out.segment();
-        long rowBytes = (long) headDim * 4;
-        float[] refMean = new float[heads * headDim], refStd = new float[heads * headDim];
-        parallelFor(heads, (h, s) -> {
-            s.stats(headDim);
-            channelStats(rs, (long) h * refTokens * rowBytes, tokenStart, refTokens, headDim, eps, s);
-            System.arraycopy(s.mean, 0, refMean, h * headDim, headDim);
-            System.arraycopy(s.std, 0, refStd, h * headDim, headDim);
-        });
-        boolean inPlace = xs.isNative() && os.isNative() && xs.address() == os.address();
-        int bound = F.loopBound(headDim);
-        parallelFor(batch * heads, (bh, s) -> {
-            int h = bh % heads, r = h * headDim;
-            long base = (long) bh * tokens * rowBytes;
-            s.stats(headDim);
-            channelStats(xs, base, tokenStart, tokens, headDim, eps, s);
-            float[] mean = s.mean, gain = s.std;
-            int d = 0;
-            for (; d < bound; d += L) {
-                FloatVector.fromArray(F, refStd, r + d).div(FloatVector.fromArray(F, gain, d)).intoArray(gain, d);
-            }
-            for (; d < headDim; d++) {
-                gain[d] = refStd[r + d] / gain[d];
-            }
-            if (tokenStart > 0 && !inPlace) {
-                MemorySegment.copy(xs, base, os, base, tokenStart * rowBytes);
-            }
-            for (int t = tokenStart; t < tokens; t++) {
-                long row = base + t * rowBytes;
-                for (d = 0; d < bound; d += L) {
-                    load(xs, row + 4L * d).sub(FloatVector.fromArray(F, mean, d))
-                            .fma(FloatVector.fromArray(F, gain, d), FloatVector.fromArray(F, refMean, r + d))
-                            .intoMemorySegment(os, row + 4L * d, LE);
-                }
-                for (; d < headDim; d++) {
-                    os.set(F32, row + 4L * d, Math.fma(xs.get(F32, row + 4L * d) - mean[d], gain[d], refMean[r + d]));
-                }
-            }
-        });
-    }
-
-    /**
-     * Into {@code s.mean} and {@code s.std}: per channel of the {@code [*, headDim]} rows at byte {@code base},
-     * the mean and {@code sqrt(unbiased variance + eps)} over rows {@code [from, to)} (at least 2). Two passes
-     * (sum, then centered squares), each summing {@link #ADAIN_TOKENS} rows into a partial before adding it to
-     * the total.
-     */
-    private static void channelStats(MemorySegment xs, long base, int from, int to, int headDim, float eps, Scratch s) {
-        float[] mean = s.mean, std = s.std, part = s.part;
-        long rowBytes = (long) headDim * 4;
-        int bound = F.loopBound(headDim);
-        int n = to - from;
-        for (int pass = 0; pass < 2; pass++) {
-            float[] total = pass == 0 ? mean : std;
-            java.util.Arrays.fill(total, 0, headDim, 0f);
-            for (int t0 = from; t0 < to; t0 += ADAIN_TOKENS) {
-                int t1 = Math.min(to, t0 + ADAIN_TOKENS);
-                java.util.Arrays.fill(part, 0, headDim, 0f);
-                for (int t = t0; t < t1; t++) {
-                    long row = base + t * rowBytes;
-                    int d = 0;
-                    if (pass == 0) {
-                        for (; d < bound; d += L) {
-                            FloatVector.fromArray(F, part, d).add(load(xs, row + 4L * d)).intoArray(part, d);
-                        }
-                        for (; d < headDim; d++) {
-                            part[d] += xs.get(F32, row + 4L * d);
-                        }
-                    } else {
-                        for (; d < bound; d += L) {
-                            FloatVector c = load(xs, row + 4L * d).sub(FloatVector.fromArray(F, mean, d));
-                            c.fma(c, FloatVector.fromArray(F, part, d)).intoArray(part, d);
-                        }
-                        for (; d < headDim; d++) {
-                            float c = xs.get(F32, row + 4L * d) - mean[d];
-                            part[d] = Math.fma(c, c, part[d]);
-                        }
-                    }
-                }
-                int d = 0;
-                for (; d < bound; d += L) {
-                    FloatVector.fromArray(F, total, d).add(FloatVector.fromArray(F, part, d)).intoArray(total, d);
-                }
-                for (; d < headDim; d++) {
-                    total[d] += part[d];
-                }
-            }
-            float div = pass == 0 ? n : n - 1;
-            int d = 0;
-            for (; d < bound; d += L) {
-                FloatVector v = FloatVector.fromArray(F, total, d).div(div);
-                (pass == 0 ? v : v.add(eps).lanewise(VectorOperators.SQRT)).intoArray(total, d);
-            }
-            for (; d < headDim; d++) {
-                total[d] = pass == 0 ? total[d] / div : (float) Math.sqrt(total[d] / div + eps);
-            }
-        }
+        VectorAdaIn.adaIn(pool, x, ref, eps, out, batch, heads, tokens, headDim, refTokens, tokenStart);
     }
 }

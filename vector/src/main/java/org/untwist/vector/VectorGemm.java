@@ -333,7 +333,7 @@ final class VectorGemm {
                 for (; q < bound; q += L) {
                     ShortVector sv = ShortVector.fromMemorySegment(S, ws, src + 2L * q, LE);
                     IntVector iv = (IntVector) sv.convertShape(VectorOperators.S2I, I, 0);
-                    FloatVector f = bf16 ? iv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats() : VectorBackend.halfToFloat(iv);
+                    FloatVector f = bf16 ? iv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats() : HalfWidening.halfToFloat(iv);
                     f.intoArray(pb, dst + q * NR, SCATTER_B, 0);
                 }
                 for (; q < kc; q++) {

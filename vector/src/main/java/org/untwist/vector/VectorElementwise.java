@@ -1,0 +1,124 @@
+package org.untwist.vector;
+
+import static org.untwist.vector.Simd.F;
+import static org.untwist.vector.Simd.L;
+import static org.untwist.vector.Simd.LE;
+import static org.untwist.vector.Simd.load;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import org.untwist.tensor.Tensor;
+
+/**
+ * Elementwise kernels: {@code add}, {@code silu}, {@code geluTanh} over flat ranges, {@code modulate} and
+ * {@code gatedResidual} row by row (their shift, scale and gate are per batch element). Chunked only when large.
+ */
+final class VectorElementwise {
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** √(2/π) and √(2/π)·0.044715 in float. */
+    private static final float GELU_C0 = (float) Math.sqrt(2.0 / Math.PI), GELU_C1 = (float) (Math.sqrt(2.0 / Math.PI) * 0.044715);
+
+    private VectorElementwise() {
+    }
+
+    static void add(ComputePool pool, Tensor a, Tensor b, Tensor out, long n) {
+        MemorySegment as = a.segment(), bs = b.segment(), os = out.segment();
+        pool.parallelElements(n, (from, to) -> {
+            long i = from;
+            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
+                long o = 4 * i;
+                load(as, o).add(load(bs, o)).intoMemorySegment(os, o, LE);
+            }
+            for (; i < to; i++) {
+                os.setAtIndex(F32, i, as.getAtIndex(F32, i) + bs.getAtIndex(F32, i));
+            }
+        });
+    }
+
+    static void silu(ComputePool pool, Tensor x, Tensor out, long n) {
+        MemorySegment xs = x.segment(), os = out.segment();
+        pool.parallelElements(n, (from, to) -> {
+            long i = from;
+            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
+                long o = 4 * i;
+                FloatVector v = load(xs, o);
+                v.div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoMemorySegment(os, o, LE);
+            }
+            for (; i < to; i++) {
+                float v = xs.getAtIndex(F32, i);
+                os.setAtIndex(F32, i, v / (1f + (float) Math.exp(-v)));
+            }
+        });
+    }
+
+    /**
+     * GELU (tanh approximation) as {@code x · sigmoid(2u) = x / (1 + exp(−2u))} with {@code u = √(2/π)(x + 0.044715x³)},
+     * which equals {@code 0.5·x·(1 + tanh(u))} but keeps its relative accuracy for negative x, where
+     * {@code 1 + tanh(u)} cancels.
+     */
+    static void geluTanh(ComputePool pool, Tensor x, Tensor out, long n) {
+        MemorySegment xs = x.segment(), os = out.segment();
+        pool.parallelElements(n, (from, to) -> {
+            long i = from;
+            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
+                long o = 4 * i;
+                FloatVector v = load(xs, o);
+                FloatVector u2 = v.mul(v).fma(GELU_C1, GELU_C0).mul(v).mul(-2f); // −2u
+                v.div(u2.lanewise(VectorOperators.EXP).add(1f)).intoMemorySegment(os, o, LE);
+            }
+            for (; i < to; i++) {
+                float v = xs.getAtIndex(F32, i);
+                float u2 = Math.fma(v * v, GELU_C1, GELU_C0) * v * -2f;
+                os.setAtIndex(F32, i, v / (1f + (float) Math.exp(u2)));
+            }
+        });
+    }
+
+    static void modulate(ComputePool pool, Tensor x, Tensor shift, Tensor scale, Tensor out, int batch, int tokens, int dim) {
+        MemorySegment xs = x.segment(), sh = shift.segment(), sc = scale.segment(), os = out.segment();
+        int bound = F.loopBound(dim);
+        long rows = (long) batch * tokens;
+        pool.parallelRows(rows, dim, (from, to) -> {
+            for (long row = from; row < to; row++) {
+                long base = row * dim * 4;
+                long pb = (row / tokens) * dim * 4;
+                int i = 0;
+                for (; i < bound; i += L) {
+                    long o = 4L * i;
+                    FloatVector s1 = load(sc, pb + o).add(1f);
+                    load(xs, base + o).fma(s1, load(sh, pb + o)).intoMemorySegment(os, base + o, LE);
+                }
+                for (; i < dim; i++) {
+                    long o = 4L * i;
+                    os.set(F32, base + o, Math.fma(xs.get(F32, base + o), 1f + sc.get(F32, pb + o), sh.get(F32, pb + o)));
+                }
+            }
+        });
+    }
+
+    static void gatedResidual(ComputePool pool, Tensor residual, Tensor gate, Tensor y, Tensor out, int batch, int tokens,
+                              int dim) {
+        MemorySegment rs = residual.segment(), gs = gate.segment(), ys = y.segment(), os = out.segment();
+        int bound = F.loopBound(dim);
+        long rows = (long) batch * tokens;
+        pool.parallelRows(rows, dim, (from, to) -> {
+            for (long row = from; row < to; row++) {
+                long base = row * dim * 4;
+                long pb = (row / tokens) * dim * 4;
+                int i = 0;
+                for (; i < bound; i += L) {
+                    long o = 4L * i;
+                    load(ys, base + o).fma(load(gs, pb + o), load(rs, base + o)).intoMemorySegment(os, base + o, LE);
+                }
+                for (; i < dim; i++) {
+                    long o = 4L * i;
+                    os.set(F32, base + o, Math.fma(ys.get(F32, base + o), gs.get(F32, pb + o), rs.get(F32, base + o)));
+                }
+            }
+        });
+    }
+}

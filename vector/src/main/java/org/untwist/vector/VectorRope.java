@@ -1,0 +1,123 @@
+package org.untwist.vector;
+
+import static org.untwist.vector.Simd.F;
+import static org.untwist.vector.Simd.L;
+import static org.untwist.vector.Simd.LE;
+import static org.untwist.vector.Simd.load;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import org.untwist.backend.RopeFrequencies;
+import org.untwist.tensor.Tensor;
+
+/**
+ * Rotary position embeddings: {@code ropeTable} computes the 2×2 rotation of every (token, pair) with vector
+ * {@code COS}/{@code SIN}; {@code applyRope} applies it over blocks of tokens, each block's table de-interleaved once
+ * into diagonal and cross coefficients, then every head streams its contiguous rows of the block.
+ */
+final class VectorRope {
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** Tokens per applyRope task: their coefficients (2·ROPE_TOKENS·headDim floats) stay in L1 for every head. */
+    static final int ROPE_TOKENS = 16;
+
+    private VectorRope() {
+    }
+
+    static void ropeTable(ComputePool pool, Tensor ids, int[] axesDim, double theta, Tensor pe, int batch, int tokens) {
+        int axes = axesDim.length;
+        int pairs = pe.dim(3);
+        float[] omega = new float[pairs];
+        int[] axisOf = new int[pairs];
+        for (int a = 0, p = 0; a < axes; a++) {
+            for (int j = 0; j < axesDim[a] / 2; j++, p++) {
+                omega[p] = RopeFrequencies.omega(j, axesDim[a], theta);
+                axisOf[p] = a;
+            }
+        }
+        float[] pos = ids.toFloatArray(); // [batch·tokens, axes]: small
+        MemorySegment ps = pe.segment();
+        int bound = F.loopBound(pairs);
+        long rows = (long) batch * tokens;
+        pool.parallelRows(rows, 4 * pairs, (from, to) -> {
+            for (long row = from; row < to; row++) {
+                int posOff = (int) (row * axes);
+                long base = row * pairs * 16; // bytes: 4 floats per pair
+                int p = 0;
+                for (; p < bound; p += L) {
+                    FloatVector angle = FloatVector.fromArray(F, pos, posOff, axisOf, p).mul(FloatVector.fromArray(F, omega, p));
+                    FloatVector c = angle.lanewise(VectorOperators.COS), s = angle.lanewise(VectorOperators.SIN);
+                    long o = base + 16L * p;
+                    for (int k = 0; k < 4; k++) {
+                        Simd.TABLE_IDX[k].selectFrom(c, s).mul(Simd.TABLE_SIGN).intoMemorySegment(ps, o + 4L * k * L, LE);
+                    }
+                }
+                for (; p < pairs; p++) {
+                    float angle = pos[posOff + axisOf[p]] * omega[p];
+                    float c = (float) Math.cos(angle), s = (float) Math.sin(angle);
+                    long o = base + 16L * p;
+                    ps.set(F32, o, c);
+                    ps.set(F32, o + 4, -s);
+                    ps.set(F32, o + 8, s);
+                    ps.set(F32, o + 12, c);
+                }
+            }
+        });
+    }
+
+    static void applyRope(ComputePool pool, Tensor x, Tensor pe, Tensor out, int batch, int heads, int tokens, int headDim,
+                          int peBatch) {
+        MemorySegment xs = x.segment(), ps = pe.segment(), os = out.segment();
+        int bound = F.loopBound(headDim); // L is even, so vector chunks hold whole pairs
+        long headBytes = (long) tokens * headDim * 4;
+        int blocks = (tokens + ROPE_TOKENS - 1) / ROPE_TOKENS;
+        // One task per (batch, block of tokens): the block's table entries are de-interleaved once into diagonal
+        // (m00, m11) and cross (m01, m10) coefficient rows, then every head streams its contiguous rows of the block:
+        // out = diag·x + cross·swap(x), one pass, one shuffle per vector.
+        ComputePool.Task body = (task, s) -> {
+            int b = task / blocks, t0 = (task % blocks) * ROPE_TOKENS, t1 = Math.min(tokens, t0 + ROPE_TOKENS);
+            long pb = peBatch == 1 ? 0 : b;
+            float[] coef = s.rope(2 * ROPE_TOKENS * headDim);
+            for (int t = t0; t < t1; t++) {
+                long peBase = (pb * tokens + t) * headDim * 8; // (headDim/2 pairs)·4 floats·4 bytes
+                int row = (t - t0) * 2 * headDim;
+                int d = 0;
+                for (; d < bound; d += L) {
+                    long m = peBase + 8L * d; // table of pair d/2
+                    FloatVector tv0 = load(ps, m), tv1 = load(ps, m + 4L * L);
+                    Simd.ROPE_DIAG_IDX.selectFrom(tv0, tv1).intoArray(coef, row + d);
+                    Simd.ROPE_CROSS_IDX.selectFrom(tv0, tv1).intoArray(coef, row + headDim + d);
+                }
+                for (; d < headDim; d += 2) {
+                    long m = peBase + 8L * d;
+                    coef[row + d] = ps.get(F32, m);
+                    coef[row + d + 1] = ps.get(F32, m + 12);
+                    coef[row + headDim + d] = ps.get(F32, m + 4);
+                    coef[row + headDim + d + 1] = ps.get(F32, m + 8);
+                }
+            }
+            for (int h = 0; h < heads; h++) {
+                long off = ((long) b * heads + h) * headBytes + (long) t0 * headDim * 4;
+                for (int t = t0; t < t1; t++, off += headDim * 4L) {
+                    int row = (t - t0) * 2 * headDim;
+                    int d = 0;
+                    for (; d < bound; d += L) {
+                        FloatVector xv = load(xs, off + 4L * d);
+                        FloatVector diag = FloatVector.fromArray(F, coef, row + d);
+                        FloatVector cross = FloatVector.fromArray(F, coef, row + headDim + d);
+                        cross.fma(xv.rearrange(Simd.SWAP_PAIRS), diag.mul(xv)).intoMemorySegment(os, off + 4L * d, LE);
+                    }
+                    for (; d < headDim; d += 2) {
+                        float x0 = xs.get(F32, off + 4L * d), x1 = xs.get(F32, off + 4L * d + 4);
+                        os.set(F32, off + 4L * d, Math.fma(coef[row + headDim + d], x1, coef[row + d] * x0));
+                        os.set(F32, off + 4L * d + 4, Math.fma(coef[row + headDim + d + 1], x0, coef[row + d + 1] * x1));
+                    }
+                }
+            }
+        };
+        pool.parallelFor(batch * blocks, body);
+    }
+}
