@@ -785,6 +785,30 @@ class OpConformanceTest {
         }
     }
 
+    /**
+     * One backend instance, one thread, attention calls whose shapes change from call to call: per-thread buffers
+     * sized by an earlier call must still fit. The first pair once threw ArrayIndexOutOfBoundsException in the
+     * vector backend (running max/sum arrays grown only with the packed queries).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void attentionShapesChangingOnOneBackend(String name) {
+        int[][] shapes = {{1, 1, 32, 32, 128}, {1, 8, 512, 512, 8}, {2, 3, 7, 300, 64}, {1, 1, 900, 40, 2}, {1, 2, 40, 40, 256}};
+        try (Backend be = create(name, 1); ScalarBackend oracle = new ScalarBackend()) {
+            for (int[] s : shapes) {
+                String what = "B=" + s[0] + " H=" + s[1] + " Lq=" + s[2] + " Lk=" + s[3] + " Dh=" + s[4] + " after the shapes before it";
+                long seed = seedOf("attention sequence", what);
+                try (Scope sc = new Scope()) {
+                    AttCase c = attCase(sc, new Random(seed), s[0], s[1], s[2], s[3], s[4], 1, -1, 1, false);
+                    Tensor got = c.outShaped(sc), want = c.outShaped(sc);
+                    c.run(be, got);
+                    c.run(oracle, want);
+                    assertWithin(ctx(name, "attention", seed, what), "attention", got, want, attentionTol(c, want));
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("backends")
     void sharedAttention(String name) {
