@@ -210,12 +210,7 @@ class OpSequenceFuzzTest {
                 ctx = "layerNorm/rmsNorm " + Arrays.toString(d) + " eps " + eps;
                 be.layerNorm(x, eps, got);
                 ORACLE.layerNorm(x, eps, want);
-                float[] e = want.toFloatArray();
-                double[] lnTol = new double[e.length];
-                for (int i = 0; i < e.length; i++) {
-                    lnTol[i] = 2 * OpConformanceTest.U * Math.sqrt(dim) * (1 + Math.abs(e[i]));
-                }
-                check(key, ctx, ctxTail, "layerNorm", got, want, lnTol);
+                check(key, ctx, ctxTail, "layerNorm", got, want, OpConformanceTest.layerNormTol(x, eps, want, dim));
                 be.rmsNorm(x, scale, eps, got);
                 ORACLE.rmsNorm(x, scale, eps, want);
                 float[] e2 = want.toFloatArray();
