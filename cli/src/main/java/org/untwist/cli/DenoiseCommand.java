@@ -49,13 +49,11 @@ final class DenoiseCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         var log = spec.commandLine().getOut();
-        if (steps < 1) {
-            throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
-        }
-        if (!Float.isFinite(guidance)) {
-            throw new IllegalArgumentException("--guidance must be a finite number");
-        }
-        try (Backend be = options.create();
+        Checks.steps("--steps", steps);
+        Checks.guidance("--guidance", guidance);
+        options.validate();
+        try (Outputs files = output.check();
+             Backend be = options.create();
              FluxModel m = model.load(be);
              SafeTensors in = TensorFiles.open(inputs, "inputs")) {
             FluxInputs start = TensorFiles.modelInputs(in, false, false);
@@ -63,6 +61,9 @@ final class DenoiseCommand implements Callable<Integer> {
             try (Tensor t = Tensor.allocate(b); Tensor g = Tensor.allocate(b)) {
                 start = start.with(start.img(), t, g);
                 start.validate(m.config());
+                long li = start.imageTokens(), ch = m.config().outChannels();
+                MemoryBudget.require("denoise", MemoryBudget.sum(FluxModel.workspaceBytes(m.config(), b, start.textTokens(), li),
+                        MemoryBudget.floats(b, 2 * li * ch + ch + 2)), "for batch " + b);
                 float[] schedule = FlowMatchSchedule.timesteps(steps, start.imageTokens(), !noShift);
                 log.println("schedule: " + Arrays.toString(schedule));
                 long begin = System.nanoTime();
@@ -71,7 +72,7 @@ final class DenoiseCommand implements Callable<Integer> {
                     log.printf("denoised on %s in %.1f ms%n", be.name(), (System.nanoTime() - begin) / 1e6);
                     Map<String, Tensor> outs = new LinkedHashMap<>();
                     outs.put("denoised", denoised);
-                    output.write(outs, log);
+                    output.write(files, outs, log);
                 }
             }
         }

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.untwist.backend.Backend;
+import org.untwist.flux.FluxConfig;
 import org.untwist.flux.FluxInputs;
 import org.untwist.flux.FluxModel;
 import org.untwist.io.SafeTensors;
@@ -36,11 +37,17 @@ final class ForwardCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         var log = spec.commandLine().getOut();
-        try (Backend be = options.create();
+        options.validate();
+        try (Outputs files = output.check();
+             Backend be = options.create();
              FluxModel m = model.load(be);
              SafeTensors in = TensorFiles.open(inputs, "inputs")) {
             FluxInputs fi = TensorFiles.modelInputs(in, m.config().guidanceEmbed(), true);
             fi.validate(m.config());
+            FluxConfig c = m.config();
+            long b = fi.batch(), li = fi.imageTokens(), l = fi.textTokens() + li;
+            MemoryBudget.require("forward", MemoryBudget.sum(FluxModel.workspaceBytes(c, b, fi.textTokens(), li),
+                    MemoryBudget.floats(b, li, c.outChannels()), MemoryBudget.floats(b, l, 2L * c.headDim())), "for batch " + b);
             try (Tensor pred = Tensor.allocate(fi.batch(), fi.imageTokens(), m.config().outChannels());
                  Tensor pe = m.positionTable(fi.txtIds(), fi.imgIds())) {
                 long t0 = System.nanoTime();
@@ -49,7 +56,7 @@ final class ForwardCommand implements Callable<Integer> {
                 Map<String, Tensor> outs = new LinkedHashMap<>();
                 outs.put("pred", pred);
                 outs.put("pe", pe);
-                output.write(outs, log);
+                output.write(files, outs, log);
             }
         }
         return 0;

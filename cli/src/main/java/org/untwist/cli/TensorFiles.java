@@ -1,6 +1,5 @@
 package org.untwist.cli;
 
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,15 +34,6 @@ final class TensorFiles {
         return new FluxInputs(require(f, "img"), require(f, "img_ids"), require(f, "txt"), require(f, "txt_ids"), require(f, "y"),
                 needTimesteps ? require(f, "timesteps") : null,
                 needGuidance && f.contains("guidance") ? f.tensor("guidance") : null);
-    }
-
-    static void write(Path out, Map<String, Tensor> tensors, PrintWriter log) throws IOException {
-        Path parent = out.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
-        }
-        SafeTensors.write(out, tensors, Map.of("producer", "untwist"));
-        log.println("wrote " + out + ": " + describe(tensors));
     }
 
     static String describe(Map<String, Tensor> tensors) {
