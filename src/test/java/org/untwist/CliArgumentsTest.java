@@ -283,6 +283,30 @@ class CliArgumentsTest {
         assertEquals(List.of("garbage.safetensors", "old.safetensors"), Files.list(tmp).map(p -> p.getFileName().toString()).sorted().toList());
     }
 
+    /** Usage errors (an option's value of the wrong type, a missing value or option, an unknown option): one line, exit code 2. */
+    @Test
+    void usageErrorsAreOneLine() {
+        String out = tmp.resolve("o.safetensors").toString();
+        String[][] cases = {
+                {"generate", "--model", MODEL, "--inputs", INPUTS, "--steps", "many", "--out", out},
+                {"generate", "--model", MODEL, "--inputs", INPUTS, "--threads", "99999999999", "--out", out},
+                {"generate", "--model", MODEL, "--inputs", INPUTS, "--targets", "1e9", "--out", out},
+                {"generate", "--model", MODEL, "--inputs", INPUTS},
+                {"forward", "--model"},
+                {"denoise", "--model", MODEL, "--inputs", INPUTS, "--stepz", "4", "--out", out},
+                {"nonesuch"},
+                {},
+        };
+        for (String[] a : cases) {
+            CliTest.Result r = run(a);
+            String cmd = String.join(" ", a);
+            assertEquals(2, r.code(), cmd + ": " + r.err());
+            assertEquals(1, r.err().strip().lines().count(), cmd + ": one line: " + r.err());
+            assertTrue(r.err().startsWith("untwist: usage error: ") && r.err().contains("--help"), cmd + ": " + r.err());
+        }
+        assertFalse(Files.exists(Path.of(out)));
+    }
+
     /** An unreadable or malformed config.json: one line naming the file and the reason, for every command that reads one. */
     @Test
     void badConfigIsOneLine() throws IOException {

@@ -81,15 +81,13 @@ final class AnalyzeCommand implements Callable<Integer> {
         List<String> charts = new ArrayList<>();
         Map<String, Object> json = new LinkedHashMap<>();
         try (Outputs files = new Outputs().folder("--out-dir", outDir);
-             Backend be = options.create();
-             FluxModel fm = model.load(be);
              SafeTensors in = TensorFiles.open(inputs, "inputs")) {
-            FluxConfig c = fm.config();
+            FluxConfig c = model.config();
             long li0 = in.contains("img") && in.tensor("img").rank() == 3 ? in.tensor("img").dim(1) : 0;
             MemoryBudget.require("analyze", SharedBatch.bytesNeeded(in, c, 1, true, bands + 1, true), "for " + li0 + " image tokens");
             MemoryBudget.requireHeap("analyze", MemoryBudget.floats(steps, c.depth() + c.depthSingleBlocks(), 3, li0),
                     "for the attention maps of " + steps + " steps");
-            try (SharedBatch batch = SharedBatch.build(in, 1, refSeed, seed)) {
+            try (Backend be = options.create(); FluxModel fm = model.load(be); SharedBatch batch = SharedBatch.build(in, 1, refSeed, seed)) {
                 analyze(c, fm, be, batch, files, json, charts);
             }
         }

@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 import org.untwist.backend.Backend;
 import org.untwist.sampling.EulerSampler;
 import org.untwist.sampling.FlowMatchSchedule;
+import org.untwist.flux.FluxConfig;
 import org.untwist.flux.FluxInputs;
 import org.untwist.flux.FluxModel;
 import org.untwist.io.SafeTensors;
@@ -53,17 +54,26 @@ final class DenoiseCommand implements Callable<Integer> {
         Checks.guidance("--guidance", guidance);
         options.validate();
         try (Outputs files = output.check();
-             Backend be = options.create();
-             FluxModel m = model.load(be);
              SafeTensors in = TensorFiles.open(inputs, "inputs")) {
+            FluxConfig c = model.config();
+            long[] dims = TensorFiles.geometry(in);
+            if (dims != null) { // b, lt, li
+                long ch = c.outChannels();
+                MemoryBudget.require("denoise", MemoryBudget.sum(FluxModel.workspaceBytes(c, dims[0], dims[1], dims[2]),
+                        MemoryBudget.floats(dims[0], 2 * dims[2] * ch + ch + 4)), "for batch " + dims[0]);
+            }
+            run(files, in, log);
+        }
+        return 0;
+    }
+
+    private void run(Outputs files, SafeTensors in, java.io.PrintWriter log) throws Exception {
+        try (Backend be = options.create(); FluxModel m = model.load(be)) {
             FluxInputs start = TensorFiles.modelInputs(in, false, false);
             int b = start.batch();
             try (Tensor t = Tensor.allocate(b); Tensor g = Tensor.allocate(b)) {
                 start = start.with(start.img(), t, g);
                 start.validate(m.config());
-                long li = start.imageTokens(), ch = m.config().outChannels();
-                MemoryBudget.require("denoise", MemoryBudget.sum(FluxModel.workspaceBytes(m.config(), b, start.textTokens(), li),
-                        MemoryBudget.floats(b, 2 * li * ch + ch + 2)), "for batch " + b);
                 float[] schedule = FlowMatchSchedule.timesteps(steps, start.imageTokens(), !noShift);
                 log.println("schedule: " + Arrays.toString(schedule));
                 long begin = System.nanoTime();
@@ -76,6 +86,5 @@ final class DenoiseCommand implements Callable<Integer> {
                 }
             }
         }
-        return 0;
     }
 }

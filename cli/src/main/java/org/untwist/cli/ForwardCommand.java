@@ -39,15 +39,22 @@ final class ForwardCommand implements Callable<Integer> {
         var log = spec.commandLine().getOut();
         options.validate();
         try (Outputs files = output.check();
-             Backend be = options.create();
-             FluxModel m = model.load(be);
              SafeTensors in = TensorFiles.open(inputs, "inputs")) {
+            FluxConfig c = model.config();
+            long[] g = TensorFiles.geometry(in);
+            if (g != null) { // b, lt, li
+                MemoryBudget.require("forward", MemoryBudget.sum(FluxModel.workspaceBytes(c, g[0], g[1], g[2]),
+                        MemoryBudget.floats(g[0], g[2], c.outChannels()), MemoryBudget.floats(g[0], g[1] + g[2], 2L * c.headDim())), "for batch " + g[0]);
+            }
+            run(files, in, log);
+        }
+        return 0;
+    }
+
+    private void run(Outputs files, SafeTensors in, java.io.PrintWriter log) throws Exception {
+        try (Backend be = options.create(); FluxModel m = model.load(be)) {
             FluxInputs fi = TensorFiles.modelInputs(in, m.config().guidanceEmbed(), true);
             fi.validate(m.config());
-            FluxConfig c = m.config();
-            long b = fi.batch(), li = fi.imageTokens(), l = fi.textTokens() + li;
-            MemoryBudget.require("forward", MemoryBudget.sum(FluxModel.workspaceBytes(c, b, fi.textTokens(), li),
-                    MemoryBudget.floats(b, li, c.outChannels()), MemoryBudget.floats(b, l, 2L * c.headDim())), "for batch " + b);
             try (Tensor pred = Tensor.allocate(fi.batch(), fi.imageTokens(), m.config().outChannels());
                  Tensor pe = m.positionTable(fi.txtIds(), fi.imgIds())) {
                 long t0 = System.nanoTime();
@@ -59,6 +66,5 @@ final class ForwardCommand implements Callable<Integer> {
                 output.write(files, outs, log);
             }
         }
-        return 0;
     }
 }

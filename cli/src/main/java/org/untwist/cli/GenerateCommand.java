@@ -87,12 +87,12 @@ final class GenerateCommand implements Callable<Integer> {
         boolean collect = stats != null && m != SharingMode.NONE;
         AttentionStats collector = collect ? new AttentionStats(radius) : null;
         try (Outputs outputs = new Outputs().file("--out", out).file("--stats", stats);
-             Backend be = options.create();
-             FluxModel fm = model.load(be);
              SafeTensors in = TensorFiles.open(inputs, "inputs")) {
-            MemoryBudget.require("generate", SharedBatch.bytesNeeded(in, fm.config(), targets, collect, 0, m == SharingMode.SHIFT_PE),
+            MemoryBudget.require("generate", SharedBatch.bytesNeeded(in, model.config(), targets, collect, 0, m == SharingMode.SHIFT_PE),
                     "for " + targets + (targets == 1 ? " target" : " targets"));
-            try (SharedBatch batch = SharedBatch.build(in, targets, refSeed, seed);
+            try (Backend be = options.create();
+                 FluxModel fm = model.load(be);
+                 SharedBatch batch = SharedBatch.build(in, targets, refSeed, seed);
                  SafeTensors refFile = reference == null ? null : TensorFiles.open(reference, "reference")) {
                 batch.inputs().validate(fm.config());
                 Tensor refLatent = refFile == null ? null : TensorFiles.require(refFile, "img");

@@ -26,6 +26,14 @@ public final class Main implements Runnable {
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> fail(ex, commandLine.getErr()));
+        cl.setParameterExceptionHandler((ex, arguments) -> { // usage errors: one line and where the help is, exit code 2
+            CommandLine c = ex.getCommandLine();
+            String hint = ex instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()
+                    ? " (did you mean " + String.join(" or ", u.getSuggestions()) + "?)" : "";
+            c.getErr().println("untwist: usage error: " + describe(ex) + hint + "; see '" + c.getCommandSpec().qualifiedName() + " --help'");
+            c.getErr().flush();
+            return 2;
+        });
         try {
             return cl.execute(args);
         } catch (OutOfMemoryError e) { // an Error passes picocli's handler; the outputs were already cleaned up on the way out

@@ -22,6 +22,17 @@ final class TensorFiles {
         return SafeTensors.open(file);
     }
 
+    /**
+     * {@code {batch, text tokens, image tokens}} from the shapes of 'img' and 'txt', for a memory estimate before
+     * anything is allocated; null when they are missing or of the wrong rank (validation names that later).
+     */
+    static long[] geometry(SafeTensors f) {
+        if (!f.contains("img") || !f.contains("txt") || f.tensor("img").rank() != 3 || f.tensor("txt").rank() != 3) {
+            return null;
+        }
+        return new long[] {f.tensor("img").dim(0), f.tensor("txt").dim(1), f.tensor("img").dim(1)};
+    }
+
     static Tensor require(SafeTensors f, String name) {
         if (!f.contains(name)) {
             throw new IllegalArgumentException(f.path() + ": missing input tensor '" + name + "' (it holds " + f.names() + ")");
