@@ -7,6 +7,7 @@ module org.untwist.cli {
     requires org.jfree.jfreechart;
     requires com.fasterxml.jackson.databind;
     requires java.desktop;
+    requires jdk.management; // MemoryBudget: the machine's free memory, container-aware
 
     opens org.untwist.cli to info.picocli; // picocli reads the commands' annotated fields reflectively
 }

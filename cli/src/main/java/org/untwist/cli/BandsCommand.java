@@ -33,6 +33,19 @@ final class BandsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        Checks.between("--dim", dim, 2, MAX_DIM);
+        Checks.between("--max-shift", maxShift, 0, MAX_SHIFT);
+        try (Outputs files = new Outputs().file("--out", out)) {
+            return run(files);
+        }
+    }
+
+    /** Larger head dimensions than any transformer's (FLUX.1: 128); beyond them the table only costs time. */
+    static final int MAX_DIM = 65_536;
+    /** Larger shifts than any position grid (FLUX.1 at 2048 px: 128 cells a side); a typo beyond that fills the screen. */
+    static final int MAX_SHIFT = 100_000;
+
+    private int run(Outputs files) throws IOException {
         double[][] t = BandCurves.table(dim, theta, bands, maxShift);
         int chunks = dim / 2;
         String[] header = new String[bands + 2];
@@ -60,11 +73,8 @@ final class BandsCommand implements Callable<Integer> {
             log.println(line);
         }
         if (out != null) {
-            Path parent = out.toAbsolutePath().getParent();
-            if (parent != null) {
-                Files.createDirectories(parent);
-            }
-            Files.writeString(out, csv);
+            files.write(out, f -> Files.writeString(f, csv));
+            files.commit();
             log.println("wrote " + out);
         }
         return 0;

@@ -1,6 +1,5 @@
 package org.untwist.cli;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -16,6 +15,8 @@ import org.untwist.demo.GlyphImage;
 import org.untwist.demo.GlyphMetrics;
 import org.untwist.demo.GlyphModel;
 import org.untwist.demo.StyleTransfer;
+import org.untwist.flux.FluxConfig;
+import org.untwist.flux.FluxModel;
 import org.untwist.method.SharingMode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -60,11 +61,28 @@ final class DemoCommand implements Callable<Integer> {
         return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.3f", v);
     }
 
+    /** Native memory of one mode's generation: the model's workspace and statistics for 1 + prompts images, inputs, sampler. */
+    static long bytesNeeded(GlyphModel gm, int prompts) {
+        FluxConfig c = gm.flux().config();
+        long b = 1L + prompts, grid = gm.imageSize() / 2, li = grid * grid, ch = c.inChannels();
+        return MemoryBudget.sum(FluxModel.workspaceBytes(c, b, 1, li), FluxModel.sharingBytes(c, b, 1, li, true, 0, false),
+                MemoryBudget.floats(b, li * ch + li * 3 + c.contextInDim() + 3 + c.vecInDim() + 2),
+                MemoryBudget.floats(b, 2 * li * ch + ch + 2), MemoryBudget.floats(2, li, ch));
+    }
+
     @Override
     public Integer call() throws Exception {
         var log = spec.commandLine().getOut();
-        try (Backend be = options.create(); GlyphModel gm = model.load(be)) {
+        Checks.steps("--steps", steps);
+        method.plan(SharingMode.UNTWISTED, steps); // every knob checked before any work
+        options.validate();
+        try (Outputs files = new Outputs().file("--out", out); Backend be = options.create(); GlyphModel gm = model.load(be)) {
             int[] idx = prompts.stream().mapToInt(gm::promptIndex).toArray();
+            int refs = gm.references().size();
+            if (reference < 0 || reference >= refs) {
+                throw new IllegalArgumentException("--reference " + reference + " does not exist: the set has " + refs + " references (0-" + (refs - 1) + ")");
+            }
+            MemoryBudget.require("demo", bytesNeeded(gm, idx.length), "for " + idx.length + (idx.length == 1 ? " prompt" : " prompts"));
             GlyphImage ref = gm.references().image(reference);
             char refChar = gm.vocabulary().charAt(gm.references().character()[reference]);
             log.printf("reference %d: '%c' in %s; prompts %s; %d steps, seed %d, backend %s%n", reference, refChar,
@@ -92,12 +110,10 @@ final class DemoCommand implements Callable<Integer> {
             for (SharingMode m : MODES) {
                 columns.add(m.label());
             }
-            Path parent = out.toAbsolutePath().getParent();
-            if (parent != null) {
-                Files.createDirectories(parent);
-            }
-            boolean labelled = GridPng.write(out, columns, prompts, cells, 4);
-            log.println("wrote " + out + (labelled ? "" : " without labels (no fonts on this machine); columns: " + String.join(" | ", columns)));
+            boolean[] labelled = {false};
+            files.write(out, f -> labelled[0] = GridPng.write(f, columns, prompts, cells, 4));
+            files.commit();
+            log.println("wrote " + out + (labelled[0] ? "" : " without labels (no fonts on this machine); columns: " + String.join(" | ", columns)));
             log.printf("%-14s %12s %10s %10s %10s %10s %10s%n", "mode", "aligned_mass", "ref_share", "copy", "copy_rate", "content", "style");
             GlyphMetrics.Features rf = metrics.features(ref);
             for (SharingMode m : MODES) {

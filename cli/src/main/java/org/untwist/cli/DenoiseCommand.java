@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 import org.untwist.backend.Backend;
 import org.untwist.sampling.EulerSampler;
 import org.untwist.sampling.FlowMatchSchedule;
+import org.untwist.flux.FluxConfig;
 import org.untwist.flux.FluxInputs;
 import org.untwist.flux.FluxModel;
 import org.untwist.io.SafeTensors;
@@ -49,15 +50,25 @@ final class DenoiseCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         var log = spec.commandLine().getOut();
-        if (steps < 1) {
-            throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
-        }
-        if (!Float.isFinite(guidance)) {
-            throw new IllegalArgumentException("--guidance must be a finite number");
-        }
-        try (Backend be = options.create();
-             FluxModel m = model.load(be);
+        Checks.steps("--steps", steps);
+        Checks.guidance("--guidance", guidance);
+        options.validate();
+        try (Outputs files = output.check();
              SafeTensors in = TensorFiles.open(inputs, "inputs")) {
+            FluxConfig c = model.config();
+            long[] dims = TensorFiles.geometry(in);
+            if (dims != null) { // b, lt, li
+                long ch = c.outChannels();
+                MemoryBudget.require("denoise", MemoryBudget.sum(FluxModel.workspaceBytes(c, dims[0], dims[1], dims[2]),
+                        MemoryBudget.floats(dims[0], 2 * dims[2] * ch + ch + 4)), "for batch " + dims[0]);
+            }
+            run(files, in, log);
+        }
+        return 0;
+    }
+
+    private void run(Outputs files, SafeTensors in, java.io.PrintWriter log) throws Exception {
+        try (Backend be = options.create(); FluxModel m = model.load(be)) {
             FluxInputs start = TensorFiles.modelInputs(in, false, false);
             int b = start.batch();
             try (Tensor t = Tensor.allocate(b); Tensor g = Tensor.allocate(b)) {
@@ -71,10 +82,9 @@ final class DenoiseCommand implements Callable<Integer> {
                     log.printf("denoised on %s in %.1f ms%n", be.name(), (System.nanoTime() - begin) / 1e6);
                     Map<String, Tensor> outs = new LinkedHashMap<>();
                     outs.put("denoised", denoised);
-                    output.write(outs, log);
+                    output.write(files, outs, log);
                 }
             }
         }
-        return 0;
     }
 }

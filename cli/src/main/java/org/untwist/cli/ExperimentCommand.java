@@ -64,24 +64,38 @@ final class ExperimentCommand implements Callable<Integer> {
         if (quick) {
             settings = settings.subList(0, 4);
         }
-        Files.createDirectories(outDir);
+        Checks.steps("--steps", steps);
+        options.validate();
+        try (Outputs files = new Outputs().folder("--out-dir", outDir)) {
+            run(files, settings);
+        }
+        return 0;
+    }
+
+    private void run(Outputs files, List<Experiment.Setting> settings) throws Exception {
+        var log = spec.commandLine().getOut();
         List<Experiment.Row> rows;
         long t0 = System.nanoTime();
         try (Backend be = options.create(); GlyphModel gm = model.load(be)) {
+            Checks.between("--references", references, 1, gm.references().size());
+            Checks.between("--prompts-per-reference", promptsPerReference, 1, gm.vocabulary().length() - 1);
+            MemoryBudget.require("experiment", DemoCommand.bytesNeeded(gm, promptsPerReference), "for " + promptsPerReference + " prompts per reference");
             log.printf("experiment: %d references × %d prompts × %d settings, %d steps, seed %d, backend %s%n", references,
                     promptsPerReference, settings.size(), steps, seed, be.name());
             try (ProgressBar bar = new ProgressBarBuilder().setTaskName("experiment").setInitialMax((long) references * settings.size() * steps)
                     .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(1000).build()) {
                 rows = Experiment.run(gm, settings, references, promptsPerReference, seed, steps, (i, n) -> bar.step());
             }
-            writeRows(outDir.resolve("rows.csv"), rows, gm.vocabulary());
+            String vocabulary = gm.vocabulary();
+            List<Experiment.Row> done = rows;
+            files.write(outDir.resolve("rows.csv"), f -> writeRows(f, done, vocabulary));
         }
         log.printf("ran in %.1f s%n", (System.nanoTime() - t0) / 1e9);
-        String md = summarize(settings, rows, outDir);
-        Files.writeString(outDir.resolve("summary.md"), md);
+        String md = summarize(settings, rows, files);
+        files.write(outDir.resolve("summary.md"), f -> Files.writeString(f, md));
+        files.commit();
         log.print(md);
         log.println("wrote " + outDir.resolve("rows.csv") + ", summary.csv, summary.md" + (tradeoffWritten ? ", tradeoff.png" : ""));
-        return 0;
     }
 
     /** Whether summarize drew tradeoff.png (not on a machine without fonts). */
@@ -98,7 +112,7 @@ final class ExperimentCommand implements Callable<Integer> {
         METRICS.put("aligned_mass", Experiment.Row::alignedMass);
     }
 
-    private String summarize(List<Experiment.Setting> settings, List<Experiment.Row> rows, Path dir) throws Exception {
+    private String summarize(List<Experiment.Setting> settings, List<Experiment.Row> rows, Outputs files) throws Exception {
         StringBuilder csv = new StringBuilder("setting,pairs");
         StringBuilder md = new StringBuilder();
         md.append(String.format(Locale.ROOT, "%d references × %d prompts = %d pairs per setting, %d steps, seed %d; means with 95%% bootstrap intervals (%d resamples over pairs)%n%n",
@@ -128,11 +142,10 @@ final class ExperimentCommand implements Callable<Integer> {
             Bootstrap.Interval c = ci.get("content"), st = ci.get("style");
             tradeoff.put(s.name(), new double[] {c.mean(), c.low(), c.high(), st.mean(), st.low(), st.high()});
         }
-        Files.writeString(dir.resolve("summary.csv"), csv);
-        Path png = dir.resolve("tradeoff.png");
-        tradeoffWritten = Plots.writeOrReport(png, () -> Plots.scatterWithIntervals(png, "Style vs content over sharing settings (95% bootstrap intervals)",
-                "content: target shows the prompted character (accuracy)", "style: similarity of colour/texture statistics to the reference",
-                tradeoff), spec.commandLine().getErr());
+        files.write(outDir.resolve("summary.csv"), f -> Files.writeString(f, csv));
+        tradeoffWritten = AnalyzeCommand.chart(files, outDir.resolve("tradeoff.png"), spec.commandLine().getErr(), f -> Plots.scatterWithIntervals(f,
+                "Style vs content over sharing settings (95% bootstrap intervals)", "content: target shows the prompted character (accuracy)",
+                "style: similarity of colour/texture statistics to the reference", tradeoff)) != null;
         md.append("\nPaired differences (same reference, prompt and noise), mean [95% bootstrap interval]:\n\n| difference | copy | copy_rate | content | style |\n|---|---|---|---|---|\n");
         for (String[] pair : new String[][] {{"untwisted", "full"}, {"untwisted", "none"}, {"untwisted", "style-aligned"}}) {
             List<Experiment.Row> a = rows.stream().filter(r -> r.setting().equals(pair[0])).toList();
@@ -155,7 +168,7 @@ final class ExperimentCommand implements Callable<Integer> {
         return md.toString();
     }
 
-    private static void writeRows(Path file, List<Experiment.Row> rows, String vocab) throws Exception {
+    private static void writeRows(Path file, List<Experiment.Row> rows, String vocab) throws java.io.IOException {
         StringBuilder csv = new StringBuilder("setting,reference,reference_char,prompt,seed,predicted,content_correct,copied_reference,copy,style,font_affinity,aligned_mass,reference_share\n");
         for (Experiment.Row r : rows) {
             var s = r.scores();

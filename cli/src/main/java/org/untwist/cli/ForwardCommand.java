@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.untwist.backend.Backend;
+import org.untwist.flux.FluxConfig;
 import org.untwist.flux.FluxInputs;
 import org.untwist.flux.FluxModel;
 import org.untwist.io.SafeTensors;
@@ -36,9 +37,22 @@ final class ForwardCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         var log = spec.commandLine().getOut();
-        try (Backend be = options.create();
-             FluxModel m = model.load(be);
+        options.validate();
+        try (Outputs files = output.check();
              SafeTensors in = TensorFiles.open(inputs, "inputs")) {
+            FluxConfig c = model.config();
+            long[] g = TensorFiles.geometry(in);
+            if (g != null) { // b, lt, li
+                MemoryBudget.require("forward", MemoryBudget.sum(FluxModel.workspaceBytes(c, g[0], g[1], g[2]),
+                        MemoryBudget.floats(g[0], g[2], c.outChannels()), MemoryBudget.floats(g[0], g[1] + g[2], 2L * c.headDim())), "for batch " + g[0]);
+            }
+            run(files, in, log);
+        }
+        return 0;
+    }
+
+    private void run(Outputs files, SafeTensors in, java.io.PrintWriter log) throws Exception {
+        try (Backend be = options.create(); FluxModel m = model.load(be)) {
             FluxInputs fi = TensorFiles.modelInputs(in, m.config().guidanceEmbed(), true);
             fi.validate(m.config());
             try (Tensor pred = Tensor.allocate(fi.batch(), fi.imageTokens(), m.config().outChannels());
@@ -49,9 +63,8 @@ final class ForwardCommand implements Callable<Integer> {
                 Map<String, Tensor> outs = new LinkedHashMap<>();
                 outs.put("pred", pred);
                 outs.put("pe", pe);
-                output.write(outs, log);
+                output.write(files, outs, log);
             }
         }
-        return 0;
     }
 }

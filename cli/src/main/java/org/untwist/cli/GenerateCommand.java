@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -75,40 +76,48 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         var log = spec.commandLine().getOut();
-        if (steps < 1) {
-            throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
-        }
+        // Everything that can be checked from the arguments, before the model is loaded or anything allocated.
+        Checks.steps("--steps", steps);
+        Checks.guidance("--guidance", guidance);
+        Checks.atLeast("--radius", radius, 0);
+        Checks.atLeast("--targets", targets, 1);
         SharingMode m = MethodOptions.mode(mode);
-        SharingPlan plan = method.plan(m);
-        AttentionStats collector = stats != null && m != SharingMode.NONE ? new AttentionStats(radius) : null;
-        try (Backend be = options.create();
-             FluxModel fm = model.load(be);
-             SafeTensors in = TensorFiles.open(inputs, "inputs");
-             SharedBatch batch = SharedBatch.build(in, targets, refSeed, seed);
-             SafeTensors refFile = reference == null ? null : TensorFiles.open(reference, "reference")) {
-            batch.inputs().validate(fm.config());
-            Tensor refLatent = refFile == null ? null : TensorFiles.require(refFile, "img");
-            float[] schedule = FlowMatchSchedule.timesteps(steps, batch.inputs().imageTokens(), true);
-            long t0 = System.nanoTime();
-            try (Tensor latents = StyleAlignedSampler.generate(fm, batch.inputs(), refLatent, schedule, guidance, plan, collector,
-                    (i, n) -> log.printf("step %d/%d%n", i + 1, n))) {
-                log.printf("generated %d targets + reference (%s) on %s in %.1f ms%n", targets, mode, be.name(), (System.nanoTime() - t0) / 1e6);
-                Map<String, Tensor> outs = new LinkedHashMap<>();
-                outs.put("latents", latents);
-                Path parent = out.toAbsolutePath().getParent();
-                if (parent != null) {
-                    Files.createDirectories(parent);
+        SharingPlan plan = method.plan(m, steps);
+        options.validate();
+        boolean collect = stats != null && m != SharingMode.NONE;
+        AttentionStats collector = collect ? new AttentionStats(radius) : null;
+        try (Outputs outputs = new Outputs().file("--out", out).file("--stats", stats);
+             SafeTensors in = TensorFiles.open(inputs, "inputs")) {
+            MemoryBudget.require("generate", SharedBatch.bytesNeeded(in, model.config(), targets, collect, 0, m == SharingMode.SHIFT_PE),
+                    "for " + targets + (targets == 1 ? " target" : " targets"));
+            try (Backend be = options.create();
+                 FluxModel fm = model.load(be);
+                 SharedBatch batch = SharedBatch.build(in, targets, refSeed, seed);
+                 SafeTensors refFile = reference == null ? null : TensorFiles.open(reference, "reference")) {
+                batch.inputs().validate(fm.config());
+                Tensor refLatent = refFile == null ? null : TensorFiles.require(refFile, "img");
+                float[] schedule = FlowMatchSchedule.timesteps(steps, batch.inputs().imageTokens(), true);
+                long t0 = System.nanoTime();
+                try (Tensor latents = StyleAlignedSampler.generate(fm, batch.inputs(), refLatent, schedule, guidance, plan, collector,
+                        (i, n) -> log.printf("step %d/%d%n", i + 1, n))) {
+                    log.printf("generated %d targets + reference (%s) on %s in %.1f ms%n", targets, mode, be.name(), (System.nanoTime() - t0) / 1e6);
+                    Map<String, Tensor> outs = new LinkedHashMap<>();
+                    outs.put("latents", latents);
+                    outputs.write(out, f -> SafeTensors.write(f, outs, Map.of("producer", "untwist generate", "mode", m.name(), "plan", plan.toString())));
                 }
-                SafeTensors.write(out, outs, Map.of("producer", "untwist generate", "mode", m.name(), "plan", plan.toString()));
-                log.println("wrote " + out + ": " + TensorFiles.describe(outs));
-            }
-            if (collector != null) {
-                StringBuilder csv = new StringBuilder("step,block,aligned_mass,reference_share\n");
-                for (AttentionStats.Entry e : collector.entries()) {
-                    csv.append(String.format(Locale.ROOT, "%d,%s,%.6f,%.6f%n", e.step(), e.block(), e.meanAlignedMass(), e.meanReferenceShare()));
+                if (stats != null) { // mode none shares nothing: the header alone
+                    StringBuilder csv = new StringBuilder("step,block,aligned_mass,reference_share\n");
+                    for (AttentionStats.Entry e : collector == null ? List.<AttentionStats.Entry>of() : collector.entries()) {
+                        csv.append(String.format(Locale.ROOT, "%d,%s,%.6f,%.6f%n", e.step(), e.block(), e.meanAlignedMass(), e.meanReferenceShare()));
+                    }
+                    outputs.write(stats, f -> Files.writeString(f, csv));
                 }
-                Files.writeString(stats, csv);
-                log.println("wrote " + stats);
+                outputs.commit();
+                log.println("wrote " + out + ": latents" + java.util.Arrays.toString(new int[] {1 + targets, batch.inputs().imageTokens(),
+                        fm.config().outChannels()}));
+                if (stats != null) {
+                    log.println("wrote " + stats + (collector == null ? " (mode none: no shared attention, header only)" : ""));
+                }
             }
         }
         return 0;

@@ -1,7 +1,6 @@
 package org.untwist.cli;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.untwist.demo.GlyphAtlas;
@@ -32,18 +31,33 @@ final class GlyphsCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "Output safetensors file.")
     Path out;
 
+    /** Bounds that keep the atlas [fonts, characters, size, size] of floats far below a gigabyte. */
+    static final int MAX_SIZE = 256, MAX_FONTS = 1024, MAX_CHARACTERS = 256;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
         var log = spec.commandLine().getOut();
-        GlyphAtlas atlas = GlyphAtlasBuilder.build(characters, size, box, fonts, seed);
-        Path parent = out.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
+        Checks.between("--size", size, 8, MAX_SIZE);
+        Checks.between("--box", box, 4, size);
+        Checks.between("--fonts", fonts, 2, MAX_FONTS);
+        if (characters.isEmpty() || characters.length() > MAX_CHARACTERS) {
+            throw new IllegalArgumentException("--characters must hold 1 to " + MAX_CHARACTERS + " characters, got " + characters.length());
         }
-        atlas.write(out);
+        long cells = (long) fonts * characters.length() * size * size; // the atlas is one float array: at most fonts × chars × size²
+        if (cells > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("--fonts " + fonts + " × " + characters.length() + " characters × --size " + size
+                    + "² = " + cells + " pixels is more than one array holds (2^31)");
+        }
+        MemoryBudget.requireHeap("glyphs", MemoryBudget.floats(cells), "for " + fonts + " fonts of " + characters.length() + " characters at " + size + " px");
+        GlyphAtlas atlas;
+        try (Outputs files = new Outputs().file("--out", out)) {
+            atlas = GlyphAtlasBuilder.build(characters, size, box, fonts, seed);
+            files.write(out, atlas::write);
+            files.commit();
+        }
         log.printf("wrote %s: %d fonts × %d characters × %d² (seed %d)%n", out, atlas.fontCount(), characters.length(), size, seed);
         for (String f : atlas.fonts()) {
             log.println("  " + f);

@@ -22,16 +22,17 @@ final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         var out = spec.commandLine().getOut();
+        int threads = options.threads();
         out.println("java:     " + System.getProperty("java.vm.name") + " " + Runtime.version());
         out.println("cpu:      " + cpuModel() + ", " + Runtime.getRuntime().availableProcessors() + " available processors");
-        out.println("threads:  " + (options.threads != null ? options.threads : Backends.defaultThreads()));
+        out.println("threads:  " + threads + " (at most " + Backends.maxThreads() + ")");
         out.println("backends (best first):");
         for (BackendProvider p : Backends.providers()) {
             String why = p.unavailableReason();
             if (why != null) {
                 out.printf("  %-8s unavailable: %s%n", p.name(), why);
             } else {
-                try (Backend b = p.create(options.threads != null ? options.threads : Backends.defaultThreads())) {
+                try (Backend b = p.create(threads)) {
                     out.printf("  %-8s available: %s%n", p.name(), b.describe());
                 }
             }

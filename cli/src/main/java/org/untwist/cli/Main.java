@@ -1,6 +1,7 @@
 package org.untwist.cli;
 
 import java.io.PrintWriter;
+import java.nio.file.FileSystemException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -24,17 +25,43 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
         cl.setErr(err);
-        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
-            // Expected failures (bad files, shapes, parameters) are reported as one clear line, not a stack trace.
-            String msg = ex.getMessage() == null ? ex.toString() : ex.getMessage();
-            commandLine.getErr().println("untwist: error: " + msg);
-            if (Boolean.getBoolean("untwist.debug")) {
-                ex.printStackTrace(commandLine.getErr());
-            }
-            commandLine.getErr().flush();
-            return 1;
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> fail(ex, commandLine.getErr()));
+        cl.setParameterExceptionHandler((ex, arguments) -> { // usage errors: one line and where the help is, exit code 2
+            CommandLine c = ex.getCommandLine();
+            String hint = ex instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()
+                    ? " (did you mean " + String.join(" or ", u.getSuggestions()) + "?)" : "";
+            c.getErr().println("untwist: usage error: " + describe(ex) + hint + "; see '" + c.getCommandSpec().qualifiedName() + " --help'");
+            c.getErr().flush();
+            return 2;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) { // an Error passes picocli's handler; the outputs were already cleaned up on the way out
+            return fail(e, err);
+        }
+    }
+
+    /** Expected failures (bad files, shapes, parameters) are reported as one clear line, not a stack trace. */
+    private static int fail(Throwable ex, PrintWriter err) {
+        err.println("untwist: error: " + describe(ex));
+        if (Boolean.getBoolean("untwist.debug")) {
+            ex.printStackTrace(err);
+        }
+        err.flush();
+        return 1;
+    }
+
+    /** One line: the message, with the reason where the JDK gives only a path, never a multi-line dump. */
+    static String describe(Throwable ex) {
+        String msg;
+        if (ex instanceof OutOfMemoryError) {
+            msg = "out of memory (" + ex.getMessage() + "): the request needs more than this JVM may use (-Xmx, or native memory)";
+        } else if (ex instanceof FileSystemException fse) { // its message is often the bare path
+            msg = (fse.getFile() == null ? "" : fse.getFile() + ": ") + Outputs.reason(fse);
+        } else {
+            msg = ex.getMessage() == null ? ex.toString() : ex.getMessage();
+        }
+        return msg.strip().replaceAll("\\s*\\R\\s*", " ");
     }
 
     public static void main(String[] args) {

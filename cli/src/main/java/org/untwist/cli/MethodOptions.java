@@ -51,6 +51,19 @@ final class MethodOptions {
         };
     }
 
+    /**
+     * The plan for {@code mode}, checked against the number of sampling steps: every knob is validated here, before
+     * any work, whatever the mode (a knob the mode does not use is still refused when it is invalid).
+     */
+    SharingPlan plan(SharingMode mode, int steps) {
+        SharingPlan p = plan(mode);
+        int last = p.lastStep() == -1 ? steps - 1 : p.lastStep();
+        if (p.firstStep() >= steps || last >= steps) {
+            throw new IllegalArgumentException("--share-steps " + shareSteps + " is outside the " + steps + " steps (0-" + (steps - 1) + ")");
+        }
+        return p;
+    }
+
     SharingPlan plan(SharingMode mode) {
         double[] hf = range("--s-hf", sHf), lf = range("--s-lf", sLf);
         ChunkMapping m = switch (mapping.trim().toLowerCase(Locale.ROOT)) {
@@ -78,7 +91,7 @@ final class MethodOptions {
                     first, last);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(e.getMessage().replace("s_hf", "--s-hf (s_hf)").replace("s_lf", "--s-lf (s_lf)")
-                    .replace("beta", "--beta"), e);
+                    .replace("beta", "--beta").replace("uniform scale", "--uniform-scale").replace("step range", "--share-steps"), e);
         }
     }
 

@@ -2,8 +2,10 @@ package org.untwist.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import org.untwist.io.SafeTensors;
 import org.untwist.tensor.Tensor;
 import picocli.CommandLine.Option;
 
@@ -15,11 +17,21 @@ final class OutputOptions {
     @Option(names = "--compare", paramLabel = "FILE", description = "Reference safetensors: print the error of each output it also holds.")
     Path compare;
 
-    /** Writes the outputs and, when asked, compares them with the reference file. */
-    void write(Map<String, Tensor> outputs, PrintWriter log) throws IOException {
-        TensorFiles.write(out, outputs, log);
+    /** Checks, before any work, that {@code --out} can be written and that {@code --compare} is a file. */
+    Outputs check() {
+        if (compare != null && !Files.isRegularFile(compare)) {
+            throw new IllegalArgumentException("--compare " + compare + ": " + (Files.isDirectory(compare) ? "is a folder" : "file not found"));
+        }
+        return new Outputs().file("--out", out);
+    }
+
+    /** Writes the outputs and, when asked, compares them with the reference file; the file appears only when both succeed. */
+    void write(Outputs files, Map<String, Tensor> outputs, PrintWriter log) throws IOException {
+        files.write(out, f -> SafeTensors.write(f, outputs, Map.of("producer", "untwist")));
         if (compare != null) {
             TensorFiles.compare(compare, outputs, log);
         }
+        files.commit();
+        log.println("wrote " + out + ": " + TensorFiles.describe(outputs));
     }
 }

@@ -41,7 +41,18 @@ final class RopeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         var log = spec.commandLine().getOut();
-        try (Backend be = options.create(); SafeTensors in = TensorFiles.open(inputs, "inputs")) {
+        if (theta != null) {
+            Checks.above("--theta", theta, 0);
+        }
+        if (axesDim != null) {
+            for (int a : axesDim) {
+                if (a <= 0 || a % 2 != 0) {
+                    throw new IllegalArgumentException("--axes-dim entries must be positive and even, got " + java.util.Arrays.toString(axesDim));
+                }
+            }
+        }
+        options.validate();
+        try (Outputs files = output.check(); Backend be = options.create(); SafeTensors in = TensorFiles.open(inputs, "inputs")) {
             Tensor q = TensorFiles.require(in, "q"), k = TensorFiles.require(in, "k"), v = TensorFiles.require(in, "v");
             Tensor ids = TensorFiles.require(in, "ids");
             if (q.rank() != 4) {
@@ -65,6 +76,8 @@ final class RopeCommand implements Callable<Integer> {
             if (sum != d) {
                 throw new IllegalArgumentException("sum(axes_dim) = " + sum + " " + java.util.Arrays.toString(axes) + " != head dim " + d + " of q");
             }
+            MemoryBudget.require("rope", MemoryBudget.sum(MemoryBudget.floats(b, l, 2L * d), MemoryBudget.floats(q.numel()),
+                    MemoryBudget.floats(k.numel()), MemoryBudget.floats(b, l, (long) h * d)), "for q " + java.util.Arrays.toString(q.shape()));
             try (Tensor pe = Tensor.allocate(b, 1, l, d / 2, 2, 2);
                  Tensor qr = Tensor.allocate(q.shape());
                  Tensor kr = Tensor.allocate(k.shape());
@@ -78,7 +91,7 @@ final class RopeCommand implements Callable<Integer> {
                 outs.put("q_rope", qr);
                 outs.put("k_rope", kr);
                 outs.put("attention", attn);
-                output.write(outs, log);
+                output.write(files, outs, log);
             }
         }
         return 0;

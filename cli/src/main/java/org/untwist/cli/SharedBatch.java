@@ -2,7 +2,9 @@ package org.untwist.cli;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.untwist.flux.FluxConfig;
 import org.untwist.flux.FluxInputs;
+import org.untwist.flux.FluxModel;
 import org.untwist.sampling.GaussianNoise;
 import org.untwist.io.SafeTensors;
 import org.untwist.tensor.Tensor;
@@ -14,6 +16,24 @@ import org.untwist.tensor.Tensor;
  * starting noise is Gaussian from the seeds (reference: {@code refSeed}; target {@code i}: {@code seed + i}).
  */
 record SharedBatch(FluxInputs inputs, List<Tensor> owned) implements AutoCloseable {
+
+    /**
+     * The native memory of style-aligned generation of {@code targets} targets from this inputs file, before
+     * any of it is allocated: the model's workspace for batch {@code 1 + targets} and what shared attention
+     * adds ({@link FluxModel#workspaceBytes}, {@link FluxModel#sharingBytes}), this batch of inputs, and the
+     * sampler's state, prediction and result. 0 when the file's shapes are wrong (the build reports them).
+     */
+    static long bytesNeeded(SafeTensors f, FluxConfig c, long targets, boolean stats, int bandTerms, boolean shiftPe) {
+        if (!f.contains("img") || !f.contains("txt") || f.tensor("img").rank() != 3 || f.tensor("txt").rank() != 3) {
+            return 0;
+        }
+        long b = 1 + targets, li = f.tensor("img").dim(1), ch = f.tensor("img").dim(2), lt = f.tensor("txt").dim(1);
+        long axes = c.axesDim().length;
+        long inputs = MemoryBudget.floats(b, li * ch + li * axes + lt * c.contextInDim() + lt * axes + c.vecInDim() + 2);
+        long sampler = MemoryBudget.sum(MemoryBudget.floats(b, 2 * li * ch + ch + 2), MemoryBudget.floats(li, ch));
+        return MemoryBudget.sum(FluxModel.workspaceBytes(c, b, lt, li), FluxModel.sharingBytes(c, b, lt, li, stats, bandTerms, shiftPe),
+                inputs, sampler);
+    }
 
     static SharedBatch build(SafeTensors f, int targets, long refSeed, long seed) {
         if (targets < 1) {

@@ -1,6 +1,5 @@
 package org.untwist.cli;
 
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +22,17 @@ final class TensorFiles {
         return SafeTensors.open(file);
     }
 
+    /**
+     * {@code {batch, text tokens, image tokens}} from the shapes of 'img' and 'txt', for a memory estimate before
+     * anything is allocated; null when they are missing or of the wrong rank (validation names that later).
+     */
+    static long[] geometry(SafeTensors f) {
+        if (!f.contains("img") || !f.contains("txt") || f.tensor("img").rank() != 3 || f.tensor("txt").rank() != 3) {
+            return null;
+        }
+        return new long[] {f.tensor("img").dim(0), f.tensor("txt").dim(1), f.tensor("img").dim(1)};
+    }
+
     static Tensor require(SafeTensors f, String name) {
         if (!f.contains(name)) {
             throw new IllegalArgumentException(f.path() + ": missing input tensor '" + name + "' (it holds " + f.names() + ")");
@@ -35,15 +45,6 @@ final class TensorFiles {
         return new FluxInputs(require(f, "img"), require(f, "img_ids"), require(f, "txt"), require(f, "txt_ids"), require(f, "y"),
                 needTimesteps ? require(f, "timesteps") : null,
                 needGuidance && f.contains("guidance") ? f.tensor("guidance") : null);
-    }
-
-    static void write(Path out, Map<String, Tensor> tensors, PrintWriter log) throws IOException {
-        Path parent = out.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
-        }
-        SafeTensors.write(out, tensors, Map.of("producer", "untwist"));
-        log.println("wrote " + out + ": " + describe(tensors));
     }
 
     static String describe(Map<String, Tensor> tensors) {

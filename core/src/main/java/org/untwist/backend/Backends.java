@@ -35,21 +35,48 @@ public final class Backends {
         return all;
     }
 
+    /** The floor of {@link #maxThreads()}. */
+    public static final int MIN_THREAD_BOUND = 64;
+
+    /**
+     * The most compute threads a backend accepts: 4 × the available processors, and at least
+     * {@value #MIN_THREAD_BOUND}. The kernels are compute-bound, so threads beyond the cores only add switching;
+     * 4 × leaves room for SMT and for a container whose CPU quota under-reports the cores, and the floor lets a
+     * small machine run the thread counts a larger one (or a determinism test) uses. What it stops is a typo
+     * such as 100000, which would start that many OS threads.
+     */
+    public static int maxThreads() {
+        return Math.max(MIN_THREAD_BOUND, 4 * Runtime.getRuntime().availableProcessors());
+    }
+
+    /**
+     * Returns {@code threads} when it is in {@code [1, maxThreads()]}.
+     *
+     * @param what how the count was given, for the message (e.g. {@code "threads"}, {@code "--threads"})
+     * @throws IllegalArgumentException otherwise, naming the bound and why
+     */
+    public static int requireThreads(String what, long threads) {
+        int max = maxThreads();
+        if (threads < 1 || threads > max) {
+            throw new IllegalArgumentException(what + " must be between 1 and " + max + " (4 × " + Runtime.getRuntime().availableProcessors()
+                    + " available processors, at least " + MIN_THREAD_BOUND + "), got " + threads);
+        }
+        return (int) threads;
+    }
+
     /** The default thread count: {@code -Duntwist.threads} or the number of available processors. */
     public static int defaultThreads() {
         String s = System.getProperty(THREADS_PROPERTY);
         if (s == null || s.isBlank()) {
             return Runtime.getRuntime().availableProcessors();
         }
+        long n;
         try {
-            int n = Integer.parseInt(s.trim());
-            if (n < 1) {
-                throw new NumberFormatException();
-            }
-            return n;
+            n = Long.parseLong(s.trim());
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("-D" + THREADS_PROPERTY + "=" + s + " is not a positive integer");
+            throw new IllegalArgumentException("-D" + THREADS_PROPERTY + "=" + s + " is not an integer");
         }
+        return requireThreads("-D" + THREADS_PROPERTY + "=" + s.trim(), n);
     }
 
     /** The backend named by {@code -Duntwist.backend}, or the best available one, with default threads. */
@@ -60,12 +87,11 @@ public final class Backends {
     /**
      * Builds the named backend, or the best available one when {@code name} is null, blank or {@code auto}.
      *
-     * @throws IllegalStateException when a named backend is unknown or cannot run here; the message says why
+     * @throws IllegalArgumentException when {@code threads} is outside {@code [1, maxThreads()]}
+     * @throws IllegalStateException    when a named backend is unknown or cannot run here; the message says why
      */
     public static Backend create(String name, int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
-        }
+        requireThreads("threads", threads);
         List<BackendProvider> providers = providers();
         if (name != null && !name.isBlank() && !name.trim().equalsIgnoreCase("auto")) {
             String wanted = name.trim().toLowerCase(Locale.ROOT);

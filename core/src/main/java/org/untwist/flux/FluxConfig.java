@@ -1,6 +1,8 @@
 package org.untwist.flux;
 
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -106,12 +108,26 @@ public record FluxConfig(int inChannels, int outChannels, int vecInDim, int cont
      *                     the message names the file and the field
      */
     public static FluxConfig read(Path file) throws IOException {
+        if (Files.isDirectory(file)) {
+            throw new IOException(file + ": is a folder, not a config file");
+        }
+        if (!Files.exists(file)) {
+            throw new IOException(file + ": config file not found");
+        }
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new IOException(file + ": not readable: " + reason(e), e);
+        }
         JsonNode root;
         try {
             ObjectMapper mapper = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
-            root = mapper.readTree(file.toFile());
-        } catch (IOException e) {
-            throw new IOException(file + ": not readable as JSON: " + e.getMessage(), e);
+            root = mapper.readTree(bytes);
+        } catch (JsonProcessingException e) { // one line: the parser's own message without its source dump, and where
+            JsonLocation at = e.getLocation();
+            String where = at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
+            throw new IOException(file + ": not valid JSON" + where + ": " + oneLine(e.getOriginalMessage()), e);
         }
         if (root == null || !root.isObject()) {
             throw new IOException(file + ": expected a JSON object");
@@ -142,6 +158,21 @@ public record FluxConfig(int inChannels, int outChannels, int vecInDim, int cont
         } catch (IllegalArgumentException e) {
             throw new IOException(file + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Why a file operation failed, in words: the OS reason where there is one, not just the path. */
+    private static String reason(IOException e) {
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null) {
+            return fse.getReason();
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : oneLine(e.getMessage());
+    }
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.strip().replaceAll("\\s*\\R\\s*", " ");
     }
 
     private static JsonNode field(JsonNode root, String name) {

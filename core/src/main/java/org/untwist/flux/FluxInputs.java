@@ -84,6 +84,23 @@ public record FluxInputs(Tensor img, Tensor imgIds, Tensor txt, Tensor txtIds, T
         if (li == 0) {
             throw new IllegalArgumentException("input 'img' has no tokens");
         }
+        requireFinite("timesteps", timesteps);
+        if (c.guidanceEmbed()) {
+            requireFinite("guidance", guidance);
+        }
+    }
+
+    /** A NaN or infinite time or guidance would silently make every output NaN: refused (host tensors; a device tensor is not read). */
+    private static void requireFinite(String name, Tensor t) {
+        if (t.isDevice()) {
+            return;
+        }
+        for (long i = 0; i < t.numel(); i++) {
+            float v = t.get(i);
+            if (!Float.isFinite(v)) {
+                throw new IllegalArgumentException("input '" + name + "'[" + i + "] is " + v + ": must be finite");
+            }
+        }
     }
 
     private static void require(String name, Tensor t, int rank) {

@@ -5,6 +5,7 @@ import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
 import org.untwist.backend.Backend;
 import org.untwist.io.SafeTensors;
 import org.untwist.method.AttentionSharing;
@@ -21,8 +22,13 @@ import org.untwist.tensor.Tensor;
  * themselves on a CPU backend, device copies in their storage type on the GPU). Activations live in a
  * workspace of {@link Backend#allocate}d tensors, allocated once per input geometry and reused across calls
  * (sampling calls the model many times with the same shapes). Inputs and outputs are host tensors; on a
- * device backend they are copied at the boundary. A model is not thread-safe; {@link #close()} releases the
- * source and every buffer.
+ * device backend they are copied at the boundary. {@link #close()} releases the source and every buffer.
+ *
+ * <p>A model may be shared between threads: forward passes take a lock and run one at a time, because they
+ * share the workspace (two at once would overwrite each other's activations). Concurrent callers therefore
+ * get exactly the results of sequential calls, and wait for each other; for passes in parallel, load one
+ * model per thread (the mapped weights file is shared by the operating system's page cache). The samplers
+ * keep their state per call and only meet in {@link #forward}.
  */
 public final class FluxModel implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("org.untwist.flux");
@@ -35,6 +41,7 @@ public final class FluxModel implements AutoCloseable {
     private final FluxWeightSource file;
     private final Arena paramArena = Arena.ofShared();
     private final FluxWeights w;
+    private final ReentrantLock lock = new ReentrantLock(); // guards ws and closed: one forward pass at a time
     private Workspace ws;
     private boolean closed;
 
@@ -69,13 +76,13 @@ public final class FluxModel implements AutoCloseable {
 
     /** Loads a model from an explicit config file and weights file. */
     public static FluxModel load(Path configFile, Path weightsFile, Backend backend) throws IOException {
-        if (!Files.isRegularFile(configFile)) {
-            throw new IOException(configFile + ": config file not found");
+        FluxConfig config = FluxConfig.read(configFile); // names a missing, unreadable or malformed file in one line
+        if (Files.isDirectory(weightsFile)) {
+            throw new IOException(weightsFile + ": is a folder, not a weights file");
         }
         if (!Files.isRegularFile(weightsFile)) {
             throw new IOException(weightsFile + ": weights file not found");
         }
-        FluxConfig config = FluxConfig.read(configFile);
         return create(config, FluxWeightSource.of(SafeTensors.open(weightsFile)), backend);
     }
 
@@ -107,13 +114,18 @@ public final class FluxModel implements AutoCloseable {
      * builds it internally (the reference's {@code EmbedND(cat(txt_ids, img_ids))}). The caller owns it.
      */
     public Tensor positionTable(Tensor txtIds, Tensor imgIds) {
-        requireOpen();
-        int b = imgIds.dim(0), l = txtIds.dim(1) + imgIds.dim(1), axes = imgIds.dim(2);
-        try (Tensor ids = Tensor.allocate(DType.F32, b, l, axes)) {
-            backend.concat(List.of(txtIds, imgIds), 1, ids);
-            Tensor pe = Tensor.allocate(DType.F32, b, 1, l, config.headDim() / 2, 2, 2);
-            backend.ropeTable(ids, config.axesDim(), config.theta(), pe);
-            return pe;
+        lock.lock();
+        try {
+            requireOpen();
+            int b = imgIds.dim(0), l = txtIds.dim(1) + imgIds.dim(1), axes = imgIds.dim(2);
+            try (Tensor ids = Tensor.allocate(DType.F32, b, l, axes)) {
+                backend.concat(List.of(txtIds, imgIds), 1, ids);
+                Tensor pe = Tensor.allocate(DType.F32, b, 1, l, config.headDim() / 2, 2, 2);
+                backend.ropeTable(ids, config.axesDim(), config.theta(), pe);
+                return pe;
+            }
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -128,11 +140,21 @@ public final class FluxModel implements AutoCloseable {
 
     /**
      * One forward pass with shared attention: batch element 0 is the reference, the others are targets
-     * (see {@link AttentionSharing}). With {@code sharing == null} this is the plain forward pass.
+     * (see {@link AttentionSharing}). With {@code sharing == null} this is the plain forward pass. Calls from
+     * several threads run one at a time (see the class comment).
      *
      * @param out {@code [B, Li, out_channels]}
      */
     public void forward(FluxInputs in, Tensor out, AttentionSharing sharing) {
+        lock.lock();
+        try {
+            forwardLocked(in, out, sharing);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void forwardLocked(FluxInputs in, Tensor out, AttentionSharing sharing) {
         requireOpen();
         in.validate(config);
         int b = in.batch(), li = in.imageTokens(), lt = in.textTokens();
@@ -363,6 +385,58 @@ public final class FluxModel implements AutoCloseable {
         }
     }
 
+    /**
+     * The bytes of the float32 activation workspace a forward pass of this geometry allocates (the buffers of
+     * the workspace below), without the extras of shared attention ({@link #sharingBytes}) and, on a device
+     * backend, the device copies of inputs and output. Long arithmetic: an absurd batch gives a large number,
+     * never an overflow. Per batch element: {@code 256 + 38·h + L·(21·h + 3·mlp + 2·headDim + axes)} floats.
+     */
+    public static long workspaceBytes(FluxConfig c, long batch, long textTokens, long imageTokens) {
+        long h = c.hiddenSize(), mlp = c.mlpHiddenDim(), hd = c.headDim(), axes = c.axesDim().length, l = textTokens + imageTokens;
+        long perElement = FluxWeights.TIME_EMBED_DIM + 38 * h + l * (21 * h + 3 * mlp + 2 * hd + axes);
+        return saturatingFloats(batch, perElement);
+    }
+
+    /**
+     * The bytes shared attention adds to {@link #workspaceBytes}: the targets' attention probabilities when
+     * statistics are collected ({@code [B − 1, H, L, L + Li]}), the per-band logit terms when band energies are
+     * ({@code [1, H, L, L, bands]}), and ShiftPE's shifted keys and RoPE table.
+     */
+    public static long sharingBytes(FluxConfig c, long batch, long textTokens, long imageTokens, boolean stats, int bandTerms, boolean shiftPe) {
+        long nh = c.numHeads(), l = textTokens + imageTokens;
+        long bytes = 0;
+        if (stats) {
+            bytes += saturatingFloats(Math.max(0, batch - 1), nh * l * (l + imageTokens));
+        }
+        if (bandTerms > 0) {
+            bytes += saturatingFloats(nh * l, l * bandTerms);
+        }
+        if (shiftPe) {
+            bytes += saturatingFloats(l, c.hiddenSize() + 2L * c.headDim());
+        }
+        return bytes;
+    }
+
+    private static long saturatingFloats(long a, long b) {
+        return b != 0 && a > Long.MAX_VALUE / 4 / b ? Long.MAX_VALUE : a * b * 4;
+    }
+
+    /** The bytes of activation memory this model holds now (its workspace, zero before the first forward pass). */
+    public long allocatedBytes() {
+        lock.lock();
+        try {
+            long sum = 0;
+            if (ws != null) {
+                for (Tensor t : ws.owned) {
+                    sum += t.byteSize();
+                }
+            }
+            return sum;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private Workspace workspace(int b, int lt, int li) {
         if (ws == null || ws.batch != b || ws.textTokens != lt || ws.imageTokens != li) {
             if (ws != null) {
@@ -380,20 +454,25 @@ public final class FluxModel implements AutoCloseable {
         }
     }
 
-    /** Releases the workspace, the parameters and the mapped weights file. Idempotent. */
+    /** Releases the workspace, the parameters and the mapped weights file, after a forward pass in progress. Idempotent. */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            if (ws != null) {
+                ws.close();
+                ws = null;
+            }
+            w.close();
+            paramArena.close();
+            file.close();
+        } finally {
+            lock.unlock();
         }
-        closed = true;
-        if (ws != null) {
-            ws.close();
-            ws = null;
-        }
-        w.close();
-        paramArena.close();
-        file.close();
     }
 
     /** Every activation buffer of one input geometry, allocated by the backend (device memory on the GPU). */

@@ -17,8 +17,11 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -489,26 +492,49 @@ public final class SafeTensors implements AutoCloseable {
         head.flip();
 
         Path target = file.toAbsolutePath();
+        if (Files.isDirectory(target)) {
+            throw new IOException(file + ": cannot write: is a folder");
+        }
         Path tmp = target.resolveSibling("." + target.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                writeFully(ch, head);
-                for (Tensor t : order) {
-                    MemorySegment seg = t.segment();
-                    final long chunk = 1L << 30; // a ByteBuffer holds at most 2 GiB
-                    for (long pos = 0; pos < seg.byteSize(); pos += chunk) {
-                        writeFully(ch, seg.asSlice(pos, Math.min(chunk, seg.byteSize() - pos)).asByteBuffer());
-                    }
-                }
-                ch.force(true);
-            }
-            try {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
+            writeVia(tmp, target, head, order);
+        } catch (IOException e) { // name the file asked for and the reason, not the temporary file
+            throw new IOException(file + ": cannot write: " + reason(e, target), e);
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** Why writing {@code target} failed, in words. */
+    private static String reason(IOException e, Path target) {
+        if (e instanceof AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof NoSuchFileException) {
+            return "folder " + target.getParent() + " does not exist";
+        }
+        if (e instanceof FileSystemException fse && fse.getReason() != null) {
+            return fse.getReason();
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
+    private static void writeVia(Path tmp, Path target, ByteBuffer head, List<Tensor> order) throws IOException {
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            writeFully(ch, head);
+            for (Tensor t : order) {
+                MemorySegment seg = t.segment();
+                final long chunk = 1L << 30; // a ByteBuffer holds at most 2 GiB
+                for (long pos = 0; pos < seg.byteSize(); pos += chunk) {
+                    writeFully(ch, seg.asSlice(pos, Math.min(chunk, seg.byteSize() - pos)).asByteBuffer());
+                }
+            }
+            ch.force(true);
+        }
+        try {
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
         }
     }
 

@@ -30,10 +30,15 @@ public final class EulerSampler {
     private EulerSampler() {
     }
 
-    /** The number of steps of {@code timesteps} (first the noisiest); fewer than 2 times is an error. */
+    /** The number of steps of {@code timesteps} (first the noisiest); fewer than 2 times or a non-finite time is an error. */
     public static int steps(float[] timesteps) {
         if (timesteps.length < 2) {
             throw new IllegalArgumentException("a schedule needs at least 2 times, got " + timesteps.length);
+        }
+        for (int i = 0; i < timesteps.length; i++) {
+            if (!Float.isFinite(timesteps[i])) {
+                throw new IllegalArgumentException("timesteps[" + i + "] is " + timesteps[i] + ": schedule times must be finite");
+            }
         }
         return timesteps.length - 1;
     }
@@ -54,6 +59,9 @@ public final class EulerSampler {
     public static Tensor integrate(FluxModel model, FluxInputs start, float[] timesteps, float guidance, Velocity velocity,
                                    StepListener listener) {
         int steps = steps(timesteps);
+        if (!Float.isFinite(guidance)) {
+            throw new IllegalArgumentException("guidance must be finite, got " + guidance);
+        }
         Backend be = model.backend();
         int b = start.batch(), li = start.imageTokens(), ch = model.config().outChannels();
         if (model.config().inChannels() != ch) {

@@ -9,6 +9,12 @@ public final class FlowMatchSchedule {
     /** The reference's defaults. */
     public static final double BASE_SHIFT = 0.5, MAX_SHIFT = 1.15;
 
+    /**
+     * The most steps a schedule has: the reference samples with 4 to 50; 1000 is 20 times the largest and
+     * already converged for an Euler sampler, while costing 1000 forward passes. Larger counts are typos.
+     */
+    public static final int MAX_STEPS = 1000;
+
     private FlowMatchSchedule() {
     }
 
@@ -20,11 +26,15 @@ public final class FlowMatchSchedule {
     /**
      * The {@code numSteps + 1} times, first 1 and last 0.
      *
-     * @throws IllegalArgumentException for fewer than one step or a non-positive sequence length
+     * @throws IllegalArgumentException for a step count outside {@code [1, MAX_STEPS]}, a non-positive sequence
+     *                                  length or a non-finite shift
      */
     public static float[] timesteps(int numSteps, int imageSeqLen, double baseShift, double maxShift, boolean shift) {
-        if (numSteps < 1) {
-            throw new IllegalArgumentException("number of steps must be >= 1, got " + numSteps);
+        if (numSteps < 1 || numSteps > MAX_STEPS) {
+            throw new IllegalArgumentException("number of steps must be between 1 and " + MAX_STEPS + ", got " + numSteps);
+        }
+        if (!Double.isFinite(baseShift) || !Double.isFinite(maxShift)) {
+            throw new IllegalArgumentException("base and max shift must be finite, got " + baseShift + " and " + maxShift);
         }
         if (imageSeqLen < 1) {
             throw new IllegalArgumentException("image sequence length must be >= 1, got " + imageSeqLen);
