@@ -47,25 +47,6 @@ final class Simd {
     /** Swaps the two elements of every pair. */
     static final VectorShuffle<Float> SWAP_PAIRS = VectorShuffle.fromOp(F, i -> i ^ 1);
 
-    // ---- ropeTable: interleaving L cosines and L sines into 4 vectors of (cos, -sin, sin, cos) ---------------
-
-    /** For output vector k, lane i: element g = kL + i is component g%4 of local pair g/4; cos from C, sin from S. */
-    static final FloatVector[] TABLE_IDX = new FloatVector[4];
-    /** +1 except for the {@code -sin} component. */
-    static final FloatVector TABLE_SIGN;
-
-    static {
-        for (int k = 0; k < 4; k++) {
-            final int kk = k;
-            TABLE_IDX[k] = indexVector(i -> {
-                int g = kk * L + i;
-                int comp = g % 4, pair = g / 4;
-                return comp == 0 || comp == 3 ? pair : L + pair;
-            });
-        }
-        TABLE_SIGN = indexVector(i -> i % 4 == 1 ? -1 : 1);
-    }
-
     private static FloatVector indexVector(java.util.function.IntUnaryOperator f) {
         float[] a = new float[L];
         for (int i = 0; i < L; i++) {
