@@ -240,13 +240,13 @@ final class AttentionAnalysis {
         }
     }
 
-    /** {@code q·k}, q at {@code qArr[q0]}, k at byte {@code k0} of {@code ks}: lane-wise FMAs, lane sum, scalar tail. */
+    /** {@code q·k}, q at {@code qArr[q0]}, k at byte {@code k0} of {@code ks}: lane-wise FMAs, fixed-order lane sum, scalar tail. */
     private static float dot(float[] qArr, int q0, MemorySegment ks, long k0, int bound, int headDim) {
         FloatVector a = FloatVector.zero(F);
         for (int d = 0; d < bound; d += L) {
             a = FloatVector.fromArray(F, qArr, q0 + d).fma(load(ks, k0 + 4L * d), a);
         }
-        float s = a.reduceLanes(VectorOperators.ADD);
+        float s = Simd.sum(a);
         for (int d = bound; d < headDim; d++) {
             s = Math.fma(qArr[q0 + d], ks.get(F32, k0 + 4L * d), s);
         }
