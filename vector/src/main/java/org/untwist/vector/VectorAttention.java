@@ -4,6 +4,17 @@ import static org.untwist.vector.AttentionScores.QB;
 import static org.untwist.vector.AttentionScores.QK_R;
 import static org.untwist.vector.Simd.F;
 import static org.untwist.vector.Simd.L;
+import static org.untwist.vector.VectorExp.EXP_LO;
+import static org.untwist.vector.VectorExp.LN2_HI;
+import static org.untwist.vector.VectorExp.LN2_LO;
+import static org.untwist.vector.VectorExp.LOG2E;
+import static org.untwist.vector.VectorExp.P0;
+import static org.untwist.vector.VectorExp.P1;
+import static org.untwist.vector.VectorExp.P2;
+import static org.untwist.vector.VectorExp.P3;
+import static org.untwist.vector.VectorExp.P4;
+import static org.untwist.vector.VectorExp.P5;
+import static org.untwist.vector.VectorExp.ROUND;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -22,8 +33,8 @@ import jdk.incubator.vector.VectorOperators;
  *       {@link AttentionScores#QK_R} keys × 2 query vectors in registers; each key block is packed once per task,
  *       transposed per QK_R-key tile, and reused by every sub-block of the task;</li>
  *   <li>the online softmax is purely vertical: the running max and sum of each query are lanes, block maxima
- *       are lane-wise maxima over the key rows, the exponentials are the polynomial {@code exp} of {@link VectorExp} (Cephes
- *       {@code expf}, about 1 ulp, the same bits in every JIT tier) over the tile;</li>
+ *       are lane-wise maxima over the key rows, the exponentials are the polynomial {@code exp} of {@link VectorExp}
+ *       (Cephes {@code expf}, about 1 ulp, the same bits in every JIT tier) spelled out over the tile;</li>
  *   <li>P·V accumulates the transposed output {@code ot[d][i] += Σ_j v[j][d]·p[j][i]} as broadcast(v[j][d]) ×
  *       vector(p[j][i..]) FMAs, {@link #PV_R} head dimensions × 2 query vectors in registers; the running
  *       accumulator is rescaled by {@code exp(m_old − m_new)} in a separate pass only when some lane's max grew.</li>
@@ -199,8 +210,19 @@ final class VectorAttention {
             FloatVector t0 = FloatVector.zero(F);
             for (j = 0; j < nk; j++) {
                 int o = j * QB + c;
-                // below EXP_LO: about e^EXP_LO instead of 0 (see VectorExp.expClamped)
-                FloatVector p0 = VectorExp.expClamped(FloatVector.fromArray(F, s, o).sub(z0));
+                // exp(x), x ≤ 0: VectorExp's polynomial spelled out (a helper method was not always inlined this deep
+                // into this method, NodeCountInliningCutoff, and its boxed vectors made attention 1.5× slower), clamped
+                // at EXP_LO so that 2^n stays normal: below it about e^EXP_LO instead of 0. NaN stays NaN.
+                FloatVector x = FloatVector.fromArray(F, s, o).sub(z0).max(EXP_LO);
+                FloatVector big = x.mul(LOG2E).add(ROUND);
+                FloatVector n = big.sub(ROUND);
+                FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), x);
+                r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
+                FloatVector y = r.fma(P0, P1).fma(r, FloatVector.broadcast(F, P2)).fma(r, FloatVector.broadcast(F, P3))
+                        .fma(r, FloatVector.broadcast(F, P4)).fma(r, FloatVector.broadcast(F, P5));
+                y = y.fma(r.mul(r), r).add(1f);
+                FloatVector p0 = y.reinterpretAsInts().add(big.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23))
+                        .reinterpretAsFloats();
                 p0.intoArray(s, o);
                 t0 = t0.add(p0);
             }

@@ -16,57 +16,44 @@ import jdk.incubator.vector.VectorOperators;
  *
  * <p>The method is Cephes {@code expf} (about 1 ulp): {@code n = round(x·log2 e)}, {@code r = x − n·ln 2} (ln 2 in
  * two parts), {@code e^r = 1 + r + r²·P(r)} with P of degree 5, and {@code 2^n} added to the exponent bits. Used by
- * the attention tile ({@link #expClamped}), its rescale factors, the attention probabilities, silu and GELU
- * ({@link #expNonPositive}).
+ * the attention rescale factors, the attention probabilities, silu and GELU; the flash-attention tile spells the same
+ * steps out with these constants (clamped at {@link #EXP_LO}, see {@code VectorAttention.softmax}).
  */
 final class VectorExp {
     private VectorExp() {
     }
 
-    private static final float LOG2E = 1.44269504088896341f, ROUND = 12582912f; // 1.5·2^23: adding it rounds to an integer
-    private static final float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
-    private static final float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f, P3 = 4.1665795894e-2f,
+    // Package-private: the flash-attention tile spells the same steps out (see VectorAttention.softmax).
+    static final float LOG2E = 1.44269504088896341f, ROUND = 12582912f; // 1.5·2^23: adding it rounds to an integer
+    static final float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    static final float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f, P3 = 4.1665795894e-2f,
             P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
     /** Lowest argument whose {@code 2^n} can go into the exponent bits as it is (e^−87 ≈ 1.6e−38 is a normal float). */
     static final float EXP_LO = -87f;
-    /** Arguments below this give 0 in {@link #expNonPositive}: e^−104 is under half the smallest subnormal float. */
+    /** Arguments below this give 0: e^−104 is under half the smallest subnormal float. */
     private static final float EXP_ZERO = -104f;
-
-    /**
-     * {@code e^x} for {@code x ≤ 0}, with {@code x} clamped at {@link #EXP_LO}: below it the result is about
-     * {@code e^EXP_LO} instead of smaller (harmless in a softmax whose maximum contributes 1). NaN stays NaN. The
-     * cheapest form: the flash-attention tile's.
-     */
-    static FloatVector expClamped(FloatVector x) {
-        x = x.max(EXP_LO);
-        FloatVector big = x.mul(LOG2E).add(ROUND); // n = round(x·log2 e) in the low mantissa bits
-        FloatVector y = expReduced(x, big.sub(ROUND));
-        return y.reinterpretAsInts().add(big.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
-    }
 
     /**
      * {@code e^x} for {@code x ≤ 0}, −∞ included, down into the subnormal floats (an attention probability or a silu of
      * a large negative argument can be that small): where {@code x < EXP_LO}, {@code 2^(n+32)} goes into the exponent
      * bits and the result is multiplied by {@code 2^−32} (one rounding into the subnormal range); below −104 the
-     * result is 0. NaN stays NaN.
+     * result is 0. NaN stays NaN. Vector API calls only, no further helper of ours: past its node budget C2 stops
+     * inlining our methods into a large caller ({@code NodeCountInliningCutoff}), and a call that passes vectors boxes
+     * them.
      */
     static FloatVector expNonPositive(FloatVector x) {
         VectorMask<Float> tiny = x.lt(EXP_LO);
         x = x.max(EXP_ZERO);
-        FloatVector big = x.mul(LOG2E).add(ROUND);
-        FloatVector y = expReduced(x, big.sub(ROUND));
-        IntVector shift = big.add(32f, tiny).reinterpretAsInts().lanewise(VectorOperators.LSHL, 23);
-        FloatVector scaled = y.reinterpretAsInts().add(shift).reinterpretAsFloats();
-        return scaled.mul(FloatVector.broadcast(F, 1f).blend(0x1p-32f, tiny));
-    }
-
-    /** {@code e^r} for {@code r = x − n·ln 2} (|r| ≤ ln 2 / 2), the Cephes polynomial. */
-    private static FloatVector expReduced(FloatVector x, FloatVector n) {
+        FloatVector big = x.mul(LOG2E).add(ROUND); // n = round(x·log2 e) in the low mantissa bits
+        FloatVector n = big.sub(ROUND);
         FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), x);
         r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
         FloatVector y = r.fma(P0, P1).fma(r, FloatVector.broadcast(F, P2)).fma(r, FloatVector.broadcast(F, P3))
                 .fma(r, FloatVector.broadcast(F, P4)).fma(r, FloatVector.broadcast(F, P5));
-        return y.fma(r.mul(r), r).add(1f);
+        y = y.fma(r.mul(r), r).add(1f);
+        IntVector shift = big.add(32f, tiny).reinterpretAsInts().lanewise(VectorOperators.LSHL, 23);
+        FloatVector scaled = y.reinterpretAsInts().add(shift).reinterpretAsFloats();
+        return scaled.mul(FloatVector.broadcast(F, 1f).blend(0x1p-32f, tiny));
     }
 
     /**
