@@ -42,7 +42,7 @@ public class KernelBenchmark {
     static final int HIDDEN = 512, HEADS = 4, HEAD_DIM = 128;
 
     Backend be;
-    Tensor x, w, bias, y, q, k, v, attn, pe;
+    Tensor x, w, bias, y, q, k, v, attn, pe, ids, table;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -56,12 +56,18 @@ public class KernelBenchmark {
         v = BenchData.gaussian(6, 1, HEADS, tokens, HEAD_DIM);
         attn = Tensor.allocate(1, tokens, HEADS * HEAD_DIM);
         pe = BenchData.fluxRopeTable(be, tokens);
+        ids = Tensor.allocate(1, tokens, 3);
+        for (int t = 0; t < tokens; t++) { // FLUX's image grid, as BenchData.fluxRopeTable
+            ids.set(t * 3L + 1, t / BenchData.GRID_WIDTH);
+            ids.set(t * 3L + 2, t % BenchData.GRID_WIDTH);
+        }
+        table = Tensor.allocate(1, 1, tokens, HEAD_DIM / 2, 2, 2);
     }
 
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        for (Tensor t : new Tensor[] {x, w, bias, y, q, k, v, attn, pe}) {
+        for (Tensor t : new Tensor[] {x, w, bias, y, q, k, v, attn, pe, ids, table}) {
             t.close();
         }
         be.close();
@@ -83,6 +89,25 @@ public class KernelBenchmark {
     public Tensor applyRope() {
         be.applyRope(q, pe, q);
         return q;
+    }
+
+    @Benchmark
+    public Tensor silu() {
+        be.silu(x, y);
+        return y;
+    }
+
+    @Benchmark
+    public Tensor geluTanh() {
+        be.geluTanh(x, y);
+        return y;
+    }
+
+    /** The FLUX RoPE table of the sequence (axes 16, 56, 56). */
+    @Benchmark
+    public Tensor ropeTable() {
+        be.ropeTable(ids, BenchData.FLUX_AXES, BenchData.FLUX_THETA, table);
+        return table;
     }
 
     @Benchmark

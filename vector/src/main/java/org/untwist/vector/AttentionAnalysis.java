@@ -12,6 +12,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import org.untwist.tensor.Tensor;
 
@@ -37,7 +38,7 @@ final class AttentionAnalysis {
      * ({@link AttentionScores}): queries packed pre-scaled by 1/√Dh for the own keys and by the reference factor
      * for the reference keys (read in place, never scaled); each block of keys is packed once per task and scored
      * against every sub-block of the group, and the score tiles are written transposed into the output rows. Each
-     * row then gets a vectorized max, {@code EXP} with sum, and scaling by the reciprocal sum. Every logit is the
+     * row then gets a vectorized max, exponentials with sum, and scaling by the reciprocal sum. Every logit is the
      * same FMA chain whichever task computes it, so the thread count (which sets the group size) does not matter.
      */
     static void attentionProbs(ComputePool pool, Tensor q, Tensor k, Tensor refK, Tensor refKeyScale, Tensor out, int batch,
@@ -108,7 +109,11 @@ final class AttentionAnalysis {
         }
     }
 
-    /** Softmax of the {@code n} floats at byte {@code off} of {@code os}, in place. */
+    /**
+     * Softmax of the {@code n} floats at byte {@code off} of {@code os}, in place: the maximum ({@code reduceLanes(MAX)}
+     * gives the same result in any order, so it may stay), {@link VectorExp#expNonPositive} of the differences (the
+     * tail as one masked vector), their sum in a fixed order ({@link Simd#sum}), and scaling by its reciprocal.
+     */
     private static void softmaxInPlace(MemorySegment os, long off, int n) {
         int bound = F.loopBound(n);
         FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
@@ -122,17 +127,17 @@ final class AttentionAnalysis {
         }
         FloatVector sv = FloatVector.zero(F);
         for (j = 0; j < bound; j += L) {
-            FloatVector p = load(os, off + 4L * j).sub(m).lanewise(VectorOperators.EXP);
+            FloatVector p = VectorExp.expNonPositive(load(os, off + 4L * j).sub(m));
             p.intoMemorySegment(os, off + 4L * j, LE);
             sv = sv.add(p);
         }
-        float sum = sv.reduceLanes(VectorOperators.ADD);
-        for (; j < n; j++) {
-            float p = (float) Math.exp(os.get(F32, off + 4L * j) - m);
-            os.set(F32, off + 4L * j, p);
-            sum += p;
+        if (j < n) {
+            VectorMask<Float> tail = F.indexInRange(j, n);
+            FloatVector p = VectorExp.expNonPositive(FloatVector.fromMemorySegment(F, os, off + 4L * j, LE, tail).sub(m));
+            p.intoMemorySegment(os, off + 4L * j, LE, tail);
+            sv = sv.add(p, tail);
         }
-        float norm = 1f / sum; // sum ≥ 1: the maximum contributes exp(0)
+        float norm = 1f / Simd.sum(sv); // sum ≥ 1: the maximum contributes exp(0)
         for (j = 0; j < bound; j += L) {
             load(os, off + 4L * j).mul(norm).intoMemorySegment(os, off + 4L * j, LE);
         }
@@ -240,13 +245,13 @@ final class AttentionAnalysis {
         }
     }
 
-    /** {@code q·k}, q at {@code qArr[q0]}, k at byte {@code k0} of {@code ks}: lane-wise FMAs, lane sum, scalar tail. */
+    /** {@code q·k}, q at {@code qArr[q0]}, k at byte {@code k0} of {@code ks}: lane-wise FMAs, fixed-order lane sum, scalar tail. */
     private static float dot(float[] qArr, int q0, MemorySegment ks, long k0, int bound, int headDim) {
         FloatVector a = FloatVector.zero(F);
         for (int d = 0; d < bound; d += L) {
             a = FloatVector.fromArray(F, qArr, q0 + d).fma(load(ks, k0 + 4L * d), a);
         }
-        float s = a.reduceLanes(VectorOperators.ADD);
+        float s = Simd.sum(a);
         for (int d = bound; d < headDim; d++) {
             s = Math.fma(qArr[q0 + d], ks.get(F32, k0 + 4L * d), s);
         }

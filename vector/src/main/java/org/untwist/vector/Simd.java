@@ -12,8 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Every incubator constant of the backend in one place: the float species (preferred, or
  * {@code -Duntwist.vectorBits}), the int and short species of the same lane count (for widening BF16/F16
- * weights), the lane permutations of the RoPE kernels (also the pair swap of {@code chunkLogits}), and the one
- * unaligned vector load every kernel uses.
+ * weights), the lane permutations of the RoPE kernels (also the pair swap of {@code chunkLogits}), the lane sum
+ * in a fixed order every reduction uses ({@link #sum}), and the one unaligned vector load every kernel uses.
  */
 final class Simd {
     private Simd() {
@@ -47,23 +47,38 @@ final class Simd {
     /** Swaps the two elements of every pair. */
     static final VectorShuffle<Float> SWAP_PAIRS = VectorShuffle.fromOp(F, i -> i ^ 1);
 
-    // ---- ropeTable: interleaving L cosines and L sines into 4 vectors of (cos, -sin, sin, cos) ---------------
+    // ---- lane sums in a fixed order ---------------------------------------------------------------------------
 
-    /** For output vector k, lane i: element g = kL + i is component g%4 of local pair g/4; cos from C, sin from S. */
-    static final FloatVector[] TABLE_IDX = new FloatVector[4];
-    /** +1 except for the {@code -sin} component. */
-    static final FloatVector TABLE_SIGN;
+    /** Lane i takes lane i ^ k: the levels of the reduction tree of {@link #sum} (those of k ≥ L unused). */
+    private static final VectorShuffle<Float> FOLD_32 = fold(32), FOLD_16 = fold(16), FOLD_8 = fold(8), FOLD_4 = fold(4),
+            FOLD_2 = fold(2), FOLD_1 = fold(1);
 
-    static {
-        for (int k = 0; k < 4; k++) {
-            final int kk = k;
-            TABLE_IDX[k] = indexVector(i -> {
-                int g = kk * L + i;
-                int comp = g % 4, pair = g / 4;
-                return comp == 0 || comp == 3 ? pair : L + pair;
-            });
+    private static VectorShuffle<Float> fold(int k) {
+        return VectorShuffle.fromOp(F, i -> (i ^ k) % L);
+    }
+
+    /**
+     * The sum of the lanes of {@code v} in an order fixed here: lane {@code i} plus lane {@code i ^ L/2}, then
+     * {@code i ^ L/4}, ..., {@code i ^ 1} (a balanced tree, each level one lane-wise add), the result in lane 0. Used
+     * instead of {@code reduceLanes(ADD)}, whose order the Vector API leaves open: the interpreter and C1 add the lanes
+     * from first to last, C2 in an order of its own, so the last bit of a sum changed once a kernel was compiled.
+     */
+    static float sum(FloatVector v) {
+        if (L >= 64) { // L is a constant: the JIT keeps only the levels it has
+            v = v.add(v.rearrange(FOLD_32));
         }
-        TABLE_SIGN = indexVector(i -> i % 4 == 1 ? -1 : 1);
+        if (L >= 32) {
+            v = v.add(v.rearrange(FOLD_16));
+        }
+        if (L >= 16) {
+            v = v.add(v.rearrange(FOLD_8));
+        }
+        if (L >= 8) {
+            v = v.add(v.rearrange(FOLD_4));
+        }
+        v = v.add(v.rearrange(FOLD_2));
+        v = v.add(v.rearrange(FOLD_1));
+        return v.lane(0);
     }
 
     private static FloatVector indexVector(java.util.function.IntUnaryOperator f) {

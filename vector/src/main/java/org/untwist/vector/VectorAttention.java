@@ -4,6 +4,17 @@ import static org.untwist.vector.AttentionScores.QB;
 import static org.untwist.vector.AttentionScores.QK_R;
 import static org.untwist.vector.Simd.F;
 import static org.untwist.vector.Simd.L;
+import static org.untwist.vector.VectorExp.EXP_LO;
+import static org.untwist.vector.VectorExp.LN2_HI;
+import static org.untwist.vector.VectorExp.LN2_LO;
+import static org.untwist.vector.VectorExp.LOG2E;
+import static org.untwist.vector.VectorExp.P0;
+import static org.untwist.vector.VectorExp.P1;
+import static org.untwist.vector.VectorExp.P2;
+import static org.untwist.vector.VectorExp.P3;
+import static org.untwist.vector.VectorExp.P4;
+import static org.untwist.vector.VectorExp.P5;
+import static org.untwist.vector.VectorExp.ROUND;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -22,8 +33,8 @@ import jdk.incubator.vector.VectorOperators;
  *       {@link AttentionScores#QK_R} keys × 2 query vectors in registers; each key block is packed once per task,
  *       transposed per QK_R-key tile, and reused by every sub-block of the task;</li>
  *   <li>the online softmax is purely vertical: the running max and sum of each query are lanes, block maxima
- *       are lane-wise maxima over the key rows, the exponentials are an inlined polynomial {@code exp} (Cephes
- *       {@code expf}, about 1 ulp) over the tile;</li>
+ *       are lane-wise maxima over the key rows, the exponentials are the polynomial {@code exp} of {@link VectorExp}
+ *       (Cephes {@code expf}, about 1 ulp, the same bits in every JIT tier) spelled out over the tile;</li>
  *   <li>P·V accumulates the transposed output {@code ot[d][i] += Σ_j v[j][d]·p[j][i]} as broadcast(v[j][d]) ×
  *       vector(p[j][i..]) FMAs, {@link #PV_R} head dimensions × 2 query vectors in registers; the running
  *       accumulator is rescaled by {@code exp(m_old − m_new)} in a separate pass only when some lane's max grew.</li>
@@ -172,13 +183,6 @@ final class VectorAttention {
         }
     }
 
-    // exp on x ≤ 0 (Cephes expf): n = round(x·log2 e), r = x − n·ln 2 (two-part ln 2), e^r by a degree-5 polynomial,
-    // 2^n added to the exponent bits; x is clamped at EXP_LO (so 2^n stays normal), NaN stays NaN.
-    private static final float LOG2E = 1.44269504088896341f, ROUND = 12582912f; // 1.5·2^23: adding it rounds to an integer
-    private static final float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f, EXP_LO = -87f;
-    private static final float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f, P3 = 4.1665795894e-2f,
-            P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
-
     /**
      * Vertical online-softmax step of one sub-block: new running maxima {@code mx} (compare and blend: a NaN logit
      * does not become the max but still turns its lane's sum into NaN), {@code corr = exp(m_old − m_new)},
@@ -202,11 +206,13 @@ final class VectorAttention {
             n0 = n0.blend(n1, n0.lt(n1));
             n0.intoArray(mx, mo + c);
             FloatVector z0 = n0.blend(0f, n0.eq(NEG_INF));
-            FloatVector c0 = m0.sub(z0).lanewise(VectorOperators.EXP);
+            FloatVector c0 = VectorExp.expNonPositive(m0.sub(z0)); // 0 where the old max was −∞
             FloatVector t0 = FloatVector.zero(F);
             for (j = 0; j < nk; j++) {
                 int o = j * QB + c;
-                // exp(x), x ≤ 0, inlined (see the constants); below EXP_LO it gives about e^EXP_LO instead of 0
+                // exp(x), x ≤ 0: VectorExp's polynomial spelled out (a helper method was not always inlined this deep
+                // into this method, NodeCountInliningCutoff, and its boxed vectors made attention 1.5× slower), clamped
+                // at EXP_LO so that 2^n stays normal: below it about e^EXP_LO instead of 0. NaN stays NaN.
                 FloatVector x = FloatVector.fromArray(F, s, o).sub(z0).max(EXP_LO);
                 FloatVector big = x.mul(LOG2E).add(ROUND);
                 FloatVector n = big.sub(ROUND);

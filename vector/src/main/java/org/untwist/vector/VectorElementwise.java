@@ -9,12 +9,14 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorMask;
 import org.untwist.tensor.Tensor;
 
 /**
  * Elementwise kernels: {@code add}, {@code silu}, {@code geluTanh} over flat ranges, {@code modulate} and
  * {@code gatedResidual} row by row (their shift, scale and gate are per batch element). Chunked only when large.
+ * silu and GELU use the polynomial exponential of {@link VectorExp}, also on their tails (one masked vector), so an
+ * element's result depends on its value only, not on the JIT tier or where the element lies.
  */
 final class VectorElementwise {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -44,36 +46,33 @@ final class VectorElementwise {
         pool.parallelElements(n, (from, to) -> {
             long i = from;
             for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                long o = 4 * i;
-                FloatVector v = load(xs, o);
-                v.div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoMemorySegment(os, o, LE);
+                FloatVector v = load(xs, 4 * i);
+                VectorExp.timesSigmoid(v, v).intoMemorySegment(os, 4 * i, LE);
             }
-            for (; i < to; i++) {
-                float v = xs.getAtIndex(F32, i);
-                os.setAtIndex(F32, i, v / (1f + (float) Math.exp(-v)));
+            if (i < to) { // the tail as one masked vector: every element gets the same arithmetic wherever it lies
+                VectorMask<Float> m = F.indexInRange(i, to);
+                FloatVector v = FloatVector.fromMemorySegment(F, xs, 4 * i, LE, m);
+                VectorExp.timesSigmoid(v, v).intoMemorySegment(os, 4 * i, LE, m);
             }
         });
     }
 
     /**
-     * GELU (tanh approximation) as {@code x · sigmoid(2u) = x / (1 + exp(−2u))} with {@code u = √(2/π)(x + 0.044715x³)},
-     * which equals {@code 0.5·x·(1 + tanh(u))} but keeps its relative accuracy for negative x, where
-     * {@code 1 + tanh(u)} cancels.
+     * GELU (tanh approximation) as {@code x · sigmoid(2u)} with {@code u = √(2/π)(x + 0.044715x³)}, which equals
+     * {@code 0.5·x·(1 + tanh(u))} but keeps its relative accuracy for negative x, where {@code 1 + tanh(u)} cancels.
      */
     static void geluTanh(ComputePool pool, Tensor x, Tensor out, long n) {
         MemorySegment xs = x.segment(), os = out.segment();
         pool.parallelElements(n, (from, to) -> {
             long i = from;
             for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                long o = 4 * i;
-                FloatVector v = load(xs, o);
-                FloatVector u2 = v.mul(v).fma(GELU_C1, GELU_C0).mul(v).mul(-2f); // −2u
-                v.div(u2.lanewise(VectorOperators.EXP).add(1f)).intoMemorySegment(os, o, LE);
+                FloatVector v = load(xs, 4 * i);
+                VectorExp.timesSigmoid(v, v.mul(v).fma(GELU_C1, GELU_C0).mul(v).mul(2f)).intoMemorySegment(os, 4 * i, LE);
             }
-            for (; i < to; i++) {
-                float v = xs.getAtIndex(F32, i);
-                float u2 = Math.fma(v * v, GELU_C1, GELU_C0) * v * -2f;
-                os.setAtIndex(F32, i, v / (1f + (float) Math.exp(u2)));
+            if (i < to) {
+                VectorMask<Float> m = F.indexInRange(i, to);
+                FloatVector v = FloatVector.fromMemorySegment(F, xs, 4 * i, LE, m);
+                VectorExp.timesSigmoid(v, v.mul(v).fma(GELU_C1, GELU_C0).mul(v).mul(2f)).intoMemorySegment(os, 4 * i, LE, m);
             }
         });
     }

@@ -9,7 +9,6 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicLong;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import org.untwist.tensor.DType;
 
 /**
@@ -61,7 +60,8 @@ final class VectorGemv {
     /**
      * {@code out[r, c] = x[r]·w[c] + bias[c]} for rows {@code [r0, r1)}, columns {@code [c0, c1)}; weight row
      * {@code c} starts at byte {@code wBase + (c − c0)·in·4} of {@code wp}. Every element is reduced the same way
-     * (lane-wise FMA over the vector part, lane sum, scalar tail, bias) whichever micro-kernel computes it.
+     * (lane-wise FMA over the vector part, lane sum in a fixed order ({@link Simd#sum}), scalar tail, bias) whichever
+     * micro-kernel computes it.
      */
     private static void gemmBlock(MemorySegment xs, MemorySegment wp, long wBase, MemorySegment bs, MemorySegment os,
                                   int r0, int r1, int c0, int c1, int in, int outDim) {
@@ -106,10 +106,10 @@ final class VectorGemv {
             a12 = xb.fma(v2, a12);
             a13 = xb.fma(v3, a13);
         }
-        float s00 = a00.reduceLanes(VectorOperators.ADD), s01 = a01.reduceLanes(VectorOperators.ADD);
-        float s02 = a02.reduceLanes(VectorOperators.ADD), s03 = a03.reduceLanes(VectorOperators.ADD);
-        float s10 = a10.reduceLanes(VectorOperators.ADD), s11 = a11.reduceLanes(VectorOperators.ADD);
-        float s12 = a12.reduceLanes(VectorOperators.ADD), s13 = a13.reduceLanes(VectorOperators.ADD);
+        float s00 = Simd.sum(a00), s01 = Simd.sum(a01);
+        float s02 = Simd.sum(a02), s03 = Simd.sum(a03);
+        float s10 = Simd.sum(a10), s11 = Simd.sum(a11);
+        float s12 = Simd.sum(a12), s13 = Simd.sum(a13);
         for (int k = bound; k < in; k++) {
             long kb = 4L * k;
             float xa = xs.get(F32, x0 + kb), xb = xs.get(F32, x1 + kb);
@@ -144,7 +144,7 @@ final class VectorGemv {
             a0 = load(xs, x0 + kb).fma(v, a0);
             a1 = load(xs, x1 + kb).fma(v, a1);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s0 = Simd.sum(a0), s1 = Simd.sum(a1);
         for (int k = bound; k < in; k++) {
             long kb = 4L * k;
             float v = wp.get(F32, w0 + kb);
@@ -168,8 +168,8 @@ final class VectorGemv {
             a2 = xa.fma(load(wp, w2 + kb), a2);
             a3 = xa.fma(load(wp, w3 + kb), a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        float s0 = Simd.sum(a0), s1 = Simd.sum(a1);
+        float s2 = Simd.sum(a2), s3 = Simd.sum(a3);
         for (int k = bound; k < in; k++) {
             long kb = 4L * k;
             float xa = xs.get(F32, x0 + kb);
@@ -192,7 +192,7 @@ final class VectorGemv {
             long kb = 4L * k;
             a = load(xs, x0 + kb).fma(load(wp, w0 + kb), a);
         }
-        float s = a.reduceLanes(VectorOperators.ADD);
+        float s = Simd.sum(a);
         for (int k = bound; k < in; k++) {
             long kb = 4L * k;
             s = Math.fma(xs.get(F32, x0 + kb), wp.get(F32, w0 + kb), s);

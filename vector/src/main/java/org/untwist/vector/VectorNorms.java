@@ -9,10 +9,12 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import org.untwist.tensor.Tensor;
 
-/** Row-wise normalization: {@code layerNorm} (no affine) and {@code rmsNorm} (per-channel scale), rows split into chunks. */
+/**
+ * Row-wise normalization: {@code layerNorm} (no affine) and {@code rmsNorm} (per-channel scale), rows split into chunks.
+ * Each row sum is lane-wise, then {@link Simd#sum} (a fixed order), then the scalar tail.
+ */
 final class VectorNorms {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -30,7 +32,7 @@ final class VectorNorms {
                 for (; i < bound; i += L) {
                     acc = acc.add(load(xs, base + 4L * i));
                 }
-                float sum = acc.reduceLanes(VectorOperators.ADD);
+                float sum = Simd.sum(acc);
                 for (; i < dim; i++) {
                     sum += xs.get(F32, base + 4L * i);
                 }
@@ -40,7 +42,7 @@ final class VectorNorms {
                     FloatVector c = load(xs, base + 4L * i).sub(mean);
                     sq = c.fma(c, sq);
                 }
-                float var = sq.reduceLanes(VectorOperators.ADD);
+                float var = Simd.sum(sq);
                 for (; i < dim; i++) {
                     float c = xs.get(F32, base + 4L * i) - mean;
                     var = Math.fma(c, c, var);
@@ -68,7 +70,7 @@ final class VectorNorms {
                     FloatVector v = load(xs, base + 4L * i);
                     acc = v.fma(v, acc);
                 }
-                float sq = acc.reduceLanes(VectorOperators.ADD);
+                float sq = Simd.sum(acc);
                 for (; i < dim; i++) {
                     float v = xs.get(F32, base + 4L * i);
                     sq = Math.fma(v, v, sq);

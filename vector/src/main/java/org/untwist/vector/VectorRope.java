@@ -9,14 +9,15 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import org.untwist.backend.RopeFrequencies;
 import org.untwist.tensor.Tensor;
 
 /**
- * Rotary position embeddings: {@code ropeTable} computes the 2×2 rotation of every (token, pair) with vector
- * {@code COS}/{@code SIN}; {@code applyRope} applies it over blocks of tokens, each block's table de-interleaved once
- * into diagonal and cross coefficients, then every head streams its contiguous rows of the block.
+ * Rotary position embeddings: {@code ropeTable} computes the 2×2 rotation of every (token, pair) with scalar
+ * {@code Math.cos}/{@code Math.sin} of the float angle, exactly as the scalar oracle (the vector {@code COS}/{@code SIN}
+ * of the Vector API differ between the interpreter and C2 in the last bit; the table is small, once per forward);
+ * {@code applyRope} applies it over blocks of tokens, each block's table de-interleaved once into diagonal and cross
+ * coefficients, then every head streams its contiguous rows of the block.
  */
 final class VectorRope {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -40,22 +41,12 @@ final class VectorRope {
         }
         float[] pos = ids.toFloatArray(); // [batch·tokens, axes]: small
         MemorySegment ps = pe.segment();
-        int bound = F.loopBound(pairs);
         long rows = (long) batch * tokens;
         pool.parallelRows(rows, 4 * pairs, (from, to) -> {
             for (long row = from; row < to; row++) {
                 int posOff = (int) (row * axes);
                 long base = row * pairs * 16; // bytes: 4 floats per pair
-                int p = 0;
-                for (; p < bound; p += L) {
-                    FloatVector angle = FloatVector.fromArray(F, pos, posOff, axisOf, p).mul(FloatVector.fromArray(F, omega, p));
-                    FloatVector c = angle.lanewise(VectorOperators.COS), s = angle.lanewise(VectorOperators.SIN);
-                    long o = base + 16L * p;
-                    for (int k = 0; k < 4; k++) {
-                        Simd.TABLE_IDX[k].selectFrom(c, s).mul(Simd.TABLE_SIGN).intoMemorySegment(ps, o + 4L * k * L, LE);
-                    }
-                }
-                for (; p < pairs; p++) {
+                for (int p = 0; p < pairs; p++) {
                     float angle = pos[posOff + axisOf[p]] * omega[p];
                     float c = (float) Math.cos(angle), s = (float) Math.sin(angle);
                     long o = base + 16L * p;
