@@ -230,23 +230,14 @@ class LibraryArgumentsTest {
         }
     }
 
-    /**
-     * The scalar oracle is bit-exact from call to call. The vector backend is not quite: the same call repeated on
-     * one thread, with no other thread running, can differ in the last bit once the JIT has compiled its kernels
-     * (1 ulp seen): it is held to 1e-5 of the RMS, far below what a shared workspace produced (0.3 to 2.0).
-     */
+    /** Bit for bit: every backend gives the same output for the same inputs and thread count (DeterminismTest). */
     private static void assertSame(String backend, float[] expected, float[] actual, String what) {
-        if (backend.equals("scalar")) {
-            assertArrayEquals(expected, actual, what);
-            return;
-        }
-        double max = 0, ss = 0;
+        assertEquals(expected.length, actual.length, backend + " " + what + ": length");
         for (int i = 0; i < expected.length; i++) {
-            max = Math.max(max, Math.abs((double) actual[i] - expected[i]));
-            ss += (double) expected[i] * expected[i];
+            if (Float.floatToRawIntBits(expected[i]) != Float.floatToRawIntBits(actual[i])) {
+                throw new AssertionError(backend + " " + what + ": element " + i + " is " + actual[i] + ", " + expected[i] + " run alone");
+            }
         }
-        double rms = Math.sqrt(ss / expected.length);
-        assertTrue(max <= 1e-5 * rms, backend + " " + what + ": max |diff| " + max + " vs RMS " + rms);
     }
 
     /** The batch-1 inputs repeated {@code b} times. */

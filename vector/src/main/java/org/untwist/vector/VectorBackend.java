@@ -33,9 +33,7 @@ public final class VectorBackend extends AbstractBackend {
 
     /** Creates the backend with {@code threads} compute threads. */
     public VectorBackend(int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
-        }
+        org.untwist.backend.Backends.requireThreads("threads", threads); // the library's bound, also when built directly
         Simd.check();
         this.pool = new ComputePool(threads);
     }
