@@ -2,19 +2,17 @@ package org.untwist.cli;
 
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
+import org.untwist.io.AtomicFiles;
 
 /**
  * The files a command writes, checked before any work and written all or nothing.
@@ -98,7 +96,7 @@ final class Outputs implements AutoCloseable {
         String option = options.getOrDefault(abs, options.getOrDefault(abs.getParent(), "output"));
         try {
             createFolders(abs.getParent());
-            Path tmp = abs.resolveSibling("." + abs.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+            Path tmp = AtomicFiles.temporarySibling(abs);
             Path old = staged.put(abs, tmp);
             if (old != null) {
                 Files.deleteIfExists(old);
@@ -131,11 +129,7 @@ final class Outputs implements AutoCloseable {
     void commit() throws IOException {
         for (Map.Entry<Path, Path> e : staged.entrySet()) {
             try {
-                try {
-                    Files.move(e.getValue(), e.getKey(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-                } catch (AtomicMoveNotSupportedException notAtomic) {
-                    Files.move(e.getValue(), e.getKey(), StandardCopyOption.REPLACE_EXISTING);
-                }
+                AtomicFiles.moveIntoPlace(e.getValue(), e.getKey());
             } catch (IOException ex) {
                 throw new IOException(options.getOrDefault(e.getKey(), "output") + " " + e.getKey() + ": cannot write: " + reason(ex), ex);
             }

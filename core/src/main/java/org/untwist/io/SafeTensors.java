@@ -18,12 +18,10 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -33,7 +31,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ThreadLocalRandom;
 import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 
@@ -495,7 +492,7 @@ public final class SafeTensors implements AutoCloseable {
         if (Files.isDirectory(target)) {
             throw new IOException(file + ": cannot write: is a folder");
         }
-        Path tmp = target.resolveSibling("." + target.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+        Path tmp = AtomicFiles.temporarySibling(target);
         try {
             writeVia(tmp, target, head, order);
         } catch (IOException e) { // name the file asked for and the reason, not the temporary file
@@ -531,11 +528,7 @@ public final class SafeTensors implements AutoCloseable {
             }
             ch.force(true);
         }
-        try {
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-        }
+        AtomicFiles.moveIntoPlace(tmp, target);
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {
