@@ -1,0 +1,10 @@
+/**
+ * The parts of a FLUX.1 pipeline around the transformer: the CLIP and T5 tokenizers and text encoders
+ * ({@code org.untwist.text}). Built on the core API only; backends come from their provider modules.
+ */
+module org.untwist.pipeline {
+    requires transitive org.untwist.core;
+    requires com.fasterxml.jackson.databind;
+
+    exports org.untwist.text;
+}
