@@ -29,6 +29,14 @@ final class EmptyReferenceBackend implements Backend {
     @Override public void linear(Tensor x, Tensor w, Tensor b, Tensor o) { inner.linear(x, w, b, o); }
     @Override public void add(Tensor a, Tensor b, Tensor o) { inner.add(a, b, o); }
     @Override public void layerNorm(Tensor x, float eps, Tensor o) { inner.layerNorm(x, eps, o); }
+    @Override public void layerNorm(Tensor x, Tensor w, Tensor b, float eps, Tensor o) { inner.layerNorm(x, w, b, eps, o); }
+    @Override public void multiply(Tensor a, Tensor b, Tensor o) { inner.multiply(a, b, o); }
+    @Override public void embedding(Tensor t, int[] ids, Tensor o) { inner.embedding(t, ids, o); }
+    @Override public void quickGelu(Tensor x, Tensor o) { inner.quickGelu(x, o); }
+    @Override public void splitHeads(Tensor x, Tensor o) { inner.splitHeads(x, o); }
+    @Override public void attention(Tensor q, Tensor k, Tensor v, float s, Tensor bias, boolean causal, Tensor o) {
+        inner.attention(q, k, v, s, bias, causal, o);
+    }
     @Override public void rmsNorm(Tensor x, Tensor s, float eps, Tensor o) { inner.rmsNorm(x, s, eps, o); }
     @Override public void silu(Tensor x, Tensor o) { inner.silu(x, o); }
     @Override public void geluTanh(Tensor x, Tensor o) { inner.geluTanh(x, o); }

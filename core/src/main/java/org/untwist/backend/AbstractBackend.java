@@ -21,13 +21,21 @@ public abstract class AbstractBackend implements Backend {
 
     protected abstract void addKernel(Tensor a, Tensor b, Tensor out, long n);
 
-    protected abstract void layerNormKernel(Tensor x, float eps, Tensor out, int rows, int dim);
+    protected abstract void multiplyKernel(Tensor a, Tensor b, Tensor out, long n);
+
+    /** {@code out[r, :] = table[ids[r], :]} widened to float32; ids are already checked to lie in the table. */
+    protected abstract void embeddingKernel(Tensor table, int[] ids, Tensor out, int rows, int dim);
+
+    /** LayerNorm; {@code weight} and {@code bias} are null (no affine) or {@code [dim]} ({@code bias} may be null alone). */
+    protected abstract void layerNormKernel(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out, int rows, int dim);
 
     protected abstract void rmsNormKernel(Tensor x, Tensor scale, float eps, Tensor out, int rows, int dim);
 
     protected abstract void siluKernel(Tensor x, Tensor out, long n);
 
     protected abstract void geluTanhKernel(Tensor x, Tensor out, long n);
+
+    protected abstract void quickGeluKernel(Tensor x, Tensor out, long n);
 
     protected abstract void modulateKernel(Tensor x, Tensor shift, Tensor scale, Tensor out, int batch, int tokens, int dim);
 
@@ -50,6 +58,13 @@ public abstract class AbstractBackend implements Backend {
     protected abstract void attentionKernel(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor refKeyScale,
                                             Tensor out, int batch, int heads, int lq, int lk, int lr, int headDim, int refBatch,
                                             int refStart, int refTokens);
+
+    /**
+     * {@code softmax(scale · q·kᵀ + positionBias[j − i + lq − 1, h]) · v}, keys {@code j > i} left out when
+     * {@code causal} ({@code lq == lk} then); {@code positionBias} is null or {@code [lq + lk − 1, heads]}.
+     */
+    protected abstract void maskedAttentionKernel(Tensor q, Tensor k, Tensor v, float scale, Tensor positionBias, boolean causal,
+                                                  Tensor out, int batch, int heads, int lq, int lk, int headDim);
 
     /** The softmax rows of {@link #attentionKernel} into {@code out [batch, heads, lq, lk + lr]}. */
     protected abstract void attentionProbsKernel(Tensor q, Tensor k, Tensor refK, Tensor refKeyScale, Tensor out, int batch, int heads,
@@ -98,10 +113,55 @@ public abstract class AbstractBackend implements Backend {
     }
 
     @Override
+    public final void multiply(Tensor a, Tensor b, Tensor out) {
+        requireF32("multiply", "a", a);
+        requireSameShape("multiply", "b", b, a);
+        requireSameShape("multiply", "out", out, a);
+        requireF32("multiply", "b", b);
+        requireF32("multiply", "out", out);
+        multiplyKernel(a, b, out, a.numel());
+    }
+
+    @Override
+    public final void embedding(Tensor table, int[] ids, Tensor out) {
+        String op = "embedding";
+        requireRank(op, "table", table, 2);
+        if (ids == null) {
+            throw new IllegalArgumentException(op + ": ids is null");
+        }
+        requireF32(op, "out", out);
+        int vocab = table.dim(0), dim = table.dim(1);
+        if (out.rank() < 1 || out.dim(-1) != dim || out.rows() != ids.length) {
+            throw shapeError(op, "out", out, ids.length + " rows of " + dim + " (one per id, table " + Arrays.toString(table.shape()) + ")");
+        }
+        for (int n = 0; n < ids.length; n++) {
+            if (ids[n] < 0 || ids[n] >= vocab) {
+                throw new IllegalArgumentException(op + ": id " + ids[n] + " at position " + n + " is outside the table's " + vocab + " rows");
+            }
+        }
+        requireDistinct(op, table, out);
+        embeddingKernel(table, ids.clone(), out, ids.length, dim);
+    }
+
+    @Override
     public final void layerNorm(Tensor x, float eps, Tensor out) {
         requireRows("layerNorm", x, out);
         requireEps("layerNorm", eps);
-        layerNormKernel(x, eps, out, toInt("layerNorm", x.rows()), x.dim(-1));
+        layerNormKernel(x, null, null, eps, out, toInt("layerNorm", x.rows()), x.dim(-1));
+    }
+
+    @Override
+    public final void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out) {
+        String op = "layerNorm";
+        requireRows(op, x, out);
+        requireEps(op, eps);
+        requireF32(op, "weight", weight);
+        requireShape(op, "weight", weight, x.dim(-1));
+        if (bias != null) {
+            requireF32(op, "bias", bias);
+            requireShape(op, "bias", bias, x.dim(-1));
+        }
+        layerNormKernel(x, weight, bias, eps, out, toInt(op, x.rows()), x.dim(-1));
     }
 
     @Override
@@ -127,6 +187,14 @@ public abstract class AbstractBackend implements Backend {
         requireSameShape("geluTanh", "out", out, x);
         requireF32("geluTanh", "out", out);
         geluTanhKernel(x, out, x.numel());
+    }
+
+    @Override
+    public final void quickGelu(Tensor x, Tensor out) {
+        requireF32("quickGelu", "x", x);
+        requireSameShape("quickGelu", "out", out, x);
+        requireF32("quickGelu", "out", out);
+        quickGeluKernel(x, out, x.numel());
     }
 
     @Override
@@ -218,6 +286,27 @@ public abstract class AbstractBackend implements Backend {
     public final void attention(Tensor q, Tensor k, Tensor v, Tensor out) {
         checkAttention("attention", q, k, v, out, supportsBf16Attention());
         attentionKernel(q, k, v, null, null, null, out, q.dim(0), q.dim(1), q.dim(2), k.dim(2), 0, q.dim(3), 1, 0, 0);
+    }
+
+    @Override
+    public final void attention(Tensor q, Tensor k, Tensor v, float scale, Tensor positionBias, boolean causal, Tensor out) {
+        String op = "attention";
+        checkAttention(op, q, k, v, out, false);
+        int h = q.dim(1), lq = q.dim(2), lk = k.dim(2);
+        if (!(scale > 0) || Float.isInfinite(scale)) {
+            throw new IllegalArgumentException(op + ": scale must be finite and positive, got " + scale);
+        }
+        if (positionBias != null) {
+            requireF32(op, "positionBias", positionBias);
+            requireShape(op, "positionBias", positionBias, lq + lk - 1, h);
+        }
+        if (causal && lq != lk) {
+            throw new IllegalArgumentException(op + ": a causal mask needs as many queries as keys, got " + lq + " and " + lk);
+        }
+        if (lk == 0 && lq > 0) {
+            throw new IllegalArgumentException(op + ": no keys to attend to (k " + Arrays.toString(k.shape()) + ")");
+        }
+        maskedAttentionKernel(q, k, v, scale, positionBias, causal, out, q.dim(0), h, lq, lk, q.dim(3));
     }
 
     @Override
@@ -412,6 +501,35 @@ public abstract class AbstractBackend implements Backend {
                         long dstOff = ((((long) bi * h + hi) * lTot) + tokenOffset + t) * rowBytes;
                         MemorySegment.copy(src, srcOff, dst[which].segment(), dstOff, rowBytes);
                     }
+                }
+            }
+        }
+    }
+
+    @Override
+    public final void splitHeads(Tensor x, Tensor out) {
+        String op = "splitHeads";
+        requireF32(op, "x", x);
+        requireRank(op, "x", x, 3);
+        requireF32(op, "out", out);
+        requireRank(op, "out", out, 4);
+        int b = out.dim(0), h = out.dim(1), l = out.dim(2), d = out.dim(3);
+        if (!x.hasShape(b, l, h * d)) {
+            throw shapeError(op, "x", x, "[" + b + ", " + l + ", " + h * d + "] for out " + Arrays.toString(out.shape()));
+        }
+        requireDistinct(op, x, out);
+        splitHeadsKernel(x, out, b, h, l, d);
+    }
+
+    /** {@code x [b, l, h·d]} into head-major {@code out [b, h, l, d]}. */
+    protected void splitHeadsKernel(Tensor x, Tensor out, int b, int h, int l, int d) {
+        long rowBytes = (long) d * Float.BYTES;
+        for (int bi = 0; bi < b; bi++) {
+            for (int t = 0; t < l; t++) {
+                for (int hi = 0; hi < h; hi++) {
+                    long srcOff = (((long) bi * l + t) * h + hi) * rowBytes;
+                    long dstOff = (((long) bi * h + hi) * l + t) * rowBytes;
+                    MemorySegment.copy(x.segment(), srcOff, out.segment(), dstOff, rowBytes);
                 }
             }
         }

@@ -13,8 +13,8 @@ import org.untwist.tensor.Tensor;
  *   <li>Outputs are written into caller-provided tensors; no operation allocates its result, so that
  *       callers can reuse buffers across steps. Unless an operation says otherwise, the output may be the
  *       same tensor as an input of the same shape (in place).</li>
- *   <li>Activations and outputs are float32. Weight matrices of {@link #linear} may be BF16 or F16; they are
- *       widened inside the kernel, never copied as a whole. One exception: a backend may also accept BF16
+ *   <li>Activations and outputs are float32. Weight matrices of {@link #linear} and the tables of
+ *       {@link #embedding} may be BF16, F16 or F8_E4M3; they are widened inside the kernel, never copied as a whole. One exception: a backend may also accept BF16
  *       activations in {@link #attention} and {@link #sharedAttention} (q, k, v, refK, refV and out all BF16,
  *       refKeyScale float32); the GPU backend does in its bf16 precision. The CPU backends take float32 only.</li>
  *   <li>"Rows" are all leading dimensions flattened; the last dimension is the feature dimension.</li>
@@ -85,7 +85,7 @@ public interface Backend extends AutoCloseable {
      * {@code out = x · weightᵀ + bias}, the PyTorch {@code nn.Linear} convention.
      *
      * @param x      {@code [..., in]} float32
-     * @param weight {@code [out, in]} float32, BF16 or F16
+     * @param weight {@code [out, in]} float32, BF16, F16 or F8_E4M3
      * @param bias   {@code [out]} float32, or {@code null}
      * @param out    {@code [..., out]} float32 with the same leading dimensions as {@code x}; must not alias x
      */
@@ -94,10 +94,30 @@ public interface Backend extends AutoCloseable {
     /** Elementwise {@code out = a + b}; all three of one shape. */
     void add(Tensor a, Tensor b, Tensor out);
 
+    /** Elementwise {@code out = a · b}; all three of one shape (the gate of a gated feed-forward). */
+    void multiply(Tensor a, Tensor b, Tensor out);
+
+    /**
+     * Rows of a table gathered by id (a token embedding): {@code out[n, :] = table[ids[n], :]} widened to float32.
+     *
+     * @param table {@code [V, D]} float32, BF16, F16 or F8_E4M3
+     * @param ids   one id in {@code [0, V)} per row of {@code out}
+     * @param out   {@code [..., D]} float32 with {@code ids.length} rows
+     */
+    void embedding(Tensor table, int[] ids, Tensor out);
+
     // ---- normalization and activations ---------------------------------------------------------------
 
     /** LayerNorm over the last dimension without affine parameters: {@code (x − mean) / sqrt(var + eps)}. */
     void layerNorm(Tensor x, float eps, Tensor out);
+
+    /**
+     * LayerNorm with affine parameters, PyTorch's {@code nn.LayerNorm}: {@code (x − mean) / sqrt(var + eps) · weight + bias}.
+     *
+     * @param weight {@code [last dim]} float32
+     * @param bias   {@code [last dim]} float32, or {@code null}
+     */
+    void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out);
 
     /** RMSNorm over the last dimension: {@code x / sqrt(mean(x²) + eps) · scale}, {@code scale [last dim]}. */
     void rmsNorm(Tensor x, Tensor scale, float eps, Tensor out);
@@ -107,6 +127,9 @@ public interface Backend extends AutoCloseable {
 
     /** GELU with the tanh approximation: {@code 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))}. */
     void geluTanh(Tensor x, Tensor out);
+
+    /** CLIP's quick GELU: {@code x · sigmoid(1.702·x)}. */
+    void quickGelu(Tensor x, Tensor out);
 
     // ---- adaLN modulation ----------------------------------------------------------------------------
 
@@ -159,6 +182,22 @@ public interface Backend extends AutoCloseable {
      * @param out {@code [B, Lq, H·Dh]}
      */
     void attention(Tensor q, Tensor k, Tensor v, Tensor out);
+
+    /**
+     * Attention with the logit terms of the text encoders, fused into the kernel (no score tensor is
+     * materialized): {@code softmax(scale · q·kᵀ + bias) · v} where {@code bias[i, j] = positionBias[j − i + Lq − 1, h]}
+     * (T5's relative position bias, which depends only on the offset of key {@code j} from query {@code i}) and,
+     * when {@code causal}, keys {@code j > i} are left out (CLIP's causal mask).
+     *
+     * @param q            {@code [B, H, Lq, Dh]}
+     * @param k            {@code [B, H, Lk, Dh]}
+     * @param v            {@code [B, H, Lk, Dh]}
+     * @param scale        the factor on {@code q·kᵀ}: {@code 1/√Dh} for CLIP, {@code 1} for T5; finite and positive
+     * @param positionBias {@code [Lq + Lk − 1, H]} float32, shared by every batch element, or {@code null}
+     * @param causal       whether query {@code i} sees only keys {@code j ≤ i} (needs {@code Lq == Lk})
+     * @param out          {@code [B, Lq, H·Dh]}
+     */
+    void attention(Tensor q, Tensor k, Tensor v, float scale, Tensor positionBias, boolean causal, Tensor out);
 
     /**
      * Shared attention: each query attends to its own keys and, in the same softmax, to a reference's keys
@@ -223,6 +262,12 @@ public interface Backend extends AutoCloseable {
      * image projections at their offsets builds the joint sequence without a separate concatenation.
      */
     void splitQkv(Tensor qkv, Tensor q, Tensor k, Tensor v, int tokenOffset);
+
+    /**
+     * Head-major copy of a projection: {@code x [B, L, H·Dh]} into {@code out [B, H, L, Dh]} (the heads of a
+     * separate q, k or v projection, as the text encoders have them).
+     */
+    void splitHeads(Tensor x, Tensor out);
 
     /** Concatenates {@code parts} along {@code axis} into {@code out}; all other dimensions must agree. */
     void concat(List<Tensor> parts, int axis, Tensor out);

@@ -46,7 +46,23 @@ public final class ScalarBackend extends AbstractBackend {
     }
 
     @Override
-    protected void layerNormKernel(Tensor x, float eps, Tensor out, int rows, int dim) {
+    protected void multiplyKernel(Tensor a, Tensor b, Tensor out, long n) {
+        for (long i = 0; i < n; i++) {
+            out.set(i, a.get(i) * b.get(i));
+        }
+    }
+
+    @Override
+    protected void embeddingKernel(Tensor table, int[] ids, Tensor out, int rows, int dim) {
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < dim; i++) {
+                out.set((long) r * dim + i, table.get((long) ids[r] * dim + i));
+            }
+        }
+    }
+
+    @Override
+    protected void layerNormKernel(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out, int rows, int dim) {
         for (int r = 0; r < rows; r++) {
             long base = (long) r * dim;
             double mean = 0;
@@ -62,7 +78,11 @@ public final class ScalarBackend extends AbstractBackend {
             var /= dim;
             double inv = 1.0 / Math.sqrt(var + eps);
             for (int i = 0; i < dim; i++) {
-                out.set(base + i, (float) ((x.get(base + i) - mean) * inv));
+                double y = (x.get(base + i) - mean) * inv;
+                if (weight != null) {
+                    y = y * weight.get(i) + (bias == null ? 0 : bias.get(i));
+                }
+                out.set(base + i, (float) y);
             }
         }
     }
@@ -97,6 +117,14 @@ public final class ScalarBackend extends AbstractBackend {
         for (long i = 0; i < n; i++) {
             double v = x.get(i);
             out.set(i, (float) (0.5 * v * (1.0 + Math.tanh(k * (v + 0.044715 * v * v * v)))));
+        }
+    }
+
+    @Override
+    protected void quickGeluKernel(Tensor x, Tensor out, long n) {
+        for (long i = 0; i < n; i++) {
+            double v = x.get(i);
+            out.set(i, (float) (v / (1.0 + Math.exp(-1.702 * v))));
         }
     }
 
@@ -204,6 +232,50 @@ public final class ScalarBackend extends AbstractBackend {
                         long vRow = j < lk ? kBase + (long) j * headDim : rBase + (long) (j - lk) * headDim;
                         for (int d = 0; d < headDim; d++) {
                             acc[d] += probs[j] * vs.get(vRow + d);
+                        }
+                    }
+                    long oRow = ((long) b * lq + i) * heads * headDim + (long) h * headDim;
+                    for (int d = 0; d < headDim; d++) {
+                        out.set(oRow + d, (float) acc[d]);
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    protected void maskedAttentionKernel(Tensor q, Tensor k, Tensor v, float scale, Tensor positionBias, boolean causal,
+                                         Tensor out, int batch, int heads, int lq, int lk, int headDim) {
+        double[] probs = new double[lk];
+        double[] acc = new double[headDim];
+        for (int b = 0; b < batch; b++) {
+            for (int h = 0; h < heads; h++) {
+                long qBase = ((long) b * heads + h) * lq * headDim;
+                long kBase = ((long) b * heads + h) * lk * headDim;
+                for (int i = 0; i < lq; i++) {
+                    int visible = causal ? i + 1 : lk;
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int j = 0; j < visible; j++) {
+                        double dot = 0;
+                        for (int d = 0; d < headDim; d++) {
+                            dot += (double) q.get(qBase + (long) i * headDim + d) * k.get(kBase + (long) j * headDim + d);
+                        }
+                        double logit = scale * dot;
+                        if (positionBias != null) {
+                            logit += positionBias.get((long) (j - i + lq - 1) * heads + h);
+                        }
+                        probs[j] = logit;
+                        max = Math.max(max, logit);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < visible; j++) {
+                        probs[j] = Math.exp(probs[j] - max);
+                        sum += probs[j];
+                    }
+                    java.util.Arrays.fill(acc, 0);
+                    for (int j = 0; j < visible; j++) {
+                        for (int d = 0; d < headDim; d++) {
+                            acc[d] += probs[j] / sum * v.get(kBase + (long) j * headDim + d);
                         }
                     }
                     long oRow = ((long) b * lq + i) * heads * headDim + (long) h * headDim;

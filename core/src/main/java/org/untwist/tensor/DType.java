@@ -12,7 +12,31 @@ public enum DType {
     /** bfloat16: the upper 16 bits of a binary32. */
     BF16(2),
     /** IEEE-754 binary16. */
-    F16(2);
+    F16(2),
+    /**
+     * 8-bit float {@code e4m3fn} (1 sign, 4 exponent bits with bias 7, 3 mantissa bits; no infinities, NaN is
+     * {@code S.1111.111}, largest finite 448): the type of FLUX.1's and T5's fp8 checkpoints.
+     */
+    F8_E4M3(1);
+
+    /** Every {@link #F8_E4M3} code widened to float, indexed by the unsigned byte. */
+    private static final float[] F8_E4M3_VALUES = new float[256];
+
+    static {
+        for (int code = 0; code < 256; code++) {
+            int exponent = (code >>> 3) & 0xF;
+            int mantissa = code & 0x7;
+            float magnitude;
+            if (exponent == 0xF && mantissa == 0x7) {
+                magnitude = Float.NaN;
+            } else if (exponent == 0) {
+                magnitude = Math.scalb(mantissa / 8f, -6); // subnormal
+            } else {
+                magnitude = Math.scalb(1 + mantissa / 8f, exponent - 7);
+            }
+            F8_E4M3_VALUES[code] = (code & 0x80) != 0 ? -magnitude : magnitude;
+        }
+    }
 
     private final int byteSize;
 
@@ -28,6 +52,38 @@ public enum DType {
     /** Widens one stored element (given as its raw 16 bits for BF16/F16) to float. */
     public static float bf16ToFloat(short bits) {
         return Float.intBitsToFloat((bits & 0xFFFF) << 16);
+    }
+
+    /** Widens one {@link #F8_E4M3} element (its raw byte) to float. */
+    public static float f8e4m3ToFloat(byte bits) {
+        return F8_E4M3_VALUES[bits & 0xFF];
+    }
+
+    /**
+     * Rounds a float to {@link #F8_E4M3} (nearest, ties to even) as PyTorch 2.13's {@code .to(float8_e4m3fn)}
+     * does: magnitudes beyond the largest finite value, infinities included, saturate to ±448; NaN stays NaN.
+     */
+    public static byte floatToF8e4m3(float f) {
+        int sign = Float.floatToRawIntBits(f) < 0 ? 0x80 : 0;
+        float a = Math.abs(f);
+        if (Float.isNaN(a)) {
+            return (byte) (sign | 0x7F);
+        }
+        if (a >= 448f) {
+            return (byte) (sign | 0x7E);
+        }
+        // Largest code whose value is <= a, then choose between it and the next code up.
+        int lo = 0;
+        for (int code = 1; code < 0x7F; code++) {
+            if (F8_E4M3_VALUES[code] <= a) {
+                lo = code;
+            }
+        }
+        int hi = Math.min(lo + 1, 0x7E);
+        float dLo = a - F8_E4M3_VALUES[lo];
+        float dHi = F8_E4M3_VALUES[hi] - a;
+        int code = dLo < dHi || (dLo == dHi && (lo & 1) == 0) || hi == lo ? lo : hi;
+        return (byte) (sign | code);
     }
 
     /** Rounds a float to bfloat16 (round to nearest even), NaN stays NaN. */
@@ -50,7 +106,8 @@ public enum DType {
             case "F32" -> F32;
             case "BF16" -> BF16;
             case "F16" -> F16;
-            default -> throw new IllegalArgumentException("unsupported dtype '" + name + "' (supported: F32, BF16, F16)");
+            case "F8_E4M3" -> F8_E4M3;
+            default -> throw new IllegalArgumentException("unsupported dtype '" + name + "' (supported: F32, BF16, F16, F8_E4M3)");
         };
     }
 

@@ -222,6 +222,7 @@ public final class Tensor implements AutoCloseable {
             case F32 -> host().getAtIndex(F32_LE, i);
             case BF16 -> DType.bf16ToFloat(host().getAtIndex(I16_LE, i));
             case F16 -> Float.float16ToFloat(host().getAtIndex(I16_LE, i));
+            case F8_E4M3 -> DType.f8e4m3ToFloat(host().get(ValueLayout.JAVA_BYTE, i));
         };
     }
 
@@ -231,6 +232,7 @@ public final class Tensor implements AutoCloseable {
             case F32 -> host().setAtIndex(F32_LE, i, v);
             case BF16 -> host().setAtIndex(I16_LE, i, DType.floatToBf16(v));
             case F16 -> host().setAtIndex(I16_LE, i, Float.floatToFloat16(v));
+            case F8_E4M3 -> host().set(ValueLayout.JAVA_BYTE, i, DType.floatToF8e4m3(v));
         }
     }
 

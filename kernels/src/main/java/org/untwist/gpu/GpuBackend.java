@@ -236,7 +236,10 @@ public final class GpuBackend extends AbstractBackend {
     // ---- normalization and activations ---------------------------------------------------------------
 
     @Override
-    protected void layerNormKernel(Tensor x, float eps, Tensor out, int rows, int dim) {
+    protected void layerNormKernel(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out, int rows, int dim) {
+        if (weight != null) {
+            throw new UnsupportedOperationException(name() + ": affine layerNorm is not implemented yet");
+        }
         if ((long) rows * dim == 0) {
             return;
         }
@@ -546,5 +549,28 @@ public final class GpuBackend extends AbstractBackend {
             gemm.close();
             CudaRuntime.streamDestroy(stream);
         }
+    }
+
+    // ---- text-encoder ops: kernels land in the next commits (issue 15) -------------------------------
+
+    @Override
+    protected void multiplyKernel(Tensor a, Tensor b, Tensor out, long n) {
+        throw new UnsupportedOperationException(name() + ": multiply is not implemented yet");
+    }
+
+    @Override
+    protected void embeddingKernel(Tensor table, int[] ids, Tensor out, int rows, int dim) {
+        throw new UnsupportedOperationException(name() + ": embedding is not implemented yet");
+    }
+
+    @Override
+    protected void quickGeluKernel(Tensor x, Tensor out, long n) {
+        throw new UnsupportedOperationException(name() + ": quickGelu is not implemented yet");
+    }
+
+    @Override
+    protected void maskedAttentionKernel(Tensor q, Tensor k, Tensor v, float scale, Tensor positionBias, boolean causal,
+                                         Tensor out, int batch, int heads, int lq, int lk, int headDim) {
+        throw new UnsupportedOperationException(name() + ": attention with a position bias or causal mask is not implemented yet");
     }
 }
