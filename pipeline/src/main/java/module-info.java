@@ -7,4 +7,5 @@ module org.untwist.pipeline {
     requires com.fasterxml.jackson.databind;
 
     exports org.untwist.text;
+    exports org.untwist.checkpoint;
 }

@@ -86,6 +86,7 @@ public abstract class AbstractBackend implements Backend {
         requireF32(op, "x", x);
         requireF32(op, "out", out);
         requireRank(op, "weight", weight, 2);
+        requireFloatingPoint(op, "weight", weight);
         int in = weight.dim(0) == 0 && weight.dim(1) == 0 ? 0 : weight.dim(1);
         int outDim = weight.dim(0);
         if (x.rank() < 1 || x.dim(-1) != in) {
@@ -126,6 +127,7 @@ public abstract class AbstractBackend implements Backend {
     public final void embedding(Tensor table, int[] ids, Tensor out) {
         String op = "embedding";
         requireRank(op, "table", table, 2);
+        requireFloatingPoint(op, "table", table);
         if (ids == null) {
             throw new IllegalArgumentException(op + ": ids is null");
         }
@@ -612,6 +614,13 @@ public abstract class AbstractBackend implements Backend {
         }
         if (t.dtype() != DType.F32) {
             throw new IllegalArgumentException(op + ": " + arg + " must be F32, got " + t.dtype() + " " + Arrays.toString(t.shape()));
+        }
+    }
+
+    private static void requireFloatingPoint(String op, String arg, Tensor t) {
+        if (!t.dtype().isFloatingPoint()) {
+            throw new IllegalArgumentException(op + ": " + arg + " must be F32, BF16, F16 or F8_E4M3, got " + t.dtype() + " "
+                    + Arrays.toString(t.shape()));
         }
     }
 

@@ -46,7 +46,7 @@ import org.untwist.tensor.Tensor;
  *   <li>the header length is positive, at most {@link #MAX_HEADER_BYTES}, and lies within the file;</li>
  *   <li>the header is valid UTF-8 and exactly one JSON object (trailing non-whitespace is an error), with no
  *       duplicate keys at any level;</li>
- *   <li>every entry is an object with exactly {@code dtype} (a string naming F32, BF16 or F16),
+ *   <li>every entry is an object with exactly {@code dtype} (a string naming one of {@link DType#SUPPORTED_NAMES}),
  *       {@code shape} (an array of non-negative integers that fit an {@code int}, whose product does not
  *       overflow) and {@code data_offsets} (two non-negative integers, begin &le; end); any other field is an
  *       error;</li>
@@ -291,11 +291,11 @@ public final class SafeTensors implements AutoCloseable {
             dtype = DType.fromSafetensorsName(dt.textValue());
         } catch (IllegalArgumentException e) {
             throw new SafeTensorsException(where + ": unsupported dtype '" + abbreviate(dt.textValue())
-                    + "' (supported: F32, BF16, F16)");
+                    + "' (supported: " + DType.SUPPORTED_NAMES + ")");
         }
         if (!dt.textValue().equals(dtype.safetensorsName())) { // DType accepts any case; the format does not
             throw new SafeTensorsException(where + ": unsupported dtype '" + abbreviate(dt.textValue())
-                    + "' (supported: F32, BF16, F16; names are upper case)");
+                    + "' (supported: " + DType.SUPPORTED_NAMES + "; names are upper case)");
         }
 
         if (sh == null) {

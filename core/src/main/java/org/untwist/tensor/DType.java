@@ -17,7 +17,14 @@ public enum DType {
      * 8-bit float {@code e4m3fn} (1 sign, 4 exponent bits with bias 7, 3 mantissa bits; no infinities, NaN is
      * {@code S.1111.111}, largest finite 448): the type of FLUX.1's and T5's fp8 checkpoints.
      */
-    F8_E4M3(1);
+    F8_E4M3(1),
+    /** 64-bit signed integer: token ids as tokenizers and PyTorch store them ({@code input_ids}). Not a compute type. */
+    I64(8),
+    /** 32-bit signed integer. Not a compute type. */
+    I32(4);
+
+    /** The names accepted by {@link #fromSafetensorsName}, for messages. */
+    public static final String SUPPORTED_NAMES = "F32, BF16, F16, F8_E4M3, I64, I32";
 
     /** Every {@link #F8_E4M3} code widened to float, indexed by the unsigned byte. */
     private static final float[] F8_E4M3_VALUES = new float[256];
@@ -42,6 +49,11 @@ public enum DType {
 
     DType(int byteSize) {
         this.byteSize = byteSize;
+    }
+
+    /** Whether elements are floating-point numbers (weights and activations); false for the integer types. */
+    public boolean isFloatingPoint() {
+        return this != I64 && this != I32;
     }
 
     /** Bytes per element. */
@@ -107,7 +119,9 @@ public enum DType {
             case "BF16" -> BF16;
             case "F16" -> F16;
             case "F8_E4M3" -> F8_E4M3;
-            default -> throw new IllegalArgumentException("unsupported dtype '" + name + "' (supported: F32, BF16, F16, F8_E4M3)");
+            case "I64" -> I64;
+            case "I32" -> I32;
+            default -> throw new IllegalArgumentException("unsupported dtype '" + name + "' (supported: " + SUPPORTED_NAMES + ")");
         };
     }
 

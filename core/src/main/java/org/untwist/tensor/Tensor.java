@@ -29,6 +29,8 @@ public final class Tensor implements AutoCloseable {
 
     static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfLong I64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final MemorySegment data; // null for a device tensor
     private final DType dtype;
@@ -223,6 +225,21 @@ public final class Tensor implements AutoCloseable {
             case BF16 -> DType.bf16ToFloat(host().getAtIndex(I16_LE, i));
             case F16 -> Float.float16ToFloat(host().getAtIndex(I16_LE, i));
             case F8_E4M3 -> DType.f8e4m3ToFloat(host().get(ValueLayout.JAVA_BYTE, i));
+            case I64 -> host().getAtIndex(I64_LE, i);
+            case I32 -> host().getAtIndex(I32_LE, i);
+        };
+    }
+
+    /**
+     * Element at flat index {@code i} of an integer tensor ({@link DType#I64}, {@link DType#I32}), exactly.
+     *
+     * @throws IllegalStateException for a floating-point tensor
+     */
+    public long getLong(long i) {
+        return switch (dtype) {
+            case I64 -> host().getAtIndex(I64_LE, i);
+            case I32 -> host().getAtIndex(I32_LE, i);
+            default -> throw new IllegalStateException("getLong on a " + dtype + " tensor " + Arrays.toString(shape));
         };
     }
 
@@ -233,6 +250,8 @@ public final class Tensor implements AutoCloseable {
             case BF16 -> host().setAtIndex(I16_LE, i, DType.floatToBf16(v));
             case F16 -> host().setAtIndex(I16_LE, i, Float.floatToFloat16(v));
             case F8_E4M3 -> host().set(ValueLayout.JAVA_BYTE, i, DType.floatToF8e4m3(v));
+            case I64 -> host().setAtIndex(I64_LE, i, (long) v);
+            case I32 -> host().setAtIndex(I32_LE, i, (int) v);
         }
     }
 

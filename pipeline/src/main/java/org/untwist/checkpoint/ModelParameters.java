@@ -1,0 +1,102 @@
+package org.untwist.checkpoint;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.untwist.backend.Backend;
+import org.untwist.io.SafeTensorsFolder;
+import org.untwist.tensor.DType;
+import org.untwist.tensor.Tensor;
+
+/**
+ * A model's parameters looked up by checkpoint key and checked against the shapes its config implies. Matrices
+ * and tables stay in their stored type (F32, BF16, F16, F8_E4M3): views of the mapped files on a CPU backend,
+ * copies in device memory on a device backend ({@link Backend#place}). Vectors (biases, norm weights) are
+ * small and widened once to float32, since the ops take them in float32.
+ */
+public final class ModelParameters implements AutoCloseable {
+
+    private final SafeTensorsFolder files;
+    private final Backend backend;
+    private final Arena arena = Arena.ofShared();
+    private final List<Tensor> placed = new ArrayList<>();
+    private final Set<String> used = new HashSet<>();
+
+    public ModelParameters(SafeTensorsFolder files, Backend backend) {
+        this.files = files;
+        this.backend = backend;
+    }
+
+    /** Where the parameters come from, for messages. */
+    public String describe() {
+        return files.describe();
+    }
+
+    public boolean contains(String name) {
+        return files.contains(name);
+    }
+
+    /** A matrix or table in its stored floating-point type, placed on the backend. */
+    public Tensor matrix(String name, int... shape) {
+        return place(require(name, shape));
+    }
+
+    /** A 1-D parameter widened to float32, placed on the backend. */
+    public Tensor vector(String name, int n) {
+        Tensor stored = require(name, n);
+        Tensor f32 = Tensor.allocate(arena, DType.F32, n);
+        f32.copyFrom(stored);
+        return place(f32);
+    }
+
+    /** A whole matrix widened to float32 (for small tables only, such as positions), placed on the backend. */
+    public Tensor widenedMatrix(String name, int... shape) {
+        Tensor stored = require(name, shape);
+        Tensor f32 = Tensor.allocate(arena, DType.F32, shape);
+        f32.copyFrom(stored);
+        return place(f32);
+    }
+
+    private Tensor place(Tensor t) {
+        Tensor p = backend.place(t);
+        placed.add(p);
+        return p;
+    }
+
+    private Tensor require(String name, int... shape) {
+        if (!files.contains(name)) {
+            throw new IllegalArgumentException(files.describe() + ": missing tensor '" + name + "' (expected shape " + Arrays.toString(shape)
+                    + " for this config)");
+        }
+        Tensor t = files.tensor(name);
+        if (!t.dtype().isFloatingPoint()) {
+            throw new IllegalArgumentException(files.describe() + ": tensor '" + name + "' is " + t.dtype()
+                    + ", expected a weight type (F32, BF16, F16, F8_E4M3)");
+        }
+        if (!t.hasShape(shape)) {
+            throw new IllegalArgumentException(files.describe() + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())
+                    + " but the config implies " + Arrays.toString(shape));
+        }
+        used.add(name);
+        return t;
+    }
+
+    /** Tensors the model did not use (reported, not fatal: checkpoints may carry extras). */
+    public List<String> unused() {
+        return files.names().stream().filter(n -> !used.contains(n)).toList();
+    }
+
+    /** Frees device copies and the float32 vectors, and unmaps the files. */
+    @Override
+    public void close() {
+        for (Tensor t : placed) {
+            t.close();
+        }
+        placed.clear();
+        arena.close();
+        files.close();
+    }
+}

@@ -1,0 +1,2 @@
+/** Reading model parameters from checkpoint folders (single or sharded safetensors), by key, in stored type. */
+package org.untwist.checkpoint;
