@@ -20,6 +20,7 @@ import os
 import sys
 
 import sentencepiece as spm
+from tokenizers import Tokenizer
 from transformers import T5TokenizerFast
 from transformers.tokenization_utils_sentencepiece import SentencePieceBackend
 
@@ -41,6 +42,20 @@ def slow_tokenizer(folder):
     )
 
 
+def legacy_layout(folder):
+    """The committed tokenizer.json rewritten in the older layout (the one transformers' generic SentencePiece
+    converter still writes, and FLUX.1 folders saved by transformers 4 resemble): Precompiled, Strip(right),
+    Replace(" {2,}" -> "▁") normalizers and a lone Metaspace with the pre-prepend_scheme key add_prefix_space.
+    T5TokenizerReferenceTest makes the same rewrite, so this layout is checked without committing a third file."""
+    layout = json.load(open(os.path.join(folder, "tokenizer.json"), encoding="utf-8"))
+    layout["normalizer"] = {"type": "Sequence", "normalizers": [
+        layout["normalizer"],
+        {"type": "Strip", "strip_left": False, "strip_right": True},
+        {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "\u2581"}]}
+    layout["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}
+    return Tokenizer.from_str(json.dumps(layout))
+
+
 def main():
     corpus = json.load(open(os.path.join(TEXT, "corpus.json"), encoding="utf-8"))
     out = {"max_length": MAX_LENGTH, "corpus_size": len(corpus), "models": {}}
@@ -48,6 +63,7 @@ def main():
         folder = os.path.join(TEXT, name)
         slow = slow_tokenizer(folder)
         fast = T5TokenizerFast.from_pretrained(folder)
+        legacy = legacy_layout(folder)
         sp = spm.SentencePieceProcessor(model_file=os.path.join(folder, "spiece.model"))
         assert slow.convert_tokens_to_ids("<extra_id_0>") == fast.convert_tokens_to_ids("<extra_id_0>")
         entries = []
@@ -65,8 +81,12 @@ def main():
                 result[kind] = {"ids": ids, "padded": trimmed}
             if "<" not in text:  # no special-token text: the slow one must be plain sentencepiece + </s>
                 assert result["slow"]["ids"] == sp.encode(text) + [1], (name, index, text)
+            result["fast_legacy_layout"] = {"ids": legacy.encode(text).ids}
             slow_padded = result["slow"]["padded"]
             assert slow_padded == (result["slow"]["ids"][:-1][:MAX_LENGTH - 1] + [1])[:len(slow_padded)]
+            if result["fast_legacy_layout"]["ids"] != result["fast"]["ids"]:
+                print(f"{name} #{index} {text!r}: legacy layout {result['fast_legacy_layout']['ids'][:16]}"
+                      f" fast {result['fast']['ids'][:16]}", file=sys.stderr)
             if result["slow"] != result["fast"]:
                 disagreements += 1
                 print(f"{name} #{index} {text!r}: slow {result['slow']['ids'][:16]} fast {result['fast']['ids'][:16]}"

@@ -5,15 +5,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Every string of {@code testdata/text/corpus.json}, tokenized by each committed model read from each file form,
@@ -81,6 +85,47 @@ class T5TokenizerReferenceTest {
         System.out.printf("%s from %s vs transformers %s: %d/%d corpus strings match (%d truncated at %d)%n",
                 model, form, reference, corpus.size() - mismatches.size(), corpus.size(), truncated, maxLength);
         assertTrue(truncated >= 3, "the corpus should exercise truncation, only " + truncated + " strings did");
+        assertTrue(mismatches.isEmpty(), mismatches.size() + " of " + corpus.size() + " corpus strings differ:\n"
+                + String.join("\n", mismatches.subList(0, Math.min(12, mismatches.size()))));
+    }
+
+    /**
+     * The older tokenizer.json layout (Precompiled, Strip, Replace(" {2,}") normalizers; a lone Metaspace with
+     * add_prefix_space), made from the committed file exactly as {@code t5_reference_ids.py} makes it, against the
+     * ids the tokenizers library gave for that layout.
+     */
+    @ParameterizedTest(name = "{0} in the older tokenizer.json layout matches tokenizers")
+    @ValueSource(strings = {"t5-unigram", "t5-unigram-bytes"})
+    void olderTokenizerJsonLayoutMatchesTokenizers(String model, @TempDir Path tmp) throws IOException {
+        Path text = T5TestFiles.textDir();
+        JsonNode corpus = JSON.readTree(text.resolve("corpus.json").toFile());
+        JsonNode entries = JSON.readTree(text.resolve("t5-reference-ids.json").toFile())
+                .path("models").path(model).path("entries");
+        ObjectNode layout = (ObjectNode) JSON.readTree(text.resolve(model).resolve("tokenizer.json").toFile());
+        ObjectNode normalizer = JSON.createObjectNode().put("type", "Sequence");
+        ArrayNode steps = normalizer.putArray("normalizers");
+        steps.add(layout.get("normalizer"));
+        steps.addObject().put("type", "Strip").put("strip_left", false).put("strip_right", true);
+        ObjectNode replace = steps.addObject().put("type", "Replace").put("content", "\u2581");
+        replace.putObject("pattern").put("Regex", " {2,}");
+        layout.set("normalizer", normalizer);
+        layout.putObject("pre_tokenizer").put("type", "Metaspace").put("replacement", "\u2581")
+                .put("add_prefix_space", true);
+        Path file = tmp.resolve("tokenizer.json");
+        JSON.writeValue(file.toFile(), layout);
+        T5Tokenizer tokenizer = T5Tokenizer.loadTokenizerJson(file);
+
+        List<String> mismatches = new ArrayList<>();
+        for (int i = 0; i < corpus.size(); i++) {
+            String prompt = corpus.get(i).asText();
+            int[] expected = ints(entries.get(i).path("fast_legacy_layout").path("ids"));
+            int[] ids = tokenizer.ids(prompt);
+            if (expected.length == 0 || !Arrays.equals(expected, ids)) {
+                mismatches.add(describe(i, prompt, "unpadded", expected, ids, tokenizer));
+            }
+        }
+        System.out.printf("%s in the older tokenizer.json layout vs tokenizers: %d/%d corpus strings match%n",
+                model, corpus.size() - mismatches.size(), corpus.size());
         assertTrue(mismatches.isEmpty(), mismatches.size() + " of " + corpus.size() + " corpus strings differ:\n"
                 + String.join("\n", mismatches.subList(0, Math.min(12, mismatches.size()))));
     }
