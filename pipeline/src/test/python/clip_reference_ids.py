@@ -3,7 +3,7 @@
 
 How to run (from the repository root; needs python3 with transformers and tokenizers, no network):
 
-    bin/fetch-test-vocab                                   # puts the open_clip_torch wheel in target/test-vocab/
+    bin/fetch-test-vocab                                   # puts the open_clip_torch wheel in .cache/test-vocab/
     python3 pipeline/src/test/python/clip_reference_ids.py           # rewrites testdata/text/clip-reference-ids.json
     python3 pipeline/src/test/python/clip_reference_ids.py --check   # only compares with the committed file
 
@@ -125,7 +125,7 @@ def main():
 
     root = repo_root()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--wheel", default=os.path.join(root, "target", "test-vocab", WHEEL_NAME))
+    parser.add_argument("--wheel", default=os.path.join(root, ".cache", "test-vocab", WHEEL_NAME))
     parser.add_argument("--out", default=os.path.join(root, "testdata", "text", "clip-reference-ids.json"))
     parser.add_argument("--check", action="store_true", help="compare with --out instead of writing it")
     args = parser.parse_args()

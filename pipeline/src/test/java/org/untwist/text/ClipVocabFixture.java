@@ -46,13 +46,13 @@ final class ClipVocabFixture {
         throw new IllegalStateException("no testdata/ folder above " + Path.of("").toAbsolutePath());
     }
 
-    /** Where the wheel is looked for: -Duntwist.clipWheel, $UNTWIST_CLIP_WHEEL, else target/test-vocab/ at the root. */
+    /** Where the wheel is looked for: -Duntwist.clipWheel, $UNTWIST_CLIP_WHEEL, else .cache/test-vocab/ at the root. */
     static Path wheelLocation() {
         String configured = System.getProperty(WHEEL_PROPERTY, System.getenv(WHEEL_ENV));
         if (configured != null && !configured.isBlank()) {
             return Path.of(configured);
         }
-        return repoRoot().resolve("target").resolve("test-vocab").resolve(WHEEL_NAME);
+        return repoRoot().resolve(".cache").resolve("test-vocab").resolve(WHEEL_NAME); // outside target/: survives mvn clean
     }
 
     static Optional<Path> wheel() {
@@ -66,7 +66,7 @@ final class ClipVocabFixture {
 
     static String missingMessage() {
         return wheelLocation() + " missing: run bin/fetch-test-vocab (python3 -m pip download --no-deps "
-                + "open_clip_torch==3.3.0 -d target/test-vocab at the repository root), or point -D"
+                + "open_clip_torch==3.3.0 -d .cache/test-vocab at the repository root), or point -D"
                 + WHEEL_PROPERTY + " or $" + WHEEL_ENV + " at the wheel";
     }
 
