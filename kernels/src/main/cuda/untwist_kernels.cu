@@ -27,7 +27,13 @@ extern "C" __global__ void add_f32(const float* a, const float* b, float* out, i
     GRID_STRIDE(i, n) out[i] = a[i] + b[i];
 }
 
-// op 0: SiLU x·sigmoid(x); op 1: GELU (tanh approximation). Computed in double like the oracle: these are
+// The gate of a gated feed-forward: out = a · b (one float32 rounding, as the oracle's float product).
+extern "C" __global__ void mul_f32(const float* a, const float* b, float* out, i64 n) {
+    GRID_STRIDE(i, n) out[i] = __fmul_rn(a[i], b[i]);
+}
+
+// op 0: SiLU x·sigmoid(x); op 1: GELU (tanh approximation); op 3: CLIP's quick GELU x·sigmoid(1.702·x).
+// Computed in double like the oracle: these are
 // memory-bound, so the FP64 units cost nothing measurable.
 extern "C" __global__ void unary_f32(const float* x, float* out, i64 n, int op) {
     GRID_STRIDE(i, n) {
@@ -35,6 +41,8 @@ extern "C" __global__ void unary_f32(const float* x, float* out, i64 n, int op) 
         double r;
         if (op == 0) {
             r = v / (1.0 + exp(-v));
+        } else if (op == 3) {
+            r = v / (1.0 + exp(-1.702 * v));
         } else if (op == 2) { // bf16 precision: GELU in float (tanhf, a few ulps), memory-bound like the reference's
             float f = x[i];
             out[i] = 0.5f * f * (1.0f + tanhf(0.7978845608f * (f + 0.044715f * f * f * f)));
@@ -120,6 +128,40 @@ extern "C" __global__ void f16_to_f32(const u16* x, float* out, i64 n) {
     }
 }
 
+// F8_E4M3 (e4m3fn: bias 7, 3 mantissa bits, no infinities, S.1111.111 NaN) widened to float32; exact, and
+// exact again as bf16 (8 exponent bits, 7 mantissa bits hold every e4m3 value, subnormals included).
+__device__ __forceinline__ float f8e4m3_to_float(unsigned char b) {
+    unsigned sign = ((unsigned) b & 0x80u) << 24, e = ((unsigned) b >> 3) & 0xFu, m = (unsigned) b & 0x7u;
+    if (e == 0xFu && m == 0x7u) return __uint_as_float(sign | 0x7FC00000u);
+    if (e == 0u) return __uint_as_float(sign | __float_as_uint((float) m * 0.001953125f)); // m/8 · 2^-6
+    return __uint_as_float(sign | ((e + 120u) << 23) | (m << 20));
+}
+
+extern "C" __global__ void f8e4m3_to_f32(const unsigned char* x, float* out, i64 n) {
+    GRID_STRIDE(i, n) out[i] = f8e4m3_to_float(x[i]);
+}
+
+// The F8 weights of a linear layer in bf16 precision, a block at a time, for the bf16 tensor-core GEMM.
+extern "C" __global__ void f8e4m3_to_bf16(const unsigned char* x, u16* out, i64 n) {
+    GRID_STRIDE(i, n) out[i] = (u16) (__float_as_uint(f8e4m3_to_float(x[i])) >> 16);
+}
+
+// A token embedding: out[r, c] = table[ids[r], c] widened to float32 (ids == null: row r itself, for a table
+// whose rows the host has already gathered). type: 0 F32, 1 BF16, 2 F16, 3 F8_E4M3.
+extern "C" __global__ void embedding_gather(const void* table, const int* ids, float* out, int dim, int type, i64 n) {
+    GRID_STRIDE(i, n) {
+        i64 r = i / dim;
+        int c = (int) (i - r * dim);
+        i64 src = (ids == nullptr ? r : (i64) ids[r]) * dim + c;
+        float f;
+        if (type == 0) f = reinterpret_cast<const float*>(table)[src];
+        else if (type == 1) f = __uint_as_float(((unsigned) reinterpret_cast<const u16*>(table)[src]) << 16);
+        else if (type == 2) asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(reinterpret_cast<const u16*>(table)[src]));
+        else f = f8e4m3_to_float(reinterpret_cast<const unsigned char*>(table)[src]);
+        out[i] = f;
+    }
+}
+
 // Deterministic pseudo-random fill (benchmark weights made on the device): uniform in [-scale, scale)
 // from a splitmix64 hash of (seed, index), so a value depends on its index only.
 __device__ __forceinline__ float hash_uniform(u64 seed, u64 i) {
@@ -145,8 +187,14 @@ __device__ __forceinline__ double warp_sum(double v) {
     return v;
 }
 
-// LayerNorm without affine parameters; two passes (mean, then centred variance) in double.
-extern "C" __global__ void layer_norm_f32(const float* x, float* out, i64 rows, int dim, float eps) {
+// The affine part of LayerNorm (w == null: none; bias may be null alone), in double like the oracle.
+__device__ __forceinline__ float ln_affine(double y, const float* w, const float* bias, int i) {
+    if (w != nullptr) y = y * (double) w[i] + (bias != nullptr ? (double) bias[i] : 0.0);
+    return (float) y;
+}
+
+// LayerNorm, optionally affine (w, bias); two passes (mean, then centred variance) in double.
+extern "C" __global__ void layer_norm_f32(const float* x, const float* w, const float* bias, float* out, i64 rows, int dim, float eps) {
     i64 row = (i64) blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x & 31;
     if (row >= rows) return;
@@ -158,7 +206,7 @@ extern "C" __global__ void layer_norm_f32(const float* x, float* out, i64 rows, 
     double v = 0;
     for (int i = lane; i < dim; i += 32) { double c = xr[i] - mean; v += c * c; }
     double inv = 1.0 / sqrt(warp_sum(v) / dim + (double) eps);
-    for (int i = lane; i < dim; i += 32) orow[i] = (float) ((xr[i] - mean) * inv);
+    for (int i = lane; i < dim; i += 32) orow[i] = ln_affine((xr[i] - mean) * inv, w, bias, i);
 }
 
 // Block-wide double sum for the one-row-per-block kernels (blockDim a multiple of 32, at most 1024).
@@ -174,7 +222,7 @@ __device__ double block_sum(double v, double* red) {
 }
 
 // LayerNorm for long rows (FLUX's 3072): one block per row, so the three passes read it from L1, not DRAM.
-extern "C" __global__ void layer_norm_block_f32(const float* x, float* out, int dim, float eps) {
+extern "C" __global__ void layer_norm_block_f32(const float* x, const float* w, const float* bias, float* out, int dim, float eps) {
     __shared__ double red[32];
     const float* xr = x + (i64) blockIdx.x * dim;
     float* orow = out + (i64) blockIdx.x * dim;
@@ -184,7 +232,7 @@ extern "C" __global__ void layer_norm_block_f32(const float* x, float* out, int 
     double v = 0;
     for (int i = threadIdx.x; i < dim; i += blockDim.x) { double c = xr[i] - mean; v += c * c; }
     double inv = 1.0 / sqrt(block_sum(v, red) / dim + (double) eps);
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = (float) ((xr[i] - mean) * inv);
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = ln_affine((xr[i] - mean) * inv, w, bias, i);
 }
 
 extern "C" __global__ void rms_norm_f32(const float* x, const float* scale, float* out, i64 rows, int dim, float eps) {
@@ -256,6 +304,22 @@ extern "C" __global__ void split_qkv_f32(const float* qkv, float* q, float* k, f
     for (int c = (blockIdx.x * blockDim.x + threadIdx.x) * vec; c < 3 * hd; c += gridDim.x * blockDim.x * vec) {
         int which = c / hd, r = c - which * hd, h = r / dim, d = r - h * dim;
         float* dst = (which == 0 ? q : which == 1 ? k : v) + ((b * heads + h) * lTot + off + t) * dim + d;
+        if (vec == 4) *reinterpret_cast<float4*>(dst) = *reinterpret_cast<const float4*>(src + c);
+        else *dst = src[c];
+    }
+}
+
+// x [B, L, H·D] -> out [B, H, L, D] (the heads of a separate q, k or v projection). Grid y: token rows (b·L + t,
+// from rowBase), threads across the H·D values of the row, `vec` at a time (4: D % 4 == 0, 16-byte aligned).
+extern "C" __global__ void split_heads_f32(const float* x, float* out, int heads, int tokens, int dim, int rowBase, int vec) {
+    i64 row = (i64) blockIdx.y + rowBase;
+    i64 b = row / tokens;
+    int t = (int) (row - b * tokens);
+    int hd = heads * dim;
+    const float* src = x + row * hd;
+    for (int c = (blockIdx.x * blockDim.x + threadIdx.x) * vec; c < hd; c += gridDim.x * blockDim.x * vec) {
+        int h = c / dim, d = c - h * dim;
+        float* dst = out + ((b * heads + h) * tokens + t) * dim + d;
         if (vec == 4) *reinterpret_cast<float4*>(dst) = *reinterpret_cast<const float4*>(src + c);
         else *dst = src[c];
     }
@@ -455,6 +519,11 @@ extern "C" __global__ void merge_attention(const unsigned* o1, const float* s1, 
 // (tokens [refStart, refTokens) of refK/refV, batch 0 when refBatch == 1) with the query scaled per RoPE
 // chunk instead of the keys, so no scaled copy of the reference keys exists:
 // (s_p·q)·k = q·(s_p·k) chunk by chunk.
+// The text encoders' terms, fused into the same loop (own keys only; lr == 0 for them): scaleArg > 0 replaces
+// 1/sqrt(D) (T5: 1); posBias [lq + lk − 1, heads] (or null) adds T5's relative position bias
+// posBias[(j − i + lq − 1)·heads + h] to the logit of query i and key j; causal leaves keys j > i out (CLIP),
+// and the block stops at the last key its last query sees. Key 0 is always seen, so the first tile sets a
+// finite running maximum.
 
 #define AF_WARPS 4
 #define AF_TILE 16
@@ -462,14 +531,15 @@ extern "C" __global__ void merge_attention(const unsigned* o1, const float* s1, 
 
 extern "C" __global__ void __launch_bounds__(AF_WARPS * 32) attention_f32(
         const float* q, const float* k, const float* v, const float* refK, const float* refV, const float* chunkScale, float* out,
-        int heads, int lq, int lk, int lr, int dim, int refBatch, int refStart, int refTokens) {
+        int heads, int lq, int lk, int lr, int dim, int refBatch, int refStart, int refTokens, float scaleArg, const float* posBias, int causal) {
     __shared__ float ks[AF_TILE * AF_MAXD];
     __shared__ float vs[AF_TILE * AF_MAXD];
     int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
     int b = blockIdx.z, h = blockIdx.y;
     int qi = blockIdx.x * AF_WARPS + warp;
     bool active = qi < lq;
-    const float scale = rsqrtf((float) dim);
+    const float scale = scaleArg > 0.0f ? scaleArg : rsqrtf((float) dim);
+    const int lastQuery = min(lq - 1, (int) blockIdx.x * AF_WARPS + AF_WARPS - 1); // of this block
     float qv[AF_MAXD / 32], o[AF_MAXD / 32];
     const float* qrow = q + (((i64) b * heads + h) * lq + (active ? qi : 0)) * dim;
 #pragma unroll
@@ -480,7 +550,7 @@ extern "C" __global__ void __launch_bounds__(AF_WARPS * 32) attention_f32(
     }
     float m = NEG_INF, l = 0.0f;
     for (int phase = 0; phase < 2; phase++) {
-        int n = phase == 0 ? lk : lr;
+        int n = phase == 0 ? (causal ? min(lk, lastQuery + 1) : lk) : lr;
         if (n == 0) continue;
         const float* kb = phase == 0 ? k + ((i64) b * heads + h) * lk * dim
                                      : refK + ((((i64) (refBatch == 1 ? 0 : b)) * heads + h) * refTokens + refStart) * dim;
@@ -515,17 +585,19 @@ extern "C" __global__ void __launch_bounds__(AF_WARPS * 32) attention_f32(
                     }
                 }
                 for (int off = 16; off > 0; off >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, off);
-                s[j] = j < cnt ? acc * scale : NEG_INF;
+                float sj = acc * scale;
+                if (phase == 0 && posBias != nullptr && j < cnt) sj += posBias[(i64) (t0 + j - qi + lq - 1) * heads + h];
+                s[j] = j < cnt && !(causal && t0 + j > qi) ? sj : NEG_INF;
                 tmax = fmaxf(tmax, s[j]);
             }
             float mnew = fmaxf(m, tmax);
-            float corr = expf(m - mnew);
+            float corr = mnew == NEG_INF ? 1.0f : expf(m - mnew); // no key seen yet: nothing to rescale
             l *= corr;
 #pragma unroll
             for (int i = 0; i < AF_MAXD / 32; i++) o[i] *= corr;
 #pragma unroll
             for (int j = 0; j < AF_TILE; j++) {
-                if (j < cnt) {
+                if (j < cnt && s[j] != NEG_INF) {
                     float p = expf(s[j] - mnew);
                     l += p;
 #pragma unroll

@@ -19,6 +19,8 @@ import org.untwist.tensor.DType;
  * weights: one float32 GEMM (TF32 tensor cores only where the backend allows them). 16-bit weights in
  * {@code f32} precision: widened block by block and multiplied in float32; in {@code bf16} precision: the
  * activations rounded to the weights' type for one tensor-core GEMM with float32 accumulation and output.
+ * F8_E4M3 weights: widened block by block like 16-bit ones in {@code f32} precision; in {@code bf16} precision
+ * widened block by block to bf16 (exact: bf16 holds every e4m3 value) for the same bf16 GEMM, never as a whole.
  */
 final class CublasGemm implements AutoCloseable {
     /** Size of the float32 block that 16-bit weights are widened into in f32 precision. */
@@ -31,6 +33,7 @@ final class CublasGemm implements AutoCloseable {
     private final MemorySegment handle;
     private final MemorySegment one, zero;
     private GpuMemory scratch; // widened weights or 16-bit activations, grown on demand
+    private GpuMemory weightScratch; // bf16 blocks of F8 weights in bf16 precision, grown on demand
 
     /** @param device the device's label, for out-of-memory messages */
     CublasGemm(MemorySegment stream, Precision precision, boolean tf32, KernelLauncher launcher, String device) {
@@ -70,14 +73,36 @@ final class CublasGemm implements AutoCloseable {
             // columns of out.
             int chunk = (int) Math.max(1, Math.min(outDim, (WIDEN_CHUNK_BYTES / 4) / Math.max(1, in)));
             long wide = scratch((long) chunk * in * 4);
-            String widen = weightType == DType.BF16 ? "bf16_to_f32" : "f16_to_f32";
+            String widen = switch (weightType) {
+                case BF16 -> "bf16_to_f32";
+                case F16 -> "f16_to_f32";
+                default -> "f8e4m3_to_f32";
+            };
+            int wes = weightType.byteSize();
             for (int o0 = 0; o0 < outDim; o0 += chunk) {
                 int c = Math.min(chunk, outDim - o0);
                 long n = (long) c * in;
                 if (n > 0) {
-                    launcher.launch(widen, launcher.grid(n), 1, 1, BLOCK, 0, args().ptr(pw + (long) o0 * in * 2).ptr(wide).i64(n));
+                    launcher.launch(widen, launcher.grid(n), 1, 1, BLOCK, 0, args().ptr(pw + (long) o0 * in * wes).ptr(wide).i64(n));
                 }
                 sgemm(wide, px, po + (long) o0 * 4, rows, in, c, outDim, beta);
+            }
+        } else if (weightType == DType.F8_E4M3) {
+            long n = (long) rows * in;
+            long x16 = scratch(n * 2);
+            if (n > 0) {
+                launcher.launch("f32_to_bf16", launcher.grid(n), 1, 1, BLOCK, 0, args().ptr(px).ptr(x16).i64(n));
+            }
+            int chunk = (int) Math.max(1, Math.min(outDim, (WIDEN_CHUNK_BYTES / 2) / Math.max(1, in)));
+            long wide = weightScratch((long) chunk * in * 2);
+            for (int o0 = 0; o0 < outDim; o0 += chunk) {
+                int c = Math.min(chunk, outDim - o0);
+                long cn = (long) c * in;
+                if (cn > 0) {
+                    launcher.launch("f8e4m3_to_bf16", launcher.grid(cn), 1, 1, BLOCK, 0, args().ptr(pw + (long) o0 * in).ptr(wide).i64(cn));
+                }
+                CublasApi.gemmEx(handle, Operation.T, Operation.N, c, rows, in, one, wide, DataType.BF16, Math.max(1, in), x16, DataType.BF16,
+                        Math.max(1, in), beta, po + (long) o0 * 4, DataType.F32, outDim, ComputeType.F32, "F8_E4M3 (as bf16)");
             }
         } else {
             boolean bf = weightType == DType.BF16;
@@ -108,10 +133,24 @@ final class CublasGemm implements AutoCloseable {
         return scratch.address();
     }
 
-    /** Frees the scratch buffer (the backend does this first on close, before its attention buffers). */
+    private long weightScratch(long bytes) {
+        if (weightScratch == null || weightScratch.byteSize() < bytes) {
+            if (weightScratch != null) {
+                weightScratch.close();
+                weightScratch = null;
+            }
+            weightScratch = GpuMemory.allocate(Math.max(bytes, 1 << 20), device, "F8 weight widening scratch");
+        }
+        return weightScratch.address();
+    }
+
+    /** Frees the scratch buffers (the backend does this first on close, before its attention buffers). */
     void freeScratch() {
         if (scratch != null) {
             scratch.close();
+        }
+        if (weightScratch != null) {
+            weightScratch.close();
         }
     }
 

@@ -80,8 +80,31 @@ final class GpuAttention implements AutoCloseable {
             } else {
                 lastAttentionPath = "own f32 kernel";
                 launcher.launch("attention_f32", ceil(lq, 4), heads, batch, 128, 0, args().ptr(pq).ptr(pk).ptr(pv).ptr(prk).ptr(prv).ptr(ps)
-                        .ptr(po).i32(heads).i32(lq).i32(lk).i32(lr).i32(headDim).i32(refBatch).i32(refStart).i32(refTokens));
+                        .ptr(po).i32(heads).i32(lq).i32(lk).i32(lr).i32(headDim).i32(refBatch).i32(refStart).i32(refTokens).f32(0f).ptr(0).i32(0));
             }
+        }
+    }
+
+    /**
+     * {@link GpuBackend}'s attention with the text encoders' terms (checked by {@code AbstractBackend}): our
+     * float32 kernel in either precision, with the scale, T5's relative position bias and CLIP's causal mask
+     * applied to each logit inside the kernel's online softmax (no score tensor), the causal blocks stopping
+     * at their last visible key.
+     */
+    void masked(Tensor q, Tensor k, Tensor v, float scale, Tensor positionBias, boolean causal, Tensor out, int batch, int heads, int lq,
+                int lk, int headDim) {
+        if ((long) batch * heads * lq == 0) {
+            return;
+        }
+        if (headDim > 256) {
+            throw new UnsupportedOperationException("gpu attention supports head dimensions up to 256, got " + headDim);
+        }
+        try (Staging st = new Staging(device, stream)) {
+            long pb = positionBias == null ? 0 : st.in(positionBias);
+            lastAttentionPath = "own f32 kernel" + (positionBias != null ? ", position bias" : "") + (causal ? ", causal" : "");
+            launcher.launch("attention_f32", ceil(lq, 4), heads, batch, 128, 0, args().ptr(st.in(q)).ptr(st.in(k)).ptr(st.in(v)).ptr(0).ptr(0)
+                    .ptr(0).ptr(st.out(out)).i32(heads).i32(lq).i32(lk).i32(0).i32(headDim).i32(1).i32(0).i32(0).f32(scale).ptr(pb)
+                    .i32(causal ? 1 : 0));
         }
     }
 

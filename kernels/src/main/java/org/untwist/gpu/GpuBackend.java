@@ -31,10 +31,12 @@ import org.untwist.tensor.Tensor;
  * SDPA, and its attention also takes BF16 activations ({@link #supportsBf16Attention}). GEMMs with BF16 or
  * F16 weights round the activations to the weights' type in {@code bf16} precision (tensor cores, float32
  * accumulation and output: what a bf16 reference computes); in {@code f32} precision the weights are widened
- * block by block and multiplied in float32.
+ * block by block and multiplied in float32. F8_E4M3 weights are widened block by block too: to float32 in
+ * {@code f32} precision, to bf16 (exact) for the bf16 GEMM in {@code bf16} precision.
  *
  * <p>Unlike the CPU backends a GPU backend is not thread-safe: one thread drives it (its stream, cuBLAS handle
- * and scratch buffers are shared by all operations). Attention supports head dimensions up to 256.
+ * and scratch buffers are shared by all operations). Attention supports head dimensions up to 256; the
+ * text encoders' attention (scale, position bias, causal mask) runs on our float32 kernel in either precision.
  *
  * <p>The parts: {@link KernelLauncher} launches the kernels, {@link Staging} stages host tensors,
  * {@link CublasGemm} runs the GEMMs of linear layers, {@link GpuAttention} chooses how attention computes
@@ -63,6 +65,7 @@ public final class GpuBackend extends AbstractBackend {
     private final KernelLauncher launcher;
     private final CublasGemm gemm;
     private final GpuAttention attention;
+    private final GpuTextOps text;
 
     /** A backend with the settings of {@code -Duntwist.gpu.precision}, {@code -Duntwist.gpu.tf32}, {@code -Duntwist.gpu.cudnn}. */
     public GpuBackend() {
@@ -89,6 +92,7 @@ public final class GpuBackend extends AbstractBackend {
             throw e;
         }
         this.attention = new GpuAttention(precision, useCudnn, sharedPasses, launcher, stream, dev.label);
+        this.text = new GpuTextOps(launcher, stream, dev.label);
     }
 
     static Precision precisionFromProperty() {
@@ -237,18 +241,16 @@ public final class GpuBackend extends AbstractBackend {
 
     @Override
     protected void layerNormKernel(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out, int rows, int dim) {
-        if (weight != null) {
-            throw new UnsupportedOperationException(name() + ": affine layerNorm is not implemented yet");
-        }
         if ((long) rows * dim == 0) {
             return;
         }
         try (Staging st = staging()) {
+            long pw = weight == null ? 0 : st.in(weight), pb = weight == null || bias == null ? 0 : st.in(bias); // 0: no affine part
             if (dim >= 1024) { // long rows: a block per row
-                launch("layer_norm_block_f32", rows, 1, 1, BLOCK, 0, args().ptr(st.in(x)).ptr(st.out(out)).i32(dim).f32(eps));
+                launch("layer_norm_block_f32", rows, 1, 1, BLOCK, 0, args().ptr(st.in(x)).ptr(pw).ptr(pb).ptr(st.out(out)).i32(dim).f32(eps));
             } else {
                 launch("layer_norm_f32", ceil(rows, BLOCK / 32), 1, 1, BLOCK, 0,
-                        args().ptr(st.in(x)).ptr(st.out(out)).i64(rows).i32(dim).f32(eps));
+                        args().ptr(st.in(x)).ptr(pw).ptr(pb).ptr(st.out(out)).i64(rows).i32(dim).f32(eps));
             }
         }
     }
@@ -551,26 +553,31 @@ public final class GpuBackend extends AbstractBackend {
         }
     }
 
-    // ---- text-encoder ops: kernels land in the next commits (issue 15) -------------------------------
+    // ---- text-encoder ops (issue 15): GpuTextOps, GpuAttention.masked --------------------------------
 
     @Override
     protected void multiplyKernel(Tensor a, Tensor b, Tensor out, long n) {
-        throw new UnsupportedOperationException(name() + ": multiply is not implemented yet");
+        text.multiply(a, b, out, n);
     }
 
     @Override
     protected void embeddingKernel(Tensor table, int[] ids, Tensor out, int rows, int dim) {
-        throw new UnsupportedOperationException(name() + ": embedding is not implemented yet");
+        text.embedding(table, ids, out, rows, dim);
     }
 
     @Override
     protected void quickGeluKernel(Tensor x, Tensor out, long n) {
-        throw new UnsupportedOperationException(name() + ": quickGelu is not implemented yet");
+        unary(x, out, n, 3);
+    }
+
+    @Override
+    protected void splitHeadsKernel(Tensor x, Tensor out, int b, int h, int l, int d) {
+        text.splitHeads(x, out, b, h, l, d);
     }
 
     @Override
     protected void maskedAttentionKernel(Tensor q, Tensor k, Tensor v, float scale, Tensor positionBias, boolean causal,
                                          Tensor out, int batch, int heads, int lq, int lk, int headDim) {
-        throw new UnsupportedOperationException(name() + ": attention with a position bias or causal mask is not implemented yet");
+        attention.masked(q, k, v, scale, positionBias, causal, out, batch, heads, lq, lk, headDim);
     }
 }

@@ -74,6 +74,11 @@ final class Staging implements AutoCloseable {
         return upload(MemorySegment.ofArray(values));
     }
 
+    /** Raw bytes (rows a host gathered) copied to the device for this operation. */
+    long bytes(byte[] values) {
+        return upload(MemorySegment.ofArray(values));
+    }
+
     private long upload(MemorySegment heap) {
         if (temps == null) {
             byHost = new HashMap<>();

@@ -1,0 +1,182 @@
+package org.untwist.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.untwist.backend.Backend;
+import org.untwist.backend.ScalarBackend;
+import org.untwist.tensor.DType;
+import org.untwist.tensor.Tensor;
+
+/**
+ * The text encoders' ops on device tensors (the shared TextOpConformanceTest passes host tensors, staged): splitHeads,
+ * attention at the T5 and CLIP shapes with position bias and causal mask, embedding of device tables, and linear
+ * with F8_E4M3 weights in both precisions. Skipped without a device.
+ */
+class GpuTextOpsTest {
+    private static final long SEED = 20261205L;
+
+    @BeforeAll
+    static void needsADevice() {
+        String why = new GpuBackendProvider().unavailableReason();
+        Assumptions.assumeTrue(why == null, "no GPU here: " + why);
+        System.out.println("GpuTextOpsTest seed " + SEED);
+    }
+
+    private static Tensor random(Random r, float scale, DType dt, int... shape) {
+        Tensor t = Tensor.allocate(dt, shape);
+        for (long i = 0; i < t.numel(); i++) {
+            t.set(i, (float) (r.nextGaussian() * scale));
+        }
+        return t;
+    }
+
+    private static double maxAbs(Tensor t) {
+        double m = 0;
+        for (long i = 0; i < t.numel(); i++) {
+            m = Math.max(m, Math.abs(t.get(i)));
+        }
+        return m;
+    }
+
+    private static double maxDiff(Tensor a, Tensor b) {
+        double m = 0;
+        for (long i = 0; i < a.numel(); i++) {
+            double d = Math.abs((double) a.get(i) - b.get(i));
+            m = Double.isNaN(d) ? Double.POSITIVE_INFINITY : Math.max(m, d);
+        }
+        return m;
+    }
+
+    /** A device copy of a host tensor. */
+    private static Tensor onDevice(Backend be, Tensor h) {
+        return be.place(h);
+    }
+
+    /** The host copy of a device tensor. */
+    private static Tensor back(Backend be, Tensor d) {
+        Tensor h = Tensor.allocate(d.dtype(), d.shape());
+        be.copy(d, h);
+        return h;
+    }
+
+    @Test
+    void splitHeadsOnDeviceAndHostIsExact() {
+        Random r = new Random(SEED);
+        int[][] shapes = {{2, 77, 12, 64}, {1, 5, 3, 7}, {3, 1, 1, 1}, {1, 513, 64, 64}}; // b, l, h, d
+        try (GpuBackend be = new GpuBackend(); ScalarBackend oracle = new ScalarBackend()) {
+            for (int[] s : shapes) {
+                int b = s[0], l = s[1], h = s[2], d = s[3];
+                try (Tensor x = random(r, 1f, DType.F32, b, l, h * d); Tensor want = Tensor.allocate(b, h, l, d);
+                     Tensor gotHost = Tensor.allocate(b, h, l, d); Tensor dx = onDevice(be, x); Tensor dOut = be.allocate(DType.F32, b, h, l, d)) {
+                    oracle.splitHeads(x, want);
+                    be.splitHeads(x, gotHost);
+                    assertEquals(0.0, maxDiff(gotHost, want), "host splitHeads " + java.util.Arrays.toString(s));
+                    be.splitHeads(dx, dOut);
+                    try (Tensor got = back(be, dOut)) {
+                        assertEquals(0.0, maxDiff(got, want), "device splitHeads " + java.util.Arrays.toString(s));
+                    }
+                }
+            }
+        }
+    }
+
+    /** T5 (scale 1, position bias, Lq ≠ Lk too) and CLIP (causal, 1/8) shapes on device tensors, in both precisions. */
+    @Test
+    void maskedAttentionAtTextEncoderShapesOnDevice() {
+        Random r = new Random(SEED + 1);
+        // b, h, lq, lk, d, scale, bias, causal
+        Object[][] cases = {
+            {1, 4, 512, 512, 64, 1f, true, false}, // T5-XXL: head dim 64, 512 tokens
+            {2, 3, 300, 200, 128, 1f, true, false}, // head dim 128, Lq > Lk
+            {1, 2, 7, 519, 64, 1f, true, false}, // Lq < Lk, keys off every tile
+            {2, 3, 77, 77, 64, 0.125f, false, true}, // CLIP-L
+            {1, 2, 77, 77, 64, 0.125f, true, true}, // both terms
+            {1, 1, 1, 1, 64, 0.125f, false, true},
+        };
+        for (GpuBackend.Precision p : GpuBackend.Precision.values()) {
+            try (GpuBackend be = new GpuBackend(p, false); ScalarBackend oracle = new ScalarBackend()) {
+                for (Object[] c : cases) {
+                    int b = (int) c[0], h = (int) c[1], lq = (int) c[2], lk = (int) c[3], d = (int) c[4];
+                    float scale = (float) c[5];
+                    boolean withBias = (boolean) c[6], causal = (boolean) c[7];
+                    float qs = scale == 1f ? 0.3f : 1f; // T5's unscaled logits stay of order 10
+                    String what = p + " b" + b + " h" + h + " lq" + lq + " lk" + lk + " d" + d + (withBias ? " bias" : "") + (causal ? " causal" : "");
+                    try (Tensor q = random(r, qs, DType.F32, b, h, lq, d); Tensor k = random(r, qs, DType.F32, b, h, lk, d);
+                         Tensor v = random(r, 1f, DType.F32, b, h, lk, d); Tensor bias = withBias ? random(r, 2f, DType.F32, lq + lk - 1, h) : null;
+                         Tensor want = Tensor.allocate(b, lq, h * d); Tensor dq = onDevice(be, q); Tensor dk = onDevice(be, k);
+                         Tensor dv = onDevice(be, v); Tensor db = bias == null ? null : onDevice(be, bias);
+                         Tensor dOut = be.allocate(DType.F32, b, lq, h * d)) {
+                        oracle.attention(q, k, v, scale, bias, causal, want);
+                        be.attention(dq, dk, dv, scale, db, causal, dOut);
+                        assertTrue(be.lastAttentionPath().startsWith("own f32 kernel"), be.lastAttentionPath());
+                        try (Tensor got = back(be, dOut)) {
+                            double err = maxDiff(got, want), tol = 2e-5 * maxAbs(v);
+                            System.out.println("masked attention " + what + ": max abs error " + err + " (tolerance " + tol + ")");
+                            assertTrue(err < tol, what + ": " + err);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void embeddingOfDeviceTablesIsExact() {
+        Random r = new Random(SEED + 2);
+        int vocab = 1000, dim = 67;
+        int[] ids = new int[77];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = i % 5 == 0 ? vocab - 1 : r.nextInt(vocab);
+        }
+        try (GpuBackend be = new GpuBackend(); ScalarBackend oracle = new ScalarBackend()) {
+            for (DType dt : DType.values()) {
+                try (Tensor table = random(r, 3f, dt, vocab, dim); Tensor want = Tensor.allocate(1, ids.length, dim);
+                     Tensor dTable = onDevice(be, table); Tensor dOut = be.allocate(DType.F32, 1, ids.length, dim)) {
+                    oracle.embedding(table, ids, want);
+                    be.embedding(dTable, ids, dOut);
+                    try (Tensor got = back(be, dOut)) {
+                        assertEquals(0.0, maxDiff(got, want), "device " + dt + " table");
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * F8_E4M3 weights on the device: f32 precision against the oracle to float32 accumulation error; bf16 precision
+     * against the oracle on bf16-rounded activations (the weights widen to bf16 exactly).
+     */
+    @Test
+    void f8LinearOnDeviceInBothPrecisions() {
+        Random r = new Random(SEED + 3);
+        int rows = 67, in = 300, out = 129;
+        try (Tensor x = random(r, 1f, DType.F32, rows, in); Tensor w = random(r, 0.05f, DType.F8_E4M3, out, in);
+             Tensor bias = random(r, 1f, DType.F32, out); Tensor xr = Tensor.allocate(rows, in); Tensor want = Tensor.allocate(rows, out);
+             Tensor wantRounded = Tensor.allocate(rows, out); ScalarBackend oracle = new ScalarBackend()) {
+            for (long i = 0; i < x.numel(); i++) {
+                xr.set(i, DType.bf16ToFloat(DType.floatToBf16(x.get(i))));
+            }
+            oracle.linear(x, w, bias, want);
+            oracle.linear(xr, w, bias, wantRounded);
+            double tol = 1e-6 * Math.sqrt(in) * 10;
+            for (GpuBackend.Precision p : GpuBackend.Precision.values()) {
+                try (GpuBackend be = new GpuBackend(p, false); Tensor dx = onDevice(be, x); Tensor dw = onDevice(be, w);
+                     Tensor dOut = be.allocate(DType.F32, rows, out); Tensor got = Tensor.allocate(rows, out)) {
+                    be.linear(dx, dw, bias, dOut);
+                    be.copy(dOut, got);
+                    double err = maxDiff(got, p == GpuBackend.Precision.F32 ? want : wantRounded);
+                    System.out.println("F8 linear " + p + " max abs error " + err + " (tolerance " + tol + ")");
+                    assertTrue(err < tol, p + ": " + err);
+                    be.linear(x, w, null, got); // host tensors, staged
+                    oracle.linear(p == GpuBackend.Precision.F32 ? x : xr, w, null, want);
+                    assertTrue(maxDiff(got, want) < tol, p + " host: " + maxDiff(got, want));
+                }
+            }
+        }
+    }
+}
