@@ -2,6 +2,7 @@
 module org.untwist.cli {
     requires org.untwist.core;
     requires org.untwist.demo;
+    requires org.untwist.pipeline;
     requires info.picocli;
     requires me.tongfei.progressbar;
     requires org.jfree.jfreechart;

@@ -243,6 +243,19 @@ public final class Tensor implements AutoCloseable {
         };
     }
 
+    /**
+     * Stores {@code v} at flat index {@code i} of an integer tensor, exactly.
+     *
+     * @throws IllegalStateException for a floating-point tensor, or an I32 tensor and a value outside int
+     */
+    public void setLong(long i, long v) {
+        switch (dtype) {
+            case I64 -> host().setAtIndex(I64_LE, i, v);
+            case I32 -> host().setAtIndex(I32_LE, i, Math.toIntExact(v));
+            default -> throw new IllegalStateException("setLong on a " + dtype + " tensor " + Arrays.toString(shape));
+        }
+    }
+
     /** Stores {@code v} at flat index {@code i}, rounding to the storage type. */
     public void set(long i, float v) {
         switch (dtype) {

@@ -23,7 +23,7 @@ import java.util.stream.Stream;
  *
  * <p>Instances are immutable and safe to share between threads.
  */
-public final class ClipTokenizer {
+public final class ClipTokenizer implements PromptTokenizer {
 
     /** The end-of-word mark that CLIP's BPE appends to a word's last symbol. */
     static final String END_OF_WORD = "</w>";
@@ -67,13 +67,32 @@ public final class ClipTokenizer {
      * {@link #maxLength()}.
      */
     public int[] encode(String text) {
+        return encode(text, maxLength);
+    }
+
+    /** As {@link #encode(String)}, to {@code length} ids (at least 2: the start and end token). */
+    @Override
+    public int[] encode(String text, int length) {
+        if (length < 2) {
+            throw new IllegalArgumentException("length must be at least 2 (start and end token), got " + length);
+        }
         int[] all = tokenIds(text);
-        int[] out = new int[maxLength];
-        int kept = Math.min(all.length - 1, maxLength - 1);
+        int[] out = new int[length];
+        int kept = Math.min(all.length - 1, length - 1);
         System.arraycopy(all, 0, out, 0, kept);
         out[kept] = special.eosId();
-        Arrays.fill(out, kept + 1, maxLength, special.padId());
+        Arrays.fill(out, kept + 1, length, special.padId());
         return out;
+    }
+
+    @Override
+    public int[] ids(String text) {
+        return tokenIds(text);
+    }
+
+    @Override
+    public int defaultLength() {
+        return maxLength;
     }
 
     /** All ids of the text, start and end token included, neither truncated nor padded. */
@@ -95,6 +114,7 @@ public final class ClipTokenizer {
      *
      * @throws IllegalArgumentException the text holds an unpaired surrogate (it has no UTF-8 form)
      */
+    @Override
     public List<String> pieces(String text) {
         Objects.requireNonNull(text, "text");
         requireWellFormed(text);

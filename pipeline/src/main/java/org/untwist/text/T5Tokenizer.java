@@ -23,7 +23,7 @@ import java.util.Map;
  *
  * <p>Immutable and safe to share between threads.
  */
-public final class T5Tokenizer {
+public final class T5Tokenizer implements PromptTokenizer {
 
     private final String source;
     private final UnigramModel model;
@@ -78,6 +78,7 @@ public final class T5Tokenizer {
     }
 
     /** FLUX.1's call: ids of {@code text}, then {@code </s>}, truncated and padded with {@code <pad>} to exactly {@code maxLength}. */
+    @Override
     public int[] encode(String text, int maxLength) {
         if (maxLength < 1) {
             throw new IllegalArgumentException("maxLength must be at least 1 (room for </s>), got " + maxLength);
@@ -94,6 +95,7 @@ public final class T5Tokenizer {
     }
 
     /** The ids of {@code text} followed by {@code </s>}, neither truncated nor padded. */
+    @Override
     public int[] ids(String text) {
         List<Integer> pieces = pieceIds(text);
         int[] ids = new int[pieces.size() + 1];
@@ -105,12 +107,19 @@ public final class T5Tokenizer {
     }
 
     /** The pieces of {@code text} as strings ("▁a", "<unk>", "<0xE2>"), without {@code </s>}: for looking, not for the model. */
+    @Override
     public List<String> pieces(String text) {
         List<String> names = new ArrayList<>();
         for (int id : pieceIds(text)) {
             names.add(id < model.size() ? model.piece(id) : specialTokenNames.get(id));
         }
         return names;
+    }
+
+    /** {@link TokenLimits#T5_DEV}: FLUX.1 [dev]'s length and the model_max_length of its tokenizer_2 config. */
+    @Override
+    public int defaultLength() {
+        return TokenLimits.T5_DEV;
     }
 
     public int eosId() {
