@@ -245,7 +245,7 @@ class OpConformanceTest {
         }
     }
 
-    private static void checkLinear(Backend be, ScalarBackend oracle, String name, int[] xShape, int outDim, DType dt, boolean withBias,
+    static void checkLinear(Backend be, ScalarBackend oracle, String name, int[] xShape, int outDim, DType dt, boolean withBias,
                                     int offset) {
         int in = xShape[xShape.length - 1];
         long seed = seedOf("linear", java.util.Arrays.toString(xShape), outDim, dt, withBias, offset);
