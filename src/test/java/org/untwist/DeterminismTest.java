@@ -38,7 +38,7 @@ import org.untwist.tensor.Tensor;
  *
  * <p>A JVM that has already run other tests holds compiled kernels, so every check runs in a fresh child JVM (same
  * flags, same class path): {@link #main} there creates a fresh backend, makes the first, interpreted call of every
- * operation of {@link Backend} (linear with F32/BF16/F16 weights on the GEMV and the GEMM path, every elementwise,
+ * operation of {@link Backend} (linear with F32/BF16/F16/F8_E4M3 weights on the GEMV and the GEMM path, every elementwise,
  * normalization, position, attention, analysis and layout operation), then repeats all of them for
  * {@link #rounds} rounds (or {@link #BUDGET_S} seconds), by then through C1 and C2, comparing the raw float bits of
  * every output with the cold call's; then 1 and 3 threads against 2. The whole golden {@code denoise} runs
@@ -258,7 +258,7 @@ class DeterminismTest {
         List<Probe> probes = new ArrayList<>();
         // linear: GEMV (3 rows) and GEMM (37 rows, K over one 256 block), every weight type at an unaligned address
         Tensor xv = sc.randn(r, 3, 207), xg = sc.randn(r, 37, 300);
-        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16, DType.F8_E4M3}) {
             Tensor wv = sc.weight(r, dt, 2, 33, 207), bv = sc.randn(r, 33);
             probes.add(new Probe("linear GEMV " + dt, new int[] {3, 33}, (b, o) -> b.linear(xv, wv, bv, o)));
             Tensor wg = sc.weight(r, dt, 6, 40, 300), bg = sc.randn(r, 40);
@@ -273,9 +273,19 @@ class DeterminismTest {
         probes.add(new Probe("geluTanh", a.shape(), (b, o) -> b.geluTanh(a, o)));
         probes.add(new Probe("silu chunked", big.shape(), (b, o) -> b.silu(big, o)));
         probes.add(new Probe("geluTanh chunked", big.shape(), (b, o) -> b.geluTanh(big, o)));
+        probes.add(new Probe("multiply", a.shape(), (b, o) -> b.multiply(a, a2, o)));
+        probes.add(new Probe("quickGelu", a.shape(), (b, o) -> b.quickGelu(a, o)));
+        probes.add(new Probe("quickGelu chunked", big.shape(), (b, o) -> b.quickGelu(big, o)));
         Tensor x = sc.normal(r, 2, 0.5, 5, 207), rmsScale = sc.normal(r, 1, 1, 207);
         probes.add(new Probe("layerNorm", x.shape(), (b, o) -> b.layerNorm(x, 1e-6f, o)));
         probes.add(new Probe("rmsNorm", x.shape(), (b, o) -> b.rmsNorm(x, rmsScale, 1e-6f, o)));
+        Tensor lnBias = sc.randn(r, 207);
+        probes.add(new Probe("layerNorm affine", x.shape(), (b, o) -> b.layerNorm(x, rmsScale, lnBias, 1e-5f, o)));
+        int[] tokenIds = {0, 5, 32, 5, 1, 32, 17};
+        for (DType dt : new DType[] {DType.BF16, DType.F8_E4M3}) {
+            Tensor table = sc.weight(r, dt, 1, 33, 207);
+            probes.add(new Probe("embedding " + dt, new int[] {7, 207}, (b, o) -> b.embedding(table, tokenIds, o)));
+        }
         Tensor act = sc.randn(r, 2, 3, 207), shift = sc.randn(r, 2, 207), scale = sc.randn(r, 2, 207);
         probes.add(new Probe("modulate", act.shape(), (b, o) -> b.modulate(act, shift, scale, o)));
         Tensor y = sc.randn(r, 2, 3, 207);
@@ -313,6 +323,15 @@ class DeterminismTest {
         probes.add(new Probe("sharedAttention no scale", new int[] {1, 17, 128}, unscaled::run));
         probes.add(new Probe("attentionProbs shared", new int[] {1, 2, 17, 67 + 33}, shared::probs));
         probes.add(new Probe("attentionProbs own keys", new int[] {1, 2, 40, 200}, plain::probs));
+        // the text encoders' attention: T5's position bias (Lq ≠ Lk), CLIP's causal mask (77 tokens), both
+        Tensor posBias = sc.normal(r, 3, 0, 40 + 200 - 1, 2);
+        probes.add(new Probe("attention position bias", new int[] {1, 40, 128},
+                (b, o) -> b.attention(plain.q(), plain.k(), plain.v(), 1f, posBias, false, o)));
+        AttCase clip = OpConformanceTest.attCase(sc, r, 1, 2, 77, 77, 64, 2, -1, 1, false);
+        Tensor clipBias = sc.normal(r, 3, 0, 77 + 77 - 1, 2);
+        probes.add(new Probe("attention causal", new int[] {1, 77, 128}, (b, o) -> b.attention(clip.q(), clip.k(), clip.v(), 0.125f, null, true, o)));
+        probes.add(new Probe("attention causal + bias", new int[] {1, 77, 128},
+                (b, o) -> b.attention(clip.q(), clip.k(), clip.v(), 1f, clipBias, true, o)));
         // chunkLogits: per chunk (identity), masked (3 bands), summed per band (16 bands)
         int[] identity = new int[32], halves = new int[32];
         for (int p = 0; p < 32; p++) {

@@ -1,5 +1,8 @@
 package org.untwist.vector;
 
+import static org.untwist.vector.Simd.B;
+import static org.untwist.vector.Simd.BL;
+import static org.untwist.vector.Simd.F;
 import static org.untwist.vector.Simd.I;
 import static org.untwist.vector.Simd.L;
 import static org.untwist.vector.Simd.LE;
@@ -8,6 +11,7 @@ import static org.untwist.vector.Simd.S;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -16,8 +20,9 @@ import jdk.incubator.vector.VectorOperators;
 import org.untwist.tensor.DType;
 
 /**
- * BF16/F16 weights to float with SIMD, for the two {@code linear} paths: {@link VectorGemm} widens while packing
- * its column blocks, {@link VectorGemv} widens a column block's weight rows into a per-thread panel.
+ * BF16/F16/F8_E4M3 weights to float with SIMD, for the two {@code linear} paths: {@link VectorGemm} widens while
+ * packing its column blocks, {@link VectorGemv} widens a column block's weight rows into a per-thread panel; and for
+ * {@code embedding}, which widens the gathered table rows ({@link VectorEmbedding}).
  */
 final class HalfWidening {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -26,8 +31,14 @@ final class HalfWidening {
     private HalfWidening() {
     }
 
-    /** Widens weight rows {@code [c0, c1)} of a BF16/F16 matrix into consecutive float rows of {@code dst}. */
+    /** Widens weight rows {@code [c0, c1)} of a BF16/F16/F8_E4M3 matrix into consecutive float rows of {@code dst}. */
     static void widenRows(MemorySegment src, DType dt, int c0, int c1, int in, MemorySegment dst) {
+        if (dt == DType.F8_E4M3) {
+            for (int c = c0; c < c1; c++) {
+                widenF8(src, (long) c * in, in, dst, (long) (c - c0) * in * Float.BYTES);
+            }
+            return;
+        }
         int bound = S.loopBound(in);
         boolean bf16 = dt == DType.BF16;
         for (int c = c0; c < c1; c++) {
@@ -60,6 +71,43 @@ final class HalfWidening {
         IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
         VectorMask<Integer> special = em.compare(VectorOperators.GE, 0x7C00);
         IntVector bits = finite.blend(shifted.or(0x7F80_0000), special);
+        return bits.or(sign).reinterpretAsFloats();
+    }
+
+    /** The loop bound of {@link #f8ToFloat} loads over {@code n} bytes: every load of {@link Simd#BL} bytes stays inside. */
+    static int f8Bound(int n) {
+        return n < BL ? 0 : F.loopBound(n - (BL - L));
+    }
+
+    /** The L F8_E4M3 codes at byte {@code off} of {@code src}, widened (reads {@link Simd#BL} bytes, see {@link #f8Bound}). */
+    static FloatVector loadF8(MemorySegment src, long off) {
+        ByteVector bv = ByteVector.fromMemorySegment(B, src, off, LE);
+        return f8ToFloat((IntVector) bv.convertShape(VectorOperators.B2I, I, 0));
+    }
+
+    /** Widens {@code n} F8_E4M3 codes from byte {@code sOff} of {@code src} into floats at byte {@code dOff} of {@code dst}. */
+    static void widenF8(MemorySegment src, long sOff, int n, MemorySegment dst, long dOff) {
+        int bound = f8Bound(n);
+        int k = 0;
+        for (; k < bound; k += L) {
+            loadF8(src, sOff + k).intoMemorySegment(dst, dOff + 4L * k, LE);
+        }
+        for (; k < n; k++) {
+            dst.set(F32, dOff + 4L * k, DType.f8e4m3ToFloat(src.get(ValueLayout.JAVA_BYTE, sOff + k)));
+        }
+    }
+
+    /**
+     * F8_E4M3 ({@code e4m3fn}) codes (in the low 8 bits of each lane, sign-extended or not) to float, exactly like
+     * {@link DType#f8e4m3ToFloat}: exponent and mantissa shifted into a binary32's exponent and mantissa fields and
+     * multiplied by 2^120 (the difference of the biases, 127 − 7) handles normals and subnormals exactly; {@code S.1111.111}
+     * becomes NaN (there are no infinities).
+     */
+    static FloatVector f8ToFloat(IntVector code) {
+        IntVector em = code.and(0x7F);
+        IntVector sign = code.and(0x80).lanewise(VectorOperators.LSHL, 24);
+        IntVector finite = em.lanewise(VectorOperators.LSHL, 20).reinterpretAsFloats().mul(0x1p120f).reinterpretAsInts();
+        IntVector bits = finite.blend(0x7FC0_0000, em.compare(VectorOperators.EQ, 0x7F));
         return bits.or(sign).reinterpretAsFloats();
     }
 }

@@ -2,6 +2,7 @@ package org.untwist.vector;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -11,7 +12,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Every incubator constant of the backend in one place: the float species (preferred, or
- * {@code -Duntwist.vectorBits}), the int and short species of the same lane count (for widening BF16/F16
+ * {@code -Duntwist.vectorBits}), the int, short and byte species of the same lane count (for widening BF16/F16/F8
  * weights), the lane permutations of the RoPE kernels (also the pair swap of {@code chunkLogits}), the lane sum
  * in a fixed order every reduction uses ({@link #sum}), and the one unaligned vector load every kernel uses.
  */
@@ -32,6 +33,13 @@ final class Simd {
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, VectorShape.forBitSize(BITS));
     /** Shorts with the lanes of {@link #F} (half the bits), for loading 16-bit weights. */
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(BITS / 2));
+    /**
+     * Bytes for loading 8-bit (F8_E4M3) weights: a quarter of the bits, so the lanes of {@link #F}, except at 128 bits,
+     * where the smallest byte vector (64 bits) holds {@link #BL} = 2·L bytes and only its first L are widened.
+     */
+    static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, BITS / 4)));
+    /** Bytes per {@link #B} load (L, or 2·L at 128 bits). */
+    static final int BL = B.length();
 
     /** {@link #L} little-endian floats from byte {@code byteOffset} of {@code s}, at any alignment. */
     static FloatVector load(MemorySegment s, long byteOffset) {
@@ -96,8 +104,8 @@ final class Simd {
 
     /** Touches the int and short vector classes so that a missing one fails at construction, not mid-kernel. */
     static void check() {
-        if (IntVector.zero(I).length() != L || ShortVector.zero(S).length() != L) {
-            throw new IllegalStateException("species lane counts disagree: " + F + ", " + I + ", " + S);
+        if (IntVector.zero(I).length() != L || ShortVector.zero(S).length() != L || ByteVector.zero(B).length() < L) {
+            throw new IllegalStateException("species lane counts disagree: " + F + ", " + I + ", " + S + ", " + B);
         }
     }
 }

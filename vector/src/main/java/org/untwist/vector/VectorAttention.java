@@ -69,10 +69,11 @@ final class VectorAttention {
     private final float[] refFactor;
     private final int subBlocks, group, chunks;
 
-    private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
+    /** Per-thread buffers, also those of {@link MaskedAttention}. */
+    static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
 
     /** Per-thread buffers, grown on demand and reused across calls. */
-    private static final class Buffers {
+    static final class Buffers {
         float[] qt = new float[0], ot = new float[0], kt = new float[0], vb = new float[0], s = new float[0];
         float[] mx = new float[0], sm = new float[0], corr = new float[QB];
 

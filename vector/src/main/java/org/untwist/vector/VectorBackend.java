@@ -14,15 +14,20 @@ import org.untwist.tensor.Tensor;
  * the task layout, so results are the same for any number of threads. This class only dispatches; the kernels are:
  * <ul>
  *   <li>{@code linear}: from {@link VectorGemm#MIN_ROWS} rows on the packed, cache-blocked GEMM of
- *       {@link VectorGemm}; fewer rows the dot-product kernels of {@link VectorGemv}. Both widen BF16/F16 weights
- *       with {@link HalfWidening}, one block at a time (never the whole matrix).</li>
+ *       {@link VectorGemm}; fewer rows the dot-product kernels of {@link VectorGemv}. Both widen BF16/F16/F8_E4M3
+ *       weights with {@link HalfWidening}, one block at a time (never the whole matrix).</li>
  *   <li>{@code attention}: flash-style online softmax in {@link VectorAttention}, its QKᵀ tile in
  *       {@link AttentionScores}. Reference keys are read in place, never scaled or copied: the query copy is
  *       scaled instead ({@code q·(s⊙k) = (s⊙q)·k}).</li>
+ *   <li>{@code attention} with a scale, a relative position bias and/or a causal mask (the text encoders):
+ *       {@link MaskedAttention}, the same tiles and online softmax with the bias added to and the mask applied on
+ *       each score tile, key blocks wholly above the diagonal skipped; without bias and mask, {@link VectorAttention}
+ *       with the given scale.</li>
  *   <li>{@code attentionProbs} (the same score tile, then a softmax per output row) and {@code chunkLogits}:
  *       {@link AttentionAnalysis}.</li>
- *   <li>{@code add}, {@code silu}, {@code geluTanh}, {@code modulate}, {@code gatedResidual}:
- *       {@link VectorElementwise}; {@code layerNorm}, {@code rmsNorm}: {@link VectorNorms}; {@code ropeTable},
+ *   <li>{@code add}, {@code multiply}, {@code silu}, {@code geluTanh}, {@code quickGelu}, {@code modulate},
+ *       {@code gatedResidual}: {@link VectorElementwise}; {@code layerNorm} (plain and affine), {@code rmsNorm}:
+ *       {@link VectorNorms}; {@code embedding}: {@link VectorEmbedding}; {@code ropeTable},
  *       {@code applyRope}: {@link VectorRope}; {@code timestepEmbedding}: {@link VectorTimestepEmbedding};
  *       {@code adaIn}: {@link VectorAdaIn}.</li>
  * </ul>
@@ -130,10 +135,7 @@ public final class VectorBackend extends AbstractBackend {
 
     @Override
     protected void layerNormKernel(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out, int rows, int dim) {
-        if (weight != null) {
-            throw new UnsupportedOperationException(name() + ": affine layerNorm is not implemented yet");
-        }
-        VectorNorms.layerNorm(pool, x, eps, out, rows, dim);
+        VectorNorms.layerNorm(pool, x, weight, bias, eps, out, rows, dim);
     }
 
     @Override
@@ -162,26 +164,37 @@ public final class VectorBackend extends AbstractBackend {
         VectorAdaIn.adaIn(pool, x, ref, eps, out, batch, heads, tokens, headDim, refTokens, tokenStart);
     }
 
-    // ---- text-encoder ops: kernels land in the next commits (issue 15) -------------------------------
+    // ---- the text encoders' ops (issue 15) ---------------------------------------------------------------
 
     @Override
     protected void multiplyKernel(Tensor a, Tensor b, Tensor out, long n) {
-        throw new UnsupportedOperationException(name() + ": multiply is not implemented yet");
+        VectorElementwise.multiply(pool, a, b, out, n);
     }
 
     @Override
     protected void embeddingKernel(Tensor table, int[] ids, Tensor out, int rows, int dim) {
-        throw new UnsupportedOperationException(name() + ": embedding is not implemented yet");
+        VectorEmbedding.embedding(pool, table, ids, out, rows, dim);
     }
 
     @Override
     protected void quickGeluKernel(Tensor x, Tensor out, long n) {
-        throw new UnsupportedOperationException(name() + ": quickGelu is not implemented yet");
+        VectorElementwise.quickGelu(pool, x, out, n);
     }
 
     @Override
     protected void maskedAttentionKernel(Tensor q, Tensor k, Tensor v, float scale, Tensor positionBias, boolean causal,
                                          Tensor out, int batch, int heads, int lq, int lk, int headDim) {
-        throw new UnsupportedOperationException(name() + ": attention with a position bias or causal mask is not implemented yet");
+        if (batch == 0 || heads == 0 || lq == 0) {
+            return;
+        }
+        if (positionBias == null && !causal) { // plain attention with another scale: the same kernel as attention()
+            VectorAttention att = new VectorAttention(q.segment(), k.segment(), v.segment(), null, null, out.segment(), batch, heads,
+                    lq, lk, 0, headDim, 1, 0, 0, scale, null, pool.threads());
+            pool.parallelFor(att.tasks(batch), (task, s) -> att.run(task));
+            return;
+        }
+        MaskedAttention att = new MaskedAttention(q.segment(), k.segment(), v.segment(), out.segment(), batch, heads, lq, lk, headDim,
+                scale, positionBias == null ? null : positionBias.segment(), causal, pool.threads());
+        pool.parallelFor(att.tasks(batch), (task, s) -> att.run(task));
     }
 }

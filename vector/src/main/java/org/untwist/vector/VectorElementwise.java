@@ -13,9 +13,9 @@ import jdk.incubator.vector.VectorMask;
 import org.untwist.tensor.Tensor;
 
 /**
- * Elementwise kernels: {@code add}, {@code silu}, {@code geluTanh} over flat ranges, {@code modulate} and
+ * Elementwise kernels: {@code add}, {@code multiply}, {@code silu}, {@code geluTanh}, {@code quickGelu} over flat ranges, {@code modulate} and
  * {@code gatedResidual} row by row (their shift, scale and gate are per batch element). Chunked only when large.
- * silu and GELU use the polynomial exponential of {@link VectorExp}, also on their tails (one masked vector), so an
+ * silu and the GELUs use the polynomial exponential of {@link VectorExp}, also on their tails (one masked vector), so an
  * element's result depends on its value only, not on the JIT tier or where the element lies.
  */
 final class VectorElementwise {
@@ -23,6 +23,9 @@ final class VectorElementwise {
 
     /** √(2/π) and √(2/π)·0.044715 in float. */
     private static final float GELU_C0 = (float) Math.sqrt(2.0 / Math.PI), GELU_C1 = (float) (Math.sqrt(2.0 / Math.PI) * 0.044715);
+
+    /** The slope of CLIP's quick GELU. */
+    private static final float QUICK_GELU = 1.702f;
 
     private VectorElementwise() {
     }
@@ -37,6 +40,37 @@ final class VectorElementwise {
             }
             for (; i < to; i++) {
                 os.setAtIndex(F32, i, as.getAtIndex(F32, i) + bs.getAtIndex(F32, i));
+            }
+        });
+    }
+
+    static void multiply(ComputePool pool, Tensor a, Tensor b, Tensor out, long n) {
+        MemorySegment as = a.segment(), bs = b.segment(), os = out.segment();
+        pool.parallelElements(n, (from, to) -> {
+            long i = from;
+            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
+                long o = 4 * i;
+                load(as, o).mul(load(bs, o)).intoMemorySegment(os, o, LE);
+            }
+            for (; i < to; i++) {
+                os.setAtIndex(F32, i, as.getAtIndex(F32, i) * bs.getAtIndex(F32, i));
+            }
+        });
+    }
+
+    /** CLIP's quick GELU, {@code x · sigmoid(1.702·x)}, with the tail as one masked vector like {@link #silu}. */
+    static void quickGelu(ComputePool pool, Tensor x, Tensor out, long n) {
+        MemorySegment xs = x.segment(), os = out.segment();
+        pool.parallelElements(n, (from, to) -> {
+            long i = from;
+            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
+                FloatVector v = load(xs, 4 * i);
+                VectorExp.timesSigmoid(v, v.mul(QUICK_GELU)).intoMemorySegment(os, 4 * i, LE);
+            }
+            if (i < to) {
+                VectorMask<Float> m = F.indexInRange(i, to);
+                FloatVector v = FloatVector.fromMemorySegment(F, xs, 4 * i, LE, m);
+                VectorExp.timesSigmoid(v, v.mul(QUICK_GELU)).intoMemorySegment(os, 4 * i, LE, m);
             }
         });
     }

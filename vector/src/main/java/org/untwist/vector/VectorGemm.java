@@ -22,7 +22,7 @@ import org.untwist.tensor.DType;
  * <p>Blocking: the columns are cut into blocks of at most {@link #NC} (fewer when K is large, see
  * {@link #PACKED_B_FLOATS}). For each column block, one parallel phase packs that block of {@code Wᵀ} for all of K
  * into a buffer shared by the workers, one task per {@link #NR}-column micro-panel reading its weight rows front
- * to back (BF16/F16 weights are widened here; no float copy of more than one column block ever exists): per K
+ * to back (BF16/F16/F8_E4M3 weights are widened here; no float copy of more than one column block ever exists): per K
  * block of {@link #KC}, the micro-panel is laid out k-major ({@code NR} consecutive floats per k, so the
  * micro-kernel loads {@code NR / L} whole vectors per k step). A second phase splits the rows into tasks of whole
  * {@link #MR}-row tiles (at most {@link #MC} rows, evenly sized; the micro-panels too when there are few rows).
@@ -281,13 +281,13 @@ final class VectorGemm {
     /**
      * Packs columns {@code [jc, jc + NR)} of Wᵀ (rows of W), all of K, as micro-panel {@code p} of every K block:
      * element (q, j) of K block kb at {@code bOffset(kb, p) + q·NR + j}; columns past the end of the current block
-     * are zero. BF16/F16 weights are widened here.
+     * are zero. BF16/F16/F8_E4M3 weights are widened here.
      */
     private void packB(float[] pb, int p, int jc) {
         switch (dt) {
             case F32 -> packFloatPanel(pb, p, jc);
             case BF16, F16 -> packHalfPanel(pb, p, jc, dt == DType.BF16);
-            default -> throw new IllegalArgumentException("unsupported weight type " + dt);
+            case F8_E4M3 -> packF8Panel(pb, p, jc);
         }
     }
 
@@ -339,6 +339,32 @@ final class VectorGemm {
                 for (; q < kc; q++) {
                     short h = ws.get(I16, src + 2L * q);
                     pb[dst + q * NR] = bf16 ? Float.intBitsToFloat(h << 16) : Float.float16ToFloat(h);
+                }
+            }
+        }
+    }
+
+    /** {@link #packB} for F8_E4M3 weights: as {@link #packHalfPanel}, L codes at a time widened by {@link HalfWidening#loadF8}. */
+    private void packF8Panel(float[] pb, int p, int jc) {
+        int nr = Math.min(NR, c1 - jc);
+        for (int kb = 0; kb < kBlocks; kb++) {
+            int pc = kb * KC, kc = Math.min(KC, k - pc);
+            for (int j = 0; j < NR; j++) {
+                int dst = bOffset(kb, p) + j;
+                if (j >= nr) {
+                    for (int q = 0; q < kc; q++) {
+                        pb[dst + q * NR] = 0f;
+                    }
+                    continue;
+                }
+                long src = (long) (jc + j) * k + pc;
+                int bound = HalfWidening.f8Bound(kc);
+                int q = 0;
+                for (; q < bound; q += L) {
+                    HalfWidening.loadF8(ws, src + q).intoArray(pb, dst + q * NR, SCATTER_B, 0);
+                }
+                for (; q < kc; q++) {
+                    pb[dst + q * NR] = DType.f8e4m3ToFloat(ws.get(ValueLayout.JAVA_BYTE, src + q));
                 }
             }
         }

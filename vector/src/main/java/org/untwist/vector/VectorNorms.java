@@ -12,7 +12,8 @@ import jdk.incubator.vector.FloatVector;
 import org.untwist.tensor.Tensor;
 
 /**
- * Row-wise normalization: {@code layerNorm} (no affine) and {@code rmsNorm} (per-channel scale), rows split into chunks.
+ * Row-wise normalization: {@code layerNorm} (plain, or affine with a per-channel weight and optional bias, fused into
+ * the normalizing pass) and {@code rmsNorm} (per-channel scale), rows split into chunks.
  * Each row sum is lane-wise, then {@link Simd#sum} (a fixed order), then the scalar tail.
  */
 final class VectorNorms {
@@ -21,8 +22,10 @@ final class VectorNorms {
     private VectorNorms() {
     }
 
-    static void layerNorm(ComputePool pool, Tensor x, float eps, Tensor out, int rows, int dim) {
+    /** {@code weight} null: plain; else {@code (x − mean)·inv·weight + bias} ({@code bias} may be null). */
+    static void layerNorm(ComputePool pool, Tensor x, Tensor weight, Tensor bias, float eps, Tensor out, int rows, int dim) {
         MemorySegment xs = x.segment(), os = out.segment();
+        MemorySegment ws = weight == null ? null : weight.segment(), bs = bias == null ? null : bias.segment();
         int bound = F.loopBound(dim);
         pool.parallelRows(rows, dim, (from, to) -> {
             for (long r = from; r < to; r++) {
@@ -48,11 +51,28 @@ final class VectorNorms {
                     var = Math.fma(c, c, var);
                 }
                 float inv = (float) (1.0 / Math.sqrt((double) var / dim + eps));
-                for (i = 0; i < bound; i += L) {
-                    load(xs, base + 4L * i).sub(mean).mul(inv).intoMemorySegment(os, base + 4L * i, LE);
-                }
-                for (; i < dim; i++) {
-                    os.set(F32, base + 4L * i, (xs.get(F32, base + 4L * i) - mean) * inv);
+                if (ws == null) {
+                    for (i = 0; i < bound; i += L) {
+                        load(xs, base + 4L * i).sub(mean).mul(inv).intoMemorySegment(os, base + 4L * i, LE);
+                    }
+                    for (; i < dim; i++) {
+                        os.set(F32, base + 4L * i, (xs.get(F32, base + 4L * i) - mean) * inv);
+                    }
+                } else if (bs == null) {
+                    for (i = 0; i < bound; i += L) {
+                        load(xs, base + 4L * i).sub(mean).mul(inv).mul(load(ws, 4L * i)).intoMemorySegment(os, base + 4L * i, LE);
+                    }
+                    for (; i < dim; i++) {
+                        os.set(F32, base + 4L * i, (xs.get(F32, base + 4L * i) - mean) * inv * ws.get(F32, 4L * i));
+                    }
+                } else {
+                    for (i = 0; i < bound; i += L) {
+                        load(xs, base + 4L * i).sub(mean).mul(inv).fma(load(ws, 4L * i), load(bs, 4L * i))
+                                .intoMemorySegment(os, base + 4L * i, LE);
+                    }
+                    for (; i < dim; i++) {
+                        os.set(F32, base + 4L * i, Math.fma((xs.get(F32, base + 4L * i) - mean) * inv, ws.get(F32, 4L * i), bs.get(F32, 4L * i)));
+                    }
                 }
             }
         });
