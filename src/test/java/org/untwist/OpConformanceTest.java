@@ -215,7 +215,7 @@ class OpConformanceTest {
         int c = 0;
         try (Backend be = create(name, THREADS); ScalarBackend oracle = new ScalarBackend()) {
             for (int in : DIMS) {
-                for (DType dt : DType.values()) {
+                for (DType dt : TestSupport.WEIGHT_TYPES) {
                     for (boolean withBias : new boolean[] {false, true}) {
                         int rows = rowsCycle[c % rowsCycle.length], out = outCycle[c % outCycle.length];
                         int offset = offsets[c % offsets.length];
@@ -226,7 +226,7 @@ class OpConformanceTest {
                 }
             }
             // several row and column blocks, every micro-kernel tail
-            for (DType dt : DType.values()) {
+            for (DType dt : TestSupport.WEIGHT_TYPES) {
                 checkLinear(be, oracle, name, new int[] {131, 207}, 71, dt, true, 2);
                 checkLinear(be, oracle, name, new int[] {2, 3, 64}, 130, dt, false, 1);
             }
@@ -238,7 +238,7 @@ class OpConformanceTest {
                     {1500, 70, 300}, {40, 20, 2100}, {800, 3100, 40}};
             for (int i = 0; i < gemmShapes.length; i++) {
                 int[] g = gemmShapes[i];
-                for (DType dt : DType.values()) {
+                for (DType dt : TestSupport.WEIGHT_TYPES) {
                     checkLinear(be, oracle, name, new int[] {g[0], g[1]}, g[2], dt, i % 2 == 0, i % 3);
                 }
             }
@@ -1441,7 +1441,7 @@ class OpConformanceTest {
         try (Scope sc = new Scope(); Backend be = create(name, THREADS); ScalarBackend oracle = new ScalarBackend()) {
             List<Probe> probes = new ArrayList<>();
             Tensor x = sc.normal(r, 2, 0.5, 3, 207);
-            for (DType dt : DType.values()) {
+            for (DType dt : TestSupport.WEIGHT_TYPES) {
                 Tensor w = sc.weight(r, dt, 2, 9, 207);
                 Tensor bias = sc.randn(r, 9);
                 probes.add(new Probe("linear " + dt, new int[] {3, 9}, (b, o) -> b.linear(x, w, bias, o), e -> linearTol(x, w, e, 207, 9)));

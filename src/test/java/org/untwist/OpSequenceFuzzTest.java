@@ -153,7 +153,7 @@ class OpSequenceFuzzTest {
             case LINEAR -> {
                 int[] d = {size(r, 2000), size(r, 1000), size(r, 1000)}; // rows, in, out
                 fit(d, budget(r), 0, 1, 2);
-                DType dt = DType.values()[r.nextInt(DType.values().length)];
+                DType dt = TestSupport.WEIGHT_TYPES[r.nextInt(TestSupport.WEIGHT_TYPES.length)];
                 int offset = r.nextInt(7) * dt.byteSize() / 2;
                 Tensor x = sc.normal(r, mag, 0, d[0], d[1]), w = sc.weight(r, dt, offset, d[2], d[1]);
                 Tensor bias = r.nextBoolean() ? sc.randn(r, d[2]) : null;

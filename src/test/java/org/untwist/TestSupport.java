@@ -14,6 +14,10 @@ public final class TestSupport {
     private TestSupport() {
     }
 
+    /** The element types a weight or an embedding table may have: every floating-point {@link org.untwist.tensor.DType}. */
+    public static final org.untwist.tensor.DType[] WEIGHT_TYPES = java.util.Arrays.stream(org.untwist.tensor.DType.values())
+            .filter(org.untwist.tensor.DType::isFloatingPoint).toArray(org.untwist.tensor.DType[]::new);
+
     /** The golden folder: {@code -Duntwist.golden}, else {@code testdata/golden} found upward from the working dir. */
     public static Path goldenRoot() {
         String prop = System.getProperty("untwist.golden");

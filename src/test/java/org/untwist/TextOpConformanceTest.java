@@ -162,7 +162,7 @@ class TextOpConformanceTest {
         int c = 0;
         try (Backend be = create(name, THREADS); ScalarBackend oracle = new ScalarBackend()) {
             for (int d : DIMS) {
-                for (DType dt : DType.values()) {
+                for (DType dt : TestSupport.WEIGHT_TYPES) {
                     int vocab = vocabs[c % vocabs.length];
                     int[] idShape = idShapes[c % idShapes.length];
                     int offset = c % 3;
@@ -170,7 +170,7 @@ class TextOpConformanceTest {
                     checkEmbedding(be, oracle, name, vocab, d, dt, offset, idShape);
                 }
             }
-            for (DType dt : DType.values()) {
+            for (DType dt : TestSupport.WEIGHT_TYPES) {
                 checkEmbedding(be, oracle, name, 1000, 768, dt, 1, new int[] {2, 77}); // CLIP-sized rows
             }
         }
@@ -212,7 +212,7 @@ class TextOpConformanceTest {
         int c = 0;
         try (Backend be = create(name, THREADS); ScalarBackend oracle = new ScalarBackend()) {
             for (int in : DIMS) {
-                for (DType dt : DType.values()) {
+                for (DType dt : TestSupport.WEIGHT_TYPES) {
                     int rows = rowsCycle[c % rowsCycle.length], out = outCycle[c % outCycle.length];
                     c++;
                     OpConformanceTest.checkLinear(be, oracle, name, c % 2 == 0 ? new int[] {rows, in} : new int[] {2, rows, in}, out, dt,
@@ -220,7 +220,7 @@ class TextOpConformanceTest {
                 }
             }
             // GEMM (from 8 rows) and GEMV paths with several blocks, T5-like widths
-            for (DType dt : DType.values()) {
+            for (DType dt : TestSupport.WEIGHT_TYPES) {
                 OpConformanceTest.checkLinear(be, oracle, name, new int[] {77, 129}, 300, dt, true, 3);
                 OpConformanceTest.checkLinear(be, oracle, name, new int[] {3, 513}, 65, dt, false, 1);
                 OpConformanceTest.checkLinear(be, oracle, name, new int[] {1, 300, 63}, 97, dt, true, 2);
@@ -376,9 +376,9 @@ class TextOpConformanceTest {
                 checkMasked(be, oracle, name, "masked sequence", s[0], s[1], s[2], s[3], s[4], s[5] == 1 ? 0.125f : 1f, s[6] == 1,
                         s[5] == 1);
                 int d = DIMS[i % DIMS.length];
-                checkEmbedding(be, oracle, name, 50 + i, d * (i + 1), DType.values()[i % DType.values().length], i % 3,
+                checkEmbedding(be, oracle, name, 50 + i, d * (i + 1), TestSupport.WEIGHT_TYPES[i % TestSupport.WEIGHT_TYPES.length], i % 3,
                         new int[] {1 + 7 * i});
-                OpConformanceTest.checkLinear(be, oracle, name, new int[] {1 + 13 * i, d}, 5 + 11 * i, DType.values()[(i + 1) % 4], true, 1);
+                OpConformanceTest.checkLinear(be, oracle, name, new int[] {1 + 13 * i, d}, 5 + 11 * i, TestSupport.WEIGHT_TYPES[(i + 1) % 4], true, 1);
             }
         }
     }
