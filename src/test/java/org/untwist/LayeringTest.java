@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
  * The packages of the shipped modules depend in one direction only:
  * <pre>
  *   cli ──► demo ──► sampling ──► flux ──► method ──► io, backend ──► tensor
+ *   cli ──► text ──► checkpoint ──► io, backend ──► tensor      (the pipeline module: tokenizers, text encoders)
  *   vector, gpu (backends, found through ServiceLoader) ──► backend, tensor;  gpu ──► ffm (bindings)
  * </pre>
  * Nothing above the backends imports them, and only {@code org.untwist.gpu.cuda}, the thin hand-written layer,
@@ -46,6 +47,8 @@ class LayeringTest {
                 .layer("vector backend").definedBy("org.untwist.vector..")
                 .layer("gpu backend").definedBy("org.untwist.gpu..")
                 .layer("bindings").definedBy("org.untwist.ffm..")
+                .layer("checkpoint").definedBy("org.untwist.checkpoint..")
+                .layer("text").definedBy("org.untwist.text..")
                 .layer("demo").definedBy("org.untwist.demo..")
                 .layer("cli").definedBy("org.untwist.cli..")
 
@@ -58,8 +61,10 @@ class LayeringTest {
                 .whereLayer("vector backend").mayOnlyAccessLayers("tensor", "backend")
                 .whereLayer("gpu backend").mayOnlyAccessLayers("tensor", "backend", "bindings")
                 .whereLayer("bindings").mayNotAccessAnyLayer()
+                .whereLayer("checkpoint").mayOnlyAccessLayers("tensor", "backend", "io")
+                .whereLayer("text").mayOnlyAccessLayers("tensor", "backend", "io", "checkpoint")
                 .whereLayer("demo").mayOnlyAccessLayers("tensor", "backend", "io", "method", "flux", "sampling")
-                .whereLayer("cli").mayOnlyAccessLayers("tensor", "backend", "io", "method", "flux", "sampling", "demo")
+                .whereLayer("cli").mayOnlyAccessLayers("tensor", "backend", "io", "method", "flux", "sampling", "checkpoint", "text", "demo")
                 .check(main);
     }
 
