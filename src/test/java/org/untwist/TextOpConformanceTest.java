@@ -1,5 +1,6 @@
 package org.untwist;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.untwist.OpConformanceTest.SEED;
@@ -150,6 +151,50 @@ class TextOpConformanceTest {
                 }
             }
         }
+    }
+
+    // ---- splitHeads: a pure copy, so exactly equal to the index formula ---------------------------------------
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void splitHeads(String name) {
+        int[][] shapes = {{1, 1, 1, 1}, {2, 3, 5, 7}, {1, 64, 13, 64}, {3, 12, 77, 64}, {2, 1, 0, 4}, {1, 5, 9, 2}};
+        try (Backend be = create(name, THREADS)) {
+            for (int[] s : shapes) {
+                int b = s[0], h = s[1], l = s[2], d = s[3];
+                long seed = 31L * b + 17L * h + l * 7L + d;
+                try (Tensor x = gaussian(seed, b, l, h * d); Tensor out = Tensor.allocate(b, h, l, d)) {
+                    out.fill(Float.NaN);
+                    be.splitHeads(x, out);
+                    for (int bi = 0; bi < b; bi++) {
+                        for (int hi = 0; hi < h; hi++) {
+                            for (int t = 0; t < l; t++) {
+                                for (int di = 0; di < d; di++) {
+                                    float want = x.get(((long) (bi * l + t) * h + hi) * d + di);
+                                    float got = out.get((((long) bi * h + hi) * l + t) * d + di);
+                                    assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(got), name + " splitHeads "
+                                            + java.util.Arrays.toString(s) + " seed " + seed + " at b" + bi + " h" + hi + " t" + t + " d" + di);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            expect("splitHeads: x has shape [2, 5, 12]", () -> {
+                try (Tensor x = Tensor.allocate(2, 5, 12); Tensor out = Tensor.allocate(2, 3, 5, 3)) {
+                    be.splitHeads(x, out);
+                }
+            });
+        }
+    }
+
+    private static Tensor gaussian(long seed, int... shape) {
+        java.util.Random r = new java.util.Random(seed);
+        Tensor t = Tensor.allocate(shape);
+        for (long i = 0; i < t.numel(); i++) {
+            t.set(i, (float) r.nextGaussian());
+        }
+        return t;
     }
 
     // ---- embedding and linear with every weight type ---------------------------------------------------------
