@@ -34,6 +34,11 @@ final class EmptyReferenceBackend implements Backend {
     @Override public void embedding(Tensor t, int[] ids, Tensor o) { inner.embedding(t, ids, o); }
     @Override public void quickGelu(Tensor x, Tensor o) { inner.quickGelu(x, o); }
     @Override public void splitHeads(Tensor x, Tensor o) { inner.splitHeads(x, o); }
+    @Override public void affine(Tensor x, float s, float b, Tensor o) { inner.affine(x, s, b, o); }
+    @Override public void conv2d(Tensor x, Tensor w, Tensor b, int stride, int[] pad, Tensor o) { inner.conv2d(x, w, b, stride, pad, o); }
+    @Override public void groupNorm(Tensor x, int g, Tensor w, Tensor b, float eps, Tensor o) { inner.groupNorm(x, g, w, b, eps, o); }
+    @Override public void upsampleNearest2x(Tensor x, Tensor o) { inner.upsampleNearest2x(x, o); }
+    @Override public void permute(Tensor x, int[] axes, Tensor o) { inner.permute(x, axes, o); }
     @Override public void attention(Tensor q, Tensor k, Tensor v, float s, Tensor bias, boolean causal, Tensor o) {
         inner.attention(q, k, v, s, bias, causal, o);
     }

@@ -1,5 +1,7 @@
 package org.untwist.backend;
 
+import static org.untwist.backend.ArgumentChecks.*;
+
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.List;
@@ -13,6 +15,11 @@ import org.untwist.tensor.Tensor;
  * and are shared by all host-memory backends.
  */
 public abstract class AbstractBackend implements Backend {
+
+    /** Throws unless {@code t} is float32 (for subclasses' own checks). */
+    protected static void requireF32(String op, String arg, Tensor t) {
+        ArgumentChecks.requireF32(op, arg, t);
+    }
 
     // ---- kernels a backend implements ----------------------------------------------------------------
 
@@ -36,6 +43,23 @@ public abstract class AbstractBackend implements Backend {
     protected abstract void geluTanhKernel(Tensor x, Tensor out, long n);
 
     protected abstract void quickGeluKernel(Tensor x, Tensor out, long n);
+
+    /** {@code out = scale · x + shift}. */
+    protected abstract void affineKernel(Tensor x, float scale, float shift, Tensor out, long n);
+
+    /**
+     * 2-D convolution, PyTorch's cross-correlation: {@code x [b, cin, h, w]}, {@code w [cout, cin, kh, kw]} (stored type),
+     * {@code bias [cout]} or null, zero padding {@code pad = {top, bottom, left, right}}, output {@code [b, cout, ho, wo]}.
+     */
+    protected abstract void conv2dKernel(Tensor x, Tensor w, Tensor bias, Tensor out, int b, int cin, int h, int wIn, int cout, int kh,
+                                         int kw, int stride, int[] pad, int ho, int wo);
+
+    /** GroupNorm over {@code x [b, c, spatial]} in {@code groups} groups of {@code c/groups} channels; weight and bias {@code [c]}. */
+    protected abstract void groupNormKernel(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor out, int b, int c,
+                                            long spatial);
+
+    /** Nearest-neighbour ×2 upsampling of {@code x [planes, h, w]} into {@code out [planes, 2h, 2w]}. */
+    protected abstract void upsampleNearest2xKernel(Tensor x, Tensor out, long planes, int h, int w);
 
     protected abstract void modulateKernel(Tensor x, Tensor shift, Tensor scale, Tensor out, int batch, int tokens, int dim);
 
@@ -197,6 +221,84 @@ public abstract class AbstractBackend implements Backend {
         requireSameShape("quickGelu", "out", out, x);
         requireF32("quickGelu", "out", out);
         quickGeluKernel(x, out, x.numel());
+    }
+
+    @Override
+    public final void affine(Tensor x, float scale, float shift, Tensor out) {
+        requireF32("affine", "x", x);
+        requireSameShape("affine", "out", out, x);
+        requireF32("affine", "out", out);
+        if (!Float.isFinite(scale) || !Float.isFinite(shift)) {
+            throw new IllegalArgumentException("affine: scale and shift must be finite, got " + scale + " and " + shift);
+        }
+        affineKernel(x, scale, shift, out, x.numel());
+    }
+
+    @Override
+    public final void conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int[] padding, Tensor out) {
+        String op = "conv2d";
+        requireF32(op, "x", x);
+        requireRank(op, "x", x, 4);
+        requireRank(op, "weight", weight, 4);
+        requireFloatingPoint(op, "weight", weight);
+        int b = x.dim(0), cin = x.dim(1), h = x.dim(2), w = x.dim(3);
+        int cout = weight.dim(0), kh = weight.dim(2), kw = weight.dim(3);
+        if (weight.dim(1) != cin || kh == 0 || kw == 0) {
+            throw shapeError(op, "weight", weight, "[Cout, " + cin + ", kh >= 1, kw >= 1] to match x " + Arrays.toString(x.shape()));
+        }
+        if (stride < 1) {
+            throw new IllegalArgumentException(op + ": stride must be >= 1, got " + stride);
+        }
+        if (padding == null || padding.length != 4 || Arrays.stream(padding).anyMatch(p -> p < 0)) {
+            throw new IllegalArgumentException(op + ": padding must be 4 non-negative sizes {top, bottom, left, right}, got "
+                    + Arrays.toString(padding));
+        }
+        int ho = Math.floorDiv(h + padding[0] + padding[1] - kh, stride) + 1;
+        int wo = Math.floorDiv(w + padding[2] + padding[3] - kw, stride) + 1;
+        if (ho < 1 || wo < 1) {
+            throw shapeError(op, "x", x, "a padded size of at least the kernel " + kh + "×" + kw);
+        }
+        if (bias != null) {
+            requireF32(op, "bias", bias);
+            requireShape(op, "bias", bias, cout);
+        }
+        requireF32(op, "out", out);
+        requireShape(op, "out", out, b, cout, ho, wo);
+        requireDistinct(op, x, out);
+        conv2dKernel(x, weight, bias, out, b, cin, h, w, cout, kh, kw, stride, padding.clone(), ho, wo);
+    }
+
+    @Override
+    public final void groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor out) {
+        String op = "groupNorm";
+        requireF32(op, "x", x);
+        if (x.rank() < 2) {
+            throw shapeError(op, "x", x, "[B, C, ...]");
+        }
+        int c = x.dim(1);
+        if (groups < 1 || c % groups != 0) {
+            throw new IllegalArgumentException(op + ": " + c + " channels do not split into " + groups + " groups");
+        }
+        requireEps(op, eps);
+        requireF32(op, "weight", weight);
+        requireShape(op, "weight", weight, c);
+        requireF32(op, "bias", bias);
+        requireShape(op, "bias", bias, c);
+        requireSameShape(op, "out", out, x);
+        requireF32(op, "out", out);
+        long spatial = x.dim(0) == 0 || c == 0 ? 0 : x.numel() / ((long) x.dim(0) * c);
+        groupNormKernel(x, groups, weight, bias, eps, out, x.dim(0), c, spatial);
+    }
+
+    @Override
+    public final void upsampleNearest2x(Tensor x, Tensor out) {
+        String op = "upsampleNearest2x";
+        requireF32(op, "x", x);
+        requireRank(op, "x", x, 4);
+        requireF32(op, "out", out);
+        requireShape(op, "out", out, x.dim(0), x.dim(1), 2 * x.dim(2), 2 * x.dim(3));
+        requireDistinct(op, x, out);
+        upsampleNearest2xKernel(x, out, (long) x.dim(0) * x.dim(1), x.dim(2), x.dim(3));
     }
 
     @Override
@@ -538,6 +640,75 @@ public abstract class AbstractBackend implements Backend {
     }
 
     @Override
+    public final void permute(Tensor x, int[] axes, Tensor out) {
+        String op = "permute";
+        int rank = x.rank();
+        if (axes == null || axes.length != rank) {
+            throw new IllegalArgumentException(op + ": axes " + Arrays.toString(axes) + " must list each of x's " + rank + " dimensions once");
+        }
+        boolean[] seen = new boolean[rank];
+        int[] expected = new int[rank];
+        for (int i = 0; i < rank; i++) {
+            if (axes[i] < 0 || axes[i] >= rank || seen[axes[i]]) {
+                throw new IllegalArgumentException(op + ": axes " + Arrays.toString(axes) + " is not a permutation of 0.." + (rank - 1));
+            }
+            seen[axes[i]] = true;
+            expected[i] = x.dim(axes[i]);
+        }
+        if (out == null || out.dtype() != x.dtype()) {
+            throw new IllegalArgumentException(op + ": out must have x's type " + x.dtype());
+        }
+        requireShape(op, "out", out, expected);
+        requireDistinct(op, x, out);
+        permuteKernel(x, axes.clone(), out);
+    }
+
+    /** {@code out[i_{axes[0]}, ...] = x[i_0, ...]}: a strided copy, shared by the host-memory backends. */
+    protected void permuteKernel(Tensor x, int[] axes, Tensor out) {
+        int rank = x.rank();
+        long elem = x.dtype().byteSize();
+        long[] inStride = new long[rank];
+        long s = elem;
+        for (int d = rank - 1; d >= 0; d--) {
+            inStride[d] = s;
+            s *= x.dim(d);
+        }
+        long[] srcStride = new long[rank]; // the input stride of each output dimension
+        int[] outDims = out.shape();
+        for (int i = 0; i < rank; i++) {
+            srcStride[i] = inStride[axes[i]];
+        }
+        int last = rank - 1;
+        long n = out.numel();
+        if (n == 0) {
+            return;
+        }
+        int[] idx = new int[rank];
+        MemorySegment src = x.segment(), dst = out.segment();
+        long rowLen = outDims[last];
+        for (long o = 0; o < n; o += rowLen) {
+            long base = 0;
+            for (int d = 0; d < last; d++) {
+                base += idx[d] * srcStride[d];
+            }
+            long dstOff = o * elem;
+            if (srcStride[last] == elem) { // the innermost dimension stays innermost: one bulk copy per row
+                MemorySegment.copy(src, base, dst, dstOff, rowLen * elem);
+            } else {
+                for (int j = 0; j < rowLen; j++) {
+                    MemorySegment.copy(src, base + j * srcStride[last], dst, dstOff + j * elem, elem);
+                }
+            }
+            for (int d = last - 1; d >= 0; d--) { // next row: odometer over the outer output dimensions
+                if (++idx[d] < outDims[d]) {
+                    break;
+                }
+                idx[d] = 0;
+            }
+        }
+    }
+
+    @Override
     public final void concat(List<Tensor> parts, int axis, Tensor out) {
         blockCopy("concat", parts, axis, out, true);
     }
@@ -603,83 +774,5 @@ public abstract class AbstractBackend implements Backend {
             }
             offset += partBlock;
         }
-    }
-
-    // ---- argument checks -----------------------------------------------------------------------------
-
-    /** Throws unless {@code t} is float32. */
-    protected static void requireF32(String op, String arg, Tensor t) {
-        if (t == null) {
-            throw new IllegalArgumentException(op + ": " + arg + " is null");
-        }
-        if (t.dtype() != DType.F32) {
-            throw new IllegalArgumentException(op + ": " + arg + " must be F32, got " + t.dtype() + " " + Arrays.toString(t.shape()));
-        }
-    }
-
-    private static void requireFloatingPoint(String op, String arg, Tensor t) {
-        if (!t.dtype().isFloatingPoint()) {
-            throw new IllegalArgumentException(op + ": " + arg + " must be F32, BF16, F16 or F8_E4M3, got " + t.dtype() + " "
-                    + Arrays.toString(t.shape()));
-        }
-    }
-
-    private static void requireRank(String op, String arg, Tensor t, int rank) {
-        if (t == null) {
-            throw new IllegalArgumentException(op + ": " + arg + " is null");
-        }
-        if (t.rank() != rank) {
-            throw shapeError(op, arg, t, "rank " + rank);
-        }
-    }
-
-    private static void requireShape(String op, String arg, Tensor t, int... shape) {
-        if (t == null) {
-            throw new IllegalArgumentException(op + ": " + arg + " is null");
-        }
-        if (!t.hasShape(shape)) {
-            throw shapeError(op, arg, t, Arrays.toString(shape));
-        }
-    }
-
-    private static void requireSameShape(String op, String arg, Tensor t, Tensor like) {
-        requireShape(op, arg, t, like.shape());
-    }
-
-    private static void requireRows(String op, Tensor x, Tensor out) {
-        requireF32(op, "x", x);
-        if (x.rank() < 1) {
-            throw shapeError(op, "x", x, "rank >= 1");
-        }
-        requireSameShape(op, "out", out, x);
-        requireF32(op, "out", out);
-    }
-
-    private static void requirePerBatch(String op, String arg, Tensor t, Tensor x) {
-        requireF32(op, arg, t);
-        requireShape(op, arg, t, x.dim(0), x.dim(2));
-    }
-
-    private static void requireEps(String op, float eps) {
-        if (!(eps >= 0) || Float.isInfinite(eps)) {
-            throw new IllegalArgumentException(op + ": eps must be finite and non-negative, got " + eps);
-        }
-    }
-
-    private static void requireDistinct(String op, Tensor in, Tensor out) {
-        if (in.overlaps(out)) {
-            throw new IllegalArgumentException(op + ": out must not overlap the input");
-        }
-    }
-
-    private static int toInt(String op, long n) {
-        if (n > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(op + ": " + n + " rows exceed the supported maximum");
-        }
-        return (int) n;
-    }
-
-    private static IllegalArgumentException shapeError(String op, String arg, Tensor t, String expected) {
-        return new IllegalArgumentException(op + ": " + arg + " has shape " + Arrays.toString(t.shape()) + ", expected " + expected);
     }
 }

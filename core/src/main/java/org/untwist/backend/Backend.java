@@ -131,6 +131,36 @@ public interface Backend extends AutoCloseable {
     /** CLIP's quick GELU: {@code x · sigmoid(1.702·x)}. */
     void quickGelu(Tensor x, Tensor out);
 
+    /** Elementwise {@code out = scale · x + shift} with scalar, finite {@code scale} and {@code shift} (the latent scale and shift). */
+    void affine(Tensor x, float scale, float shift, Tensor out);
+
+    // ---- images --------------------------------------------------------------------------------------
+
+    /**
+     * 2-D convolution as PyTorch's {@code F.conv2d} computes it (cross-correlation), with zero padding that may
+     * differ per side (the autoencoder's downsampling pads only bottom and right).
+     *
+     * @param x       {@code [B, Cin, H, W]} float32
+     * @param weight  {@code [Cout, Cin, kh, kw]} float32, BF16, F16 or F8_E4M3
+     * @param bias    {@code [Cout]} float32, or {@code null}
+     * @param stride  the step in both directions, at least 1
+     * @param padding zeros added {@code {top, bottom, left, right}}
+     * @param out     {@code [B, Cout, (H + top + bottom − kh)/stride + 1, (W + left + right − kw)/stride + 1]}; must not alias x
+     */
+    void conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int[] padding, Tensor out);
+
+    /**
+     * PyTorch's {@code nn.GroupNorm}: the channels of {@code x [B, C, ...]} in {@code groups} consecutive groups,
+     * each normalized over its channels and all positions, {@code (x − mean) / sqrt(var + eps) · weight[c] + bias[c]}.
+     *
+     * @param weight {@code [C]} float32
+     * @param bias   {@code [C]} float32
+     */
+    void groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor out);
+
+    /** Nearest-neighbour upsampling by 2: {@code x [B, C, H, W]} into {@code out [B, C, 2H, 2W]}, each pixel repeated 2×2. */
+    void upsampleNearest2x(Tensor x, Tensor out);
+
     // ---- adaLN modulation ----------------------------------------------------------------------------
 
     /** {@code out = (1 + scale) · x + shift}; x {@code [B, L, D]}, shift and scale {@code [B, D]}. */
@@ -268,6 +298,13 @@ public interface Backend extends AutoCloseable {
      * separate q, k or v projection, as the text encoders have them).
      */
     void splitHeads(Tensor x, Tensor out);
+
+    /**
+     * {@code out} is {@code x} with its dimensions reordered, PyTorch's {@code x.permute(axes)} made contiguous:
+     * {@code out.dim(i) == x.dim(axes[i])}. Any element type. Used for layout changes such as the latent packing
+     * ({@code [B, C, h, 2, w, 2] → [B, h, w, C, 2, 2]}) and channels-first to tokens.
+     */
+    void permute(Tensor x, int[] axes, Tensor out);
 
     /** Concatenates {@code parts} along {@code axis} into {@code out}; all other dimensions must agree. */
     void concat(List<Tensor> parts, int axis, Tensor out);

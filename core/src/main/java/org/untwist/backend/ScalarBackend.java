@@ -129,6 +129,85 @@ public final class ScalarBackend extends AbstractBackend {
     }
 
     @Override
+    protected void affineKernel(Tensor x, float scale, float shift, Tensor out, long n) {
+        for (long i = 0; i < n; i++) {
+            out.set(i, (float) ((double) scale * x.get(i) + shift));
+        }
+    }
+
+    @Override
+    protected void conv2dKernel(Tensor x, Tensor w, Tensor bias, Tensor out, int b, int cin, int h, int wIn, int cout, int kh, int kw,
+                                int stride, int[] pad, int ho, int wo) {
+        for (int bi = 0; bi < b; bi++) {
+            for (int co = 0; co < cout; co++) {
+                for (int oy = 0; oy < ho; oy++) {
+                    for (int ox = 0; ox < wo; ox++) {
+                        double acc = bias == null ? 0 : bias.get(co);
+                        for (int ci = 0; ci < cin; ci++) {
+                            for (int ky = 0; ky < kh; ky++) {
+                                int iy = oy * stride + ky - pad[0];
+                                if (iy < 0 || iy >= h) {
+                                    continue;
+                                }
+                                for (int kx = 0; kx < kw; kx++) {
+                                    int ix = ox * stride + kx - pad[2];
+                                    if (ix < 0 || ix >= wIn) {
+                                        continue;
+                                    }
+                                    acc += (double) x.get((((long) bi * cin + ci) * h + iy) * wIn + ix)
+                                            * w.get((((long) co * cin + ci) * kh + ky) * kw + kx);
+                                }
+                            }
+                        }
+                        out.set((((long) bi * cout + co) * ho + oy) * wo + ox, (float) acc);
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    protected void groupNormKernel(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor out, int b, int c, long spatial) {
+        int per = c / groups;
+        for (int bi = 0; bi < b; bi++) {
+            for (int g = 0; g < groups; g++) {
+                long base = ((long) bi * c + (long) g * per) * spatial;
+                long n = per * spatial;
+                double mean = 0;
+                for (long i = 0; i < n; i++) {
+                    mean += x.get(base + i);
+                }
+                mean /= Math.max(1, n);
+                double var = 0;
+                for (long i = 0; i < n; i++) {
+                    double d = x.get(base + i) - mean;
+                    var += d * d;
+                }
+                var /= Math.max(1, n);
+                double inv = 1.0 / Math.sqrt(var + eps);
+                for (int ch = 0; ch < per; ch++) {
+                    int channel = g * per + ch;
+                    for (long s = 0; s < spatial; s++) {
+                        long i = base + ch * spatial + s;
+                        out.set(i, (float) ((x.get(i) - mean) * inv * weight.get(channel) + bias.get(channel)));
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    protected void upsampleNearest2xKernel(Tensor x, Tensor out, long planes, int h, int w) {
+        for (long p = 0; p < planes; p++) {
+            for (int y = 0; y < 2 * h; y++) {
+                for (int xo = 0; xo < 2 * w; xo++) {
+                    out.set((p * 2 * h + y) * 2 * w + xo, x.get((p * h + y / 2) * w + xo / 2));
+                }
+            }
+        }
+    }
+
+    @Override
     protected void modulateKernel(Tensor x, Tensor shift, Tensor scale, Tensor out, int batch, int tokens, int dim) {
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < tokens; t++) {

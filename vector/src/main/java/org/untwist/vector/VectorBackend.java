@@ -197,4 +197,27 @@ public final class VectorBackend extends AbstractBackend {
                 scale, positionBias == null ? null : positionBias.segment(), causal, pool.threads());
         pool.parallelFor(att.tasks(batch), (task, s) -> att.run(task));
     }
+
+    // ---- autoencoder ops: kernels land in the next commits (issue 16) ---------------------------------
+
+    @Override
+    protected void affineKernel(Tensor x, float scale, float shift, Tensor out, long n) {
+        throw new UnsupportedOperationException(name() + ": affine is not implemented yet");
+    }
+
+    @Override
+    protected void conv2dKernel(Tensor x, Tensor w, Tensor bias, Tensor out, int b, int cin, int h, int wIn, int cout, int kh, int kw,
+                                int stride, int[] pad, int ho, int wo) {
+        throw new UnsupportedOperationException(name() + ": conv2d is not implemented yet");
+    }
+
+    @Override
+    protected void groupNormKernel(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor out, int b, int c, long spatial) {
+        throw new UnsupportedOperationException(name() + ": groupNorm is not implemented yet");
+    }
+
+    @Override
+    protected void upsampleNearest2xKernel(Tensor x, Tensor out, long planes, int h, int w) {
+        throw new UnsupportedOperationException(name() + ": upsampleNearest2x is not implemented yet");
+    }
 }

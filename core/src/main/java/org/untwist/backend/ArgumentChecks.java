@@ -1,0 +1,87 @@
+package org.untwist.backend;
+
+import java.util.Arrays;
+import org.untwist.tensor.DType;
+import org.untwist.tensor.Tensor;
+
+/** The argument checks every {@link AbstractBackend} operation shares: each failure names the operation, argument and shape. */
+final class ArgumentChecks {
+    private ArgumentChecks() {
+    }
+
+    /** Throws unless {@code t} is float32. */
+    static void requireF32(String op, String arg, Tensor t) {
+        if (t == null) {
+            throw new IllegalArgumentException(op + ": " + arg + " is null");
+        }
+        if (t.dtype() != DType.F32) {
+            throw new IllegalArgumentException(op + ": " + arg + " must be F32, got " + t.dtype() + " " + Arrays.toString(t.shape()));
+        }
+    }
+
+    static void requireFloatingPoint(String op, String arg, Tensor t) {
+        if (!t.dtype().isFloatingPoint()) {
+            throw new IllegalArgumentException(op + ": " + arg + " must be F32, BF16, F16 or F8_E4M3, got " + t.dtype() + " "
+                    + Arrays.toString(t.shape()));
+        }
+    }
+
+    static void requireRank(String op, String arg, Tensor t, int rank) {
+        if (t == null) {
+            throw new IllegalArgumentException(op + ": " + arg + " is null");
+        }
+        if (t.rank() != rank) {
+            throw shapeError(op, arg, t, "rank " + rank);
+        }
+    }
+
+    static void requireShape(String op, String arg, Tensor t, int... shape) {
+        if (t == null) {
+            throw new IllegalArgumentException(op + ": " + arg + " is null");
+        }
+        if (!t.hasShape(shape)) {
+            throw shapeError(op, arg, t, Arrays.toString(shape));
+        }
+    }
+
+    static void requireSameShape(String op, String arg, Tensor t, Tensor like) {
+        requireShape(op, arg, t, like.shape());
+    }
+
+    static void requireRows(String op, Tensor x, Tensor out) {
+        requireF32(op, "x", x);
+        if (x.rank() < 1) {
+            throw shapeError(op, "x", x, "rank >= 1");
+        }
+        requireSameShape(op, "out", out, x);
+        requireF32(op, "out", out);
+    }
+
+    static void requirePerBatch(String op, String arg, Tensor t, Tensor x) {
+        requireF32(op, arg, t);
+        requireShape(op, arg, t, x.dim(0), x.dim(2));
+    }
+
+    static void requireEps(String op, float eps) {
+        if (!(eps >= 0) || Float.isInfinite(eps)) {
+            throw new IllegalArgumentException(op + ": eps must be finite and non-negative, got " + eps);
+        }
+    }
+
+    static void requireDistinct(String op, Tensor in, Tensor out) {
+        if (in.overlaps(out)) {
+            throw new IllegalArgumentException(op + ": out must not overlap the input");
+        }
+    }
+
+    static int toInt(String op, long n) {
+        if (n > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(op + ": " + n + " rows exceed the supported maximum");
+        }
+        return (int) n;
+    }
+
+    static IllegalArgumentException shapeError(String op, String arg, Tensor t, String expected) {
+        return new IllegalArgumentException(op + ": " + arg + " has shape " + Arrays.toString(t.shape()) + ", expected " + expected);
+    }
+}
