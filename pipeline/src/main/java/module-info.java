@@ -5,7 +5,9 @@
 module org.untwist.pipeline {
     requires transitive org.untwist.core;
     requires com.fasterxml.jackson.databind;
+    requires java.desktop; // org.untwist.image: ImageIO and BufferedImage
 
     exports org.untwist.text;
     exports org.untwist.checkpoint;
+    exports org.untwist.image;
 }
