@@ -683,6 +683,10 @@ public abstract class AbstractBackend implements Backend {
         if (n == 0) {
             return;
         }
+        if (rank == 0) { // a scalar: nothing to reorder
+            MemorySegment.copy(x.segment(), 0, out.segment(), 0, elem);
+            return;
+        }
         int[] idx = new int[rank];
         MemorySegment src = x.segment(), dst = out.segment();
         long rowLen = outDims[last];
