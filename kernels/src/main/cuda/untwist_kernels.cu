@@ -911,7 +911,7 @@ extern "C" __global__ void upsample_nearest2x_f32(const float* x, float* out, in
 
 // permute: out (contiguous, dims d0..d5, innermost d5) from x at source strides s0..s5 (elements) per output
 // dimension, elements of esize bytes (1, 2, 4 or 8). The host merges dimensions and pads to 6 with size-1 ones.
-// 32-bit index arithmetic when n < 2^32, else 64-bit.
+// Unsigned 32-bit index arithmetic when n < 2^31 (the grid stride cannot wrap it then), else 64-bit.
 template <typename I, typename T>
 __device__ __forceinline__ void permute_body(const T* x, T* out, I n, int d1, int d2, int d3, int d4, int d5, i64 s0, i64 s1, i64 s2,
                                              i64 s3, i64 s4, i64 s5) {
@@ -932,7 +932,7 @@ __device__ __forceinline__ void permute_typed(const void* x, void* out, i64 n, i
                                               i64 s2, i64 s3, i64 s4, i64 s5) {
     const T* xs = reinterpret_cast<const T*>(x);
     T* os = reinterpret_cast<T*>(out);
-    if (n <= 0xFFFFFFFFll) permute_body<unsigned, T>(xs, os, (unsigned) n, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5);
+    if (n <= 0x7FFFFFFFll) permute_body<unsigned, T>(xs, os, (unsigned) n, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5);
     else permute_body<u64, T>(xs, os, (u64) n, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5);
 }
 
