@@ -819,3 +819,127 @@ extern "C" __global__ void chunk_logits_f32(const float* q, const float* k, cons
         out[i] = (float) (acc / sqrt((double) dim));
     }
 }
+
+// ---- the autoencoder's ops (issue 16): affine, conv2d (im2col + cuBLAS), groupNorm, upsampling, permute -
+
+// The latent scale and shift: out = scale · x + shift in double like the oracle (the double product of two floats
+// is exact, so a contracted fma rounds the same: bit-exact). In place allowed.
+extern "C" __global__ void affine_f32(const float* x, float* out, float scale, float shift, i64 n) {
+    GRID_STRIDE(i, n) out[i] = (float) ((double) scale * (double) x[i] + (double) shift);
+}
+
+// One band of im2col for one image x [cin, h, w]: col[k, p] (row-major [K, cols]) for the output pixels
+// q = p0 + p, p < cols, of an output map [ho, wo]: k = (ci·kh + ky)·kw + kx, the value
+// x[ci, (q / wo)·stride + ky − top, (q % wo)·stride + kx − left], or 0 in the padding. Grid y: rows k (from kBase),
+// grid x and threads: the columns p. The GEMM out[co, q] = Σ_k w[co, k]·col[k, p] then reads the weights as stored.
+extern "C" __global__ void im2col_f32(const float* x, float* col, int h, int w, int kh, int kw, int stride, int top, int left, int wo,
+                                      int p0, int cols, int kBase) {
+    int k = blockIdx.y + kBase;
+    int kx = k % kw, t = k / kw, ky = t % kh, ci = t / kh;
+    const float* xc = x + (i64) ci * h * w;
+    float* row = col + (i64) k * cols;
+    for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < cols; p += gridDim.x * blockDim.x) {
+        int q = p0 + p;
+        int oy = q / wo, ox = q - oy * wo;
+        int iy = oy * stride + ky - top, ix = ox * stride + kx - left;
+        row[p] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xc[(i64) iy * w + ix] : 0.0f;
+    }
+}
+
+// out[r, :] = bias[r % channels] over planes of `plane` floats (the convolution's bias, written before its GEMMs
+// accumulate onto it). Grid y: planes r = b·channels + c (from rowBase), grid x and threads: the plane.
+extern "C" __global__ void broadcast_planes_f32(float* out, const float* bias, int channels, int plane, int rowBase) {
+    i64 r = (i64) blockIdx.y + rowBase;
+    float v = bias[r % channels];
+    float* o = out + r * plane;
+    for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < plane; p += gridDim.x * blockDim.x) o[p] = v;
+}
+
+// GroupNorm: one block per (batch, group) over the group's per·spatial contiguous values; mean, then the centred
+// variance, each a fixed-order double reduction (thread-strided partial sums, warp shuffles, warps in order), as
+// the oracle's two passes; out = (x − mean)·inv·w[c] + bias[c] in double. In place allowed (each value is read
+// and written by the same thread, after both reductions).
+extern "C" __global__ void __launch_bounds__(1024) group_norm_f32(const float* x, const float* w, const float* bias, float* out, int channels,
+                                                                  int groups, i64 spatial, float eps) {
+    __shared__ double red[32];
+    int per = channels / groups;
+    i64 bg = blockIdx.x; // b·groups + g
+    int g = (int) (bg % groups);
+    i64 n = (i64) per * spatial;
+    const float* xg = x + bg * n; // (b·C + g·per)·spatial = (b·groups + g)·per·spatial
+    float* og = out + bg * n;
+    double s = 0;
+    for (i64 i = threadIdx.x; i < n; i += blockDim.x) s += xg[i];
+    double mean = block_sum(s, red) / (double) n;
+    double v = 0;
+    for (i64 i = threadIdx.x; i < n; i += blockDim.x) { double c = xg[i] - mean; v += c * c; }
+    double inv = 1.0 / sqrt(block_sum(v, red) / (double) n + (double) eps);
+    if (spatial >= blockDim.x) { // channel by channel: no division per value
+        for (int ch = 0; ch < per; ch++) {
+            double wc = w[g * per + ch], bc = bias[g * per + ch];
+            const float* xc = xg + ch * spatial;
+            float* oc = og + ch * spatial;
+            for (i64 i = threadIdx.x; i < spatial; i += blockDim.x) oc[i] = (float) ((xc[i] - mean) * inv * wc + bc);
+        }
+    } else { // small maps: the whole group at once
+        for (i64 i = threadIdx.x; i < n; i += blockDim.x) {
+            int ch = g * per + (int) (i / spatial);
+            og[i] = (float) ((xg[i] - mean) * inv * (double) w[ch] + (double) bias[ch]);
+        }
+    }
+}
+
+// Nearest ×2: input row r = p·h + y of x [planes·h, w] into output rows 2r and 2r + 1 of out [planes·2h, 2w],
+// each value twice (out row 2r starts at 4·r·w). Grid y: input rows (from rowBase), grid x and threads: columns;
+// vec2: float2 stores (out 8-byte aligned).
+extern "C" __global__ void upsample_nearest2x_f32(const float* x, float* out, int w, int rowBase, int vec2) {
+    i64 r = (i64) blockIdx.y + rowBase;
+    const float* xr = x + r * w;
+    float* o0 = out + r * 4 * w;
+    float* o1 = o0 + 2 * w;
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < w; c += gridDim.x * blockDim.x) {
+        float v = xr[c];
+        if (vec2) {
+            float2 p = make_float2(v, v);
+            reinterpret_cast<float2*>(o0)[c] = p;
+            reinterpret_cast<float2*>(o1)[c] = p;
+        } else {
+            o0[2 * c] = v; o0[2 * c + 1] = v; o1[2 * c] = v; o1[2 * c + 1] = v;
+        }
+    }
+}
+
+// permute: out (contiguous, dims d0..d5, innermost d5) from x at source strides s0..s5 (elements) per output
+// dimension, elements of esize bytes (1, 2, 4 or 8). The host merges dimensions and pads to 6 with size-1 ones.
+// Unsigned 32-bit index arithmetic when n < 2^31 (the grid stride cannot wrap it then), else 64-bit.
+template <typename I, typename T>
+__device__ __forceinline__ void permute_body(const T* x, T* out, I n, int d1, int d2, int d3, int d4, int d5, i64 s0, i64 s1, i64 s2,
+                                             i64 s3, i64 s4, i64 s5) {
+    for (I o = (I) blockIdx.x * blockDim.x + threadIdx.x; o < n; o += (I) gridDim.x * blockDim.x) {
+        I r = o;
+        I i5 = r % (I) d5; r /= (I) d5;
+        I i4 = r % (I) d4; r /= (I) d4;
+        I i3 = r % (I) d3; r /= (I) d3;
+        I i2 = r % (I) d2; r /= (I) d2;
+        I i1 = r % (I) d1; r /= (I) d1;
+        i64 src = (i64) r * s0 + (i64) i1 * s1 + (i64) i2 * s2 + (i64) i3 * s3 + (i64) i4 * s4 + (i64) i5 * s5;
+        out[o] = x[src];
+    }
+}
+
+template <typename T>
+__device__ __forceinline__ void permute_typed(const void* x, void* out, i64 n, int d1, int d2, int d3, int d4, int d5, i64 s0, i64 s1,
+                                              i64 s2, i64 s3, i64 s4, i64 s5) {
+    const T* xs = reinterpret_cast<const T*>(x);
+    T* os = reinterpret_cast<T*>(out);
+    if (n <= 0x7FFFFFFFll) permute_body<unsigned, T>(xs, os, (unsigned) n, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5);
+    else permute_body<u64, T>(xs, os, (u64) n, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5);
+}
+
+extern "C" __global__ void permute_copy(const void* x, void* out, i64 n, int esize, int d1, int d2, int d3, int d4, int d5, i64 s0,
+                                        i64 s1, i64 s2, i64 s3, i64 s4, i64 s5) {
+    if (esize == 4) permute_typed<unsigned>(x, out, n, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5);
+    else if (esize == 2) permute_typed<u16>(x, out, n, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5);
+    else if (esize == 8) permute_typed<u64>(x, out, n, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5);
+    else permute_typed<unsigned char>(x, out, n, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5);
+}

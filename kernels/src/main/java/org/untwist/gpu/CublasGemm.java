@@ -64,13 +64,45 @@ final class CublasGemm implements AutoCloseable {
     void multiply(long px, long pw, DType weightType, long po, int rows, int in, int outDim, boolean accumulate) {
         MemorySegment beta = accumulate ? one : zero;
         // Row-major out[rows, outDim] = x[rows, in] · w[outDim, in]ᵀ is column-major outᵀ = wᵀ(as stored) · x:
-        // cuBLAS m = outDim, n = rows, k = in, A = w transposed (lda = in), B = x (ldb = in).
+        // cuBLAS m = outDim (a block of c of them), n = rows, k = in, A = w transposed (lda = in), B = x (ldb = in).
+        withWeights(px, (long) rows * in, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) ->
+                gemm(Operation.T, Operation.N, c, rows, in, wb, wt, Math.max(1, in), x, xt, Math.max(1, in), beta, po + (long) o0 * 4, outDim,
+                        weightType));
+    }
+
+    /**
+     * Row-major {@code out[outDim, cols] = w[outDim, in] · x[in, cols]} with out's rows {@code ldo} floats apart (the
+     * GEMM of a convolution: x the im2col columns of a band of output pixels, out a band of every output channel's
+     * plane), added to what {@code out} holds when {@code accumulate}. The weights are handled as in
+     * {@link #multiply}; device addresses, {@code x} and {@code out} float32, {@code ldo >= cols}.
+     */
+    void multiplyColumns(long px, long pw, DType weightType, long po, int cols, int in, int outDim, int ldo, boolean accumulate) {
+        MemorySegment beta = accumulate ? one : zero;
+        // Column-major C[m = cols, n = c] at out + o0·ldo (ldc = ldo) = A[cols, in] · B[in, c]: A is x as stored
+        // (element (p, k) at k·cols + p, lda = cols), B the weights as stored (element (k, j) at j·in + k, ldb = in).
+        withWeights(px, (long) in * cols, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) ->
+                gemm(Operation.N, Operation.N, cols, c, in, x, xt, Math.max(1, cols), wb, wt, Math.max(1, in), beta, po + (long) o0 * ldo * 4, ldo,
+                        weightType));
+    }
+
+    /** One GEMM over the weights of output rows {@code [o0, o0 + c)} at {@code w} (type wt) and the activations at {@code x} (type xt). */
+    @FunctionalInterface
+    private interface BlockGemm {
+        void run(long w, DataType wt, long x, DataType xt, int o0, int c);
+    }
+
+    /**
+     * The weight handling shared by {@link #multiply} and {@link #multiplyColumns}: hands {@code g} the weights and
+     * activations (x: {@code xElems} contiguous float32 values) in the types the GEMM takes, block by block where the
+     * weights are widened.
+     */
+    private void withWeights(long px, long xElems, long pw, DType weightType, int outDim, int in, BlockGemm g) {
         if (weightType == DType.F32) {
-            sgemm(pw, px, po, rows, in, outDim, outDim, beta);
+            g.run(pw, DataType.F32, px, DataType.F32, 0, outDim);
         } else if (precision == Precision.F32) {
             // Exact contract: float32 activations times the widened weights. The weights are widened a block
             // of output rows at a time into scratch (never as a whole), each block one float32 GEMM into its
-            // columns of out.
+            // rows (columns) of out.
             int chunk = (int) Math.max(1, Math.min(outDim, (WIDEN_CHUNK_BYTES / 4) / Math.max(1, in)));
             long wide = scratch((long) chunk * in * 4);
             String widen = switch (weightType) {
@@ -85,13 +117,12 @@ final class CublasGemm implements AutoCloseable {
                 if (n > 0) {
                     launcher.launch(widen, launcher.grid(n), 1, 1, BLOCK, 0, args().ptr(pw + (long) o0 * in * wes).ptr(wide).i64(n));
                 }
-                sgemm(wide, px, po + (long) o0 * 4, rows, in, c, outDim, beta);
+                g.run(wide, DataType.F32, px, DataType.F32, o0, c);
             }
         } else if (weightType == DType.F8_E4M3) {
-            long n = (long) rows * in;
-            long x16 = scratch(n * 2);
-            if (n > 0) {
-                launcher.launch("f32_to_bf16", launcher.grid(n), 1, 1, BLOCK, 0, args().ptr(px).ptr(x16).i64(n));
+            long x16 = scratch(xElems * 2);
+            if (xElems > 0) {
+                launcher.launch("f32_to_bf16", launcher.grid(xElems), 1, 1, BLOCK, 0, args().ptr(px).ptr(x16).i64(xElems));
             }
             int chunk = (int) Math.max(1, Math.min(outDim, (WIDEN_CHUNK_BYTES / 2) / Math.max(1, in)));
             long wide = weightScratch((long) chunk * in * 2);
@@ -101,25 +132,31 @@ final class CublasGemm implements AutoCloseable {
                 if (cn > 0) {
                     launcher.launch("f8e4m3_to_bf16", launcher.grid(cn), 1, 1, BLOCK, 0, args().ptr(pw + (long) o0 * in).ptr(wide).i64(cn));
                 }
-                CublasApi.gemmEx(handle, Operation.T, Operation.N, c, rows, in, one, wide, DataType.BF16, Math.max(1, in), x16, DataType.BF16,
-                        Math.max(1, in), beta, po + (long) o0 * 4, DataType.F32, outDim, ComputeType.F32, "F8_E4M3 (as bf16)");
+                g.run(wide, DataType.BF16, x16, DataType.BF16, o0, c);
             }
         } else {
             boolean bf = weightType == DType.BF16;
-            long n = (long) rows * in;
-            long x16 = scratch(n * 2);
-            if (n > 0) {
-                launcher.launch(bf ? "f32_to_bf16" : "f32_to_f16", launcher.grid(n), 1, 1, BLOCK, 0, args().ptr(px).ptr(x16).i64(n));
+            long x16 = scratch(xElems * 2);
+            if (xElems > 0) {
+                launcher.launch(bf ? "f32_to_bf16" : "f32_to_f16", launcher.grid(xElems), 1, 1, BLOCK, 0, args().ptr(px).ptr(x16).i64(xElems));
             }
             DataType type = bf ? DataType.BF16 : DataType.F16;
-            CublasApi.gemmEx(handle, Operation.T, Operation.N, outDim, rows, in, one, pw, type, Math.max(1, in), x16, type, Math.max(1, in), beta,
-                    po, DataType.F32, outDim, ComputeType.F32, String.valueOf(weightType));
+            g.run(pw, type, x16, type, 0, outDim);
         }
     }
 
-    /** Column-major {@code C[m=outCols, n=rows] = Wᵀ · X}: out[r, o] for o in a block of {@code outCols} columns, row stride ldc. */
-    private void sgemm(long pw, long px, long po, int rows, int in, int outCols, int ldc, MemorySegment beta) {
-        CublasApi.sgemm(handle, Operation.T, Operation.N, outCols, rows, in, one, pw, Math.max(1, in), px, Math.max(1, in), beta, po, ldc);
+    /**
+     * Column-major {@code C = op(A) · op(B) + beta · C} (float32 C, float32 accumulation): float32 operands through
+     * {@code cublasSgemm} (TF32 only where the handle's math mode allows it), 16-bit ones through {@code cublasGemmEx}.
+     */
+    private void gemm(Operation ta, Operation tb, int m, int n, int k, long a, DataType at, int lda, long b, DataType bt, int ldb,
+                      MemorySegment beta, long c, int ldc, DType weightType) {
+        if (at == DataType.F32 && bt == DataType.F32) {
+            CublasApi.sgemm(handle, ta, tb, m, n, k, one, a, lda, b, ldb, beta, c, ldc);
+        } else {
+            CublasApi.gemmEx(handle, ta, tb, m, n, k, one, a, at, lda, b, bt, ldb, beta, c, DataType.F32, ldc, ComputeType.F32,
+                    weightType == DType.F8_E4M3 ? "F8_E4M3 (as bf16)" : String.valueOf(weightType));
+        }
     }
 
     private long scratch(long bytes) {

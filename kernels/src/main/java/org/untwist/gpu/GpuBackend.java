@@ -32,7 +32,9 @@ import org.untwist.tensor.Tensor;
  * F16 weights round the activations to the weights' type in {@code bf16} precision (tensor cores, float32
  * accumulation and output: what a bf16 reference computes); in {@code f32} precision the weights are widened
  * block by block and multiplied in float32. F8_E4M3 weights are widened block by block too: to float32 in
- * {@code f32} precision, to bf16 (exact) for the bf16 GEMM in {@code bf16} precision.
+ * {@code f32} precision, to bf16 (exact) for the bf16 GEMM in {@code bf16} precision. {@code conv2d}'s GEMMs
+ * (over im2col columns, {@link GpuImageOps}) handle their weights the same way; the other autoencoder ops compute
+ * in float32 in both precisions.
  *
  * <p>Unlike the CPU backends a GPU backend is not thread-safe: one thread drives it (its stream, cuBLAS handle
  * and scratch buffers are shared by all operations). Attention supports head dimensions up to 256; the
@@ -40,7 +42,8 @@ import org.untwist.tensor.Tensor;
  *
  * <p>The parts: {@link KernelLauncher} launches the kernels, {@link Staging} stages host tensors,
  * {@link CublasGemm} runs the GEMMs of linear layers, {@link GpuAttention} chooses how attention computes
- * (cuDNN, {@link CudnnAttention}, or our kernels); every CUDA call goes through {@code org.untwist.gpu.cuda}.
+ * (cuDNN, {@link CudnnAttention}, or our kernels), {@link GpuTextOps} and {@link GpuImageOps} hold the text
+ * encoders' and the autoencoder's operations; every CUDA call goes through {@code org.untwist.gpu.cuda}.
  */
 public final class GpuBackend extends AbstractBackend {
     public static final String PRECISION_PROPERTY = "untwist.gpu.precision";
@@ -66,6 +69,7 @@ public final class GpuBackend extends AbstractBackend {
     private final CublasGemm gemm;
     private final GpuAttention attention;
     private final GpuTextOps text;
+    private final GpuImageOps image;
 
     /** A backend with the settings of {@code -Duntwist.gpu.precision}, {@code -Duntwist.gpu.tf32}, {@code -Duntwist.gpu.cudnn}. */
     public GpuBackend() {
@@ -93,6 +97,7 @@ public final class GpuBackend extends AbstractBackend {
         }
         this.attention = new GpuAttention(precision, useCudnn, sharedPasses, launcher, stream, dev.label);
         this.text = new GpuTextOps(launcher, stream, dev.label);
+        this.image = new GpuImageOps(launcher, stream, dev.label, gemm);
     }
 
     static Precision precisionFromProperty() {
@@ -546,6 +551,7 @@ public final class GpuBackend extends AbstractBackend {
         try {
             CudaRuntime.streamSynchronizeQuietly(stream);
             gemm.freeScratch();
+            image.close();
             attention.close();
         } finally {
             gemm.close();
@@ -581,26 +587,33 @@ public final class GpuBackend extends AbstractBackend {
         attention.masked(q, k, v, scale, positionBias, causal, out, batch, heads, lq, lk, headDim);
     }
 
-    // ---- autoencoder ops: kernels land in the next commits (issue 16) ---------------------------------
+    // ---- autoencoder ops (issue 16): GpuImageOps ------------------------------------------------------
 
     @Override
     protected void affineKernel(Tensor x, float scale, float shift, Tensor out, long n) {
-        throw new UnsupportedOperationException(name() + ": affine is not implemented yet");
+        image.affine(x, scale, shift, out, n);
     }
 
+    /** im2col bands and cuBLAS GEMMs with linear's weight handling (in {@code bf16} precision 16-bit GEMMs): see {@link GpuImageOps}. */
     @Override
     protected void conv2dKernel(Tensor x, Tensor w, Tensor bias, Tensor out, int b, int cin, int h, int wIn, int cout, int kh, int kw,
                                 int stride, int[] pad, int ho, int wo) {
-        throw new UnsupportedOperationException(name() + ": conv2d is not implemented yet");
+        image.conv2d(x, w, bias, out, b, cin, h, wIn, cout, kh, kw, stride, pad, ho, wo);
     }
 
     @Override
     protected void groupNormKernel(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor out, int b, int c, long spatial) {
-        throw new UnsupportedOperationException(name() + ": groupNorm is not implemented yet");
+        image.groupNorm(x, groups, weight, bias, eps, out, b, c, spatial);
     }
 
     @Override
     protected void upsampleNearest2xKernel(Tensor x, Tensor out, long planes, int h, int w) {
-        throw new UnsupportedOperationException(name() + ": upsampleNearest2x is not implemented yet");
+        image.upsampleNearest2x(x, out, planes, h, w);
+    }
+
+    /** On the device (host tensors staged), not AbstractBackend's host copy, which cannot read device memory. */
+    @Override
+    protected void permuteKernel(Tensor x, int[] axes, Tensor out) {
+        image.permute(x, axes, out);
     }
 }
