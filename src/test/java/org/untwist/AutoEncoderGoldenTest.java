@@ -142,6 +142,40 @@ class AutoEncoderGoldenTest {
         assertEquals(Long.MAX_VALUE, AutoEncoder.workspaceBytes(c, Integer.MAX_VALUE, 1 << 30, 1 << 30));
     }
 
+    /**
+     * What a decode and an encode really allocate on the backend (counted through a proxy): the decode exactly
+     * {@link AutoEncoder#workspaceBytes}, the encode no more.
+     */
+    @Test
+    void allocatesWhatWorkspaceBytesSays() {
+        long[] allocated = new long[1];
+        try (Backend scalar = TestSupport.backend("scalar", 2)) {
+            Backend counting = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
+                    (proxy, method, args) -> {
+                        try {
+                            Object result = method.invoke(scalar, args);
+                            if (method.getName().equals("allocate")) {
+                                allocated[0] += ((Tensor) result).byteSize();
+                            }
+                            return result;
+                        } catch (java.lang.reflect.InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    });
+            Path folder = cases().resolve("ae-3level-bf16");
+            try (AutoEncoder ae = AutoEncoder.load(folder, counting); SafeTensors in = SafeTensors.open(folder.resolve("inputs.safetensors"))) {
+                Tensor x = in.tensor("x");
+                long expected = AutoEncoder.workspaceBytes(ae.config(), x.dim(0), x.dim(2), x.dim(3));
+                allocated[0] = 0;
+                ae.decode(in.tensor("z")).close();
+                assertEquals(expected, allocated[0], "decode");
+                allocated[0] = 0;
+                ae.encode(x).close();
+                assertTrue(allocated[0] <= expected, "encode allocated " + allocated[0] + " > " + expected);
+            }
+        }
+    }
+
     /** A pipeline's vae/config.json (diffusers AutoencoderKL, FLUX.1 [dev]'s values) reads as the reference's ae_params. */
     @Test
     void readsDiffusersConfig() throws IOException {
