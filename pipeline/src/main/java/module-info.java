@@ -1,6 +1,8 @@
 /**
  * The parts of a FLUX.1 pipeline around the transformer: the CLIP and T5 tokenizers and text encoders
- * ({@code org.untwist.text}). Built on the core API only; backends come from their provider modules.
+ * ({@code org.untwist.text}) the autoencoder with the latent packing ({@code org.untwist.autoencoder}), images in and out
+ * ({@code org.untwist.image}) and checkpoint reading ({@code org.untwist.checkpoint}). Built on the core API only;
+ * backends come from their provider modules.
  */
 module org.untwist.pipeline {
     requires transitive org.untwist.core;
@@ -10,4 +12,5 @@ module org.untwist.pipeline {
     exports org.untwist.text;
     exports org.untwist.checkpoint;
     exports org.untwist.image;
+    exports org.untwist.autoencoder;
 }

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "untwist", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Frequency-controlled RoPE for shared attention in diffusion transformers: FLUX inference on Java backends.",
         subcommands = {InfoCommand.class, ForwardCommand.class, DenoiseCommand.class, RopeCommand.class, BandsCommand.class, GenerateCommand.class, AnalyzeCommand.class, GlyphsCommand.class, DemoCommand.class, ExperimentCommand.class,
-                TokenizeCommand.class, EncodeTextCommand.class,
+                TokenizeCommand.class, EncodeTextCommand.class, VaeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
