@@ -18,7 +18,7 @@ import org.untwist.tensor.Tensor;
  * memory-mapped and validated when the folder is opened; tensors are views of the mappings in their stored
  * type until {@link #close()}.
  */
-public final class SafeTensorsFolder implements AutoCloseable {
+public final class SafeTensorsFolder implements TensorSource {
 
     /** The index file name a sharded Hugging Face checkpoint carries. */
     public static final String INDEX = "model.safetensors.index.json";
@@ -147,15 +147,18 @@ public final class SafeTensorsFolder implements AutoCloseable {
     }
 
     /** Names this source in messages: the folder and how many files it spans. */
+    @Override
     public String describe() {
         return shards.size() == 1 ? shards.get(0).path().toString() : folder + " (" + shards.size() + " shards)";
     }
 
+    @Override
     public boolean contains(String name) {
         return byTensor.containsKey(name);
     }
 
     /** Every tensor name, shard by shard. */
+    @Override
     public List<String> names() {
         return List.copyOf(byTensor.keySet());
     }
@@ -170,6 +173,7 @@ public final class SafeTensorsFolder implements AutoCloseable {
     }
 
     /** A view of the stored tensor (see {@link SafeTensors#tensor}). */
+    @Override
     public Tensor tensor(String name) {
         SafeTensors st = byTensor.get(name);
         if (st == null) {
