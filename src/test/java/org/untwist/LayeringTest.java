@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
  * <pre>
  *   cli ──► demo ──► sampling ──► flux ──► method ──► io, backend ──► tensor
  *   cli ──► text ──► checkpoint ──► io, backend ──► tensor      (the pipeline module: tokenizers, text encoders)
+ *   cli ──► pipeline ──► text, checkpoint, flux, sampling       (checkpoints as users have them)
  *   vector, gpu (backends, found through ServiceLoader) ──► backend, tensor;  gpu ──► ffm (bindings)
  * </pre>
  * Nothing above the backends imports them, and only {@code org.untwist.gpu.cuda}, the thin hand-written layer,
@@ -49,6 +50,7 @@ class LayeringTest {
                 .layer("bindings").definedBy("org.untwist.ffm..")
                 .layer("checkpoint").definedBy("org.untwist.checkpoint..")
                 .layer("text").definedBy("org.untwist.text..")
+                .layer("pipeline").definedBy("org.untwist.pipeline..")
                 .layer("demo").definedBy("org.untwist.demo..")
                 .layer("cli").definedBy("org.untwist.cli..")
 
@@ -63,8 +65,9 @@ class LayeringTest {
                 .whereLayer("bindings").mayNotAccessAnyLayer()
                 .whereLayer("checkpoint").mayOnlyAccessLayers("tensor", "backend", "io")
                 .whereLayer("text").mayOnlyAccessLayers("tensor", "backend", "io", "checkpoint")
+                .whereLayer("pipeline").mayOnlyAccessLayers("tensor", "backend", "io", "method", "flux", "sampling", "checkpoint", "text")
                 .whereLayer("demo").mayOnlyAccessLayers("tensor", "backend", "io", "method", "flux", "sampling")
-                .whereLayer("cli").mayOnlyAccessLayers("tensor", "backend", "io", "method", "flux", "sampling", "checkpoint", "text", "demo")
+                .whereLayer("cli").mayOnlyAccessLayers("tensor", "backend", "io", "method", "flux", "sampling", "checkpoint", "text", "pipeline", "demo")
                 .check(main);
     }
 
