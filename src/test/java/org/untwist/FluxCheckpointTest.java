@@ -245,6 +245,38 @@ class FluxCheckpointTest {
     }
 
     @Test
+    void cliForwardTakesADiffusersFolderOrASingleFile() throws IOException {
+        Random r = new Random(3);
+        List<Tensor> owned = new ArrayList<>();
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        in.put("img", random(owned, r, 1, 16, 64));
+        in.put("img_ids", random(owned, r, 1, 16, 3));
+        in.put("txt", random(owned, r, 1, 5, 32));
+        in.put("txt_ids", random(owned, r, 1, 5, 3));
+        in.put("y", random(owned, r, 1, 64));
+        in.put("timesteps", Tensor.of(new float[] {0.5f}, 1));
+        in.put("guidance", Tensor.of(new float[] {3.5f}, 1));
+        Path inputs = tmp.resolve("inputs.safetensors");
+        SafeTensors.write(inputs, in, Map.of());
+        owned.forEach(Tensor::close);
+        float[][] preds = new float[2][];
+        Path[] models = {DIFFUSERS, FLUX_FILE};
+        for (int i = 0; i < 2; i++) {
+            Path out = tmp.resolve("pred" + i + ".safetensors");
+            CliTest.Result res = CliTest.run("forward", "--backend", "vector", "--threads", "2", "--model", models[i].toString(), "--inputs",
+                    inputs.toString(), "--out", out.toString());
+            assertEquals(0, res.code(), res.err());
+            try (SafeTensors f = SafeTensors.open(out)) {
+                preds[i] = f.tensor("pred").toFloatArray();
+            }
+        }
+        assertBitEqual(preds[1], preds[0], "forward --model");
+        CliTest.Result bad = CliTest.run("forward", "--model", SINGLE.resolve("ae.safetensors").toString(), "--inputs", inputs.toString(), "--out",
+                tmp.resolve("x.safetensors").toString());
+        assertTrue(bad.code() != 0 && bad.err().contains("autoencoder"), bad.err());
+    }
+
+    @Test
     void foreignArchitecturesAndBrokenCheckpointsInOneLine() throws IOException {
         Map<String, String> foreign = Map.of("model.diffusion_model.input_blocks.0.0.weight", "Stable Diffusion 1.x",
                 "conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias", "Stable Diffusion XL",
