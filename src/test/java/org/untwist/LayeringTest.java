@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
  *   cli ──► demo ──► sampling ──► flux ──► method ──► io, backend ──► tensor
  *   cli ──► text ──► checkpoint ──► io, backend ──► tensor      (the pipeline module: tokenizers, text encoders)
  *   cli ──► autoencoder ──► checkpoint                          (the pipeline module: FLUX's autoencoder, latent packing)
+ *   cli ──► pipeline ──► text, autoencoder, image, checkpoint, flux, sampling (checkpoints, prompt → image)
  *   vector, gpu (backends, found through ServiceLoader) ──► backend, tensor;  gpu ──► ffm (bindings)
  * </pre>
  * Nothing above the backends imports them, and only {@code org.untwist.gpu.cuda}, the thin hand-written layer,
@@ -51,6 +52,8 @@ class LayeringTest {
                 .layer("checkpoint").definedBy("org.untwist.checkpoint..")
                 .layer("text").definedBy("org.untwist.text..")
                 .layer("autoencoder").definedBy("org.untwist.autoencoder..")
+                .layer("image").definedBy("org.untwist.image..")
+                .layer("pipeline").definedBy("org.untwist.pipeline..")
                 .layer("demo").definedBy("org.untwist.demo..")
                 .layer("cli").definedBy("org.untwist.cli..")
 
@@ -66,8 +69,10 @@ class LayeringTest {
                 .whereLayer("checkpoint").mayOnlyAccessLayers("tensor", "backend", "io")
                 .whereLayer("text").mayOnlyAccessLayers("tensor", "backend", "io", "checkpoint")
                 .whereLayer("autoencoder").mayOnlyAccessLayers("tensor", "backend", "io", "checkpoint")
+                .whereLayer("image").mayOnlyAccessLayers("tensor", "io")
+                .whereLayer("pipeline").mayOnlyAccessLayers("tensor", "backend", "io", "method", "flux", "sampling", "checkpoint", "text", "autoencoder", "image")
                 .whereLayer("demo").mayOnlyAccessLayers("tensor", "backend", "io", "method", "flux", "sampling")
-                .whereLayer("cli").mayOnlyAccessLayers("tensor", "backend", "io", "method", "flux", "sampling", "checkpoint", "text", "autoencoder", "demo")
+                .whereLayer("cli").mayOnlyAccessLayers("tensor", "backend", "io", "method", "flux", "sampling", "checkpoint", "text", "autoencoder", "image", "pipeline", "demo")
                 .check(main);
     }
 

@@ -41,6 +41,7 @@ public final class FluxModel implements AutoCloseable {
     private final FluxWeightSource file;
     private final Arena paramArena = Arena.ofShared();
     private final FluxWeights w;
+    private final int parts; // row blocks of the most split linear layer: 1 for a FLUX.1 file, 3 for diffusers
     private final ReentrantLock lock = new ReentrantLock(); // guards ws and closed: one forward pass at a time
     private Workspace ws;
     private boolean closed;
@@ -51,6 +52,7 @@ public final class FluxModel implements AutoCloseable {
         this.file = file;
         try {
             this.w = new FluxWeights(file, config, paramArena, backend);
+            this.parts = w.maxParts();
         } catch (RuntimeException e) {
             paramArena.close();
             throw e;
@@ -184,8 +186,8 @@ public final class FluxModel implements AutoCloseable {
         be.add(s.vec, s.vecTmp, s.vec);
         be.silu(s.vec, s.vecSilu); // every modulation layer starts with SiLU(vec)
 
-        be.linear(in.img(), w.imgIn.weight(), w.imgIn.bias(), s.img);
-        be.linear(in.txt(), w.txtIn.weight(), w.txtIn.bias(), s.txt);
+        linear(in.img(), w.imgIn, s.img);
+        linear(in.txt(), w.txtIn, s.txt);
         be.concat(List.of(in.txtIds(), in.imgIds()), 1, s.ids);
         be.ropeTable(s.ids, config.axesDim(), config.theta(), s.pe);
         if (sharing != null) {
@@ -202,28 +204,50 @@ public final class FluxModel implements AutoCloseable {
         be.split(s.x, 1, List.of(s.txt, s.img));
 
         // Final layer: adaLN with (shift, scale) in that order, then the projection to output channels.
-        be.linear(s.vecSilu, w.finalMod.weight(), w.finalMod.bias(), s.mod2);
+        linear(s.vecSilu, w.finalMod, s.mod2);
         be.split(s.mod2, 1, List.of(s.shift, s.scale));
         be.layerNorm(s.img, NORM_EPS, s.imgNorm);
         be.modulate(s.imgNorm, s.shift, s.scale, s.imgNorm);
-        be.linear(s.imgNorm, w.finalLinear.weight(), w.finalLinear.bias(), result);
+        linear(s.imgNorm, w.finalLinear, result);
         if (result != out) {
             be.copy(result, out);
         }
     }
 
+    /**
+     * {@code out = x Wᵀ + b}: one GEMM when the layer is one row block (a FLUX.1 file), else one GEMM per block
+     * into the workspace's part buffers and a concatenation along the last dimension (diffusers' split q, k, v).
+     */
+    private void linear(Tensor x, FluxWeights.Linear l, Tensor out) {
+        List<FluxWeights.Part> parts = l.parts();
+        if (parts.size() == 1) {
+            backend.linear(x, parts.getFirst().weight(), parts.getFirst().bias(), out);
+            return;
+        }
+        List<Tensor> outs = new java.util.ArrayList<>(parts.size());
+        int[] shape = out.shape();
+        for (int i = 0; i < parts.size(); i++) {
+            FluxWeights.Part p = parts.get(i);
+            shape[shape.length - 1] = p.outDim();
+            Tensor o = ws.partBuffer(i, shape);
+            backend.linear(x, p.weight(), p.bias(), o);
+            outs.add(o);
+        }
+        backend.concat(outs, shape.length - 1, out);
+    }
+
     private void embed(FluxWeights.MlpEmbedder e, Tensor x, Tensor out, Workspace s) {
-        backend.linear(x, e.in().weight(), e.in().bias(), s.vecHidden);
+        linear(x, e.in(), s.vecHidden);
         backend.silu(s.vecHidden, s.vecHidden);
-        backend.linear(s.vecHidden, e.out().weight(), e.out().bias(), out);
+        linear(s.vecHidden, e.out(), out);
     }
 
     private void doubleBlock(FluxWeights.DoubleBlock blk, Workspace s, String sharedName) {
         Backend be = backend;
         // Modulation (shift, scale, gate) × 2 for each stream.
-        be.linear(s.vecSilu, blk.img().mod().weight(), blk.img().mod().bias(), s.mod6Img);
+        linear(s.vecSilu, blk.img().mod(), s.mod6Img);
         be.split(s.mod6Img, 1, s.imgMods);
-        be.linear(s.vecSilu, blk.txt().mod().weight(), blk.txt().mod().bias(), s.mod6Txt);
+        linear(s.vecSilu, blk.txt().mod(), s.mod6Txt);
         be.split(s.mod6Txt, 1, s.txtMods);
 
         // Attention inputs: norm → modulate → qkv → heads → QKNorm, text tokens first in the joint sequence.
@@ -244,7 +268,7 @@ public final class FluxModel implements AutoCloseable {
         Backend be = backend;
         be.layerNorm(x, NORM_EPS, norm);
         be.modulate(norm, mods.get(0), mods.get(1), norm);
-        be.linear(norm, sw.qkv().weight(), sw.qkv().bias(), qkv);
+        linear(norm, sw.qkv(), qkv);
         be.splitQkv(qkv, q, k, v, 0);
         be.rmsNorm(q, sw.queryNorm(), NORM_EPS, q);
         be.rmsNorm(k, sw.keyNorm(), NORM_EPS, k);
@@ -253,35 +277,33 @@ public final class FluxModel implements AutoCloseable {
     private void streamUpdate(FluxWeights.StreamWeights sw, Tensor x, Tensor attn, Tensor norm, Tensor proj, Tensor mlpHidden,
                               List<Tensor> mods) {
         Backend be = backend;
-        be.linear(attn, sw.proj().weight(), sw.proj().bias(), proj);
+        linear(attn, sw.proj(), proj);
         be.gatedResidual(x, mods.get(2), proj, x);
         be.layerNorm(x, NORM_EPS, norm);
         be.modulate(norm, mods.get(3), mods.get(4), norm);
-        be.linear(norm, sw.mlpIn().weight(), sw.mlpIn().bias(), mlpHidden);
+        linear(norm, sw.mlpIn(), mlpHidden);
         be.geluTanh(mlpHidden, mlpHidden);
-        be.linear(mlpHidden, sw.mlpOut().weight(), sw.mlpOut().bias(), proj);
+        linear(mlpHidden, sw.mlpOut(), proj);
         be.gatedResidual(x, mods.get(5), proj, x);
     }
 
     private void singleBlock(FluxWeights.SingleBlock blk, Workspace s, String sharedName) {
         Backend be = backend;
-        be.linear(s.vecSilu, blk.mod().weight(), blk.mod().bias(), s.mod3);
+        linear(s.vecSilu, blk.mod(), s.mod3);
         be.split(s.mod3, 1, s.singleMods);
         be.layerNorm(s.x, NORM_EPS, s.xNorm);
         be.modulate(s.xNorm, s.singleMods.get(0), s.singleMods.get(1), s.xNorm);
         // linear1's output rows [0, 3h) are the fused qkv projection and [3h, 3h + mlp) the MLP input: two GEMMs over
         // row slices of the weight write them where they are needed, instead of one GEMM and a split copy.
-        Tensor w1 = blk.linear1().weight(), b1 = blk.linear1().bias();
-        int h3 = s.xQkv.dim(2), mlp = s.xMlp.dim(2);
-        be.linear(s.xNorm, w1.rows(0, h3), b1 == null ? null : b1.rows(0, h3), s.xQkv);
-        be.linear(s.xNorm, w1.rows(h3, mlp), b1 == null ? null : b1.rows(h3, mlp), s.xMlp);
+        linear(s.xNorm, blk.qkv(), s.xQkv);
+        linear(s.xNorm, blk.mlpIn(), s.xMlp);
         be.splitQkv(s.xQkv, s.q, s.k, s.v, 0);
         be.rmsNorm(s.q, blk.queryNorm(), NORM_EPS, s.q);
         be.rmsNorm(s.k, blk.keyNorm(), NORM_EPS, s.k);
         attend(s, sharedName);
         be.geluTanh(s.xMlp, s.xMlp);
         be.concat(List.of(s.attn, s.xMlp), 2, s.lin2In);
-        be.linear(s.lin2In, blk.linear2().weight(), blk.linear2().bias(), s.xOut);
+        linear(s.lin2In, blk.linear2(), s.xOut);
         be.gatedResidual(s.x, s.singleMods.get(2), s.xOut, s.x);
     }
 
@@ -392,9 +414,27 @@ public final class FluxModel implements AutoCloseable {
      * never an overflow. Per batch element: {@code 256 + 38·h + L·(21·h + 3·mlp + 2·headDim + axes)} floats.
      */
     public static long workspaceBytes(FluxConfig c, long batch, long textTokens, long imageTokens) {
+        return workspaceBytes(c, batch, textTokens, imageTokens, 1);
+    }
+
+    /**
+     * {@link #workspaceBytes(FluxConfig, long, long, long)} for a model whose fused projections are stored in
+     * {@code projectionParts} row blocks of {@code hidden_size} rows ({@link #projectionParts()}: 3 for diffusers'
+     * q, k, v): each block, when there are several, adds a part buffer of
+     * {@code L·h} floats per batch element, into which its GEMM writes before the outputs are joined.
+     */
+    public static long workspaceBytes(FluxConfig c, long batch, long textTokens, long imageTokens, int projectionParts) {
         long h = c.hiddenSize(), mlp = c.mlpHiddenDim(), hd = c.headDim(), axes = c.axesDim().length, l = textTokens + imageTokens;
         long perElement = FluxWeights.TIME_EMBED_DIM + 38 * h + l * (21 * h + 3 * mlp + 2 * hd + axes);
+        if (projectionParts > 1) {
+            perElement += projectionParts * l * h;
+        }
         return saturatingFloats(batch, perElement);
+    }
+
+    /** The row blocks of this model's most split linear layer: 1 when loaded from a FLUX.1 file, 3 from diffusers' layout. */
+    public int projectionParts() {
+        return parts;
     }
 
     /**
@@ -443,7 +483,7 @@ public final class FluxModel implements AutoCloseable {
                 ws.close();
                 ws = null;
             }
-            ws = new Workspace(config, b, lt, li, backend);
+            ws = new Workspace(config, b, lt, li, parts, backend);
         }
         return ws;
     }
@@ -489,6 +529,7 @@ public final class FluxModel implements AutoCloseable {
         final Tensor imgNorm, txtNorm, imgQkv, txtQkv, iq, ik, iv, tq, tk, tv, q, k, v, attn, txtAttn, imgAttn;
         final Tensor imgProj, txtProj, imgMlp, txtMlp;
         final Tensor xNorm, xQkv, xMlp, lin2In, xOut;
+        final List<Tensor> partBuffers = new java.util.ArrayList<>(); // [B·L·h] each, when linear layers come in row blocks
         // Shared attention (allocated on first use): per-call state set by prepareSharing.
         AttentionSharing sharing;
         Tensor chunkScale, kShifted, peShiftedTable, probs, chunkScaleTensor, bandTerms, probsHost, bandTermsHost;
@@ -497,7 +538,7 @@ public final class FluxModel implements AutoCloseable {
         Tensor inImg, inImgIds, inTxt, inTxtIds, inY, inT, inGuidance, out;
         private final FluxConfig config;
 
-        Workspace(FluxConfig c, int b, int lt, int li, Backend backend) {
+        Workspace(FluxConfig c, int b, int lt, int li, int parts, Backend backend) {
             this.batch = b;
             this.textTokens = lt;
             this.imageTokens = li;
@@ -549,6 +590,9 @@ public final class FluxModel implements AutoCloseable {
                 xMlp = f32(b, l, mlp);
                 lin2In = f32(b, l, h + mlp);
                 xOut = f32(b, l, h);
+                for (int i = 0; parts > 1 && i < parts; i++) {
+                    partBuffers.add(f32(b * l * h));
+                }
             } catch (RuntimeException | Error e) {
                 close();
                 throw e;
@@ -557,6 +601,20 @@ public final class FluxModel implements AutoCloseable {
             if (device) {
                 out = f32(b, li, c.outChannels());
             }
+        }
+
+        /** Part buffer {@code i} viewed as {@code shape} (its leading elements). */
+        Tensor partBuffer(int i, int[] shape) {
+            Tensor flat = partBuffers.get(i);
+            long n = 1;
+            for (int d : shape) {
+                n *= d;
+            }
+            if (n > flat.numel()) {
+                throw new IllegalStateException("a row block's output " + java.util.Arrays.toString(shape) + " exceeds its part buffer of "
+                        + flat.numel() + " floats (row blocks wider than hidden_size are not supported)");
+            }
+            return flat.rows(0, (int) n).reshape(shape);
         }
 
         /** The inputs in the backend's memory: copied into device buffers on a device backend, as they are otherwise. */

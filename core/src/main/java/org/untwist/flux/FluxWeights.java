@@ -18,10 +18,52 @@ import org.untwist.tensor.Tensor;
  */
 final class FluxWeights {
 
-    /** {@code y = x Wᵀ + b}; {@code bias} may be null. */
-    record Linear(Tensor weight, Tensor bias) {
+    /** One row block of a linear layer's weight, with its bias rows (null without bias). */
+    record Part(Tensor weight, Tensor bias) {
         int outDim() {
             return weight.dim(0);
+        }
+    }
+
+    /**
+     * {@code y = x Wᵀ + b}, with {@code W} (and {@code b}) held as one or more row blocks: a FLUX.1 file's fused
+     * projection is one block; diffusers stores q, k and v (and the MLP input of a single block) apart, and the
+     * output is then the blocks' outputs side by side along the last dimension, never a concatenated copy of
+     * the weights.
+     */
+    record Linear(List<Part> parts) {
+        Linear {
+            parts = List.copyOf(parts);
+            if (parts.isEmpty()) {
+                throw new IllegalArgumentException("a linear layer needs at least one row block");
+            }
+        }
+
+        Linear(Tensor weight, Tensor bias) {
+            this(List.of(new Part(weight, bias)));
+        }
+
+        int outDim() {
+            int n = 0;
+            for (Part p : parts) {
+                n += p.outDim();
+            }
+            return n;
+        }
+
+        /** The output features {@code [from, from + count)}: row views of the blocks that hold them. */
+        Linear slice(int from, int count) {
+            List<Part> out = new ArrayList<>();
+            int start = 0;
+            for (Part p : parts) {
+                int end = start + p.outDim(), a = Math.max(from, start), b = Math.min(from + count, end);
+                if (a < b) {
+                    boolean whole = a == start && b == end;
+                    out.add(whole ? p : new Part(p.weight().rows(a - start, b - a), p.bias() == null ? null : p.bias().rows(a - start, b - a)));
+                }
+                start = end;
+            }
+            return new Linear(out);
         }
     }
 
@@ -36,7 +78,8 @@ final class FluxWeights {
     record DoubleBlock(StreamWeights img, StreamWeights txt) {
     }
 
-    record SingleBlock(Linear mod, Linear linear1, Linear linear2, Tensor queryNorm, Tensor keyNorm) {
+    /** {@code linear1} is held as its two output ranges: the fused qkv projection and the MLP input. */
+    record SingleBlock(Linear mod, Linear qkv, Linear mlpIn, Linear linear2, Tensor queryNorm, Tensor keyNorm) {
     }
 
     final Linear imgIn;
@@ -75,8 +118,9 @@ final class FluxWeights {
             }
             for (int i = 0; i < c.depthSingleBlocks(); i++) {
                 String p = "single_blocks." + i + ".";
-                singleBlocks.add(new SingleBlock(linear(p + "modulation.lin", 3 * h, h, true),
-                        linear(p + "linear1", 3 * h + mlp, h, true), linear(p + "linear2", h, h + mlp, true),
+                Linear linear1 = linear(p + "linear1", 3 * h + mlp, h, true);
+                singleBlocks.add(new SingleBlock(linear(p + "modulation.lin", 3 * h, h, true), linear1.slice(0, 3 * h),
+                        linear1.slice(3 * h, mlp), linear(p + "linear2", h, h + mlp, true),
                         vector(p + "norm.query_norm.scale", hd), vector(p + "norm.key_norm.scale", hd)));
             }
             finalMod = linear("final_layer.adaLN_modulation.1", 2 * h, h, true);
@@ -98,13 +142,85 @@ final class FluxWeights {
     }
 
     private Linear linear(String name, int out, int in, boolean bias) {
-        Tensor w = place(require(name + ".weight", out, in));
-        return new Linear(w, bias ? vector(name + ".bias", out) : null);
+        List<Tensor> weights = rowBlocks(name + ".weight", out, in);
+        List<Tensor> biases = bias ? rowBlocks(name + ".bias", out) : null;
+        if (biases != null && biases.size() != weights.size()) {
+            throw new IllegalArgumentException(file.describe() + ": '" + name + "' has " + weights.size() + " weight blocks but "
+                    + biases.size() + " bias blocks");
+        }
+        List<Part> parts = new ArrayList<>();
+        for (int i = 0; i < weights.size(); i++) {
+            Tensor w = weights.get(i);
+            if (biases != null && biases.get(i).dim(0) != w.dim(0)) {
+                throw new IllegalArgumentException(file.describe() + ": '" + name + "' block " + i + " has " + w.dim(0) + " weight rows but "
+                        + biases.get(i).dim(0) + " bias entries");
+            }
+            parts.add(new Part(place(w), biases == null ? null : widen(name + ".bias", biases.get(i))));
+        }
+        return new Linear(parts);
+    }
+
+    /** The row blocks of {@code name}, checked: together they have {@code shape}. */
+    private List<Tensor> rowBlocks(String name, int... shape) {
+        if (!file.contains(name)) {
+            throw new IllegalArgumentException(file.describe() + ": missing tensor '" + name + "' (expected shape " + Arrays.toString(shape)
+                    + " for this config)");
+        }
+        List<Tensor> blocks = file.rowBlocks(name, shape);
+        if (blocks.size() == 1) {
+            Tensor t = blocks.getFirst();
+            if (!t.hasShape(shape)) {
+                throw new IllegalArgumentException(file.describe() + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())
+                        + " but the config implies " + Arrays.toString(shape));
+            }
+        } else {
+            int rows = 0;
+            for (Tensor t : blocks) {
+                int[] rest = Arrays.copyOfRange(shape, 1, shape.length);
+                if (t.rank() != shape.length || !Arrays.equals(Arrays.copyOfRange(t.shape(), 1, t.rank()), rest)) {
+                    throw new IllegalArgumentException(file.describe() + ": a block of '" + name + "' has shape " + Arrays.toString(t.shape())
+                            + " but the config implies [rows" + (rest.length == 0 ? "" : ", ") + Arrays.toString(rest).replaceAll("[\\[\\]]", "") + "]");
+                }
+                rows += t.dim(0);
+            }
+            if (rows != shape[0]) {
+                throw new IllegalArgumentException(file.describe() + ": the blocks of '" + name + "' have " + rows + " rows but the config implies "
+                        + Arrays.toString(shape));
+            }
+        }
+        used.add(name);
+        return blocks;
+    }
+
+    /** The largest number of row blocks of any linear layer (1 for a FLUX.1 file, 3 for diffusers' q, k, v). */
+    int maxParts() {
+        int n = 1;
+        List<Linear> all = new ArrayList<>(List.of(imgIn, txtIn, timeIn.in(), timeIn.out(), vectorIn.in(), vectorIn.out(), finalMod, finalLinear));
+        if (guidanceIn != null) {
+            all.add(guidanceIn.in());
+            all.add(guidanceIn.out());
+        }
+        for (DoubleBlock d : doubleBlocks) {
+            for (StreamWeights sw : List.of(d.img(), d.txt())) {
+                all.addAll(List.of(sw.mod(), sw.qkv(), sw.proj(), sw.mlpIn(), sw.mlpOut()));
+            }
+        }
+        for (SingleBlock b : singleBlocks) {
+            all.addAll(List.of(b.mod(), b.qkv(), b.mlpIn(), b.linear2()));
+        }
+        for (Linear l : all) {
+            n = Math.max(n, l.parts().size());
+        }
+        return n;
     }
 
     /** A 1-D parameter, widened to an F32 copy owned by the model. */
     private Tensor vector(String name, int n) {
-        Tensor stored = require(name, n);
+        return widen(name, require(name, n));
+    }
+
+    private Tensor widen(String name, Tensor stored) {
+        int n = stored.dim(0);
         if (stored.isDevice()) { // generated in device memory: must already be float32
             if (stored.dtype() != DType.F32) {
                 throw new IllegalArgumentException(file.describe() + ": vector '" + name + "' in device memory must be F32, got " + stored.dtype());

@@ -18,7 +18,7 @@ import org.untwist.tensor.Tensor;
  * memory-mapped and validated when the folder is opened; tensors are views of the mappings in their stored
  * type until {@link #close()}.
  */
-public final class SafeTensorsFolder implements AutoCloseable {
+public final class SafeTensorsFolder implements TensorSource {
 
     /** The index file name a sharded Hugging Face checkpoint carries. */
     public static final String INDEX = "model.safetensors.index.json";
@@ -37,7 +37,8 @@ public final class SafeTensorsFolder implements AutoCloseable {
     }
 
     /**
-     * Opens the weights in {@code folder}: the shards of {@value #INDEX} when present, else
+     * Opens the weights in {@code folder}: the shards of {@value #INDEX} (or of the folder's only
+     * {@code *.safetensors.index.json}, as diffusers names it) when present, else
      * {@code model.safetensors} or {@code weights.safetensors}, else the folder's only {@code .safetensors} file.
      * A safetensors file given directly is opened alone.
      *
@@ -47,7 +48,7 @@ public final class SafeTensorsFolder implements AutoCloseable {
      */
     public static SafeTensorsFolder open(Path folder) {
         if (Files.isRegularFile(folder)) {
-            return ofFiles(folder.getParent(), List.of(folder), null);
+            return ofFiles(folder.getParent(), null, List.of(folder), null);
         }
         if (!Files.isDirectory(folder)) {
             throw new SafeTensorsException(folder + ": no such folder");
@@ -56,11 +57,16 @@ public final class SafeTensorsFolder implements AutoCloseable {
         if (Files.isRegularFile(index)) {
             return fromIndex(folder, index);
         }
-        List<Path> files;
+        List<Path> files, indexes;
         try (Stream<Path> s = Files.list(folder)) {
-            files = s.filter(p -> p.getFileName().toString().endsWith(".safetensors") && Files.isRegularFile(p)).sorted().toList();
+            List<Path> all = s.filter(Files::isRegularFile).sorted().toList();
+            files = all.stream().filter(p -> p.getFileName().toString().endsWith(".safetensors")).toList();
+            indexes = all.stream().filter(p -> p.getFileName().toString().endsWith(".safetensors.index.json")).toList();
         } catch (IOException e) {
             throw new SafeTensorsException(folder + ": cannot list the folder: " + e.getMessage(), e);
+        }
+        if (indexes.size() == 1) { // diffusers names its index diffusion_pytorch_model.safetensors.index.json
+            return fromIndex(folder, indexes.getFirst());
         }
         if (files.isEmpty()) {
             throw new SafeTensorsException(folder + ": no .safetensors file and no " + INDEX);
@@ -68,14 +74,14 @@ public final class SafeTensorsFolder implements AutoCloseable {
         for (String usual : USUAL_NAMES) { // beside inputs or outputs of a test case, the weights have a usual name
             Path p = folder.resolve(usual);
             if (files.size() > 1 && files.contains(p)) {
-                return ofFiles(folder, List.of(p), null);
+                return ofFiles(folder, null, List.of(p), null);
             }
         }
         if (files.size() > 1) {
             throw new SafeTensorsException(folder + ": " + files.size() + " .safetensors files but no " + INDEX
                     + " saying which tensors each holds (" + files.stream().map(p -> p.getFileName().toString()).toList() + ")");
         }
-        return ofFiles(folder, files, null);
+        return ofFiles(folder, null, files, null);
     }
 
     private static SafeTensorsFolder fromIndex(Path folder, Path index) {
@@ -104,10 +110,10 @@ public final class SafeTensorsFolder implements AutoCloseable {
                 throw new SafeTensorsException(index + ": shard " + f.getFileName() + " is missing");
             }
         }
-        return ofFiles(folder, files, shardOf);
+        return ofFiles(folder, index, files, shardOf);
     }
 
-    private static SafeTensorsFolder ofFiles(Path folder, List<Path> files, Map<String, String> shardOf) {
+    private static SafeTensorsFolder ofFiles(Path folder, Path index, List<Path> files, Map<String, String> shardOf) {
         List<SafeTensors> opened = new ArrayList<>();
         try {
             Map<String, SafeTensors> byTensor = new LinkedHashMap<>();
@@ -125,7 +131,7 @@ public final class SafeTensorsFolder implements AutoCloseable {
                 for (Map.Entry<String, String> e : shardOf.entrySet()) {
                     SafeTensors holder = byTensor.get(e.getKey());
                     if (holder == null || !holder.path().getFileName().toString().equals(e.getValue())) {
-                        throw new SafeTensorsException(folder.resolve(INDEX) + ": tensor '" + e.getKey() + "' is not in " + e.getValue()
+                        throw new SafeTensorsException(index + ": tensor '" + e.getKey() + "' is not in " + e.getValue()
                                 + (holder == null ? "" : " but in " + holder.path().getFileName()));
                     }
                 }
@@ -147,15 +153,18 @@ public final class SafeTensorsFolder implements AutoCloseable {
     }
 
     /** Names this source in messages: the folder and how many files it spans. */
+    @Override
     public String describe() {
         return shards.size() == 1 ? shards.get(0).path().toString() : folder + " (" + shards.size() + " shards)";
     }
 
+    @Override
     public boolean contains(String name) {
         return byTensor.containsKey(name);
     }
 
     /** Every tensor name, shard by shard. */
+    @Override
     public List<String> names() {
         return List.copyOf(byTensor.keySet());
     }
@@ -170,6 +179,7 @@ public final class SafeTensorsFolder implements AutoCloseable {
     }
 
     /** A view of the stored tensor (see {@link SafeTensors#tensor}). */
+    @Override
     public Tensor tensor(String name) {
         SafeTensors st = byTensor.get(name);
         if (st == null) {

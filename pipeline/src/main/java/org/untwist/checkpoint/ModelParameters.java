@@ -7,7 +7,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.untwist.backend.Backend;
-import org.untwist.io.SafeTensorsFolder;
+import org.untwist.io.TensorSource;
 import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 
@@ -19,13 +19,14 @@ import org.untwist.tensor.Tensor;
  */
 public final class ModelParameters implements AutoCloseable {
 
-    private final SafeTensorsFolder files;
+    private final TensorSource files;
     private final Backend backend;
     private final Arena arena = Arena.ofShared();
     private final List<Tensor> placed = new ArrayList<>();
     private final Set<String> used = new HashSet<>();
 
-    public ModelParameters(SafeTensorsFolder files, Backend backend) {
+    /** The parameters of {@code files} (a folder, a file, or a renaming or prefix view), which this object owns. */
+    public ModelParameters(TensorSource files, Backend backend) {
         this.files = files;
         this.backend = backend;
     }
@@ -37,6 +38,16 @@ public final class ModelParameters implements AutoCloseable {
 
     public boolean contains(String name) {
         return files.contains(name);
+    }
+
+    /** Every name the source holds. */
+    public List<String> names() {
+        return files.names();
+    }
+
+    /** The stored tensor itself (a view, not placed on the backend): for shapes and for checks. */
+    public Tensor stored(String name) {
+        return files.tensor(name);
     }
 
     /** A matrix or table in its stored floating-point type, placed on the backend. */

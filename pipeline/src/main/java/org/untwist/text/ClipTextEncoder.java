@@ -6,6 +6,7 @@ import java.util.List;
 import org.untwist.backend.Backend;
 import org.untwist.checkpoint.ModelParameters;
 import org.untwist.io.SafeTensorsFolder;
+import org.untwist.io.TensorSource;
 import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 
@@ -62,8 +63,15 @@ public final class ClipTextEncoder implements TextEncoder {
 
     /** Loads {@code dir}'s {@code config.json} and weights (see {@link TextEncoder#load}). */
     public static ClipTextEncoder load(Path dir, Backend backend) {
-        ClipTextConfig config = ClipTextConfig.read(dir);
-        ModelParameters parameters = new ModelParameters(SafeTensorsFolder.open(dir), backend);
+        return create(ClipTextConfig.read(dir), SafeTensorsFolder.open(dir), backend);
+    }
+
+    /**
+     * The encoder of {@code config} over the tensors of {@code weights} (a folder, a single file, or a view of a
+     * part of one), which it owns from now on (closed with it, or here on failure).
+     */
+    public static ClipTextEncoder create(ClipTextConfig config, TensorSource weights, Backend backend) {
+        ModelParameters parameters = new ModelParameters(weights, backend);
         try {
             return new ClipTextEncoder(config, parameters, backend);
         } catch (RuntimeException e) {

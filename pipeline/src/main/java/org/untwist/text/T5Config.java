@@ -1,6 +1,9 @@
 package org.untwist.text;
 
 import java.nio.file.Path;
+import java.util.Arrays;
+import org.untwist.io.TensorSource;
+import org.untwist.tensor.Tensor;
 
 /**
  * The hyper-parameters of a T5 v1.1 encoder ({@code T5EncoderModel}), read from {@code config.json} with
@@ -56,6 +59,41 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
         }
         return new T5Config(c.positiveInt("vocab_size"), c.positiveInt("d_model"), c.positiveInt("d_kv"), c.positiveInt("d_ff"),
                 c.positiveInt("num_layers"), c.positiveInt("num_heads"), numBuckets, maxDistance, c.epsilonOr("layer_norm_epsilon", 1e-6f));
+    }
+
+    /**
+     * The config of a single-file T5 encoder without {@code config.json} (ComfyUI's {@code t5xxl_fp16.safetensors},
+     * {@code t5xxl_fp8_e4m3fn.safetensors}), from its keys and shapes: vocabulary and width from the embedding,
+     * blocks from the highest {@code encoder.block.N}, heads from the relative position bias table, head size from
+     * the q projection, feed-forward size from {@code wi_0}. Assumed, as every T5 v1.1 has them: the gated tanh
+     * GELU, {@code relative_attention_max_distance} 128, epsilon 1e-6.
+     *
+     * @throws IllegalArgumentException naming the source and the tensor that is missing or has an unexpected shape
+     */
+    public static T5Config infer(TensorSource s) {
+        String embedding = s.contains("shared.weight") ? "shared.weight" : "encoder.embed_tokens.weight";
+        int[] e = shape(s, embedding, 2), bias = shape(s, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", 2);
+        int[] q = shape(s, "encoder.block.0.layer.0.SelfAttention.q.weight", 2), wi = shape(s, "encoder.block.0.layer.1.DenseReluDense.wi_0.weight", 2);
+        int layers = 0;
+        while (s.contains("encoder.block." + layers + ".layer.0.SelfAttention.q.weight")) {
+            layers++;
+        }
+        int heads = bias[1];
+        if (q[0] % heads != 0) {
+            throw new IllegalArgumentException(s.describe() + ": q projection of " + q[0] + " rows is not a multiple of the " + heads + " heads of the position bias");
+        }
+        return new T5Config(e[0], e[1], q[0] / heads, wi[0], layers, heads, bias[0], 128, 1e-6f);
+    }
+
+    private static int[] shape(TensorSource s, String name, int rank) {
+        if (!s.contains(name)) {
+            throw new IllegalArgumentException(s.describe() + ": missing tensor '" + name + "' (not a T5 encoder?)");
+        }
+        Tensor t = s.tensor(name);
+        if (t.rank() != rank) {
+            throw new IllegalArgumentException(s.describe() + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape()) + ", expected rank " + rank);
+        }
+        return t.shape();
     }
 
     /** Width of the attention projections: {@code numHeads · dKv}. */

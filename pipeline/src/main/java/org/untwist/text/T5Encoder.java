@@ -6,6 +6,7 @@ import java.util.List;
 import org.untwist.backend.Backend;
 import org.untwist.checkpoint.ModelParameters;
 import org.untwist.io.SafeTensorsFolder;
+import org.untwist.io.TensorSource;
 import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 
@@ -53,8 +54,15 @@ public final class T5Encoder implements TextEncoder {
 
     /** Loads {@code dir}'s {@code config.json} and weights (see {@link TextEncoder#load}). */
     public static T5Encoder load(Path dir, Backend backend) {
-        T5Config config = T5Config.read(dir);
-        ModelParameters parameters = new ModelParameters(SafeTensorsFolder.open(dir), backend);
+        return create(T5Config.read(dir), SafeTensorsFolder.open(dir), backend);
+    }
+
+    /**
+     * The encoder of {@code config} over the tensors of {@code weights} (a folder, a single file, or a view of a
+     * part of one), which it owns from now on (closed with it, or here on failure).
+     */
+    public static T5Encoder create(T5Config config, TensorSource weights, Backend backend) {
+        ModelParameters parameters = new ModelParameters(weights, backend);
         try {
             return new T5Encoder(config, parameters, backend);
         } catch (RuntimeException e) {
