@@ -39,7 +39,8 @@ import org.untwist.tensor.Tensor;
  * <p>A JVM that has already run other tests holds compiled kernels, so every check runs in a fresh child JVM (same
  * flags, same class path): {@link #main} there creates a fresh backend, makes the first, interpreted call of every
  * operation of {@link Backend} (linear with F32/BF16/F16/F8_E4M3 weights on the GEMV and the GEMM path, every elementwise,
- * normalization, position, attention, analysis and layout operation), then repeats all of them for
+ * normalization, position, attention, analysis and layout operation, the autoencoder's conv2d with every weight type,
+ * stride 2 and 1×1, groupNorm, upsampleNearest2x, affine and permute), then repeats all of them for
  * {@link #rounds} rounds (or {@link #BUDGET_S} seconds), by then through C1 and C2, comparing the raw float bits of
  * every output with the cold call's; then 1 and 3 threads against 2. The whole golden {@code denoise} runs
  * {@link #DENOISE_RUNS} times in another child, every run bit for bit against the first, cold one. Shapes are above
@@ -347,6 +348,29 @@ class DeterminismTest {
         probes.add(new Probe("adaIn", shared.k().shape(), (b, o) -> b.adaIn(shared.k(), shared.refK(), 5, 1e-5f, o)));
         Tensor ax = sc.randn(r, 2, 1, 30, 18), aref = sc.randn(r, 1, 1, 30, 18);
         probes.add(new Probe("adaIn Dh 18", ax.shape(), (b, o) -> b.adaIn(ax, aref, 3, 1e-5f, o)));
+        // the autoencoder's ops: 3×3 convs (pad 1, and stride 2 with padding {0,1,0,1}) over more than one row task and K
+        // block, a 1×1 conv, every weight type; groupNorm with more than one statistics block; upsample; affine; permute
+        Tensor img = sc.randn(r, 1, 29, 31, 25), small = sc.randn(r, 2, 29, 9, 7);
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16, DType.F8_E4M3}) {
+            int co = dt == DType.F32 ? 5 : 17; // few output channels on the large image (the scalar oracle's time)
+            Tensor cw = sc.track(Tensor.wrap(sc.weight(r, dt, 2, co, 29 * 9).segment(), dt, co, 29, 3, 3)), cb = sc.randn(r, co);
+            Tensor in = dt == DType.F32 ? img : small; // the large one: two row tasks (775 pixels) and two K blocks (K = 261)
+            probes.add(new Probe("conv2d 3x3 " + dt, new int[] {in.dim(0), co, in.dim(2), in.dim(3)},
+                    (b, o) -> b.conv2d(in, cw, cb, 1, new int[] {1, 1, 1, 1}, o)));
+            if (dt == DType.BF16) {
+                probes.add(new Probe("conv2d 3x3 stride 2 " + dt, new int[] {1, 17, 15, 12},
+                        (b, o) -> b.conv2d(img, cw, null, 2, new int[] {0, 1, 0, 1}, o)));
+            }
+        }
+        Tensor pw = sc.track(Tensor.wrap(sc.weight(r, DType.F32, 0, 17, 29).segment(), DType.F32, 17, 29, 1, 1));
+        probes.add(new Probe("conv2d 1x1", new int[] {1, 17, 31, 25}, (b, o) -> b.conv2d(img, pw, null, 1, new int[] {0, 0, 0, 0}, o)));
+        Tensor gx = sc.normal(r, 2, 3, 2, 64, 41, 9), gw = sc.normal(r, 1, 1, 64), gb = sc.randn(r, 64);
+        probes.add(new Probe("groupNorm", gx.shape(), (b, o) -> b.groupNorm(gx, 32, gw, gb, 1e-6f, o)));
+        probes.add(new Probe("groupNorm 4 groups", gx.shape(), (b, o) -> b.groupNorm(gx, 4, gw, gb, 1e-6f, o)));
+        probes.add(new Probe("upsampleNearest2x", new int[] {1, 29, 62, 50}, (b, o) -> b.upsampleNearest2x(img, o)));
+        probes.add(new Probe("affine", big.shape(), (b, o) -> b.affine(big, 1 / 0.3611f, 0.1159f, o)));
+        Tensor packed = sc.randn(r, 1, 16, 5, 2, 7, 2);
+        probes.add(new Probe("permute latent packing", new int[] {1, 5, 7, 16, 2, 2}, (b, o) -> b.permute(packed, new int[] {0, 2, 4, 1, 3, 5}, o)));
         // layout
         Tensor qkv = sc.randn(r, 2, 5, 3 * 2 * 17);
         probes.add(new Probe("splitQkv", List.of(new int[] {2, 2, 9, 17}, new int[] {2, 2, 9, 17}, new int[] {2, 2, 9, 17}),

@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Every incubator constant of the backend in one place: the float species (preferred, or
  * {@code -Duntwist.vectorBits}), the int, short and byte species of the same lane count (for widening BF16/F16/F8
- * weights), the lane permutations of the RoPE kernels (also the pair swap of {@code chunkLogits}), the lane sum
+ * weights), the lane permutations of the RoPE kernels (also the pair swap of {@code chunkLogits}) and of {@code upsampleNearest2x}, the lane sum
  * in a fixed order every reduction uses ({@link #sum}), and the one unaligned vector load every kernel uses.
  */
 final class Simd {
@@ -54,6 +54,13 @@ final class Simd {
     static final FloatVector ROPE_CROSS_IDX = indexVector(i -> 4 * (i / 2) + (i % 2 == 0 ? 1 : 2));
     /** Swaps the two elements of every pair. */
     static final VectorShuffle<Float> SWAP_PAIRS = VectorShuffle.fromOp(F, i -> i ^ 1);
+
+    // ---- upsampleNearest2x: every lane twice ------------------------------------------------------------------
+
+    /** Lane l takes lane l/2 (the first half of the lanes, each twice). */
+    static final VectorShuffle<Float> DUP_LOW = VectorShuffle.fromOp(F, i -> i / 2);
+    /** Lane l takes lane L/2 + l/2 (the second half, each twice). */
+    static final VectorShuffle<Float> DUP_HIGH = VectorShuffle.fromOp(F, i -> L / 2 + i / 2);
 
     // ---- lane sums in a fixed order ---------------------------------------------------------------------------
 

@@ -30,6 +30,9 @@ import org.untwist.tensor.Tensor;
  *       {@link VectorNorms}; {@code embedding}: {@link VectorEmbedding}; {@code ropeTable},
  *       {@code applyRope}: {@link VectorRope}; {@code timestepEmbedding}: {@link VectorTimestepEmbedding};
  *       {@code adaIn}: {@link VectorAdaIn}.</li>
+ *   <li>{@code conv2d}: an implicit GEMM on {@link VectorGemm}, the patches gathered while packing ({@link VectorConv2d},
+ *       {@link Im2colRows}); {@code groupNorm}: {@link VectorGroupNorm}; {@code upsampleNearest2x}: {@link VectorUpsample};
+ *       {@code affine}: {@link VectorElementwise}; {@code permute}: the host copy of {@code AbstractBackend}.</li>
  * </ul>
  * Per-thread scratch ({@link Scratch}) lives with each pool thread and is reused across calls.
  */
@@ -198,26 +201,26 @@ public final class VectorBackend extends AbstractBackend {
         pool.parallelFor(att.tasks(batch), (task, s) -> att.run(task));
     }
 
-    // ---- autoencoder ops: kernels land in the next commits (issue 16) ---------------------------------
+    // ---- the autoencoder's ops (issue 16) --------------------------------------------------------------
 
     @Override
     protected void affineKernel(Tensor x, float scale, float shift, Tensor out, long n) {
-        throw new UnsupportedOperationException(name() + ": affine is not implemented yet");
+        VectorElementwise.affine(pool, x, scale, shift, out, n);
     }
 
     @Override
     protected void conv2dKernel(Tensor x, Tensor w, Tensor bias, Tensor out, int b, int cin, int h, int wIn, int cout, int kh, int kw,
                                 int stride, int[] pad, int ho, int wo) {
-        throw new UnsupportedOperationException(name() + ": conv2d is not implemented yet");
+        VectorConv2d.conv2d(pool, x, w, bias, out, b, cin, h, wIn, cout, kh, kw, stride, pad, ho, wo);
     }
 
     @Override
     protected void groupNormKernel(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor out, int b, int c, long spatial) {
-        throw new UnsupportedOperationException(name() + ": groupNorm is not implemented yet");
+        VectorGroupNorm.groupNorm(pool, x, groups, weight, bias, eps, out, b, c, spatial);
     }
 
     @Override
     protected void upsampleNearest2xKernel(Tensor x, Tensor out, long planes, int h, int w) {
-        throw new UnsupportedOperationException(name() + ": upsampleNearest2x is not implemented yet");
+        VectorUpsample.upsampleNearest2x(pool, x, out, planes, h, w);
     }
 }

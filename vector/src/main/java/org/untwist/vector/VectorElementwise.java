@@ -10,10 +10,11 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import org.untwist.tensor.Tensor;
 
 /**
- * Elementwise kernels: {@code add}, {@code multiply}, {@code silu}, {@code geluTanh}, {@code quickGelu} over flat ranges, {@code modulate} and
+ * Elementwise kernels: {@code add}, {@code multiply}, {@code affine}, {@code silu}, {@code geluTanh}, {@code quickGelu} over flat ranges, {@code modulate} and
  * {@code gatedResidual} row by row (their shift, scale and gate are per batch element). Chunked only when large.
  * silu and the GELUs use the polynomial exponential of {@link VectorExp}, also on their tails (one masked vector), so an
  * element's result depends on its value only, not on the JIT tier or where the element lies.
@@ -54,6 +55,21 @@ final class VectorElementwise {
             }
             for (; i < to; i++) {
                 os.setAtIndex(F32, i, as.getAtIndex(F32, i) * bs.getAtIndex(F32, i));
+            }
+        });
+    }
+
+    /** {@code scale·x + shift}, one FMA per element (a single rounding), the tail as one masked vector. */
+    static void affine(ComputePool pool, Tensor x, float scale, float shift, Tensor out, long n) {
+        MemorySegment xs = x.segment(), os = out.segment();
+        pool.parallelElements(n, (from, to) -> {
+            long i = from;
+            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
+                load(xs, 4 * i).lanewise(VectorOperators.FMA, scale, shift).intoMemorySegment(os, 4 * i, LE);
+            }
+            if (i < to) {
+                VectorMask<Float> m = F.indexInRange(i, to);
+                FloatVector.fromMemorySegment(F, xs, 4 * i, LE, m).lanewise(VectorOperators.FMA, scale, shift).intoMemorySegment(os, 4 * i, LE, m);
             }
         });
     }

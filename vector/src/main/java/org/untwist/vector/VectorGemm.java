@@ -17,7 +17,9 @@ import jdk.incubator.vector.VectorMask;
 import org.untwist.tensor.DType;
 
 /**
- * Cache-blocked GEMM for {@code linear}: {@code out[M, N] = x[M, K] · W[N, K]ᵀ + bias}, GotoBLAS/BLIS style.
+ * Cache-blocked GEMM for {@code linear}: {@code out[M, N] = x[M, K] · W[N, K]ᵀ + bias}, GotoBLAS/BLIS style; also
+ * {@code conv2d}'s implicit GEMM, whose rows of x are gathered from the image while packing ({@link Im2colRows}) and whose
+ * out is stored transposed, {@code [N, M]} (channels-first).
  *
  * <p>Blocking: the columns are cut into blocks of at most {@link #NC} (fewer when K is large, see
  * {@link #PACKED_B_FLOATS}). For each column block, one parallel phase packs that block of {@code Wᵀ} for all of K
@@ -122,7 +124,10 @@ final class VectorGemm {
         final float[] c = new float[MC * GROUP_PANELS * NR];
     }
 
-    private final MemorySegment xs, ws, bs, os;
+    private final GemmRows src;
+    private final MemorySegment ws, bs, os;
+    /** Whether out is {@code [n, m]} (channels-first: each column of the product contiguous) instead of {@code [m, n]}. */
+    private final boolean columnMajorOut;
     private final DType dt;
     private final int m, k, n;
     private final int kBlocks, nc, mc, rowTiles, rowTasks, colTasks;
@@ -133,7 +138,17 @@ final class VectorGemm {
     /** A GEMM over {@code x [m, k]} (F32), {@code w [n, k]} ({@code dt}), {@code bias [n]} or null, {@code out [m, n]}. */
     VectorGemm(MemorySegment xs, MemorySegment ws, DType dt, MemorySegment bs, MemorySegment os, int m, int k, int n,
                int threads) {
-        this.xs = xs;
+        this(GemmRows.matrix(xs, k), ws, dt, bs, os, false, m, k, n, threads);
+    }
+
+    /**
+     * A GEMM whose rows of x come from {@code src} (a matrix, or the im2col gather of {@code conv2d}) and whose out is
+     * {@code [m, n]}, or {@code [n, m]} when {@code columnMajorOut} (the tiles are then stored transposed).
+     */
+    VectorGemm(GemmRows src, MemorySegment ws, DType dt, MemorySegment bs, MemorySegment os, boolean columnMajorOut, int m, int k,
+               int n, int threads) {
+        this.src = src;
+        this.columnMajorOut = columnMajorOut;
         this.ws = ws;
         this.dt = dt;
         this.bs = bs;
@@ -219,7 +234,11 @@ final class VectorGemm {
                     }
                 }
             }
-            copyOut(cb, r0, rows, tiles, g0, g1);
+            if (columnMajorOut) {
+                copyOutTransposed(cb, r0, rows, tiles, g0, g1);
+            } else {
+                copyOut(cb, r0, rows, tiles, g0, g1);
+            }
         }
     }
 
@@ -252,28 +271,45 @@ final class VectorGemm {
     }
 
     /**
-     * Transposes rows {@code [r, r + rows)} of x, all of K, into k-major row tiles: K block kb at {@code kb·mc·KC},
-     * row tile t at {@code + t·MR·KC}, element (q, i) at {@code + q·MR + i}; rows past {@code rows} up to the next
-     * multiple of MR are zero. Scalar copies: faster here than vector scatters with a 12-float stride.
+     * {@link #copyOut} for a {@code [n, m]} out: column j of the group's tiles (rows {@code [r0, r0 + rows)}) lies
+     * NR floats apart in the tile buffer (tile-major with MR-row tiles: row i of a panel at {@code i·NR}), so L rows at
+     * a time are gathered with that stride and stored contiguously to out's row j, the bias added.
+     */
+    private void copyOutTransposed(float[] cb, int r0, int rows, int tiles, int g0, int g1) {
+        int panelFloats = tiles * MR * NR;
+        int jEnd = Math.min(c1, c0 + g1 * NR);
+        int bound = F.loopBound(rows);
+        for (int p = g0; p < g1; p++) {
+            int jc = c0 + p * NR;
+            for (int j = 0; j < NR && jc + j < jEnd; j++) {
+                int col = jc + j;
+                float bias = bs == null ? 0f : bs.getAtIndex(F32, col);
+                int ci = (p - g0) * panelFloats + j;
+                long o = ((long) col * m + r0) * Float.BYTES;
+                int i = 0;
+                for (; i < bound; i += L, ci += L * NR, o += 4L * L) {
+                    FloatVector v = FloatVector.fromArray(F, cb, ci, SCATTER_B, 0);
+                    (bs == null ? v : v.add(bias)).intoMemorySegment(os, o, LE);
+                }
+                for (; i < rows; i++, ci += NR, o += 4) {
+                    os.set(F32, o, bs == null ? cb[ci] : cb[ci] + bias);
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs rows {@code [r, r + rows)} of x, all of K, into k-major row tiles (by {@link GemmRows#packTile}): K block kb
+     * at {@code kb·mc·KC}, row tile t at {@code + t·MR·KC}, element (q, i) at {@code + q·MR + i}; rows past
+     * {@code rows} up to the next multiple of MR are zero.
      */
     private void packA(float[] pa, int r, int rows) {
         int tiles = (rows + MR - 1) / MR;
-        long rowBytes = (long) k * Float.BYTES;
         for (int t = 0; t < tiles; t++) {
             int live = Math.min(MR, rows - t * MR);
             for (int kb = 0; kb < kBlocks; kb++) {
-                int pc = kb * KC, kc = Math.min(KC, k - pc);
-                int d = kb * mc * KC + t * MR * KC;
-                long base = ((long) (r + t * MR) * k + pc) * Float.BYTES;
-                for (int q = 0; q < kc; q++, d += MR) {
-                    long o = base + 4L * q;
-                    for (int i = 0; i < live; i++, o += rowBytes) {
-                        pa[d + i] = xs.get(F32, o);
-                    }
-                    for (int i = live; i < MR; i++) {
-                        pa[d + i] = 0f;
-                    }
-                }
+                int pc = kb * KC;
+                src.packTile(pa, kb * mc * KC + t * MR * KC, r + t * MR, live, pc, Math.min(KC, k - pc));
             }
         }
     }

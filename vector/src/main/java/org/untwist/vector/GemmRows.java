@@ -1,0 +1,45 @@
+package org.untwist.vector;
+
+import static org.untwist.vector.VectorGemm.MR;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Where the rows of {@link VectorGemm}'s left operand come from: each source packs an MR-row tile of one K block
+ * into the GEMM's k-major layout. {@link #matrix} reads a row-major {@code [m, k]} matrix ({@code linear});
+ * {@link Im2colRows} gathers the patches of a convolution from the image ({@code conv2d}'s implicit GEMM).
+ */
+interface GemmRows {
+    /**
+     * Writes rows {@code [row, row + live)} ({@code live ≤ MR}), columns {@code [pc, pc + kc)} of the operand as
+     * {@code pa[d + q·MR + i]} (q the column from pc, i the row from {@code row}); rows {@code live..MR-1} zero.
+     */
+    void packTile(float[] pa, int d, int row, int live, int pc, int kc);
+
+    /** The rows of a row-major F32 matrix {@code [m, k]}. */
+    static GemmRows matrix(MemorySegment xs, int k) {
+        return new Matrix(xs, k);
+    }
+
+    /** A row-major F32 matrix: scalar copies, faster here than vector scatters with a 12-float stride. */
+    record Matrix(MemorySegment xs, int k) implements GemmRows {
+        private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+        @Override
+        public void packTile(float[] pa, int d, int row, int live, int pc, int kc) {
+            long rowBytes = (long) k * Float.BYTES;
+            long base = ((long) row * k + pc) * Float.BYTES;
+            for (int q = 0; q < kc; q++, d += MR) {
+                long o = base + 4L * q;
+                for (int i = 0; i < live; i++, o += rowBytes) {
+                    pa[d + i] = xs.get(F32, o);
+                }
+                for (int i = live; i < MR; i++) {
+                    pa[d + i] = 0f;
+                }
+            }
+        }
+    }
+}
