@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
-"""Makes testdata/flux-pipeline-tiny/: a tiny random FLUX.1-dev-like pipeline in the two layouts users have.
+"""Makes testdata/flux-pipeline-tiny/ and testdata/flux-pipeline-tiny-single/: a tiny random FLUX.1-dev-like
+pipeline in the two layouts users have.
 
     python3 pipeline/src/test/python/make_tiny_pipeline.py [OUT]   (default testdata/flux-pipeline-tiny)
 
 Writes, from one set of random tensors (seeded, so the files are reproducible with the same torch):
 
-  diffusers/        a diffusers FluxPipeline folder: model_index.json, scheduler/, transformer/ (config.json and
+  OUT               a diffusers FluxPipeline folder: model_index.json, scheduler/, transformer/ (config.json and
                     two shards with an index, diffusers key names), text_encoder/ (transformers CLIPTextModel),
                     text_encoder_2/ (T5EncoderModel), tokenizer/ (a tiny byte-level BPE made here), tokenizer_2/
                     (the project's T5 Unigram tokenizer from testdata/text/t5-unigram), vae/ (AutoencoderKL keys)
-  single/           the same weights as single files the way Black Forest Labs and ComfyUI ship them:
+  OUT-single/       the same weights as single files the way Black Forest Labs and ComfyUI ship them:
                     flux1-tiny.safetensors (FLUX.1 keys), ae.safetensors (FLUX.1 autoencoder keys),
                     clip_l.safetensors (text_model.* keys), t5xxl.safetensors (shared.weight, encoder.*)
 
@@ -347,7 +348,7 @@ def main():
     gen = torch.Generator().manual_seed(20250607)
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
-    dif, single = os.path.join(OUT, "diffusers"), os.path.join(OUT, "single")
+    dif, single = OUT, OUT.rstrip("/") + "-single"
     for sub in ("scheduler", "transformer", "text_encoder", "text_encoder_2", "tokenizer", "vae"):
         os.makedirs(os.path.join(dif, sub))
     os.makedirs(single)

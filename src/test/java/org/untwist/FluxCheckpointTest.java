@@ -42,7 +42,7 @@ import org.untwist.text.TextEncoding;
  */
 class FluxCheckpointTest {
     static final Path ROOT = TestSupport.tinyFlux().getParent().getParent().resolve("flux-pipeline-tiny");
-    static final Path DIFFUSERS = ROOT.resolve("diffusers"), SINGLE = ROOT.resolve("single");
+    static final Path DIFFUSERS = ROOT, SINGLE = ROOT.resolveSibling("flux-pipeline-tiny-single");
     static final Path FLUX_FILE = SINGLE.resolve("flux1-tiny.safetensors");
 
     @TempDir

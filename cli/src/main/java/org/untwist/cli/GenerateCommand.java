@@ -34,12 +34,29 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     FluxModelOptions model;
 
-    @Option(names = "--inputs", required = true, paramLabel = "FILE",
-            description = "safetensors with img (for its shape), img_ids, txt, txt_ids, y: batch 1 (one prompt for all) or 1 + targets.")
-    Path inputs;
+    @picocli.CommandLine.ArgGroup(exclusive = true, multiplicity = "1")
+    Source source;
 
-    @Option(names = "--mode", defaultValue = "untwisted", paramLabel = "MODE",
-            description = "none, full, untwisted, style-aligned or shift-pe (default: ${DEFAULT-VALUE}).")
+    /** Latent level (prepared tensors) or prompts. */
+    static final class Source {
+        @Option(names = "--inputs", required = true, paramLabel = "FILE",
+                description = "Latent level: safetensors with img (for its shape), img_ids, txt, txt_ids, y: batch 1 (one prompt for all) or 1 + targets.")
+        Path inputs;
+
+        @Option(names = "--prompt", required = true, arity = "1..*", paramLabel = "TEXT",
+                description = "From prompts: one target image per prompt (the model path is then a FLUX.1 checkpoint with its encoders and VAE, "
+                        + "or a single transformer file with --clip, --t5, --vae).")
+        List<String> prompts;
+
+        @Option(names = "--prompts", required = true, paramLabel = "FILE", description = "From prompts: a text file with one prompt per line.")
+        Path promptsFile;
+    }
+
+    @picocli.CommandLine.ArgGroup(exclusive = false)
+    PromptOptions prompt = new PromptOptions();
+
+    @Option(names = "--mode", paramLabel = "MODE",
+            description = "none, full, untwisted, style-aligned or shift-pe (default: untwisted; from prompts without --reference: none).")
     String mode;
 
     @Option(names = "--targets", defaultValue = "1", paramLabel = "N", description = "Number of targets (default: ${DEFAULT-VALUE}).")
@@ -52,16 +69,18 @@ final class GenerateCommand implements Callable<Integer> {
     long refSeed;
 
     @Option(names = "--reference", paramLabel = "FILE",
-            description = "A clean reference latent ('img' [1, Li, C]) noised along the schedule, instead of generating the reference.")
+            description = "Latent level: a clean reference latent ('img' [1, Li, C]) noised along the schedule, instead of generating the "
+                    + "reference. From prompts: the style reference image (PNG or JPEG), scaled to cover the output and centre-cropped.")
     Path reference;
 
-    @Option(names = "--steps", defaultValue = "4", paramLabel = "N", description = "Sampling steps (default: ${DEFAULT-VALUE}).")
-    int steps;
+    @Option(names = "--steps", paramLabel = "N", description = "Sampling steps (default: latent level 4; from prompts the model's: schnell 4, dev 28).")
+    Integer steps;
 
-    @Option(names = "--guidance", defaultValue = "3.5", paramLabel = "G", description = "Guidance value (default: ${DEFAULT-VALUE}).")
-    float guidance;
+    @Option(names = "--guidance", paramLabel = "G", description = "Guidance value (default: latent level 3.5; from prompts the model's: dev 3.5).")
+    Float guidance;
 
-    @Option(names = "--out", required = true, paramLabel = "FILE", description = "Output safetensors file.")
+    @Option(names = "--out", required = true, paramLabel = "FILE",
+            description = "Latent level: output safetensors file. From prompts: the PNG file (several prompts: FILE-1.png, FILE-2.png, ...).")
     Path out;
 
     @Option(names = "--stats", paramLabel = "FILE.csv", description = "Write per step and block the aligned-attention mass and reference share.")
@@ -75,6 +94,17 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        if (source.inputs == null) {
+            return PromptGeneration.run(this, spec.commandLine().getOut());
+        }
+        if (prompt.given()) {
+            throw new IllegalArgumentException("--width, --height, --reference-prompt, --clip, --t5, --vae and the tokenizer options apply to "
+                    + "--prompt, not to --inputs");
+        }
+        int steps = this.steps == null ? 4 : this.steps;
+        float guidance = this.guidance == null ? 3.5f : this.guidance;
+        String mode = this.mode == null ? "untwisted" : this.mode;
+        Path inputs = source.inputs;
         var log = spec.commandLine().getOut();
         // Everything that can be checked from the arguments, before the model is loaded or anything allocated.
         Checks.steps("--steps", steps);

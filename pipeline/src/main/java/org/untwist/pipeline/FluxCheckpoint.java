@@ -312,4 +312,9 @@ public final class FluxCheckpoint {
             return CheckpointKeys.inferVae(s);
         }
     }
+
+    /** The autoencoder on {@code backend}: its tensors under {@code ae.safetensors} names (renamed views, no copy) and its config. */
+    public org.untwist.autoencoder.AutoEncoder loadAutoencoder(Backend backend) {
+        return org.untwist.autoencoder.AutoEncoder.create(autoencoderConfig().autoEncoderConfig(), autoencoderParameters(backend), backend);
+    }
 }

@@ -47,4 +47,10 @@ public record VaeConfig(int resolution, int inChannels, int ch, int outCh, int[]
         return "VaeConfig[ch " + ch + ", ch_mult " + Arrays.toString(chMult) + ", res blocks " + numResBlocks + ", z " + zChannels
                 + ", in " + inChannels + ", out " + outCh + ", scale " + scaleFactor + ", shift " + shiftFactor + "]";
     }
+
+    /** The same settings as the autoencoder takes them (GroupNorm with 32 groups, as the reference). */
+    public org.untwist.autoencoder.AutoEncoderConfig autoEncoderConfig() {
+        return new org.untwist.autoencoder.AutoEncoderConfig(inChannels, ch, outCh, java.util.Arrays.stream(chMult).boxed().toList(), numResBlocks,
+                zChannels, (float) scaleFactor, (float) shiftFactor, 32);
+    }
 }
