@@ -40,9 +40,10 @@ final class PromptGeneration {
         if (cmd.targets != 1) {
             throw new IllegalArgumentException("--targets applies to --inputs; from prompts there is one target per prompt");
         }
-        int width = cmd.prompt.width == null ? 1024 : cmd.prompt.width;
-        int height = cmd.prompt.height == null ? 1024 : cmd.prompt.height;
         FluxCheckpoint checkpoint = FluxCheckpoint.open(cmd.model.folder, cmd.prompt.components());
+        int size = defaultSize(checkpoint);
+        int width = cmd.prompt.width == null ? size : cmd.prompt.width;
+        int height = cmd.prompt.height == null ? size : cmd.prompt.height;
         SamplingDefaults defaults = checkpoint.defaults();
         int steps = Checks.steps("--steps", cmd.steps == null ? defaults.steps() : cmd.steps);
         float guidance = Checks.guidance("--guidance", cmd.guidance != null ? cmd.guidance : defaults.guidance() == null ? 0f : defaults.guidance());
@@ -87,6 +88,11 @@ final class PromptGeneration {
             }
         }
         return 0;
+    }
+
+    /** The side of a square image when none is asked for: a diffusers pipeline's VAE {@code sample_size} (1024 for FLUX.1), else 1024. */
+    static int defaultSize(FluxCheckpoint checkpoint) {
+        return checkpoint.layout() == FluxCheckpoint.Layout.DIFFUSERS ? checkpoint.autoencoderConfig().resolution() : 1024;
     }
 
     private static List<String> prompts(GenerateCommand cmd) throws IOException {

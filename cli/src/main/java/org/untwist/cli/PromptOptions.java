@@ -6,10 +6,10 @@ import picocli.CommandLine.Option;
 
 /** The options of {@code generate} from prompts: image size, the reference's prompt, and parts not in the model path. */
 final class PromptOptions {
-    @Option(names = "--width", paramLabel = "W", description = "Image width, a multiple of 16 for FLUX.1 (the autoencoder's factor × 2; default: 1024).")
+    @Option(names = "--width", paramLabel = "W", description = "Image width, a multiple of 16 for FLUX.1 (the autoencoder's factor × 2; default: a diffusers pipeline's VAE sample_size, 1024 for FLUX.1, else 1024).")
     Integer width;
 
-    @Option(names = "--height", paramLabel = "H", description = "Image height, likewise (default: 1024).")
+    @Option(names = "--height", paramLabel = "H", description = "Image height, likewise (default: as the width).")
     Integer height;
 
     @Option(names = "--reference-prompt", paramLabel = "TEXT", description = "The reference image's own prompt (default: empty).")
