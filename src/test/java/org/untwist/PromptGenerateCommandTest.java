@@ -102,6 +102,29 @@ class PromptGenerateCommandTest {
         }
     }
 
+    @Test
+    void vaeReadsAPipelinesDiffusersVaeFolderAsTheSingleFile() throws IOException {
+        Path in = tmp.resolve("in.safetensors"), out = tmp.resolve("vae.safetensors");
+        java.util.Random r = new java.util.Random(5);
+        float[] z = new float[16 * 6 * 8];
+        for (int i = 0; i < z.length; i++) {
+            z[i] = (float) r.nextGaussian();
+        }
+        try (org.untwist.tensor.Tensor zt = org.untwist.tensor.Tensor.of(z, 1, 16, 6, 8)) {
+            org.untwist.io.SafeTensors.write(in, Map.of("z", zt), Map.of());
+        }
+        CliTest.Result res = run("vae", "--backend", "scalar", "--model", PIPELINE.resolve("vae").toString(), "--inputs", in.toString(), "--out",
+                out.toString());
+        assertEquals(0, res.code(), res.err());
+        var single = org.untwist.pipeline.FluxCheckpoint.open(SINGLE.resolve("flux1-tiny.safetensors"),
+                new org.untwist.pipeline.ComponentPaths(null, null, SINGLE.resolve("ae.safetensors"), null, null));
+        try (org.untwist.backend.Backend be = TestSupport.backend("scalar", 1); var ae = single.loadAutoencoder(be);
+             org.untwist.io.SafeTensors got = org.untwist.io.SafeTensors.open(out);
+             org.untwist.io.SafeTensors zf = org.untwist.io.SafeTensors.open(in); org.untwist.tensor.Tensor decoded = ae.decode(zf.tensor("z"))) {
+            assertEquals(0.0, TestSupport.maxAbsDiff(got.tensor("decoded"), decoded), "diffusers vae/ vs ae.safetensors");
+        }
+    }
+
     private static String[] concat(String[] a, String[] b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);

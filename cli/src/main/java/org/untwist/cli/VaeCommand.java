@@ -30,7 +30,8 @@ final class VaeCommand implements Callable<Integer> {
 
     @Option(names = "--model", required = true, paramLabel = "DIR",
             description = "Autoencoder folder: config.json (the reference's AutoEncoderParams names, or a diffusers AutoencoderKL config) "
-                    + "and weights (.safetensors, or shards with an index) under the reference's key names (ae.safetensors).")
+                    + "and weights (.safetensors, or shards with an index) under the reference's key names (ae.safetensors) or diffusers' "
+                    + "(a pipeline's vae/ folder).")
     Path model;
 
     @Option(names = "--inputs", required = true, paramLabel = "FILE", description = "safetensors with x [B, 3, H, W] and/or z [B, C, h, w].")
@@ -114,8 +115,12 @@ final class VaeCommand implements Callable<Integer> {
         }
     }
 
+    /** The weights under {@code ae.safetensors} names: as stored, or renamed from a diffusers {@code vae/} folder's AutoencoderKL keys. */
     private org.untwist.checkpoint.ModelParameters checkpoint(Backend be) {
-        return new org.untwist.checkpoint.ModelParameters(org.untwist.io.SafeTensorsFolder.open(model), be);
+        org.untwist.io.SafeTensorsFolder files = org.untwist.io.SafeTensorsFolder.open(model);
+        org.untwist.io.TensorSource source = org.untwist.checkpoint.DiffusersKeys.count(files, "encoder.down_blocks.") > 0
+                ? org.untwist.checkpoint.DiffusersKeys.autoencoder(files) : files;
+        return new org.untwist.checkpoint.ModelParameters(source, be);
     }
 
     /** A host copy of a backend result; the backend's tensor is closed. */
