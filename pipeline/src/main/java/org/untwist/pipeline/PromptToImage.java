@@ -72,6 +72,17 @@ public final class PromptToImage {
     /** The decoded targets, one image per prompt, in order. */
     public static List<BufferedImage> generate(FluxCheckpoint checkpoint, Backend backend, Request request, EulerSampler.StepListener listener)
             throws IOException {
+        try (Tensor decoded = generateDecoded(checkpoint, backend, request, listener)) {
+            return ImageTensors.toImages(decoded);
+        }
+    }
+
+    /**
+     * The decoded targets as the autoencoder gives them, before clamping and 8-bit conversion: a host tensor
+     * {@code [prompts, 3, height, width]} with values around [-1, 1], owned by the caller.
+     */
+    public static Tensor generateDecoded(FluxCheckpoint checkpoint, Backend backend, Request request, EulerSampler.StepListener listener)
+            throws IOException {
         FluxConfig fc = checkpoint.transformerConfig();
         boolean withReference = request.reference() != null;
         List<String> rowPrompts = new ArrayList<>();
@@ -164,9 +175,9 @@ public final class PromptToImage {
         }
     }
 
-    private static List<BufferedImage> decode(AutoEncoder ae, Backend backend, Tensor tokens, int latentH, int latentW) {
-        try (Tensor z = LatentPacking.unpack(backend, tokens, latentH, latentW); Tensor x = ae.decode(z); Tensor host = toHost(backend, x)) {
-            return ImageTensors.toImages(host);
+    private static Tensor decode(AutoEncoder ae, Backend backend, Tensor tokens, int latentH, int latentW) {
+        try (Tensor z = LatentPacking.unpack(backend, tokens, latentH, latentW); Tensor x = ae.decode(z)) {
+            return toHost(backend, x);
         }
     }
 
