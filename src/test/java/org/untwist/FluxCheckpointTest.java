@@ -28,7 +28,6 @@ import org.untwist.io.TensorSource;
 import org.untwist.pipeline.ComponentPaths;
 import org.untwist.pipeline.FluxCheckpoint;
 import org.untwist.pipeline.ScheduleSettings;
-import org.untwist.pipeline.VaeConfig;
 import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 import org.untwist.text.TextEncoder;
@@ -135,7 +134,7 @@ class FluxCheckpointTest {
     void autoencoderFromDiffusersEqualsAeSafetensors() {
         FluxCheckpoint d = FluxCheckpoint.open(DIFFUSERS, ComponentPaths.NONE);
         FluxCheckpoint s = FluxCheckpoint.open(FLUX_FILE, new ComponentPaths(null, null, SINGLE.resolve("ae.safetensors"), null, null));
-        VaeConfig expected = new VaeConfig(256, 3, 32, 3, new int[] {1, 2}, 1, 16, 0.3611, 0.1159);
+        var expected = new org.untwist.autoencoder.AutoEncoderConfig(3, 32, 3, java.util.List.of(1, 2), 1, 16, 0.3611f, 0.1159f, 32);
         assertEquals(expected, d.autoencoderConfig());
         assertEquals(expected, s.autoencoderConfig());
         try (TensorSource a = d.autoencoderTensors(); TensorSource b = s.autoencoderTensors()) {

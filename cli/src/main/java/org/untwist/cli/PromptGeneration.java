@@ -41,7 +41,7 @@ final class PromptGeneration {
             throw new IllegalArgumentException("--targets applies to --inputs; from prompts there is one target per prompt");
         }
         FluxCheckpoint checkpoint = FluxCheckpoint.open(cmd.model.folder, cmd.prompt.components());
-        int size = defaultSize(checkpoint);
+        int size = checkpoint.defaultImageSize();
         int width = cmd.prompt.width == null ? size : cmd.prompt.width;
         int height = cmd.prompt.height == null ? size : cmd.prompt.height;
         SamplingDefaults defaults = checkpoint.defaults();
@@ -65,7 +65,7 @@ final class PromptGeneration {
             long tokens = (long) (width / multiple) * (height / multiple);
             int textTokens = fc.guidanceEmbed() ? TokenLimits.T5_DEV : TokenLimits.T5_SCHNELL;
             MemoryBudget.require("generate", MemoryBudget.sum(FluxModel.workspaceBytes(fc, batch, textTokens, tokens),
-                    AutoEncoder.workspaceBytes(checkpoint.autoencoderConfig().autoEncoderConfig(), Math.max(1, prompts.size()), height, width),
+                    AutoEncoder.workspaceBytes(checkpoint.autoencoderConfig(), Math.max(1, prompts.size()), height, width),
                     MemoryBudget.floats(3L * batch, tokens, fc.inChannels())), "for " + batch + " images of " + width + "×" + height);
             log.println(checkpoint.describe());
             long t0 = System.nanoTime();
@@ -88,11 +88,6 @@ final class PromptGeneration {
             }
         }
         return 0;
-    }
-
-    /** The side of a square image when none is asked for: a diffusers pipeline's VAE {@code sample_size} (1024 for FLUX.1), else 1024. */
-    static int defaultSize(FluxCheckpoint checkpoint) {
-        return checkpoint.layout() == FluxCheckpoint.Layout.DIFFUSERS ? checkpoint.autoencoderConfig().resolution() : 1024;
     }
 
     private static List<String> prompts(GenerateCommand cmd) throws IOException {

@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.List;
 import org.untwist.checkpoint.DiffusersKeys;
 import org.untwist.flux.FluxConfig;
+import org.untwist.autoencoder.AutoEncoderConfig;
 import org.untwist.io.TensorSource;
 import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
@@ -116,28 +117,8 @@ final class CheckpointKeys {
                 10_000, true, Json.bool(file, r, "guidance_embeds", false), null);
     }
 
-    /** A diffusers {@code vae/config.json} ({@code AutoencoderKL}) as BFL's autoencoder parameters. */
-    static VaeConfig diffusersVae(Path file) {
-        JsonNode r = Json.read(file);
-        String cls = Json.text(file, r, "_class_name", "AutoencoderKL");
-        if (!cls.equals("AutoencoderKL")) {
-            throw new IllegalArgumentException(file + ": autoencoder class '" + cls + "' is not supported (supported: AutoencoderKL)");
-        }
-        if (Json.bool(file, r, "use_quant_conv", true) || Json.bool(file, r, "use_post_quant_conv", true)) {
-            throw new IllegalArgumentException(file + ": an autoencoder with quant_conv (use_quant_conv) is not FLUX.1's and not supported");
-        }
-        int[] blocks = Json.ints(file, r, "block_out_channels");
-        int ch = blocks[0];
-        int[] mult = Arrays.stream(blocks).map(b -> b / ch).toArray();
-        JsonNode shift = r.get("shift_factor");
-        return new VaeConfig(Json.positiveInt(file, r, "sample_size", 256), Json.positiveInt(file, r, "in_channels", 3), ch,
-                Json.positiveInt(file, r, "out_channels", 3), mult, Json.positiveInt(file, r, "layers_per_block", 2),
-                Json.positiveInt(file, r, "latent_channels", 16), Json.number(file, r, "scaling_factor", 0.18215),
-                shift == null || shift.isNull() ? 0 : Json.number(file, r, "shift_factor", 0.0));
-    }
-
-    /** BFL's autoencoder parameters from the keys and shapes of {@code ae.safetensors}; scale and shift assumed FLUX.1's. */
-    static VaeConfig inferVae(TensorSource s) {
+    /** The autoencoder's parameters from the keys and shapes of {@code ae.safetensors}; scale, shift and groups assumed FLUX.1's. */
+    static AutoEncoderConfig inferVae(TensorSource s) {
         int[] convIn = shape(s, "encoder.conv_in.weight", 4);
         int ch = convIn[0], levels = DiffusersKeys.count(s, "encoder.down.");
         if (levels == 0) {
@@ -148,8 +129,9 @@ final class CheckpointKeys {
             mult[i] = shape(s, "encoder.down." + i + ".block.0.conv1.weight", 4)[0] / ch;
         }
         int z = shape(s, "decoder.conv_in.weight", 4)[1];
-        return new VaeConfig(256, convIn[1], ch, shape(s, "decoder.conv_out.weight", 4)[0], mult, DiffusersKeys.count(s, "encoder.down.0.block."),
-                z, VaeConfig.FLUX_SCALE, VaeConfig.FLUX_SHIFT);
+        AutoEncoderConfig flux1 = AutoEncoderConfig.flux1();
+        return new AutoEncoderConfig(convIn[1], ch, shape(s, "decoder.conv_out.weight", 4)[0], Arrays.stream(mult).boxed().toList(),
+                DiffusersKeys.count(s, "encoder.down.0.block."), z, flux1.scaleFactor(), flux1.shiftFactor(), flux1.normGroups());
     }
 
     static int[] shape(TensorSource s, String name, int rank) {

@@ -6,6 +6,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Function;
+import org.untwist.autoencoder.AutoEncoder;
+import org.untwist.autoencoder.AutoEncoderConfig;
 import org.untwist.backend.Backend;
 import org.untwist.checkpoint.DiffusersKeys;
 import org.untwist.checkpoint.ModelParameters;
@@ -303,10 +305,10 @@ public final class FluxCheckpoint {
     }
 
     /** The autoencoder's config: a diffusers {@code vae/config.json}, else inferred from {@code ae.safetensors}' shapes. */
-    public VaeConfig autoencoderConfig() {
-        Path given = parts.vae() != null ? parts.vae() : layout == Layout.DIFFUSERS ? path.resolve("vae") : null;
-        if (given != null && Files.isDirectory(given) && Files.isRegularFile(given.resolve("config.json"))) {
-            return CheckpointKeys.diffusersVae(given.resolve("config.json"));
+    public AutoEncoderConfig autoencoderConfig() {
+        Path given = vaeFolder();
+        if (given != null) {
+            return AutoEncoderConfig.read(given);
         }
         try (TensorSource s = autoencoderTensors()) {
             return CheckpointKeys.inferVae(s);
@@ -314,7 +316,19 @@ public final class FluxCheckpoint {
     }
 
     /** The autoencoder on {@code backend}: its tensors under {@code ae.safetensors} names (renamed views, no copy) and its config. */
-    public org.untwist.autoencoder.AutoEncoder loadAutoencoder(Backend backend) {
-        return org.untwist.autoencoder.AutoEncoder.create(autoencoderConfig().autoEncoderConfig(), autoencoderParameters(backend), backend);
+    public AutoEncoder loadAutoencoder(Backend backend) {
+        return AutoEncoder.create(autoencoderConfig(), autoencoderParameters(backend), backend);
+    }
+
+    /** The side of a square image when none is asked for: a diffusers VAE's {@code sample_size} (1024 for FLUX.1), else 1024. */
+    public int defaultImageSize() {
+        Path given = vaeFolder();
+        return given == null ? 1024 : Json.positiveInt(given.resolve("config.json"), Json.read(given.resolve("config.json")), "sample_size", 1024);
+    }
+
+    /** The diffusers {@code vae/} folder with a config.json (given or the pipeline's), or null. */
+    private Path vaeFolder() {
+        Path given = parts.vae() != null ? parts.vae() : layout == Layout.DIFFUSERS ? path.resolve("vae") : null;
+        return given != null && Files.isDirectory(given) && Files.isRegularFile(given.resolve("config.json")) ? given : null;
     }
 }

@@ -137,7 +137,7 @@ public final class PromptToImage {
 
     /** Pixels per latent token side: the autoencoder's downsampling factor times the 2×2 packing (16 for FLUX.1). */
     public static int sizeMultiple(FluxCheckpoint checkpoint) {
-        return 2 * checkpoint.autoencoderConfig().autoEncoderConfig().downsamplingFactor();
+        return 2 * checkpoint.autoencoderConfig().downsamplingFactor();
     }
 
     /** T5's last hidden state for every row, as a host tensor {@code [B, L, d]}; the encoder is closed afterwards. */
