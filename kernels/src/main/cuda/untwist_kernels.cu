@@ -146,8 +146,27 @@ extern "C" __global__ void f8e4m3_to_bf16(const unsigned char* x, u16* out, i64 
     GRID_STRIDE(i, n) out[i] = (u16) (__float_as_uint(f8e4m3_to_float(x[i])) >> 16);
 }
 
+// F8_E5M2 (e5m2: bias 15, 2 mantissa bits, IEEE-like with infinities and NaNs) is exactly the upper byte of an
+// IEEE binary16: the code shifted left by 8 is a half, widened to float32 exactly (subnormals, infinities and
+// NaNs included); exact again as bf16 (every e5m2 value has 3 significant bits and an exponent in [-16, 15]).
+__device__ __forceinline__ float f8e5m2_to_float(unsigned char b) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((u16) ((u16) b << 8)));
+    return f;
+}
+
+extern "C" __global__ void f8e5m2_to_f32(const unsigned char* x, float* out, i64 n) {
+    GRID_STRIDE(i, n) out[i] = f8e5m2_to_float(x[i]);
+}
+
+// The F8_E5M2 weights of a linear layer in bf16 precision, a block at a time, for the bf16 tensor-core GEMM (the
+// float32 value truncated to its upper half: exact, bf16 holds every e5m2 value; NaNs stay NaNs).
+extern "C" __global__ void f8e5m2_to_bf16(const unsigned char* x, u16* out, i64 n) {
+    GRID_STRIDE(i, n) out[i] = (u16) (__float_as_uint(f8e5m2_to_float(x[i])) >> 16);
+}
+
 // A token embedding: out[r, c] = table[ids[r], c] widened to float32 (ids == null: row r itself, for a table
-// whose rows the host has already gathered). type: 0 F32, 1 BF16, 2 F16, 3 F8_E4M3.
+// whose rows the host has already gathered). type: 0 F32, 1 BF16, 2 F16, 3 F8_E4M3, 4 F8_E5M2.
 extern "C" __global__ void embedding_gather(const void* table, const int* ids, float* out, int dim, int type, i64 n) {
     GRID_STRIDE(i, n) {
         i64 r = i / dim;
@@ -157,7 +176,8 @@ extern "C" __global__ void embedding_gather(const void* table, const int* ids, f
         if (type == 0) f = reinterpret_cast<const float*>(table)[src];
         else if (type == 1) f = __uint_as_float(((unsigned) reinterpret_cast<const u16*>(table)[src]) << 16);
         else if (type == 2) asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(reinterpret_cast<const u16*>(table)[src]));
-        else f = f8e4m3_to_float(reinterpret_cast<const unsigned char*>(table)[src]);
+        else if (type == 3) f = f8e4m3_to_float(reinterpret_cast<const unsigned char*>(table)[src]);
+        else f = f8e5m2_to_float(reinterpret_cast<const unsigned char*>(table)[src]);
         out[i] = f;
     }
 }

@@ -38,7 +38,7 @@ import org.untwist.tensor.Tensor;
  *
  * <p>A JVM that has already run other tests holds compiled kernels, so every check runs in a fresh child JVM (same
  * flags, same class path): {@link #main} there creates a fresh backend, makes the first, interpreted call of every
- * operation of {@link Backend} (linear with F32/BF16/F16/F8_E4M3 weights on the GEMV and the GEMM path, every elementwise,
+ * operation of {@link Backend} (linear with F32/BF16/F16/F8_E4M3/F8_E5M2 weights on the GEMV and the GEMM path, every elementwise,
  * normalization, position, attention, analysis and layout operation, the autoencoder's conv2d with every weight type,
  * stride 2 and 1×1, groupNorm, upsampleNearest2x, affine and permute), then repeats all of them for
  * {@link #rounds} rounds (or {@link #BUDGET_S} seconds), by then through C1 and C2, comparing the raw float bits of
@@ -259,7 +259,7 @@ class DeterminismTest {
         List<Probe> probes = new ArrayList<>();
         // linear: GEMV (3 rows) and GEMM (37 rows, K over one 256 block), every weight type at an unaligned address
         Tensor xv = sc.randn(r, 3, 207), xg = sc.randn(r, 37, 300);
-        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16, DType.F8_E4M3}) {
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16, DType.F8_E4M3, DType.F8_E5M2}) {
             Tensor wv = sc.weight(r, dt, 2, 33, 207), bv = sc.randn(r, 33);
             probes.add(new Probe("linear GEMV " + dt, new int[] {3, 33}, (b, o) -> b.linear(xv, wv, bv, o)));
             Tensor wg = sc.weight(r, dt, 6, 40, 300), bg = sc.randn(r, 40);
@@ -283,7 +283,7 @@ class DeterminismTest {
         Tensor lnBias = sc.randn(r, 207);
         probes.add(new Probe("layerNorm affine", x.shape(), (b, o) -> b.layerNorm(x, rmsScale, lnBias, 1e-5f, o)));
         int[] tokenIds = {0, 5, 32, 5, 1, 32, 17};
-        for (DType dt : new DType[] {DType.BF16, DType.F8_E4M3}) {
+        for (DType dt : new DType[] {DType.BF16, DType.F8_E4M3, DType.F8_E5M2}) {
             Tensor table = sc.weight(r, dt, 1, 33, 207);
             probes.add(new Probe("embedding " + dt, new int[] {7, 207}, (b, o) -> b.embedding(table, tokenIds, o)));
         }
@@ -351,7 +351,7 @@ class DeterminismTest {
         // the autoencoder's ops: 3×3 convs (pad 1, and stride 2 with padding {0,1,0,1}) over more than one row task and K
         // block, a 1×1 conv, every weight type; groupNorm with more than one statistics block; upsample; affine; permute
         Tensor img = sc.randn(r, 1, 29, 31, 25), small = sc.randn(r, 2, 29, 9, 7);
-        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16, DType.F8_E4M3}) {
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16, DType.F8_E4M3, DType.F8_E5M2}) {
             int co = dt == DType.F32 ? 5 : 17; // few output channels on the large image (the scalar oracle's time)
             Tensor cw = sc.track(Tensor.wrap(sc.weight(r, dt, 2, co, 29 * 9).segment(), dt, co, 29, 3, 3)), cb = sc.randn(r, co);
             Tensor in = dt == DType.F32 ? img : small; // the large one: two row tasks (775 pixels) and two K blocks (K = 261)

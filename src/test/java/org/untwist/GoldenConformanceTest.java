@@ -6,10 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.untwist.backend.Backend;
@@ -18,6 +22,7 @@ import org.untwist.sampling.FlowMatchSchedule;
 import org.untwist.flux.FluxInputs;
 import org.untwist.flux.FluxModel;
 import org.untwist.io.SafeTensors;
+import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 
 /**
@@ -118,6 +123,51 @@ class GoldenConformanceTest {
              Tensor out = EulerSampler.denoise(model, modelInputs(), schedule, (float) ref.get("guidance").asDouble(), null)) {
             Tensor expected = outputs.tensor("denoised");
             assertClose("denoised", name, out, expected, MODEL_REL_TOL * TestSupport.rms(expected));
+        }
+    }
+
+    /**
+     * An fp8 {@code e5m2} FLUX checkpoint ({@code flux1-dev-fp8-e5m2} style): the golden tiny model with every weight
+     * rounded to F8_E5M2 and written to a safetensors file loads through {@link SafeTensors#open} as F8_E5M2 (the
+     * bytes PyTorch's rounding gives), and each backend's prediction with those weights matches the scalar oracle's
+     * on the same e5m2 weights within the golden tolerance. The e5m2 prediction is finite and near the float32 one
+     * (2 mantissa bits move it, so not within the golden tolerance).
+     */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void e5m2WeightsLoadAndRun(String name, @TempDir Path tmp) throws Exception {
+        Path folder = tmp.resolve("flux-tiny-e5m2");
+        Files.createDirectories(folder);
+        Files.copy(TestSupport.tinyFlux().resolve("config.json"), folder.resolve("config.json"));
+        Map<String, Tensor> converted = new LinkedHashMap<>();
+        try (SafeTensors f32 = SafeTensors.open(TestSupport.tinyFlux().resolve("weights.safetensors"))) {
+            for (String n : f32.names()) {
+                converted.put(n, f32.tensor(n).copy(DType.F8_E5M2));
+            }
+            SafeTensors.write(folder.resolve("weights.safetensors"), converted, Map.of());
+            try (SafeTensors e5m2 = SafeTensors.open(folder.resolve("weights.safetensors"))) {
+                assertEquals(f32.names(), e5m2.names());
+                for (String n : f32.names()) {
+                    Tensor w = e5m2.tensor(n), src = f32.tensor(n);
+                    assertEquals(DType.F8_E5M2, w.dtype(), n);
+                    for (long i = 0; i < src.numel(); i++) {
+                        assertEquals(DType.floatToF8e5m2(src.get(i)), w.segment().get(java.lang.foreign.ValueLayout.JAVA_BYTE, i), n + "[" + i + "]");
+                    }
+                }
+            }
+        } finally {
+            converted.values().forEach(Tensor::close);
+        }
+        try (Backend oracle = TestSupport.backend("scalar", 1); Backend be = TestSupport.backend(name, 2);
+             FluxModel ref = FluxModel.load(folder, oracle); FluxModel model = FluxModel.load(folder, be);
+             Tensor want = Tensor.allocate(1, 60, 16); Tensor pred = Tensor.allocate(1, 60, 16)) {
+            ref.forward(modelInputs(), want);
+            model.forward(modelInputs(), pred);
+            assertClose("e5m2 pred", name, pred, want, MODEL_REL_TOL * TestSupport.rms(want));
+            Tensor golden = outputs.tensor("pred");
+            double rel = TestSupport.maxAbsDiff(want, golden) / TestSupport.rms(golden);
+            System.out.println(name + ": e5m2 weights move pred by " + rel + " of its RMS (max abs)");
+            assertTrue(rel > MODEL_REL_TOL && rel < 0.5, "e5m2 pred vs float32 pred: max |diff| / RMS = " + rel);
         }
     }
 }

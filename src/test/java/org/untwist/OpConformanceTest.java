@@ -123,6 +123,10 @@ class OpConformanceTest {
                 double v = 0.5 * r.nextGaussian();
                 if (dtype == DType.F16 && i % 17 == 5) {
                     v = 3e-6 * r.nextGaussian(); // binary16 subnormals
+                } else if (dtype == DType.F8_E5M2 && i % 17 == 5) {
+                    v = 4e-5 * r.nextGaussian(); // e5m2 subnormals (below 2^-14)
+                } else if (dtype == DType.F8_E5M2 && i % 29 == 11) {
+                    v = 1e3 * r.nextGaussian(); // beyond e4m3's 448, well inside e5m2's 57344
                 } else if (i % 23 == 7) {
                     v = i % 2 == 0 ? 0.0 : -0.0;
                 }

@@ -31,7 +31,7 @@ import org.untwist.tensor.Tensor;
 
 /**
  * The text encoders' ops (CLIP-L and T5-XXL: {@code multiply}, {@code quickGelu}, affine {@code layerNorm},
- * {@code embedding}, {@code linear} with F8_E4M3 weights, and {@code attention} with a scale, a relative position
+ * {@code embedding}, {@code linear} with F8_E4M3 and F8_E5M2 weights, and {@code attention} with a scale, a relative position
  * bias and a causal mask) of every available backend against a fresh {@link ScalarBackend}, on awkward sizes
  * ({@link #DIMS}: 1, 3, 17, 63, 129), head dimensions 2, 18, 64 and 128, Lq ≠ Lk with a position bias, causal lengths
  * off every tile size (1, 5, 13, 77, 100, 150), batch and heads above 1, all four weight/table types at unaligned
@@ -218,6 +218,68 @@ class TextOpConformanceTest {
             for (DType dt : TestSupport.WEIGHT_TYPES) {
                 checkEmbedding(be, oracle, name, 1000, 768, dt, 1, new int[] {2, 77}); // CLIP-sized rows
             }
+        }
+    }
+
+    /**
+     * Every code of both 8-bit float types widens to what {@link Tensor#get} reads (infinities and zeros bit for bit, NaNs
+     * as NaNs): a table whose rows hold all 256 codes, rotated per row so that each code meets every SIMD lane and the
+     * scalar tail, gathered by {@code embedding} and multiplied by {@code linear} with one-hot rows (GEMV and GEMM).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void everyF8CodeWidensExactly(String name) {
+        int vocab = 19, d = 275;
+        try (Backend be = create(name, THREADS); Scope sc = new Scope()) {
+            for (DType dt : new DType[] {DType.F8_E4M3, DType.F8_E5M2}) {
+                Tensor table = sc.track(Tensor.allocate(dt, vocab, d));
+                for (int v = 0; v < vocab; v++) {
+                    for (int k = 0; k < d; k++) {
+                        table.segment().set(java.lang.foreign.ValueLayout.JAVA_BYTE, (long) v * d + k, (byte) (k + 37 * v));
+                    }
+                }
+                int[] ids = new int[vocab];
+                for (int v = 0; v < vocab; v++) {
+                    ids[v] = vocab - 1 - v;
+                }
+                Tensor got = sc.zeros(vocab, d);
+                be.embedding(table, ids, got);
+                for (int v = 0; v < vocab; v++) {
+                    for (int k = 0; k < d; k++) {
+                        assertSameValue(name + " embedding " + dt + " row " + ids[v] + " column " + k, table.get((long) ids[v] * d + k),
+                                got.get((long) v * d + k));
+                    }
+                }
+                // linear: out[r, c] = Σ_k x[r, k]·w[c, k] with x one-hot at k = r: w[c, r] exactly (0·inf and 0·NaN are NaN,
+                // so only finite codes, whose products with 0 vanish; the codes reach every lane through the rotation)
+                Tensor w = sc.track(Tensor.allocate(dt, vocab, d));
+                for (long i = 0; i < w.numel(); i++) {
+                    float f = table.get(i);
+                    w.set(i, Float.isFinite(f) ? f : 0f);
+                }
+                for (int rows : new int[] {3, 200}) {
+                    Tensor x = sc.zeros(rows, d), out = sc.zeros(rows, vocab);
+                    for (int r = 0; r < rows; r++) {
+                        x.set((long) r * d + r % d, 1f);
+                    }
+                    be.linear(x, w, null, out);
+                    for (int r = 0; r < rows; r++) {
+                        for (int c = 0; c < vocab; c++) {
+                            float want = w.get((long) c * d + r % d), o = out.get((long) r * vocab + c);
+                            // a −0 weight gives +0: the sum starts at +0 and the other terms are ±0
+                            assertTrue(want == o, name + " linear " + dt + " rows " + rows + " [" + r + ", " + c + "]: want " + want + ", got " + o);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void assertSameValue(String what, float want, float got) {
+        if (Float.isNaN(want)) {
+            assertTrue(Float.isNaN(got), what + ": want NaN, got " + got);
+        } else {
+            assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(got), what + ": want " + want + ", got " + got);
         }
     }
 
@@ -423,7 +485,7 @@ class TextOpConformanceTest {
                 int d = DIMS[i % DIMS.length];
                 checkEmbedding(be, oracle, name, 50 + i, d * (i + 1), TestSupport.WEIGHT_TYPES[i % TestSupport.WEIGHT_TYPES.length], i % 3,
                         new int[] {1 + 7 * i});
-                OpConformanceTest.checkLinear(be, oracle, name, new int[] {1 + 13 * i, d}, 5 + 11 * i, TestSupport.WEIGHT_TYPES[(i + 1) % 4], true, 1);
+                OpConformanceTest.checkLinear(be, oracle, name, new int[] {1 + 13 * i, d}, 5 + 11 * i, TestSupport.WEIGHT_TYPES[(i + 1) % TestSupport.WEIGHT_TYPES.length], true, 1);
             }
         }
     }

@@ -21,7 +21,7 @@ final class ArgumentChecks {
 
     static void requireFloatingPoint(String op, String arg, Tensor t) {
         if (!t.dtype().isFloatingPoint()) {
-            throw new IllegalArgumentException(op + ": " + arg + " must be F32, BF16, F16 or F8_E4M3, got " + t.dtype() + " "
+            throw new IllegalArgumentException(op + ": " + arg + " must be F32, BF16, F16, F8_E4M3 or F8_E5M2, got " + t.dtype() + " "
                     + Arrays.toString(t.shape()));
         }
     }

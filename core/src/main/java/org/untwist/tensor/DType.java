@@ -18,13 +18,19 @@ public enum DType {
      * {@code S.1111.111}, largest finite 448): the type of FLUX.1's and T5's fp8 checkpoints.
      */
     F8_E4M3(1),
+    /**
+     * 8-bit float {@code e5m2} (1 sign, 5 exponent bits with bias 15, 2 mantissa bits; IEEE-like with infinities
+     * ({@code S.11111.00}) and NaNs ({@code S.11111.xx}), largest finite 57344): exactly the upper byte of an IEEE
+     * binary16. The type of some FLUX.1 fp8 checkpoints ({@code flux1-dev-fp8-e5m2}).
+     */
+    F8_E5M2(1),
     /** 64-bit signed integer: token ids as tokenizers and PyTorch store them ({@code input_ids}). Not a compute type. */
     I64(8),
     /** 32-bit signed integer. Not a compute type. */
     I32(4);
 
     /** The names accepted by {@link #fromSafetensorsName}, for messages. */
-    public static final String SUPPORTED_NAMES = "F32, BF16, F16, F8_E4M3, I64, I32";
+    public static final String SUPPORTED_NAMES = "F32, BF16, F16, F8_E4M3, F8_E5M2, I64, I32";
 
     /** Every {@link #F8_E4M3} code widened to float, indexed by the unsigned byte. */
     private static final float[] F8_E4M3_VALUES = new float[256];
@@ -98,6 +104,36 @@ public enum DType {
         return (byte) (sign | code);
     }
 
+    /** Widens one {@link #F8_E5M2} element (its raw byte) to float: exact, it is the binary16 {@code bits << 8}. */
+    public static float f8e5m2ToFloat(byte bits) {
+        return Float.float16ToFloat((short) ((bits & 0xFF) << 8));
+    }
+
+    /**
+     * Rounds a float to {@link #F8_E5M2} (nearest, ties to even, straight from the float, no double rounding through
+     * binary16) as PyTorch 2.13's {@code .to(float8_e5m2)} does: it does <em>not</em> saturate, magnitudes from
+     * 61440 (the tie between the largest finite value 57344 and 2^16, which goes to the even code, infinity) up
+     * become ±infinity, infinities stay infinities; NaN becomes {@code S.11111.11} ({@code 0x7F}/{@code 0xFF});
+     * magnitudes up to half the smallest subnormal 2^-16 (2^-17, a tie, goes to even: zero) become ±0.
+     */
+    public static byte floatToF8e5m2(float f) {
+        int sign = Float.floatToRawIntBits(f) < 0 ? 0x80 : 0;
+        float a = Math.abs(f);
+        if (Float.isNaN(a)) {
+            return (byte) (sign | 0x7F);
+        }
+        if (a >= 61440f) {
+            return (byte) (sign | 0x7C);
+        }
+        // The spacing of e5m2 values at a's binade (2 mantissa bits; subnormals below 2^-14 are spaced 2^-16):
+        // a / ulp is exact, rint rounds it to the nearest integer with ties to even (an even integer is an even
+        // mantissa), and the product, a multiple of ulp below 2^16, is exact in binary16, whose upper byte is the code.
+        int exponent = Math.max(Math.getExponent(a), -14);
+        double ulp = Math.scalb(1.0, exponent - 2);
+        float rounded = (float) (Math.rint(a / ulp) * ulp);
+        return (byte) (sign | ((Float.floatToFloat16(rounded) & 0x7FFF) >>> 8));
+    }
+
     /** Rounds a float to bfloat16 (round to nearest even), NaN stays NaN. */
     public static short floatToBf16(float f) {
         int bits = Float.floatToRawIntBits(f);
@@ -109,7 +145,8 @@ public enum DType {
     }
 
     /**
-     * The type named by a safetensors dtype string ({@code F32}, {@code BF16}, {@code F16}).
+     * The type named by a safetensors dtype string ({@code F32}, {@code BF16}, {@code F16}, {@code F8_E4M3},
+     * {@code F8_E5M2}, {@code I64}, {@code I32}).
      *
      * @throws IllegalArgumentException for any other name
      */
@@ -119,6 +156,7 @@ public enum DType {
             case "BF16" -> BF16;
             case "F16" -> F16;
             case "F8_E4M3" -> F8_E4M3;
+            case "F8_E5M2" -> F8_E5M2;
             case "I64" -> I64;
             case "I32" -> I32;
             default -> throw new IllegalArgumentException("unsupported dtype '" + name + "' (supported: " + SUPPORTED_NAMES + ")");

@@ -225,6 +225,7 @@ public final class Tensor implements AutoCloseable {
             case BF16 -> DType.bf16ToFloat(host().getAtIndex(I16_LE, i));
             case F16 -> Float.float16ToFloat(host().getAtIndex(I16_LE, i));
             case F8_E4M3 -> DType.f8e4m3ToFloat(host().get(ValueLayout.JAVA_BYTE, i));
+            case F8_E5M2 -> DType.f8e5m2ToFloat(host().get(ValueLayout.JAVA_BYTE, i));
             case I64 -> host().getAtIndex(I64_LE, i);
             case I32 -> host().getAtIndex(I32_LE, i);
         };
@@ -263,6 +264,7 @@ public final class Tensor implements AutoCloseable {
             case BF16 -> host().setAtIndex(I16_LE, i, DType.floatToBf16(v));
             case F16 -> host().setAtIndex(I16_LE, i, Float.floatToFloat16(v));
             case F8_E4M3 -> host().set(ValueLayout.JAVA_BYTE, i, DType.floatToF8e4m3(v));
+            case F8_E5M2 -> host().set(ValueLayout.JAVA_BYTE, i, DType.floatToF8e5m2(v));
             case I64 -> host().setAtIndex(I64_LE, i, (long) v);
             case I32 -> host().setAtIndex(I32_LE, i, (int) v);
         }

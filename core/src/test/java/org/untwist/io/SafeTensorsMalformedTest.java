@@ -188,7 +188,7 @@ class SafeTensorsMalformedTest {
     @Test
     void unsupportedDtypeI16() { // I64 and I32 (token ids) are read; other integer types are not
         rejects("{\"ids\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 2,
-                "tensor 'ids'", "'I16'", "F32, BF16, F16, F8_E4M3, I64, I32");
+                "tensor 'ids'", "'I16'", "F32, BF16, F16, F8_E4M3, F8_E5M2, I64, I32");
     }
 
     @Test

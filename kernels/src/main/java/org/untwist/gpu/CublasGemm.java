@@ -19,8 +19,10 @@ import org.untwist.tensor.DType;
  * weights: one float32 GEMM (TF32 tensor cores only where the backend allows them). 16-bit weights in
  * {@code f32} precision: widened block by block and multiplied in float32; in {@code bf16} precision: the
  * activations rounded to the weights' type for one tensor-core GEMM with float32 accumulation and output.
- * F8_E4M3 weights: widened block by block like 16-bit ones in {@code f32} precision; in {@code bf16} precision
- * widened block by block to bf16 (exact: bf16 holds every e4m3 value) for the same bf16 GEMM, never as a whole.
+ * F8_E4M3 and F8_E5M2 weights: widened block by block like 16-bit ones in {@code f32} precision; in {@code bf16}
+ * precision widened block by block to bf16 (exact: bf16 holds every e4m3 and every e5m2 value) for the same bf16
+ * GEMM with the activations rounded to bf16, never as a whole. (F8_E5M2 would widen to f16 exactly too, by a shift,
+ * but the activations would then be rounded to f16, whose range FLUX's activations exceed; bf16 keeps it.)
  */
 final class CublasGemm implements AutoCloseable {
     /** Size of the float32 block that 16-bit weights are widened into in f32 precision. */
@@ -108,7 +110,9 @@ final class CublasGemm implements AutoCloseable {
             String widen = switch (weightType) {
                 case BF16 -> "bf16_to_f32";
                 case F16 -> "f16_to_f32";
-                default -> "f8e4m3_to_f32";
+                case F8_E4M3 -> "f8e4m3_to_f32";
+                case F8_E5M2 -> "f8e5m2_to_f32";
+                default -> throw new IllegalArgumentException("linear: weights of type " + weightType + " are not a weight type");
             };
             int wes = weightType.byteSize();
             for (int o0 = 0; o0 < outDim; o0 += chunk) {
@@ -119,7 +123,8 @@ final class CublasGemm implements AutoCloseable {
                 }
                 g.run(wide, DataType.F32, px, DataType.F32, o0, c);
             }
-        } else if (weightType == DType.F8_E4M3) {
+        } else if (weightType == DType.F8_E4M3 || weightType == DType.F8_E5M2) {
+            String widen = weightType == DType.F8_E4M3 ? "f8e4m3_to_bf16" : "f8e5m2_to_bf16";
             long x16 = scratch(xElems * 2);
             if (xElems > 0) {
                 launcher.launch("f32_to_bf16", launcher.grid(xElems), 1, 1, BLOCK, 0, args().ptr(px).ptr(x16).i64(xElems));
@@ -130,7 +135,7 @@ final class CublasGemm implements AutoCloseable {
                 int c = Math.min(chunk, outDim - o0);
                 long cn = (long) c * in;
                 if (cn > 0) {
-                    launcher.launch("f8e4m3_to_bf16", launcher.grid(cn), 1, 1, BLOCK, 0, args().ptr(pw + (long) o0 * in).ptr(wide).i64(cn));
+                    launcher.launch(widen, launcher.grid(cn), 1, 1, BLOCK, 0, args().ptr(pw + (long) o0 * in).ptr(wide).i64(cn));
                 }
                 g.run(wide, DataType.BF16, x16, DataType.BF16, o0, c);
             }
@@ -155,7 +160,7 @@ final class CublasGemm implements AutoCloseable {
             CublasApi.sgemm(handle, ta, tb, m, n, k, one, a, lda, b, ldb, beta, c, ldc);
         } else {
             CublasApi.gemmEx(handle, ta, tb, m, n, k, one, a, at, lda, b, bt, ldb, beta, c, DataType.F32, ldc, ComputeType.F32,
-                    weightType == DType.F8_E4M3 ? "F8_E4M3 (as bf16)" : String.valueOf(weightType));
+                    weightType.byteSize() == 1 ? weightType + " (as bf16)" : String.valueOf(weightType));
         }
     }
 

@@ -31,7 +31,7 @@ import org.untwist.tensor.Tensor;
  * SDPA, and its attention also takes BF16 activations ({@link #supportsBf16Attention}). GEMMs with BF16 or
  * F16 weights round the activations to the weights' type in {@code bf16} precision (tensor cores, float32
  * accumulation and output: what a bf16 reference computes); in {@code f32} precision the weights are widened
- * block by block and multiplied in float32. F8_E4M3 weights are widened block by block too: to float32 in
+ * block by block and multiplied in float32. F8_E4M3 and F8_E5M2 weights are widened block by block too: to float32 in
  * {@code f32} precision, to bf16 (exact) for the bf16 GEMM in {@code bf16} precision. {@code conv2d}'s GEMMs
  * (over im2col columns, {@link GpuImageOps}) handle their weights the same way; the other autoencoder ops compute
  * in float32 in both precisions.

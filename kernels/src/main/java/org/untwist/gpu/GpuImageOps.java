@@ -18,9 +18,9 @@ import org.untwist.tensor.Tensor;
  * floats a pixel; a 3×3 convolution of 128 channels at 1024² takes 73 bands of 14560 pixels, never the 4.8 GB of a
  * whole im2col), each band one GEMM writing its pixels of every output channel's plane in place (NCHW, no
  * transpose). The bias is written first and the GEMMs accumulate onto it. The weights are handled as in {@code linear}: float32 weights
- * one float32 GEMM (TF32 only with {@code -Duntwist.gpu.tf32=true}); BF16/F16/F8_E4M3 weights widened block by block
+ * one float32 GEMM (TF32 only with {@code -Duntwist.gpu.tf32=true}); BF16/F16/F8_E4M3/F8_E5M2 weights widened block by block
  * to float32 in {@code f32} precision; in {@code bf16} precision the im2col columns are rounded to the weights' 16-bit
- * type (bf16 for F8_E4M3, whose weights widen to bf16 exactly) for a tensor-core GEMM with float32 accumulation
+ * type (bf16 for F8_E4M3 and F8_E5M2, whose weights widen to bf16 exactly) for a tensor-core GEMM with float32 accumulation
  * and output. Everything else here computes in float32 (statistics in double) in either precision.
  *
  * <p>{@code groupNorm} is one block per (batch, group), two fixed-order double reductions: deterministic, and within

@@ -94,6 +94,7 @@ final class GpuTextOps {
             case BF16 -> 1;
             case F16 -> 2;
             case F8_E4M3 -> 3;
+            case F8_E5M2 -> 4;
             case I64, I32 -> throw new IllegalArgumentException("embedding: an integer table (" + t + ") is not a weight type");
         };
     }

@@ -99,7 +99,7 @@ class GpuImageOpsTest {
         for (GpuBackend.Precision p : GpuBackend.Precision.values()) {
             try (GpuBackend be = new GpuBackend(p, false); ScalarBackend oracle = new ScalarBackend()) {
                 for (int[] c : CONV_CASES) {
-                    for (DType wt : new DType[] {DType.F32, DType.BF16, DType.F16, DType.F8_E4M3}) {
+                    for (DType wt : new DType[] {DType.F32, DType.BF16, DType.F16, DType.F8_E4M3, DType.F8_E5M2}) {
                         for (boolean withBias : new boolean[] {true, false}) {
                             conv(be, oracle, r, p, c, wt, withBias, false);
                         }

@@ -13,7 +13,7 @@ import org.untwist.tensor.Tensor;
 
 /**
  * A model's parameters looked up by checkpoint key and checked against the shapes its config implies. Matrices
- * and tables stay in their stored type (F32, BF16, F16, F8_E4M3): views of the mapped files on a CPU backend,
+ * and tables stay in their stored type (F32, BF16, F16, F8_E4M3, F8_E5M2): views of the mapped files on a CPU backend,
  * copies in device memory on a device backend ({@link Backend#place}). Vectors (biases, norm weights) are
  * small and widened once to float32, since the ops take them in float32.
  */
@@ -85,7 +85,7 @@ public final class ModelParameters implements AutoCloseable {
         Tensor t = files.tensor(name);
         if (!t.dtype().isFloatingPoint()) {
             throw new IllegalArgumentException(files.describe() + ": tensor '" + name + "' is " + t.dtype()
-                    + ", expected a weight type (F32, BF16, F16, F8_E4M3)");
+                    + ", expected a weight type (F32, BF16, F16, F8_E4M3, F8_E5M2)");
         }
         if (!t.hasShape(shape)) {
             throw new IllegalArgumentException(files.describe() + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())

@@ -20,7 +20,7 @@ import jdk.incubator.vector.VectorOperators;
 import org.untwist.tensor.DType;
 
 /**
- * BF16/F16/F8_E4M3 weights to float with SIMD, for the two {@code linear} paths: {@link VectorGemm} widens while
+ * BF16/F16/F8_E4M3/F8_E5M2 weights to float with SIMD, for the two {@code linear} paths: {@link VectorGemm} widens while
  * packing its column blocks, {@link VectorGemv} widens a column block's weight rows into a per-thread panel; and for
  * {@code embedding}, which widens the gathered table rows ({@link VectorEmbedding}).
  */
@@ -31,11 +31,12 @@ final class HalfWidening {
     private HalfWidening() {
     }
 
-    /** Widens weight rows {@code [c0, c1)} of a BF16/F16/F8_E4M3 matrix into consecutive float rows of {@code dst}. */
+    /** Widens weight rows {@code [c0, c1)} of a BF16/F16/F8_E4M3/F8_E5M2 matrix into consecutive float rows of {@code dst}. */
     static void widenRows(MemorySegment src, DType dt, int c0, int c1, int in, MemorySegment dst) {
-        if (dt == DType.F8_E4M3) {
+        if (dt == DType.F8_E4M3 || dt == DType.F8_E5M2) {
+            boolean e5m2 = dt == DType.F8_E5M2;
             for (int c = c0; c < c1; c++) {
-                widenF8(src, (long) c * in, in, dst, (long) (c - c0) * in * Float.BYTES);
+                widenF8(src, (long) c * in, in, dst, (long) (c - c0) * in * Float.BYTES, e5m2);
             }
             return;
         }
@@ -79,22 +80,44 @@ final class HalfWidening {
         return n < BL ? 0 : F.loopBound(n - (BL - L));
     }
 
-    /** The L F8_E4M3 codes at byte {@code off} of {@code src}, widened (reads {@link Simd#BL} bytes, see {@link #f8Bound}). */
-    static FloatVector loadF8(MemorySegment src, long off) {
+    /**
+     * The L 8-bit float codes at byte {@code off} of {@code src} (F8_E5M2 if {@code e5m2}, else F8_E4M3), widened
+     * (reads {@link Simd#BL} bytes, see {@link #f8Bound}).
+     */
+    static FloatVector loadF8(MemorySegment src, long off, boolean e5m2) {
         ByteVector bv = ByteVector.fromMemorySegment(B, src, off, LE);
-        return f8ToFloat((IntVector) bv.convertShape(VectorOperators.B2I, I, 0));
+        IntVector code = (IntVector) bv.convertShape(VectorOperators.B2I, I, 0);
+        return e5m2 ? e5m2ToFloat(code) : f8ToFloat(code);
     }
 
-    /** Widens {@code n} F8_E4M3 codes from byte {@code sOff} of {@code src} into floats at byte {@code dOff} of {@code dst}. */
-    static void widenF8(MemorySegment src, long sOff, int n, MemorySegment dst, long dOff) {
+    /** One 8-bit float code widened by the scalar decoder of its type (F8_E5M2 if {@code e5m2}, else F8_E4M3). */
+    static float f8ToFloat(byte code, boolean e5m2) {
+        return e5m2 ? DType.f8e5m2ToFloat(code) : DType.f8e4m3ToFloat(code);
+    }
+
+    /**
+     * Widens {@code n} 8-bit float codes (F8_E5M2 if {@code e5m2}, else F8_E4M3) from byte {@code sOff} of {@code src}
+     * into floats at byte {@code dOff} of {@code dst}.
+     */
+    static void widenF8(MemorySegment src, long sOff, int n, MemorySegment dst, long dOff, boolean e5m2) {
         int bound = f8Bound(n);
         int k = 0;
         for (; k < bound; k += L) {
-            loadF8(src, sOff + k).intoMemorySegment(dst, dOff + 4L * k, LE);
+            loadF8(src, sOff + k, e5m2).intoMemorySegment(dst, dOff + 4L * k, LE);
         }
         for (; k < n; k++) {
-            dst.set(F32, dOff + 4L * k, DType.f8e4m3ToFloat(src.get(ValueLayout.JAVA_BYTE, sOff + k)));
+            dst.set(F32, dOff + 4L * k, f8ToFloat(src.get(ValueLayout.JAVA_BYTE, sOff + k), e5m2));
         }
+    }
+
+    /**
+     * F8_E5M2 codes (in the low 8 bits of each lane, sign-extended or not) to float, exactly like
+     * {@link DType#f8e5m2ToFloat}: an e5m2 code is the upper byte of a binary16, so the code shifted left by 8 goes
+     * through {@link #halfToFloat} (which reads only the low 16 bits). Its NaNs ({@code S.11111.01} among them) keep
+     * their payload unquieted, as {@link #halfToFloat}'s do.
+     */
+    static FloatVector e5m2ToFloat(IntVector code) {
+        return halfToFloat(code.lanewise(VectorOperators.LSHL, 8));
     }
 
     /**

@@ -34,7 +34,7 @@ final class Simd {
     /** Shorts with the lanes of {@link #F} (half the bits), for loading 16-bit weights. */
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(BITS / 2));
     /**
-     * Bytes for loading 8-bit (F8_E4M3) weights: a quarter of the bits, so the lanes of {@link #F}, except at 128 bits,
+     * Bytes for loading 8-bit (F8_E4M3, F8_E5M2) weights: a quarter of the bits, so the lanes of {@link #F}, except at 128 bits,
      * where the smallest byte vector (64 bits) holds {@link #BL} = 2·L bytes and only its first L are widened.
      */
     static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, BITS / 4)));

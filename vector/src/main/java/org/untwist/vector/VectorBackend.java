@@ -14,7 +14,7 @@ import org.untwist.tensor.Tensor;
  * the task layout, so results are the same for any number of threads. This class only dispatches; the kernels are:
  * <ul>
  *   <li>{@code linear}: from {@link VectorGemm#MIN_ROWS} rows on the packed, cache-blocked GEMM of
- *       {@link VectorGemm}; fewer rows the dot-product kernels of {@link VectorGemv}. Both widen BF16/F16/F8_E4M3
+ *       {@link VectorGemm}; fewer rows the dot-product kernels of {@link VectorGemv}. Both widen BF16/F16/F8_E4M3/F8_E5M2
  *       weights with {@link HalfWidening}, one block at a time (never the whole matrix).</li>
  *   <li>{@code attention}: flash-style online softmax in {@link VectorAttention}, its QKᵀ tile in
  *       {@link AttentionScores}. Reference keys are read in place, never scaled or copied: the query copy is

@@ -7,7 +7,7 @@ import org.untwist.tensor.Tensor;
  * {@code conv2d} as an implicit GEMM on {@link VectorGemm}, one per batch element: {@code out[co, p] = Σ_k W[co, k] ·
  * X[p, k] + bias[co]} with M = the output pixels {@code Ho·Wo}, N = Cout, K = {@code Cin·kh·kw}. The rows of X (the
  * patches) are gathered from the image while the GEMM packs its row tiles ({@link Im2colRows}); the weight
- * {@code [Cout, Cin, kh, kw]} is the GEMM's {@code [N, K]} weight matrix, packed and widened (BF16/F16/F8_E4M3) as for
+ * {@code [Cout, Cin, kh, kw]} is the GEMM's {@code [N, K]} weight matrix, packed and widened (BF16/F16/F8_E4M3/F8_E5M2) as for
  * {@code linear}; the product is stored transposed, channels-first. A 1×1 convolution with stride 1 and no padding
  * reads its image as one row of {@code H·W} pixels (every tile then takes the vector copy).
  *

@@ -24,7 +24,7 @@ import org.untwist.tensor.DType;
  * <p>Blocking: the columns are cut into blocks of at most {@link #NC} (fewer when K is large, see
  * {@link #PACKED_B_FLOATS}). For each column block, one parallel phase packs that block of {@code Wᵀ} for all of K
  * into a buffer shared by the workers, one task per {@link #NR}-column micro-panel reading its weight rows front
- * to back (BF16/F16/F8_E4M3 weights are widened here; no float copy of more than one column block ever exists): per K
+ * to back (BF16/F16/F8_E4M3/F8_E5M2 weights are widened here; no float copy of more than one column block ever exists): per K
  * block of {@link #KC}, the micro-panel is laid out k-major ({@code NR} consecutive floats per k, so the
  * micro-kernel loads {@code NR / L} whole vectors per k step). A second phase splits the rows into tasks of whole
  * {@link #MR}-row tiles (at most {@link #MC} rows, evenly sized; the micro-panels too when there are few rows).
@@ -317,13 +317,14 @@ final class VectorGemm {
     /**
      * Packs columns {@code [jc, jc + NR)} of Wᵀ (rows of W), all of K, as micro-panel {@code p} of every K block:
      * element (q, j) of K block kb at {@code bOffset(kb, p) + q·NR + j}; columns past the end of the current block
-     * are zero. BF16/F16/F8_E4M3 weights are widened here.
+     * are zero. BF16/F16/F8_E4M3/F8_E5M2 weights are widened here.
      */
     private void packB(float[] pb, int p, int jc) {
         switch (dt) {
             case F32 -> packFloatPanel(pb, p, jc);
             case BF16, F16 -> packHalfPanel(pb, p, jc, dt == DType.BF16);
-            case F8_E4M3 -> packF8Panel(pb, p, jc);
+            case F8_E4M3 -> packF8Panel(pb, p, jc, false);
+            case F8_E5M2 -> packF8Panel(pb, p, jc, true);
         }
     }
 
@@ -380,8 +381,11 @@ final class VectorGemm {
         }
     }
 
-    /** {@link #packB} for F8_E4M3 weights: as {@link #packHalfPanel}, L codes at a time widened by {@link HalfWidening#loadF8}. */
-    private void packF8Panel(float[] pb, int p, int jc) {
+    /**
+     * {@link #packB} for F8_E4M3 and F8_E5M2 ({@code e5m2}) weights: as {@link #packHalfPanel}, L codes at a time
+     * widened by {@link HalfWidening#loadF8}.
+     */
+    private void packF8Panel(float[] pb, int p, int jc, boolean e5m2) {
         int nr = Math.min(NR, c1 - jc);
         for (int kb = 0; kb < kBlocks; kb++) {
             int pc = kb * KC, kc = Math.min(KC, k - pc);
@@ -397,10 +401,10 @@ final class VectorGemm {
                 int bound = HalfWidening.f8Bound(kc);
                 int q = 0;
                 for (; q < bound; q += L) {
-                    HalfWidening.loadF8(ws, src + q).intoArray(pb, dst + q * NR, SCATTER_B, 0);
+                    HalfWidening.loadF8(ws, src + q, e5m2).intoArray(pb, dst + q * NR, SCATTER_B, 0);
                 }
                 for (; q < kc; q++) {
-                    pb[dst + q * NR] = DType.f8e4m3ToFloat(ws.get(ValueLayout.JAVA_BYTE, src + q));
+                    pb[dst + q * NR] = HalfWidening.f8ToFloat(ws.get(ValueLayout.JAVA_BYTE, src + q), e5m2);
                 }
             }
         }
