@@ -1,12 +1,9 @@
 package org.untwist.autoencoder;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.untwist.checkpoint.ConfigFile;
 
 /**
  * The hyper-parameters of FLUX's autoencoder, as the reference's {@code AutoEncoderParams} names them. Read from a
@@ -78,129 +75,46 @@ public record AutoEncoderConfig(int inChannels, int ch, int outChannels, List<In
 
     /** Reads {@code dir/config.json}: the reference's names, or a diffusers {@code AutoencoderKL} config. */
     public static AutoEncoderConfig read(Path dir) {
-        Path file = dir.resolve("config.json");
-        if (!Files.isRegularFile(file)) {
-            throw new IllegalArgumentException(file + ": missing (an autoencoder folder holds config.json and its weights)");
-        }
-        JsonNode root;
+        ConfigFile f = ConfigFile.inFolder(dir, "an autoencoder");
         try {
-            root = new ObjectMapper().readTree(file.toFile());
-        } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""), e);
-        }
-        if (root == null || !root.isObject()) {
-            throw new IllegalArgumentException(file + ": not a JSON object");
-        }
-        Fields f = new Fields(file, root);
-        try {
-            return root.has("block_out_channels") ? fromDiffusers(f) : fromReference(f);
+            return f.has("block_out_channels") ? fromDiffusers(f) : fromReference(f);
         } catch (IllegalArgumentException e) {
-            if (e.getMessage().startsWith(file.toString())) {
+            if (e.getMessage().startsWith(f.file().toString())) {
                 throw e;
             }
-            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException(f.file() + ": " + e.getMessage(), e);
         }
     }
 
-    private static AutoEncoderConfig fromReference(Fields f) {
-        return new AutoEncoderConfig(f.positiveInt("in_channels", 3), f.positiveInt("ch", null), f.positiveInt("out_ch", 3),
-                f.positiveInts("ch_mult"), f.positiveInt("num_res_blocks", null), f.positiveInt("z_channels", null),
-                f.number("scale_factor", null), f.number("shift_factor", null), 32);
+    private static AutoEncoderConfig fromReference(ConfigFile f) {
+        return new AutoEncoderConfig(f.positiveIntOr("in_channels", 3), f.positiveInt("ch"), f.positiveIntOr("out_ch", 3),
+                f.positiveInts("ch_mult"), f.positiveInt("num_res_blocks"), f.positiveInt("z_channels"),
+                (float) f.number("scale_factor"), (float) f.number("shift_factor"), 32);
     }
 
-    private static AutoEncoderConfig fromDiffusers(Fields f) {
-        String type = f.string("_class_name");
+    private static AutoEncoderConfig fromDiffusers(ConfigFile f) {
+        String type = f.stringOr("_class_name", null);
         if (type != null && !type.equals("AutoencoderKL")) {
-            throw new IllegalArgumentException(f.file + ": _class_name '" + type + "' is not supported (supported: AutoencoderKL)");
+            throw f.unsupported("_class_name", type, "AutoencoderKL");
         }
-        if (f.bool("use_quant_conv", false) || f.bool("use_post_quant_conv", false)) {
-            throw new IllegalArgumentException(f.file + ": use_quant_conv / use_post_quant_conv are set; FLUX's autoencoder has no quant "
+        if (f.booleanOr("use_quant_conv", false) || f.booleanOr("use_post_quant_conv", false)) {
+            throw new IllegalArgumentException(f.file() + ": use_quant_conv / use_post_quant_conv are set; FLUX's autoencoder has no quant "
                     + "convolutions (this is another autoencoder, e.g. Stable Diffusion's)");
         }
-        if (!f.bool("mid_block_add_attention", true)) {
-            throw new IllegalArgumentException(f.file + ": mid_block_add_attention is false; FLUX's autoencoder has the middle attention");
+        if (!f.booleanOr("mid_block_add_attention", true)) {
+            throw new IllegalArgumentException(f.file() + ": mid_block_add_attention is false; FLUX's autoencoder has the middle attention");
         }
         List<Integer> out = f.positiveInts("block_out_channels");
         int ch = out.get(0);
         List<Integer> mult = new ArrayList<>();
         for (int c : out) {
             if (c % ch != 0) {
-                throw new IllegalArgumentException(f.file + ": block_out_channels " + out + " are not multiples of the first, " + ch);
+                throw new IllegalArgumentException(f.file() + ": block_out_channels " + out + " are not multiples of the first, " + ch);
             }
             mult.add(c / ch);
         }
-        return new AutoEncoderConfig(f.positiveInt("in_channels", 3), ch, f.positiveInt("out_channels", 3), mult,
-                f.positiveInt("layers_per_block", null), f.positiveInt("latent_channels", null), f.number("scaling_factor", null),
-                f.number("shift_factor", 0f), f.positiveInt("norm_num_groups", 32));
-    }
-
-    /** Field access with one-line errors that name the file and the field. */
-    private record Fields(Path file, JsonNode root) {
-        private JsonNode get(String field, boolean required) {
-            JsonNode n = root.get(field);
-            if ((n == null || n.isNull()) && required) {
-                throw new IllegalArgumentException(file + ": missing '" + field + "'");
-            }
-            return n == null || n.isNull() ? null : n;
-        }
-
-        int positiveInt(String field, Integer fallback) {
-            JsonNode n = get(field, fallback == null);
-            if (n == null) {
-                return fallback;
-            }
-            if (!n.isIntegralNumber() || !n.canConvertToInt() || n.intValue() < 1) {
-                throw new IllegalArgumentException(file + ": '" + field + "' must be a positive integer, got " + n);
-            }
-            return n.intValue();
-        }
-
-        List<Integer> positiveInts(String field) {
-            JsonNode n = get(field, true);
-            List<Integer> values = new ArrayList<>();
-            if (n.isArray()) {
-                for (JsonNode e : n) {
-                    if (!e.isIntegralNumber() || !e.canConvertToInt() || e.intValue() < 1) {
-                        values = null;
-                        break;
-                    }
-                    values.add(e.intValue());
-                }
-            }
-            if (!n.isArray() || values == null || values.isEmpty()) {
-                throw new IllegalArgumentException(file + ": '" + field + "' must be a non-empty list of positive integers, got " + n);
-            }
-            return values;
-        }
-
-        float number(String field, Float fallback) {
-            JsonNode n = get(field, fallback == null);
-            if (n == null) {
-                return fallback;
-            }
-            if (!n.isNumber() || !Double.isFinite(n.doubleValue())) {
-                throw new IllegalArgumentException(file + ": '" + field + "' must be a finite number, got " + n);
-            }
-            return n.floatValue();
-        }
-
-        String string(String field) {
-            JsonNode n = get(field, false);
-            if (n != null && !n.isTextual()) {
-                throw new IllegalArgumentException(file + ": '" + field + "' must be a string, got " + n);
-            }
-            return n == null ? null : n.textValue();
-        }
-
-        boolean bool(String field, boolean fallback) {
-            JsonNode n = get(field, false);
-            if (n == null) {
-                return fallback;
-            }
-            if (!n.isBoolean()) {
-                throw new IllegalArgumentException(file + ": '" + field + "' must be true or false, got " + n);
-            }
-            return n.booleanValue();
-        }
+        return new AutoEncoderConfig(f.positiveIntOr("in_channels", 3), ch, f.positiveIntOr("out_channels", 3), mult,
+                f.positiveInt("layers_per_block"), f.positiveInt("latent_channels"), (float) f.number("scaling_factor"),
+                (float) f.numberOr("shift_factor", 0), f.positiveIntOr("norm_num_groups", 32));
     }
 }

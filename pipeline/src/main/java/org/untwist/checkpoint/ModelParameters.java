@@ -6,6 +6,7 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Function;
 import org.untwist.backend.Backend;
 import org.untwist.io.TensorSource;
 import org.untwist.tensor.DType;
@@ -29,6 +30,20 @@ public final class ModelParameters implements AutoCloseable {
     public ModelParameters(TensorSource files, Backend backend) {
         this.files = files;
         this.backend = backend;
+    }
+
+    /**
+     * The model that {@code build} makes over the parameters of {@code files}, which it owns from then on; if
+     * {@code build} fails, the parameters (and {@code files}) are closed before the exception propagates.
+     */
+    public static <T> T buildOrClose(TensorSource files, Backend backend, Function<ModelParameters, T> build) {
+        ModelParameters parameters = new ModelParameters(files, backend);
+        try {
+            return build.apply(parameters);
+        } catch (RuntimeException e) {
+            parameters.close();
+            throw e;
+        }
     }
 
     /** Where the parameters come from, for messages. */

@@ -1,9 +1,9 @@
 package org.untwist.pipeline;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import org.untwist.checkpoint.ConfigFile;
 import org.untwist.checkpoint.DiffusersKeys;
 import org.untwist.flux.FluxConfig;
 import org.untwist.autoencoder.AutoEncoderConfig;
@@ -98,23 +98,22 @@ final class CheckpointKeys {
 
     /** {@code transformer/config.json} of a diffusers {@code FluxTransformer2DModel} as a FLUX.1 config; the MLP width from the weights. */
     static FluxConfig diffusersFlux(Path file, TensorSource weights) {
-        JsonNode r = Json.read(file);
-        String cls = Json.text(file, r, "_class_name", "FluxTransformer2DModel");
+        ConfigFile r = ConfigFile.read(file);
+        String cls = r.stringOr("_class_name", "FluxTransformer2DModel");
         if (!cls.equals("FluxTransformer2DModel")) {
             throw new IllegalArgumentException(file + ": transformer class '" + cls + "' is not supported (supported: FluxTransformer2DModel)");
         }
-        int heads = Json.positiveInt(file, r, "num_attention_heads", null), headDim = Json.positiveInt(file, r, "attention_head_dim", null);
-        int hidden = heads * headDim, in = Json.positiveInt(file, r, "in_channels", 64);
-        if (Json.positiveInt(file, r, "patch_size", 1) != 1) {
+        int heads = r.positiveInt("num_attention_heads"), headDim = r.positiveInt("attention_head_dim");
+        int hidden = heads * headDim, in = r.positiveIntOr("in_channels", 64);
+        if (r.positiveIntOr("patch_size", 1) != 1) {
             throw new IllegalArgumentException(file + ": patch_size other than 1 is not supported");
         }
         String ff = "transformer_blocks.0.ff.net.0.proj.weight";
         double mlpRatio = weights.contains(ff) ? (double) weights.tensor(ff).dim(0) / hidden : 4.0;
-        JsonNode axes = r.get("axes_dims_rope");
-        return new FluxConfig(in, Json.positiveInt(file, r, "out_channels", in), Json.positiveInt(file, r, "pooled_projection_dim", 768),
-                Json.positiveInt(file, r, "joint_attention_dim", 4096), hidden, mlpRatio, heads, Json.positiveInt(file, r, "num_layers", 19),
-                Json.positiveInt(file, r, "num_single_layers", 38), axes == null ? new int[] {16, 56, 56} : Json.ints(file, r, "axes_dims_rope"),
-                10_000, true, Json.bool(file, r, "guidance_embeds", false), null);
+        return new FluxConfig(in, r.positiveIntOr("out_channels", in), r.positiveIntOr("pooled_projection_dim", 768),
+                r.positiveIntOr("joint_attention_dim", 4096), hidden, mlpRatio, heads, r.positiveIntOr("num_layers", 19),
+                r.positiveIntOr("num_single_layers", 38), r.has("axes_dims_rope") ? r.ints("axes_dims_rope") : new int[] {16, 56, 56},
+                10_000, true, r.booleanOr("guidance_embeds", false), null);
     }
 
     /** The autoencoder's parameters from the keys and shapes of {@code ae.safetensors}; scale, shift and groups assumed FLUX.1's. */

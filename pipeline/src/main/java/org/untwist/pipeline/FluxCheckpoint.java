@@ -1,6 +1,5 @@
 package org.untwist.pipeline;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,6 +8,7 @@ import java.util.function.Function;
 import org.untwist.autoencoder.AutoEncoder;
 import org.untwist.autoencoder.AutoEncoderConfig;
 import org.untwist.backend.Backend;
+import org.untwist.checkpoint.ConfigFile;
 import org.untwist.checkpoint.DiffusersKeys;
 import org.untwist.checkpoint.ModelParameters;
 import org.untwist.checkpoint.TensorViews;
@@ -116,8 +116,7 @@ public final class FluxCheckpoint {
     }
 
     private static FluxCheckpoint diffusers(Path root, ComponentPaths parts) {
-        JsonNode index = Json.read(root.resolve("model_index.json"));
-        String cls = Json.text(root.resolve("model_index.json"), index, "_class_name", "");
+        String cls = ConfigFile.read(root.resolve("model_index.json")).stringOr("_class_name", "");
         if (!cls.equals("FluxPipeline")) {
             throw new IllegalArgumentException(root.resolve("model_index.json") + ": pipeline '" + cls + "' is not supported (supported: FluxPipeline)");
         }
@@ -323,7 +322,7 @@ public final class FluxCheckpoint {
     /** The side of a square image when none is asked for: a diffusers VAE's {@code sample_size} (1024 for FLUX.1), else 1024. */
     public int defaultImageSize() {
         Path given = vaeFolder();
-        return given == null ? 1024 : Json.positiveInt(given.resolve("config.json"), Json.read(given.resolve("config.json")), "sample_size", 1024);
+        return given == null ? 1024 : ConfigFile.read(given.resolve("config.json")).positiveIntOr("sample_size", 1024);
     }
 
     /** The diffusers {@code vae/} folder with a config.json (given or the pipeline's), or null. */

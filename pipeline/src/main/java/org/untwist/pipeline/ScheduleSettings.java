@@ -1,7 +1,7 @@
 package org.untwist.pipeline;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
+import org.untwist.checkpoint.ConfigFile;
 import org.untwist.sampling.FlowMatchSchedule;
 
 /**
@@ -26,14 +26,14 @@ public record ScheduleSettings(boolean dynamicShift, double shift, double baseSh
 
     /** Reads {@code scheduler_config.json}; absent fields take diffusers' defaults. */
     public static ScheduleSettings read(Path file) {
-        JsonNode root = Json.read(file);
-        String cls = Json.text(file, root, "_class_name", "FlowMatchEulerDiscreteScheduler");
+        ConfigFile c = ConfigFile.read(file);
+        String cls = c.stringOr("_class_name", "FlowMatchEulerDiscreteScheduler");
         if (!cls.equals("FlowMatchEulerDiscreteScheduler")) {
             throw new IllegalArgumentException(file + ": scheduler '" + cls + "' is not supported (supported: FlowMatchEulerDiscreteScheduler)");
         }
-        ScheduleSettings s = new ScheduleSettings(Json.bool(file, root, "use_dynamic_shifting", false), Json.number(file, root, "shift", 1.0),
-                Json.number(file, root, "base_shift", 0.5), Json.number(file, root, "max_shift", 1.15),
-                (int) Json.number(file, root, "base_image_seq_len", 256.0), (int) Json.number(file, root, "max_image_seq_len", 4096.0));
+        ScheduleSettings s = new ScheduleSettings(c.booleanOr("use_dynamic_shifting", false), c.numberOr("shift", 1.0),
+                c.numberOr("base_shift", 0.5), c.numberOr("max_shift", 1.15),
+                (int) c.numberOr("base_image_seq_len", 256.0), (int) c.numberOr("max_image_seq_len", 4096.0));
         if (s.dynamicShift && (s.baseImageSeqLen != 256 || s.maxImageSeqLen != 4096)) {
             throw new IllegalArgumentException(file + ": dynamic shifting between " + s.baseImageSeqLen + " and " + s.maxImageSeqLen
                     + " image tokens is not supported (supported: 256 and 4096, as FLUX.1's)");

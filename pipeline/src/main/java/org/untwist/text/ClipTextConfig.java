@@ -2,6 +2,7 @@ package org.untwist.text;
 
 import java.nio.file.Path;
 import java.util.Arrays;
+import org.untwist.checkpoint.ConfigFile;
 import org.untwist.io.TensorSource;
 import org.untwist.tensor.Tensor;
 
@@ -39,10 +40,10 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediate, in
 
     /** Reads {@code dir/config.json}. */
     public static ClipTextConfig read(Path dir) {
-        return from(ConfigJson.read(dir));
+        return from(ConfigFile.inFolder(dir, "a text encoder"));
     }
 
-    static ClipTextConfig from(ConfigJson c) {
+    static ClipTextConfig from(ConfigFile c) {
         String type = c.stringOr("model_type", null);
         if ("clip".equals(type)) {
             c = c.nested("text_config");

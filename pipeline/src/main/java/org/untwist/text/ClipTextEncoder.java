@@ -71,13 +71,7 @@ public final class ClipTextEncoder implements TextEncoder {
      * part of one), which it owns from now on (closed with it, or here on failure).
      */
     public static ClipTextEncoder create(ClipTextConfig config, TensorSource weights, Backend backend) {
-        ModelParameters parameters = new ModelParameters(weights, backend);
-        try {
-            return new ClipTextEncoder(config, parameters, backend);
-        } catch (RuntimeException e) {
-            parameters.close();
-            throw e;
-        }
+        return ModelParameters.buildOrClose(weights, backend, parameters -> new ClipTextEncoder(config, parameters, backend));
     }
 
     public ClipTextConfig config() {

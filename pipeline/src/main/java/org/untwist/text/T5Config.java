@@ -2,6 +2,7 @@ package org.untwist.text;
 
 import java.nio.file.Path;
 import java.util.Arrays;
+import org.untwist.checkpoint.ConfigFile;
 import org.untwist.io.TensorSource;
 import org.untwist.tensor.Tensor;
 
@@ -28,10 +29,10 @@ public record T5Config(int vocabSize, int dModel, int dKv, int dFf, int numLayer
 
     /** Reads {@code dir/config.json}. */
     public static T5Config read(Path dir) {
-        return from(ConfigJson.read(dir));
+        return from(ConfigFile.inFolder(dir, "a text encoder"));
     }
 
-    static T5Config from(ConfigJson c) {
+    static T5Config from(ConfigFile c) {
         String type = c.stringOr("model_type", null);
         if (!MODEL_TYPE.equals(type)) {
             throw c.unsupported("model_type", type, "t5");

@@ -62,13 +62,7 @@ public final class T5Encoder implements TextEncoder {
      * part of one), which it owns from now on (closed with it, or here on failure).
      */
     public static T5Encoder create(T5Config config, TensorSource weights, Backend backend) {
-        ModelParameters parameters = new ModelParameters(weights, backend);
-        try {
-            return new T5Encoder(config, parameters, backend);
-        } catch (RuntimeException e) {
-            parameters.close();
-            throw e;
-        }
+        return ModelParameters.buildOrClose(weights, backend, parameters -> new T5Encoder(config, parameters, backend));
     }
 
     public T5Config config() {

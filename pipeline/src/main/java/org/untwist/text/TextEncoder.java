@@ -2,6 +2,7 @@ package org.untwist.text;
 
 import java.nio.file.Path;
 import org.untwist.backend.Backend;
+import org.untwist.checkpoint.ConfigFile;
 
 /**
  * A text encoder of FLUX.1: {@link T5Encoder} (FLUX.1's {@code txt}) or {@link ClipTextEncoder} (its {@code y}).
@@ -15,7 +16,7 @@ public sealed interface TextEncoder extends AutoCloseable permits T5Encoder, Cli
      * architecture by the config's {@code model_type}.
      */
     static TextEncoder load(Path dir, Backend backend) {
-        ConfigJson config = ConfigJson.read(dir);
+        ConfigFile config = ConfigFile.inFolder(dir, "a text encoder");
         String type = config.stringOr("model_type", null);
         if (T5Config.MODEL_TYPE.equals(type)) {
             return T5Encoder.load(dir, backend);
