@@ -354,7 +354,7 @@ class ImageOpConformanceTest {
             Tensor x = sc.randn(r, 1, 4, 9, 11);
             for (int step = 0; step < 3; step++) {
                 int cin = x.dim(1), h = x.dim(2), w = x.dim(3);
-                ConvCase in = new ConvCase(1, cin, h, w, 32, 3, 1, new int[] {1, 1, 1, 1}, TestSupport.WEIGHT_TYPES[step % 4], step, true);
+                ConvCase in = new ConvCase(1, cin, h, w, 32, 3, 1, new int[] {1, 1, 1, 1}, TestSupport.WEIGHT_TYPES[step % TestSupport.WEIGHT_TYPES.length], step, true);
                 checkConv(be, oracle, name, in);
                 Tensor wt = convWeight(sc, r, in), bias = sc.randn(r, 32);
                 Tensor y = sc.zeros(1, 32, h, w), yn = sc.zeros(1, 32, h, w), wantN = sc.zeros(1, 32, h, w);
