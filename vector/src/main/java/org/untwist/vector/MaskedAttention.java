@@ -62,13 +62,8 @@ final class MaskedAttention {
         this.scale = scale;
         this.causal = causal;
         this.subBlocks = (lq + QB - 1) / QB;
-        long total = (long) batch * heads * subBlocks;
-        // as VectorAttention: about 8 tasks per thread, else sub-blocks share key blocks (up to its GROUP)
-        this.group = (int) Math.max(1, Math.min(VectorAttention.GROUP, total / (8L * threads)));
+        this.group = VectorAttention.group(batch, heads, subBlocks, threads);
         this.chunks = (subBlocks + group - 1) / group;
-        if ((long) batch * heads * chunks > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("attention too large: " + total + " query blocks");
-        }
     }
 
     int tasks(int batch) {

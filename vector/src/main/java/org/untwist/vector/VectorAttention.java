@@ -121,13 +121,21 @@ final class VectorAttention {
         this.inv = inv;
         this.refFactor = refFactor;
         this.subBlocks = (lq + QB - 1) / QB;
-        long total = (long) batch * heads * subBlocks;
-        // enough tasks to balance (about 8 per thread), otherwise share key blocks across up to GROUP sub-blocks
-        this.group = (int) Math.max(1, Math.min(GROUP, total / (8L * threads)));
+        this.group = group(batch, heads, subBlocks, threads);
         this.chunks = (subBlocks + group - 1) / group;
-        if ((long) batch * heads * chunks > Integer.MAX_VALUE) {
+    }
+
+    /**
+     * Query sub-blocks per task: enough tasks to balance (about 8 per thread), otherwise sub-blocks share each
+     * copied key block, up to {@link #GROUP}. Shared with {@link MaskedAttention}.
+     */
+    static int group(int batch, int heads, int subBlocks, int threads) {
+        long total = (long) batch * heads * subBlocks;
+        int group = (int) Math.max(1, Math.min(GROUP, total / (8L * threads)));
+        if ((long) batch * heads * ((subBlocks + group - 1) / group) > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("attention too large: " + total + " query blocks");
         }
+        return group;
     }
 
     int tasks(int batch) {
