@@ -18,7 +18,6 @@ import org.untwist.sampling.EulerSampler;
 import org.untwist.sampling.GaussianNoise;
 import org.untwist.sampling.StyleAlignedSampler;
 import org.untwist.tensor.Tensor;
-import org.untwist.text.ClipTextEncoder;
 import org.untwist.text.PromptTokenizer;
 import org.untwist.text.TextEncoder;
 import org.untwist.text.TextEncoding;
@@ -156,7 +155,7 @@ public final class PromptToImage {
     private static Tensor encodeClip(FluxCheckpoint checkpoint, Backend backend, List<String> prompts) throws IOException {
         PromptTokenizer tokenizer = checkpoint.clipTokenizer();
         try (TextEncoder clip = checkpoint.loadClip(backend)) {
-            int length = Math.min(tokenizer.defaultLength(), ((ClipTextEncoder) clip).config().maxPositions());
+            int length = Math.min(tokenizer.defaultLength(), clip.maxTokens());
             int[][] ids = new int[prompts.size()][];
             for (int i = 0; i < ids.length; i++) {
                 ids[i] = tokenizer.encode(prompts.get(i), length);

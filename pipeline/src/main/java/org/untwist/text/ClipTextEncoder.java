@@ -89,6 +89,11 @@ public final class ClipTextEncoder implements TextEncoder {
     }
 
     @Override
+    public int maxTokens() {
+        return config.maxPositions();
+    }
+
+    @Override
     public String describe() {
         ClipTextConfig c = config;
         return "CLIP text encoder: " + c.numLayers() + " layers, width " + c.hiddenSize() + ", " + c.numHeads() + " heads, MLP "
@@ -99,13 +104,12 @@ public final class ClipTextEncoder implements TextEncoder {
     /** {@code last_hidden_state [B, L, width]} and {@code pooler_output [B, width]}. */
     @Override
     public TextEncoding encode(int[][] ids) {
-        int length = TextEncoder.checkIds(ids, config.vocabSize(), config.maxPositions());
-        int batch = ids.length, d = config.hiddenSize(), heads = config.numHeads(), hd = config.headDim();
-        int[] flat = new int[batch * length];
+        int[] flat = TextEncoder.flatIds(ids, config.vocabSize(), maxTokens());
+        int batch = ids.length, length = flat.length / batch;
+        int d = config.hiddenSize(), heads = config.numHeads(), hd = config.headDim();
         int[] positions = new int[batch * length];
         int[] pooledRows = new int[batch];
         for (int b = 0; b < batch; b++) {
-            System.arraycopy(ids[b], 0, flat, b * length, length);
             for (int t = 0; t < length; t++) {
                 positions[b * length + t] = t;
             }

@@ -80,6 +80,11 @@ public final class T5Encoder implements TextEncoder {
     }
 
     @Override
+    public int maxTokens() {
+        return Integer.MAX_VALUE;
+    }
+
+    @Override
     public String describe() {
         T5Config c = config;
         return "T5 encoder: " + c.numLayers() + " blocks, d_model " + c.dModel() + ", " + c.numHeads() + " heads of " + c.dKv() + ", d_ff "
@@ -89,12 +94,9 @@ public final class T5Encoder implements TextEncoder {
     /** {@code last_hidden_state [B, L, d_model]}; {@link TextEncoding#pooled} is null. */
     @Override
     public TextEncoding encode(int[][] ids) {
-        int length = TextEncoder.checkIds(ids, config.vocabSize(), Integer.MAX_VALUE);
-        int batch = ids.length, d = config.dModel(), heads = config.numHeads(), dKv = config.dKv(), inner = config.innerDim();
-        int[] flat = new int[batch * length];
-        for (int b = 0; b < batch; b++) {
-            System.arraycopy(ids[b], 0, flat, b * length, length);
-        }
+        int[] flat = TextEncoder.flatIds(ids, config.vocabSize(), maxTokens());
+        int batch = ids.length, length = flat.length / batch;
+        int d = config.dModel(), heads = config.numHeads(), dKv = config.dKv(), inner = config.innerDim();
         Tensor hidden = backend.allocate(DType.F32, batch, length, d);
         try (Tensor normed = backend.allocate(DType.F32, batch, length, d);
              Tensor projected = backend.allocate(DType.F32, batch, length, inner);

@@ -41,6 +41,9 @@ public sealed interface TextEncoder extends AutoCloseable permits T5Encoder, Cli
     /** The width of {@link TextEncoding#lastHiddenState}. */
     int width();
 
+    /** The most tokens a row may have: CLIP's learned positions; T5, with relative positions only, has no bound. */
+    int maxTokens();
+
     /** A one-line description: architecture, sizes, weight type, where the weights come from. */
     String describe();
 
@@ -48,8 +51,11 @@ public sealed interface TextEncoder extends AutoCloseable permits T5Encoder, Cli
     @Override
     void close();
 
-    /** Checks a batch of ids: at least one row, rows of one positive length, every id in the vocabulary. */
-    static int checkIds(int[][] ids, int vocabSize, int maxLength) {
+    /**
+     * The rows of a batch of ids one after the other, as the embedding takes them, after checking them: at least one
+     * row, rows of one positive length of at most {@code maxLength}, every id in the vocabulary.
+     */
+    static int[] flatIds(int[][] ids, int vocabSize, int maxLength) {
         if (ids == null || ids.length == 0) {
             throw new IllegalArgumentException("input_ids: no rows");
         }
@@ -60,6 +66,7 @@ public sealed interface TextEncoder extends AutoCloseable permits T5Encoder, Cli
         if (length > maxLength) {
             throw new IllegalArgumentException("input_ids: " + length + " tokens per row, more than the model's " + maxLength + " positions");
         }
+        int[] flat = new int[ids.length * length];
         for (int b = 0; b < ids.length; b++) {
             if (ids[b] == null || ids[b].length != length) {
                 throw new IllegalArgumentException("input_ids: row " + b + " has " + (ids[b] == null ? 0 : ids[b].length) + " tokens, row 0 has "
@@ -71,7 +78,8 @@ public sealed interface TextEncoder extends AutoCloseable permits T5Encoder, Cli
                             + vocabSize + " tokens");
                 }
             }
+            System.arraycopy(ids[b], 0, flat, b * length, length);
         }
-        return length;
+        return flat;
     }
 }
