@@ -58,6 +58,7 @@ public final class FluxCheckpoint {
     private final FluxConfig config;
     private final String prefix; // a single file's transformer prefix ("" or model.diffusion_model.)
     private final SamplingDefaults defaults;
+    private AutoEncoderConfig autoencoderConfig; // read on first use (it may map ae.safetensors)
 
     private FluxCheckpoint(Path path, Layout layout, ComponentPaths parts, FluxConfig config, String prefix, SamplingDefaults defaults) {
         this.path = path;
@@ -303,15 +304,22 @@ public final class FluxCheckpoint {
         return new ModelParameters(autoencoderTensors(), backend);
     }
 
-    /** The autoencoder's config: a diffusers {@code vae/config.json}, else inferred from {@code ae.safetensors}' shapes. */
-    public AutoEncoderConfig autoencoderConfig() {
-        Path given = vaeFolder();
-        if (given != null) {
-            return AutoEncoderConfig.read(given);
+    /**
+     * The autoencoder's config: a diffusers {@code vae/config.json}, else inferred from {@code ae.safetensors}' shapes.
+     * Read on first use and kept: generation asks for it several times (size multiple, memory estimate, loading).
+     */
+    public synchronized AutoEncoderConfig autoencoderConfig() {
+        if (autoencoderConfig == null) {
+            Path given = vaeFolder();
+            if (given != null) {
+                autoencoderConfig = AutoEncoderConfig.read(given);
+            } else {
+                try (TensorSource s = autoencoderTensors()) {
+                    autoencoderConfig = CheckpointKeys.inferVae(s);
+                }
+            }
         }
-        try (TensorSource s = autoencoderTensors()) {
-            return CheckpointKeys.inferVae(s);
-        }
+        return autoencoderConfig;
     }
 
     /** The autoencoder on {@code backend}: its tensors under {@code ae.safetensors} names (renamed views, no copy) and its config. */
