@@ -1,11 +1,14 @@
 package org.untwist.gpu;
 
+import static org.untwist.gpu.DeviceTestTensors.maxAbs;
+import static org.untwist.gpu.DeviceTestTensors.maxDiff;
+import static org.untwist.gpu.DeviceTestTensors.random;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.untwist.backend.Backend;
@@ -22,34 +25,7 @@ class GpuBackendTest {
 
     @BeforeAll
     static void needsADevice() {
-        String why = new GpuBackendProvider().unavailableReason();
-        Assumptions.assumeTrue(why == null, "no GPU here: " + why);
-        System.out.println("GpuBackendTest seed " + SEED);
-    }
-
-    private static Tensor random(Random r, float scale, DType dt, int... shape) {
-        Tensor t = Tensor.allocate(dt, shape);
-        for (long i = 0; i < t.numel(); i++) {
-            t.set(i, (float) (r.nextGaussian() * scale));
-        }
-        return t;
-    }
-
-    private static double maxAbs(Tensor t) {
-        double m = 0;
-        for (long i = 0; i < t.numel(); i++) {
-            m = Math.max(m, Math.abs(t.get(i)));
-        }
-        return m;
-    }
-
-    private static double maxDiff(Tensor a, Tensor b) {
-        double m = 0;
-        for (long i = 0; i < a.numel(); i++) {
-            double d = Math.abs((double) a.get(i) - b.get(i));
-            m = Double.isNaN(d) ? Double.POSITIVE_INFINITY : Math.max(m, d);
-        }
-        return m;
+        DeviceTestTensors.needsADevice("GpuBackendTest", SEED);
     }
 
     @Test

@@ -1,5 +1,10 @@
 package org.untwist.gpu;
 
+import static org.untwist.gpu.DeviceTestTensors.back;
+import static org.untwist.gpu.DeviceTestTensors.maxAbs;
+import static org.untwist.gpu.DeviceTestTensors.maxDiff;
+import static org.untwist.gpu.DeviceTestTensors.random;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -7,7 +12,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Random;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.untwist.backend.Backend;
@@ -27,49 +31,11 @@ class GpuImageOpsTest {
 
     @BeforeAll
     static void needsADevice() {
-        String why = new GpuBackendProvider().unavailableReason();
-        Assumptions.assumeTrue(why == null, "no GPU here: " + why);
-        System.out.println("GpuImageOpsTest seed " + SEED);
-    }
-
-    private static Tensor random(Random r, float scale, DType dt, int... shape) {
-        Tensor t = Tensor.allocate(dt, shape);
-        for (long i = 0; i < t.numel(); i++) {
-            if (dt.isFloatingPoint()) {
-                t.set(i, (float) (r.nextGaussian() * scale));
-            } else {
-                t.setLong(i, r.nextLong() >> (dt == DType.I32 ? 33 : 1));
-            }
-        }
-        return t;
-    }
-
-    private static double maxAbs(Tensor t) {
-        double m = 0;
-        for (long i = 0; i < t.numel(); i++) {
-            m = Math.max(m, Math.abs(t.get(i)));
-        }
-        return m;
-    }
-
-    private static double maxDiff(Tensor a, Tensor b) {
-        double m = 0;
-        for (long i = 0; i < a.numel(); i++) {
-            double d = Math.abs((double) a.get(i) - b.get(i));
-            m = Double.isNaN(d) ? Double.POSITIVE_INFINITY : Math.max(m, d);
-        }
-        return m;
+        DeviceTestTensors.needsADevice("GpuImageOpsTest", SEED);
     }
 
     private static boolean sameBytes(Tensor a, Tensor b) {
         return a.byteSize() == b.byteSize() && MemorySegment.mismatch(a.segment(), 0, a.byteSize(), b.segment(), 0, b.byteSize()) == -1;
-    }
-
-    /** The host copy of a device tensor. */
-    private static Tensor back(Backend be, Tensor d) {
-        Tensor h = Tensor.allocate(d.dtype(), d.shape());
-        be.copy(d, h);
-        return h;
     }
 
     /** x rounded to the 16-bit type that a bf16-precision GEMM with weights of type wt reads its activations in. */
