@@ -244,28 +244,12 @@ class F8E5M2Test {
 
     @Test
     void allCodesDecodeLikePyTorch() {
-        assertEquals(256, DECODED.length);
-        for (int code = 0; code < 256; code++) {
-            float got = DType.f8e5m2ToFloat((byte) code);
-            float want = DECODED[code];
-            if (Float.isNaN(want)) {
-                assertTrue(Float.isNaN(got), "code 0x" + Integer.toHexString(code) + " must be NaN, got " + got);
-            } else {
-                assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(got),
-                        "code 0x" + Integer.toHexString(code) + ": got " + got + ", PyTorch " + want);
-            }
-        }
+        F8Reference.checkDecode(DECODED, code -> DType.f8e5m2ToFloat((byte) code));
     }
 
     @Test
     void roundingMatchesPyTorch() {
-        for (Object[] c : ROUNDING) {
-            float x = (Float) c[0];
-            int want = (Integer) c[1];
-            int got = DType.floatToF8e5m2(x) & 0xFF;
-            assertEquals(want, got, "floatToF8e5m2(" + x + " = 0x" + Integer.toHexString(Float.floatToRawIntBits(x)) + "): got 0x"
-                    + Integer.toHexString(got) + ", PyTorch 0x" + Integer.toHexString(want));
-        }
+        F8Reference.checkRounding(ROUNDING, "floatToF8e5m2", x -> DType.floatToF8e5m2((float) x));
     }
 
     @Test
