@@ -8,11 +8,13 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.untwist.backend.Backend;
 import org.untwist.image.ImageFiles;
@@ -93,8 +95,18 @@ class EndToEndTest {
         }
     }
 
+    /** Every backend that runs here (the GPU machine restricts it with -Duntwist.test.backends=gpu) in both modes. */
+    static List<Arguments> backendsAndModes() {
+        List<Arguments> args = new ArrayList<>();
+        for (String backend : TestSupport.availableBackends()) {
+            args.add(Arguments.of(backend, "none"));
+            args.add(Arguments.of(backend, "full"));
+        }
+        return args;
+    }
+
     @ParameterizedTest(name = "{0} {1}")
-    @CsvSource({"scalar, none", "scalar, full", "vector, none", "vector, full"})
+    @MethodSource("backendsAndModes")
     void decodedImageMatchesThePyTorchReference(String backend, String mode) throws IOException {
         FluxCheckpoint c = FluxCheckpoint.open(DIFFUSERS, ComponentPaths.NONE);
         try (Backend be = TestSupport.backend(backend, 2); Tensor got = PromptToImage.generateDecoded(c, be, request(mode), null);
