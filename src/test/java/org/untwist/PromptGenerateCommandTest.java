@@ -80,6 +80,12 @@ class PromptGenerateCommandTest {
             assertEquals("32x24", text.get("size"));
             assertTrue(text.get("sharing").contains("UNTWISTED"), text.toString());
         }
+        // The phase times: every phase of a generation with a reference, and the per-step figure for reference + 2 targets.
+        String phases = (r.out() + r.err()).lines().filter(l -> l.contains("per step for a batch of 3")).findFirst()
+                .orElseThrow(() -> new AssertionError("no phase-time line: " + r.out() + r.err()));
+        for (String phase : new String[] {"T5 ", "CLIP ", "reference encoding ", "transformer loading ", "sampling ", "decoding "}) {
+            assertTrue(phases.matches(".*" + phase + "\\d+\\.\\d s.*"), phase + "missing: " + phases);
+        }
     }
 
     @Test

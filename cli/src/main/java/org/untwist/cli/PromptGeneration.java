@@ -23,6 +23,7 @@ import org.untwist.image.PngFiles;
 import org.untwist.method.SharingMode;
 import org.untwist.method.SharingPlan;
 import org.untwist.pipeline.FluxCheckpoint;
+import org.untwist.pipeline.PhaseTimes;
 import org.untwist.pipeline.PromptToImage;
 import org.untwist.pipeline.SamplingDefaults;
 import org.untwist.text.TokenLimits;
@@ -70,13 +71,16 @@ final class PromptGeneration {
             log.println(checkpoint.describe());
             long t0 = System.nanoTime();
             List<BufferedImage> images;
+            PhaseTimes times = new PhaseTimes();
             try (Backend be = cmd.options.create();
                  ProgressBar bar = new ProgressBarBuilder().setTaskName("denoising").setInitialMax(steps).setStyle(ProgressBarStyle.ASCII)
                          .setUpdateIntervalMillis(500).build()) {
-                images = PromptToImage.generate(checkpoint, be, request, (i, n) -> bar.stepTo(i + 1));
+                images = PromptToImage.generate(checkpoint, be, request, (i, n) -> bar.stepTo(i + 1), times);
             }
             log.printf(Locale.ROOT, "generated %d image%s of %d×%d (%s, %d steps) in %.1f s%n", images.size(), images.size() == 1 ? "" : "s",
                     width, height, modeName, steps, (System.nanoTime() - t0) / 1e9);
+            Double sampling = times.seconds().get("sampling");
+            log.printf(Locale.ROOT, "  %s (%.1f s per step for a batch of %d)%n", times, sampling == null ? 0 : sampling / steps, batch);
             for (int i = 0; i < images.size(); i++) {
                 Map<String, String> settings = settings(cmd, checkpoint, prompts.get(i), i, width, height, steps, guidance, modeName, plan);
                 BufferedImage img = images.get(i);

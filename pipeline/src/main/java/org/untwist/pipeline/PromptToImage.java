@@ -71,7 +71,13 @@ public final class PromptToImage {
     /** The decoded targets, one image per prompt, in order. */
     public static List<BufferedImage> generate(FluxCheckpoint checkpoint, Backend backend, Request request, EulerSampler.StepListener listener)
             throws IOException {
-        try (Tensor decoded = generateDecoded(checkpoint, backend, request, listener)) {
+        return generate(checkpoint, backend, request, listener, new PhaseTimes());
+    }
+
+    /** As {@link #generate(FluxCheckpoint, Backend, Request, EulerSampler.StepListener)}, adding each phase's wall time to {@code times}. */
+    public static List<BufferedImage> generate(FluxCheckpoint checkpoint, Backend backend, Request request, EulerSampler.StepListener listener,
+                                               PhaseTimes times) throws IOException {
+        try (Tensor decoded = generateDecoded(checkpoint, backend, request, listener, times)) {
             return ImageTensors.toImages(decoded);
         }
     }
@@ -82,6 +88,12 @@ public final class PromptToImage {
      */
     public static Tensor generateDecoded(FluxCheckpoint checkpoint, Backend backend, Request request, EulerSampler.StepListener listener)
             throws IOException {
+        return generateDecoded(checkpoint, backend, request, listener, new PhaseTimes());
+    }
+
+    /** As {@link #generateDecoded(FluxCheckpoint, Backend, Request, EulerSampler.StepListener)}, adding each phase's wall time to {@code times}. */
+    public static Tensor generateDecoded(FluxCheckpoint checkpoint, Backend backend, Request request, EulerSampler.StepListener listener,
+                                         PhaseTimes times) throws IOException {
         FluxConfig fc = checkpoint.transformerConfig();
         boolean withReference = request.reference() != null;
         List<String> rowPrompts = new ArrayList<>();
@@ -99,10 +111,11 @@ public final class PromptToImage {
         int tokens = gridH * gridW;
         int factor = multiple / 2;
 
-        try (Tensor txt = encodeT5(checkpoint, backend, rowPrompts, fc.guidanceEmbed() ? TokenLimits.T5_DEV : TokenLimits.T5_SCHNELL);
-             Tensor y = encodeClip(checkpoint, backend, rowPrompts);
+        int textLength = fc.guidanceEmbed() ? TokenLimits.T5_DEV : TokenLimits.T5_SCHNELL;
+        try (Tensor txt = times.time("T5", () -> encodeT5(checkpoint, backend, rowPrompts, textLength));
+             Tensor y = times.time("CLIP", () -> encodeClip(checkpoint, backend, rowPrompts));
              AutoEncoder ae = checkpoint.loadAutoencoder(backend);
-             Tensor referenceTokens = withReference ? referenceTokens(ae, backend, request) : null;
+             Tensor referenceTokens = withReference ? times.time("reference encoding", () -> referenceTokens(ae, backend, request)) : null;
              Tensor img = Tensor.allocate(batch, tokens, fc.inChannels());
              Tensor imgIds = Tensor.allocate(batch, tokens, 3);
              Tensor txtIds = Tensor.allocate(batch, txt.dim(1), 3);
@@ -123,13 +136,15 @@ public final class PromptToImage {
             FluxInputs inputs = new FluxInputs(img, imgIds, txt, txtIds, y, t, g);
             float[] schedule = checkpoint.defaults().schedule().timesteps(request.steps(), tokens);
             Tensor latents;
-            try (FluxModel model = checkpoint.loadTransformer(backend)) {
+            try (FluxModel model = times.time("transformer loading", () -> checkpoint.loadTransformer(backend))) {
                 inputs.validate(model.config());
-                latents = StyleAlignedSampler.generate(model, inputs, referenceTokens, schedule, request.guidance(), request.plan(), null, listener);
+                latents = times.time("sampling", () -> StyleAlignedSampler.generate(model, inputs, referenceTokens, schedule, request.guidance(),
+                        request.plan(), null, listener));
             }
             try (latents) {
                 int first = withReference ? 1 : 0;
-                return decode(ae, backend, latents.rows(first, batch - first), request.height() / factor, request.width() / factor);
+                return times.time("decoding", () -> decode(ae, backend, latents.rows(first, batch - first), request.height() / factor,
+                        request.width() / factor));
             }
         }
     }
