@@ -165,8 +165,64 @@ extern "C" __global__ void f8e5m2_to_bf16(const unsigned char* x, u16* out, i64 
     GRID_STRIDE(i, n) out[i] = (u16) (__float_as_uint(f8e5m2_to_float(x[i])) >> 16);
 }
 
+// GGUF's block-quantized weights (GGML's dequantize_row_q8_0 / dequantize_row_q4_K), element i of a tensor whose rows
+// are whole blocks, dequantized with the scalar oracle's float32 operations (core/.../BlockQuantization.java): every
+// product and difference rounded on its own (__fmul_rn, __fsub_rn: never contracted into an FMA), so bit-identical.
+__device__ __forceinline__ float half_bits_to_float(unsigned lo, unsigned hi) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((u16) (lo | hi << 8)));
+    return f;
+}
+
+// Q8_0: blocks of 32 elements in 34 bytes, a binary16 scale d then 32 signed bytes q; element = d·q.
+__device__ __forceinline__ float q8_0_value(const unsigned char* x, i64 i) {
+    const unsigned char* b = x + (i / 32) * 34;
+    return __fmul_rn((float) (signed char) b[2 + i % 32], half_bits_to_float(b[0], b[1]));
+}
+
+// Q4_K: super-blocks of 256 elements in 144 bytes: binary16 d and dmin, 12 bytes of eight 6-bit scales and mins,
+// 128 bytes of 4-bit quants (sub-blocks 2p and 2p+1 share 32 bytes: low nibbles 2p, high nibbles 2p+1);
+// element l of sub-block j = (d·scale[j])·q − dmin·min[j].
+__device__ __forceinline__ float q4k_value(const unsigned char* x, i64 i) {
+    const unsigned char* b = x + (i / 256) * 144;
+    int j = (int) (i % 256), sub = j / 32, l = j % 32;
+    const unsigned char* s = b + 4;
+    unsigned sc, m;
+    if (sub < 4) {
+        sc = s[sub] & 63u;
+        m = s[sub + 4] & 63u;
+    } else {
+        sc = (s[sub + 4] & 0xFu) | ((unsigned) (s[sub - 4] >> 6) << 4);
+        m = ((unsigned) s[sub + 4] >> 4) | ((unsigned) (s[sub] >> 6) << 4);
+    }
+    unsigned packed = b[16 + (sub / 2) * 32 + l];
+    unsigned q = (sub & 1) ? packed >> 4 : packed & 0xFu;
+    float scale = __fmul_rn(half_bits_to_float(b[0], b[1]), (float) sc);
+    float min = __fmul_rn(half_bits_to_float(b[2], b[3]), (float) m);
+    return __fsub_rn(__fmul_rn(scale, (float) q), min);
+}
+
+// The block-quantized weights of a linear layer widened to float32 (f32 precision) or rounded to bf16 (bf16
+// precision, for the bf16 tensor-core GEMM), a block of rows at a time: n elements from the rows' first element.
+extern "C" __global__ void q8_0_to_f32(const unsigned char* x, float* out, i64 n) {
+    GRID_STRIDE(i, n) out[i] = q8_0_value(x, i);
+}
+
+extern "C" __global__ void q8_0_to_bf16(const unsigned char* x, u16* out, i64 n) {
+    GRID_STRIDE(i, n) out[i] = to_bf16(q8_0_value(x, i));
+}
+
+extern "C" __global__ void q4k_to_f32(const unsigned char* x, float* out, i64 n) {
+    GRID_STRIDE(i, n) out[i] = q4k_value(x, i);
+}
+
+extern "C" __global__ void q4k_to_bf16(const unsigned char* x, u16* out, i64 n) {
+    GRID_STRIDE(i, n) out[i] = to_bf16(q4k_value(x, i));
+}
+
 // A token embedding: out[r, c] = table[ids[r], c] widened to float32 (ids == null: row r itself, for a table
-// whose rows the host has already gathered). type: 0 F32, 1 BF16, 2 F16, 3 F8_E4M3, 4 F8_E5M2.
+// whose rows the host has already gathered). type: 0 F32, 1 BF16, 2 F16, 3 F8_E4M3, 4 F8_E5M2, 5 Q8_0, 6 Q4_K
+// (rows of whole blocks, so element src of the table is element src of its blocks).
 extern "C" __global__ void embedding_gather(const void* table, const int* ids, float* out, int dim, int type, i64 n) {
     GRID_STRIDE(i, n) {
         i64 r = i / dim;
@@ -177,7 +233,9 @@ extern "C" __global__ void embedding_gather(const void* table, const int* ids, f
         else if (type == 1) f = __uint_as_float(((unsigned) reinterpret_cast<const u16*>(table)[src]) << 16);
         else if (type == 2) asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(reinterpret_cast<const u16*>(table)[src]));
         else if (type == 3) f = f8e4m3_to_float(reinterpret_cast<const unsigned char*>(table)[src]);
-        else f = f8e5m2_to_float(reinterpret_cast<const unsigned char*>(table)[src]);
+        else if (type == 4) f = f8e5m2_to_float(reinterpret_cast<const unsigned char*>(table)[src]);
+        else if (type == 5) f = q8_0_value(reinterpret_cast<const unsigned char*>(table), src);
+        else f = q4k_value(reinterpret_cast<const unsigned char*>(table), src);
         out[i] = f;
     }
 }

@@ -38,7 +38,7 @@ import org.untwist.tensor.Tensor;
  *
  * <p>A JVM that has already run other tests holds compiled kernels, so every check runs in a fresh child JVM (same
  * flags, same class path): {@link #main} there creates a fresh backend, makes the first, interpreted call of every
- * operation of {@link Backend} (linear with F32/BF16/F16/F8_E4M3/F8_E5M2 weights on the GEMV and the GEMM path, every elementwise,
+ * operation of {@link Backend} (linear with F32/BF16/F16/F8_E4M3/F8_E5M2/Q8_0/Q4_K weights on the GEMV and the GEMM path, every elementwise,
  * normalization, position, attention, analysis and layout operation, the autoencoder's conv2d with every weight type,
  * stride 2 and 1×1, groupNorm, upsampleNearest2x, affine and permute), then repeats all of them for
  * {@link #rounds} rounds (or {@link #BUDGET_S} seconds), by then through C1 and C2, comparing the raw float bits of
@@ -264,6 +264,14 @@ class DeterminismTest {
             probes.add(new Probe("linear GEMV " + dt, new int[] {3, 33}, (b, o) -> b.linear(xv, wv, bv, o)));
             Tensor wg = sc.weight(r, dt, 6, 40, 300), bg = sc.randn(r, 40);
             probes.add(new Probe("linear GEMM " + dt, new int[] {37, 40}, (b, o) -> b.linear(xg, wg, bg, o)));
+        }
+        // GGUF's block-quantized weights: K of whole blocks (Q8_0: 224 = 7 blocks; Q4_K: 512 = 2 super-blocks, past a K block)
+        for (DType dt : QuantizedWeightsConformanceTest.TYPES) {
+            int k = dt == DType.Q8_0 ? 224 : 512;
+            Tensor xq = sc.randn(r, 3, k), xqg = sc.randn(r, 37, k);
+            Tensor wq = QuantizedWeightsConformanceTest.randomBlocks(sc, r, dt, 3, 33, k), bq = sc.randn(r, 33);
+            probes.add(new Probe("linear GEMV " + dt, new int[] {3, 33}, (b, o) -> b.linear(xq, wq, bq, o)));
+            probes.add(new Probe("linear GEMM " + dt, new int[] {37, 33}, (b, o) -> b.linear(xqg, wq, bq, o)));
         }
         Tensor wNoBias = sc.weight(r, DType.BF16, 0, 9, 207);
         probes.add(new Probe("linear GEMV BF16 no bias", new int[] {3, 9}, (b, o) -> b.linear(xv, wNoBias, null, o)));

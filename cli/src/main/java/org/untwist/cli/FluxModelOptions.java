@@ -12,11 +12,12 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code --model PATH} of the commands that run a FLUX model given by the user: a folder with config.json and
- * weights.safetensors, a diffusers FluxPipeline folder, or a single FLUX.1 file (BFL's or ComfyUI's, fp8 too).
+ * weights.safetensors, a diffusers FluxPipeline folder, or a single FLUX.1 file (BFL's or ComfyUI's, fp8 too, or GGUF).
  */
 final class FluxModelOptions {
     @Option(names = "--model", required = true, paramLabel = "PATH", description = "FLUX.1 model: a folder with config.json and"
-            + " weights.safetensors, a diffusers pipeline folder (model_index.json), or a single .safetensors file (BFL or ComfyUI keys, fp8 too).")
+            + " weights.safetensors, a diffusers pipeline folder (model_index.json), or a single .safetensors or .gguf file (BFL or ComfyUI keys,"
+            + " fp8 too; GGUF with F32/F16/BF16/Q8_0/Q4_K tensors).")
     Path folder;
 
     /** Whether the path is one that {@link FluxCheckpoint} recognizes beyond the plain model folder. */

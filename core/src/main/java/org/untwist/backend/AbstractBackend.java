@@ -110,7 +110,7 @@ public abstract class AbstractBackend implements Backend {
         requireF32(op, "x", x);
         requireF32(op, "out", out);
         requireRank(op, "weight", weight, 2);
-        requireFloatingPoint(op, "weight", weight);
+        requireWeight(op, "weight", weight);
         int in = weight.dim(0) == 0 && weight.dim(1) == 0 ? 0 : weight.dim(1);
         int outDim = weight.dim(0);
         if (x.rank() < 1 || x.dim(-1) != in) {
@@ -151,7 +151,7 @@ public abstract class AbstractBackend implements Backend {
     public final void embedding(Tensor table, int[] ids, Tensor out) {
         String op = "embedding";
         requireRank(op, "table", table, 2);
-        requireFloatingPoint(op, "table", table);
+        requireWeight(op, "table", table);
         if (ids == null) {
             throw new IllegalArgumentException(op + ": ids is null");
         }
@@ -642,6 +642,7 @@ public abstract class AbstractBackend implements Backend {
     @Override
     public final void permute(Tensor x, int[] axes, Tensor out) {
         String op = "permute";
+        requireElementwise(op, "x", x);
         int rank = x.rank();
         if (axes == null || axes.length != rank) {
             throw new IllegalArgumentException(op + ": axes " + Arrays.toString(axes) + " must list each of x's " + rank + " dimensions once");
@@ -727,6 +728,7 @@ public abstract class AbstractBackend implements Backend {
         if (parts == null || parts.isEmpty()) {
             throw new IllegalArgumentException(op + ": no parts given");
         }
+        requireElementwise(op, intoWhole ? "out" : "x", whole);
         int rank = whole.rank();
         int ax = axis < 0 ? rank + axis : axis;
         if (ax < 0 || ax >= rank) {

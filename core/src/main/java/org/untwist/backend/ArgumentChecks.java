@@ -22,7 +22,25 @@ final class ArgumentChecks {
     static void requireFloatingPoint(String op, String arg, Tensor t) {
         if (!t.dtype().isFloatingPoint()) {
             throw new IllegalArgumentException(op + ": " + arg + " must be F32, BF16, F16, F8_E4M3 or F8_E5M2, got " + t.dtype() + " "
+                    + Arrays.toString(t.shape()) + (t.dtype().isBlockQuantized() ? BLOCK_QUANTIZED_OPS : ""));
+        }
+    }
+
+    /** What a refusal of a block-quantized tensor adds: where such tensors are taken. */
+    static final String BLOCK_QUANTIZED_OPS = " (block-quantized tensors are taken only as the weight of linear and the table of embedding)";
+
+    /** Throws unless {@code t} is a weight type: floating point, or block-quantized ({@link DType#isBlockQuantized()}). */
+    static void requireWeight(String op, String arg, Tensor t) {
+        if (!t.dtype().isFloatingPoint() && !t.dtype().isBlockQuantized()) {
+            throw new IllegalArgumentException(op + ": " + arg + " must be F32, BF16, F16, F8_E4M3, F8_E5M2, Q8_0 or Q4_K, got " + t.dtype() + " "
                     + Arrays.toString(t.shape()));
+        }
+    }
+
+    /** Throws for a block-quantized tensor, which the layout operations cannot cut or move element by element. */
+    static void requireElementwise(String op, String arg, Tensor t) {
+        if (t.dtype().isBlockQuantized()) {
+            throw new IllegalArgumentException(op + ": " + arg + " is " + t.dtype() + " " + Arrays.toString(t.shape()) + BLOCK_QUANTIZED_OPS);
         }
     }
 

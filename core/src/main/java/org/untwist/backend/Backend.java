@@ -14,7 +14,9 @@ import org.untwist.tensor.Tensor;
  *       callers can reuse buffers across steps. Unless an operation says otherwise, the output may be the
  *       same tensor as an input of the same shape (in place).</li>
  *   <li>Activations and outputs are float32. Weight matrices of {@link #linear} and the tables of
- *       {@link #embedding} may be BF16, F16, F8_E4M3 or F8_E5M2; they are widened inside the kernel, never copied as a whole. One exception: a backend may also accept BF16
+ *       {@link #embedding} may be BF16, F16, F8_E4M3 or F8_E5M2, or block-quantized (Q8_0, Q4_K: dequantized block by block as
+ *       GGML defines them); they are widened inside the kernel, never copied as a whole. No other operation takes a
+ *       block-quantized tensor. One exception: a backend may also accept BF16
  *       activations in {@link #attention} and {@link #sharedAttention} (q, k, v, refK, refV and out all BF16,
  *       refKeyScale float32); the GPU backend does in its bf16 precision. The CPU backends take float32 only.</li>
  *   <li>"Rows" are all leading dimensions flattened; the last dimension is the feature dimension.</li>
@@ -85,7 +87,7 @@ public interface Backend extends AutoCloseable {
      * {@code out = x · weightᵀ + bias}, the PyTorch {@code nn.Linear} convention.
      *
      * @param x      {@code [..., in]} float32
-     * @param weight {@code [out, in]} float32, BF16, F16, F8_E4M3 or F8_E5M2
+     * @param weight {@code [out, in]} float32, BF16, F16, F8_E4M3, F8_E5M2, Q8_0 or Q4_K
      * @param bias   {@code [out]} float32, or {@code null}
      * @param out    {@code [..., out]} float32 with the same leading dimensions as {@code x}; must not alias x
      */
@@ -100,7 +102,7 @@ public interface Backend extends AutoCloseable {
     /**
      * Rows of a table gathered by id (a token embedding): {@code out[n, :] = table[ids[n], :]} widened to float32.
      *
-     * @param table {@code [V, D]} float32, BF16, F16, F8_E4M3 or F8_E5M2
+     * @param table {@code [V, D]} float32, BF16, F16, F8_E4M3, F8_E5M2, Q8_0 or Q4_K
      * @param ids   one id in {@code [0, V)} per row of {@code out}
      * @param out   {@code [..., D]} float32 with {@code ids.length} rows
      */

@@ -449,7 +449,7 @@ public final class SafeTensors implements AutoCloseable {
      * (mapped) may be replaced safely.
      *
      * @param metadata string metadata; {@code null} or empty writes none
-     * @throws IllegalArgumentException when a tensor is named {@code "__metadata__"}
+     * @throws IllegalArgumentException when a tensor is named {@code "__metadata__"} or is block-quantized
      * @throws NullPointerException     for a null name, tensor, metadata key or value
      */
     public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
@@ -470,6 +470,10 @@ public final class SafeTensors implements AutoCloseable {
                 throw new IllegalArgumentException("'" + METADATA_KEY + "' is reserved and cannot name a tensor (writing " + file + ")");
             }
             Tensor t = Objects.requireNonNull(e.getValue(), () -> "tensor '" + tensorName + "'");
+            if (t.dtype().isBlockQuantized()) {
+                throw new IllegalArgumentException("tensor '" + tensorName + "' is " + t.dtype() + ", which safetensors cannot hold (writing "
+                        + file + ")");
+            }
             long bytes = t.segment().byteSize();
             Map<String, Object> entry = new LinkedHashMap<>();
             entry.put("dtype", t.dtype().safetensorsName());

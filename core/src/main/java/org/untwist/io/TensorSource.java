@@ -4,9 +4,9 @@ import java.util.List;
 import org.untwist.tensor.Tensor;
 
 /**
- * Named tensors as a model reads them: a safetensors file or folder ({@link SafeTensorsFolder}), or a view of
- * one that renames keys or strips a prefix. Tensors are views of memory the source owns; closing the source
- * releases them.
+ * Named tensors as a model reads them: a safetensors file or folder ({@link SafeTensorsFolder}), a GGUF file
+ * ({@link GgufFile}), or a view of one that renames keys or strips a prefix. Tensors are views of memory the source
+ * owns; closing the source releases them.
  */
 public interface TensorSource extends AutoCloseable {
 
@@ -19,8 +19,8 @@ public interface TensorSource extends AutoCloseable {
     /**
      * The tensor stored under {@code name}, in its stored type.
      *
-     * @throws SafeTensorsException naming the source when there is no such tensor, or when the source holds it
-     *                              only as {@link #rowBlocks row blocks}
+     * @throws TensorFileException naming the source when there is no such tensor, or when the source holds it
+     *                             only as {@link #rowBlocks row blocks}
      */
     Tensor tensor(String name);
 

@@ -5,6 +5,11 @@ import java.util.Locale;
 /**
  * Element types a {@link Tensor} can hold. Compute is always float32; {@link #BF16} and {@link #F16}
  * exist so that weights can stay in their storage type and be widened inside the kernels.
+ *
+ * <p>Most types store each element in {@link #byteSize()} bytes. The block-quantized types of GGUF files
+ * ({@link #Q8_0}, {@link #Q4_K}) store {@link #blockSize()} elements together in {@link #blockBytes()} bytes
+ * (a scale shared by the block and small integers); a tensor of such a type has rows (its last dimension) that
+ * are whole blocks, and {@link BlockQuantization} dequantizes them.
  */
 public enum DType {
     /** IEEE-754 binary32. */
@@ -27,7 +32,19 @@ public enum DType {
     /** 64-bit signed integer: token ids as tokenizers and PyTorch store them ({@code input_ids}). Not a compute type. */
     I64(8),
     /** 32-bit signed integer. Not a compute type. */
-    I32(4);
+    I32(4),
+    /**
+     * GGML's {@code Q8_0}: blocks of 32 elements in 34 bytes, a binary16 scale {@code d} then 32 signed bytes
+     * {@code q}; element {@code i} is {@code d·q[i]}. A weight type of GGUF files, for {@code linear} and {@code embedding}.
+     */
+    Q8_0(34, 32),
+    /**
+     * GGML's {@code Q4_K}: super-blocks of 256 elements in 144 bytes, a binary16 {@code d} and {@code dmin}, 12 bytes
+     * of eight 6-bit scales and eight 6-bit mins, then 128 bytes of 4-bit quants; element {@code i} of sub-block
+     * {@code j} (32 elements) is {@code (d·scale[j])·q[i] − dmin·min[j]} (see {@link BlockQuantization}). A weight
+     * type of GGUF files, for {@code linear} and {@code embedding}.
+     */
+    Q4_K(144, 256);
 
     /** The names accepted by {@link #fromSafetensorsName}, for messages. */
     public static final String SUPPORTED_NAMES = "F32, BF16, F16, F8_E4M3, F8_E5M2, I64, I32";
@@ -51,20 +68,66 @@ public enum DType {
         }
     }
 
-    private final int byteSize;
+    private final int blockBytes;
+    private final int blockSize;
 
     DType(int byteSize) {
-        this.byteSize = byteSize;
+        this(byteSize, 1);
     }
 
-    /** Whether elements are floating-point numbers (weights and activations); false for the integer types. */
+    DType(int blockBytes, int blockSize) {
+        this.blockBytes = blockBytes;
+        this.blockSize = blockSize;
+    }
+
+    /**
+     * Whether elements are floating-point numbers stored one by one (weights and activations); false for the integer
+     * types and for the block-quantized types ({@link #isBlockQuantized()}).
+     */
     public boolean isFloatingPoint() {
-        return this != I64 && this != I32;
+        return this != I64 && this != I32 && !isBlockQuantized();
     }
 
-    /** Bytes per element. */
+    /** Whether elements are stored in blocks that share a scale ({@link #Q8_0}, {@link #Q4_K}). */
+    public boolean isBlockQuantized() {
+        return blockSize > 1;
+    }
+
+    /**
+     * Bytes per element.
+     *
+     * @throws IllegalStateException for a block-quantized type, whose elements have no size of their own (see
+     *                               {@link #byteSize(long)})
+     */
     public int byteSize() {
-        return byteSize;
+        if (isBlockQuantized()) {
+            throw new IllegalStateException(this + " is block-quantized (" + blockBytes + " bytes per block of " + blockSize
+                    + " elements): it has no size per element");
+        }
+        return blockBytes;
+    }
+
+    /** Elements per block: 1 for the types stored element by element. */
+    public int blockSize() {
+        return blockSize;
+    }
+
+    /** Bytes per block ({@link #byteSize()} for the types stored element by element). */
+    public int blockBytes() {
+        return blockBytes;
+    }
+
+    /**
+     * Bytes that {@code elements} elements take.
+     *
+     * @throws IllegalArgumentException when {@code elements} is negative or not a whole number of blocks
+     * @throws ArithmeticException      when the size overflows a long
+     */
+    public long byteSize(long elements) {
+        if (elements < 0 || elements % blockSize != 0) {
+            throw new IllegalArgumentException(elements + " elements are not a whole number of " + this + " blocks of " + blockSize);
+        }
+        return Math.multiplyExact(elements / blockSize, (long) blockBytes);
     }
 
     /** Widens one stored element (given as its raw 16 bits for BF16/F16) to float. */
@@ -163,8 +226,15 @@ public enum DType {
         };
     }
 
-    /** The safetensors name of this type. */
+    /**
+     * The safetensors name of this type.
+     *
+     * @throws IllegalStateException for a block-quantized type, which safetensors cannot hold
+     */
     public String safetensorsName() {
+        if (isBlockQuantized()) {
+            throw new IllegalStateException("safetensors has no " + this + " type (block-quantized tensors come from GGUF files)");
+        }
         return name();
     }
 }

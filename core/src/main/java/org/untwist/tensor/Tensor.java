@@ -15,7 +15,10 @@ import java.util.Objects;
  * DType, int...)}, {@link #wrap}). Owned memory is 64-byte aligned and zero-filled. Views made with
  * {@link #reshape} or {@link #rows} share the memory and never own it.
  *
- * <p>Elements are little-endian. Compute tensors are {@link DType#F32}; weight tensors may be BF16 or F16.
+ * <p>Elements are little-endian. Compute tensors are {@link DType#F32}; weight tensors may be BF16 or F16, or of a
+ * block-quantized type ({@link DType#isBlockQuantized()}), whose last dimension must then be a whole number of blocks
+ * (every row, and every view of whole rows, starts at a block). Such a tensor is read element by element
+ * ({@link #get}, dequantized) but never written element by element.
  * Tensors are not thread-safe for concurrent writes to the same elements, but their memory is accessible
  * from any thread (shared arenas), which the multi-threaded backends rely on.
  *
@@ -45,7 +48,7 @@ public final class Tensor implements AutoCloseable {
         this.dtype = Objects.requireNonNull(dtype, "dtype");
         this.shape = shape.clone();
         this.numel = numel(this.shape);
-        long bytes = numel * dtype.byteSize();
+        long bytes = storageBytes(dtype, this.shape, numel);
         if (offset < 0 || offset + bytes > device.byteSize()) {
             throw new IllegalArgumentException("device memory of " + device.byteSize() + " bytes does not hold a " + dtype + " tensor of shape "
                     + Arrays.toString(shape) + " at offset " + offset);
@@ -61,7 +64,7 @@ public final class Tensor implements AutoCloseable {
         this.dtype = Objects.requireNonNull(dtype, "dtype");
         this.shape = shape.clone();
         this.numel = numel(this.shape);
-        long bytes = numel * dtype.byteSize();
+        long bytes = storageBytes(dtype, this.shape, numel);
         if (data.byteSize() != bytes) {
             throw new IllegalArgumentException("segment of " + data.byteSize() + " bytes does not hold a "
                     + dtype + " tensor of shape " + Arrays.toString(shape) + " (" + bytes + " bytes)");
@@ -103,7 +106,20 @@ public final class Tensor implements AutoCloseable {
 
     /** Size of the elements in bytes. */
     public long byteSize() {
-        return numel * dtype.byteSize();
+        return dtype.byteSize(numel);
+    }
+
+    /**
+     * The bytes a tensor of {@code shape} takes; for a block-quantized type, the last dimension must be whole blocks.
+     *
+     * @throws IllegalArgumentException for a block-quantized shape whose rows are not whole blocks
+     */
+    private static long storageBytes(DType dtype, int[] shape, long numel) {
+        if (dtype.isBlockQuantized() && (shape.length == 0 || shape[shape.length - 1] % dtype.blockSize() != 0)) {
+            throw new IllegalArgumentException("a " + dtype + " tensor's rows must be whole blocks of " + dtype.blockSize()
+                    + " elements, but its shape is " + Arrays.toString(shape));
+        }
+        return dtype.byteSize(numel);
     }
 
     /** Whether the elements of this tensor and {@code other} share any byte (same memory space only). */
@@ -138,7 +154,7 @@ public final class Tensor implements AutoCloseable {
 
     /** Allocates a zero-filled tensor that owns its memory; {@link #close()} frees it. */
     public static Tensor allocate(DType dtype, int... shape) {
-        long bytes = numel(shape) * dtype.byteSize();
+        long bytes = storageBytes(dtype, shape, numel(shape));
         Arena arena = Arena.ofShared();
         try {
             return new Tensor(arena.allocate(Math.max(bytes, 1), ALIGNMENT).asSlice(0, bytes), dtype, shape, arena);
@@ -155,7 +171,7 @@ public final class Tensor implements AutoCloseable {
 
     /** Allocates a zero-filled tensor in {@code arena}; it lives until the arena is closed. */
     public static Tensor allocate(Arena arena, DType dtype, int... shape) {
-        long bytes = numel(shape) * dtype.byteSize();
+        long bytes = storageBytes(dtype, shape, numel(shape));
         return new Tensor(arena.allocate(Math.max(bytes, 1), ALIGNMENT).asSlice(0, bytes), dtype, shape, null);
     }
 
@@ -185,7 +201,7 @@ public final class Tensor implements AutoCloseable {
         return n;
     }
 
-    /** The memory behind this tensor, exactly {@code numel() * dtype().byteSize()} bytes. */
+    /** The memory behind this tensor, exactly {@link #byteSize()} bytes. */
     public MemorySegment segment() {
         return host();
     }
@@ -228,6 +244,7 @@ public final class Tensor implements AutoCloseable {
             case F8_E5M2 -> DType.f8e5m2ToFloat(host().get(ValueLayout.JAVA_BYTE, i));
             case I64 -> host().getAtIndex(I64_LE, i);
             case I32 -> host().getAtIndex(I32_LE, i);
+            case Q8_0, Q4_K -> BlockQuantization.element(dtype, host(), i);
         };
     }
 
@@ -257,7 +274,11 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
-    /** Stores {@code v} at flat index {@code i}, rounding to the storage type. */
+    /**
+     * Stores {@code v} at flat index {@code i}, rounding to the storage type.
+     *
+     * @throws IllegalStateException for a block-quantized tensor (an element cannot be quantized alone)
+     */
     public void set(long i, float v) {
         switch (dtype) {
             case F32 -> host().setAtIndex(F32_LE, i, v);
@@ -267,6 +288,8 @@ public final class Tensor implements AutoCloseable {
             case F8_E5M2 -> host().set(ValueLayout.JAVA_BYTE, i, DType.floatToF8e5m2(v));
             case I64 -> host().setAtIndex(I64_LE, i, (long) v);
             case I32 -> host().setAtIndex(I32_LE, i, (int) v);
+            case Q8_0, Q4_K -> throw new IllegalStateException("cannot store single elements into a " + dtype + " tensor "
+                    + Arrays.toString(shape) + ": it is block-quantized (read-only element by element)");
         }
     }
 
@@ -278,6 +301,8 @@ public final class Tensor implements AutoCloseable {
         float[] out = new float[(int) numel];
         if (dtype == DType.F32) {
             MemorySegment.copy(host(), F32_LE, 0, out, 0, out.length);
+        } else if (dtype.isBlockQuantized()) {
+            BlockQuantization.dequantize(dtype, host(), 0, out.length, out, 0);
         } else {
             for (int i = 0; i < out.length; i++) {
                 out[i] = get(i);
@@ -346,7 +371,11 @@ public final class Tensor implements AutoCloseable {
         }
         int[] s = shape.clone();
         s[0] = count;
-        long rowBytes = shape[0] == 0 ? 0 : byteSize() / shape[0];
+        if (dtype.isBlockQuantized() && shape.length == 1) {
+            throw new IllegalArgumentException("rows [" + from + ", " + (from + count) + ") of a 1-D " + dtype + " tensor " + Arrays.toString(shape)
+                    + " would cut its blocks");
+        }
+        long rowBytes = shape[0] == 0 ? 0 : dtype.byteSize(numel / shape[0]);
         if (device != null) {
             return new Tensor(device, deviceOffset + from * rowBytes, dtype, s, false);
         }

@@ -23,6 +23,8 @@ import org.untwist.tensor.DType;
  * precision widened block by block to bf16 (exact: bf16 holds every e4m3 and every e5m2 value) for the same bf16
  * GEMM with the activations rounded to bf16, never as a whole. (F8_E5M2 would widen to f16 exactly too, by a shift,
  * but the activations would then be rounded to f16, whose range FLUX's activations exceed; bf16 keeps it.)
+ * Q8_0 and Q4_K weights (GGUF files): dequantized block by block like F8 ones, to float32 exactly as the scalar oracle
+ * does in {@code f32} precision, rounded to bf16 in {@code bf16} precision (whose contract rounds operands to bf16).
  */
 final class CublasGemm implements AutoCloseable {
     /** Size of the float32 block that 16-bit weights are widened into in f32 precision. */
@@ -35,7 +37,7 @@ final class CublasGemm implements AutoCloseable {
     private final MemorySegment handle;
     private final MemorySegment one, zero;
     private GpuMemory scratch; // widened weights or 16-bit activations, grown on demand
-    private GpuMemory weightScratch; // bf16 blocks of F8 weights in bf16 precision, grown on demand
+    private GpuMemory weightScratch; // bf16 blocks of F8, Q8_0 and Q4_K weights in bf16 precision, grown on demand
 
     /** @param device the device's label, for out-of-memory messages */
     CublasGemm(MemorySegment stream, Precision precision, boolean tf32, KernelLauncher launcher, String device) {
@@ -112,19 +114,25 @@ final class CublasGemm implements AutoCloseable {
                 case F16 -> "f16_to_f32";
                 case F8_E4M3 -> "f8e4m3_to_f32";
                 case F8_E5M2 -> "f8e5m2_to_f32";
+                case Q8_0 -> "q8_0_to_f32";
+                case Q4_K -> "q4k_to_f32";
                 default -> throw new IllegalArgumentException("linear: weights of type " + weightType + " are not a weight type");
             };
-            int wes = weightType.byteSize();
             for (int o0 = 0; o0 < outDim; o0 += chunk) {
                 int c = Math.min(chunk, outDim - o0);
                 long n = (long) c * in;
-                if (n > 0) {
-                    launcher.launch(widen, launcher.grid(n), 1, 1, BLOCK, 0, args().ptr(pw + (long) o0 * in * wes).ptr(wide).i64(n));
+                if (n > 0) { // rows of block-quantized weights are whole blocks: row o0 starts at a block
+                    launcher.launch(widen, launcher.grid(n), 1, 1, BLOCK, 0, args().ptr(pw + weightType.byteSize((long) o0 * in)).ptr(wide).i64(n));
                 }
                 g.run(wide, DataType.F32, px, DataType.F32, o0, c);
             }
-        } else if (weightType == DType.F8_E4M3 || weightType == DType.F8_E5M2) {
-            String widen = weightType == DType.F8_E4M3 ? "f8e4m3_to_bf16" : "f8e5m2_to_bf16";
+        } else if (widensToBf16(weightType)) {
+            String widen = switch (weightType) {
+                case F8_E4M3 -> "f8e4m3_to_bf16";
+                case F8_E5M2 -> "f8e5m2_to_bf16";
+                case Q8_0 -> "q8_0_to_bf16";
+                default -> "q4k_to_bf16";
+            };
             long x16 = scratch(xElems * 2);
             if (xElems > 0) {
                 launcher.launch("f32_to_bf16", launcher.grid(xElems), 1, 1, BLOCK, 0, args().ptr(px).ptr(x16).i64(xElems));
@@ -135,7 +143,7 @@ final class CublasGemm implements AutoCloseable {
                 int c = Math.min(chunk, outDim - o0);
                 long cn = (long) c * in;
                 if (cn > 0) {
-                    launcher.launch(widen, launcher.grid(cn), 1, 1, BLOCK, 0, args().ptr(pw + (long) o0 * in).ptr(wide).i64(cn));
+                    launcher.launch(widen, launcher.grid(cn), 1, 1, BLOCK, 0, args().ptr(pw + weightType.byteSize((long) o0 * in)).ptr(wide).i64(cn));
                 }
                 g.run(wide, DataType.BF16, x16, DataType.BF16, o0, c);
             }
@@ -160,8 +168,13 @@ final class CublasGemm implements AutoCloseable {
             CublasApi.sgemm(handle, ta, tb, m, n, k, one, a, lda, b, ldb, beta, c, ldc);
         } else {
             CublasApi.gemmEx(handle, ta, tb, m, n, k, one, a, at, lda, b, bt, ldb, beta, c, DataType.F32, ldc, ComputeType.F32,
-                    weightType.byteSize() == 1 ? weightType + " (as bf16)" : String.valueOf(weightType));
+                    widensToBf16(weightType) ? weightType + " (as bf16)" : String.valueOf(weightType));
         }
+    }
+
+    /** The weight types that bf16 precision widens block by block to bf16 for its GEMM (8-bit floats and block-quantized types). */
+    private static boolean widensToBf16(DType t) {
+        return t == DType.F8_E4M3 || t == DType.F8_E5M2 || t.isBlockQuantized();
     }
 
     private long scratch(long bytes) {
@@ -181,7 +194,7 @@ final class CublasGemm implements AutoCloseable {
                 weightScratch.close();
                 weightScratch = null;
             }
-            weightScratch = GpuMemory.allocate(Math.max(bytes, 1 << 20), device, "F8 weight widening scratch");
+            weightScratch = GpuMemory.allocate(Math.max(bytes, 1 << 20), device, "F8/Q8_0/Q4_K weight widening scratch");
         }
         return weightScratch.address();
     }

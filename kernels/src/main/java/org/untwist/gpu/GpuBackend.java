@@ -142,7 +142,7 @@ public final class GpuBackend extends AbstractBackend {
             }
             n = Math.multiplyExact(n, d);
         }
-        long bytes = n * dtype.byteSize();
+        long bytes = dtype.byteSize(n); // a block-quantized shape is checked whole by Tensor.onDevice below
         GpuMemory m = GpuMemory.allocate(bytes, dev.label, dtype + " tensor " + java.util.Arrays.toString(shape));
         try {
             if (bytes > 0) {

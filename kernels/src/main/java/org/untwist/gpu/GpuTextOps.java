@@ -46,8 +46,7 @@ final class GpuTextOps {
         if (n == 0) {
             return;
         }
-        int es = table.dtype().byteSize();
-        long rowBytes = (long) dim * es;
+        long rowBytes = table.dtype().byteSize((long) dim); // rows of a block-quantized table are whole blocks
         try (Staging st = new Staging(device, stream)) {
             long pt, pids;
             if (!table.isDevice() && rows * rowBytes < table.byteSize() && rows * rowBytes <= Integer.MAX_VALUE - 16) {
@@ -95,6 +94,8 @@ final class GpuTextOps {
             case F16 -> 2;
             case F8_E4M3 -> 3;
             case F8_E5M2 -> 4;
+            case Q8_0 -> 5;
+            case Q4_K -> 6;
             case I64, I32 -> throw new IllegalArgumentException("embedding: an integer table (" + t + ") is not a weight type");
         };
     }

@@ -21,7 +21,7 @@ import org.untwist.tensor.Tensor;
 /**
  * The text encoders' ops on device tensors (the shared TextOpConformanceTest passes host tensors, staged): splitHeads,
  * attention at the T5 and CLIP shapes with position bias and causal mask, embedding of device tables, and linear
- * with F8_E4M3 and F8_E5M2 weights in both precisions. Skipped without a device.
+ * with F8_E4M3, F8_E5M2, Q8_0 and Q4_K weights in both precisions. Skipped without a device.
  */
 class GpuTextOpsTest {
     private static final long SEED = 20261205L;
@@ -151,6 +151,55 @@ class GpuTextOpsTest {
                     be.linear(x, w, null, got); // host tensors, staged
                     oracle.linear(p == GpuBackend.Precision.F32 ? x : xr, w, null, want);
                     assertTrue(maxDiff(got, want) < tol, p + " host: " + maxDiff(got, want));
+                }
+            }
+        }
+    }
+
+    /**
+     * GGUF's Q8_0 and Q4_K weights on the device: linear in f32 precision against the oracle to float32 accumulation
+     * error (the dequantized weights are the oracle's bit for bit), in bf16 precision against the oracle on bf16-rounded
+     * activations and weights (the dequantized weights are rounded to bf16 there); embedding of host and device tables
+     * exact. Shapes: rows and outputs not multiples of anything, K a multiple of the block.
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"Q8_0", "Q4_K"})
+    void blockQuantizedWeightsOnDevice(DType q) {
+        Random r = new Random(SEED + 5);
+        int rows = 67, in = q.blockSize() * 3, out = 129;
+        try (Tensor x = random(r, 1f, DType.F32, rows, in); Tensor w = random(r, 0.05f, q, out, in); Tensor wr = w.copy(DType.BF16);
+             Tensor bias = random(r, 1f, DType.F32, out); Tensor xr = Tensor.allocate(rows, in); Tensor want = Tensor.allocate(rows, out);
+             Tensor wantRounded = Tensor.allocate(rows, out); ScalarBackend oracle = new ScalarBackend()) {
+            for (long i = 0; i < x.numel(); i++) {
+                xr.set(i, DType.bf16ToFloat(DType.floatToBf16(x.get(i))));
+            }
+            oracle.linear(x, w, bias, want);
+            oracle.linear(xr, wr, bias, wantRounded);
+            double tol = 1e-6 * Math.sqrt(in) * 10;
+            for (GpuBackend.Precision p : GpuBackend.Precision.values()) {
+                try (GpuBackend be = new GpuBackend(p, false); Tensor dx = onDevice(be, x); Tensor dw = onDevice(be, w);
+                     Tensor dOut = be.allocate(DType.F32, rows, out); Tensor got = Tensor.allocate(rows, out)) {
+                    be.linear(dx, dw, bias, dOut);
+                    be.copy(dOut, got);
+                    double err = maxDiff(got, p == GpuBackend.Precision.F32 ? want : wantRounded);
+                    System.out.println(q + " linear " + p + " max abs error " + err + " (tolerance " + tol + ")");
+                    assertTrue(err < tol, q + " " + p + ": " + err);
+                    be.linear(x, w, null, got); // host weights, staged
+                    oracle.linear(p == GpuBackend.Precision.F32 ? x : xr, p == GpuBackend.Precision.F32 ? w : wr, null, want);
+                    assertTrue(maxDiff(got, want) < tol, q + " " + p + " host: " + maxDiff(got, want));
+                }
+            }
+            int[] ids = {0, out - 1, 5, 5, 64};
+            try (GpuBackend be = new GpuBackend(); Tensor dw = onDevice(be, w); Tensor rowsWant = Tensor.allocate(ids.length, in);
+                 Tensor dOut = be.allocate(DType.F32, ids.length, in)) {
+                oracle.embedding(w, ids, rowsWant);
+                be.embedding(dw, ids, dOut);
+                try (Tensor got = back(be, dOut)) {
+                    assertEquals(0.0, maxDiff(got, rowsWant), q + " device table");
+                }
+                be.embedding(w, ids, dOut);
+                try (Tensor got = back(be, dOut)) {
+                    assertEquals(0.0, maxDiff(got, rowsWant), q + " host table");
                 }
             }
         }

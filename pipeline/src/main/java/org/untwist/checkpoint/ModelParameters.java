@@ -14,7 +14,8 @@ import org.untwist.tensor.Tensor;
 
 /**
  * A model's parameters looked up by checkpoint key and checked against the shapes its config implies. Matrices
- * and tables stay in their stored type (F32, BF16, F16, F8_E4M3, F8_E5M2): views of the mapped files on a CPU backend,
+ * and tables stay in their stored type (F32, BF16, F16, F8_E4M3, F8_E5M2, or GGUF's Q8_0 and Q4_K, which only linear
+ * and embedding take): views of the mapped files on a CPU backend,
  * copies in device memory on a device backend ({@link Backend#place}). Vectors (biases, norm weights) are
  * small and widened once to float32, since the ops take them in float32.
  */
@@ -98,9 +99,9 @@ public final class ModelParameters implements AutoCloseable {
                     + " for this config)");
         }
         Tensor t = files.tensor(name);
-        if (!t.dtype().isFloatingPoint()) {
+        if (!t.dtype().isFloatingPoint() && !t.dtype().isBlockQuantized()) {
             throw new IllegalArgumentException(files.describe() + ": tensor '" + name + "' is " + t.dtype()
-                    + ", expected a weight type (F32, BF16, F16, F8_E4M3, F8_E5M2)");
+                    + ", expected a weight type (F32, BF16, F16, F8_E4M3, F8_E5M2, Q8_0, Q4_K)");
         }
         if (!t.hasShape(shape)) {
             throw new IllegalArgumentException(files.describe() + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())

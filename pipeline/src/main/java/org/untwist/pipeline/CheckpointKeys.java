@@ -141,9 +141,9 @@ final class CheckpointKeys {
         if (t.rank() != rank) {
             throw new IllegalArgumentException(s.describe() + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape()) + ", expected rank " + rank);
         }
-        if (!t.dtype().isFloatingPoint()) {
+        if (!t.dtype().isFloatingPoint() && !t.dtype().isBlockQuantized()) {
             throw new IllegalArgumentException(s.describe() + ": tensor '" + name + "' is " + t.dtype() + ", expected a weight type ("
-                    + Arrays.stream(DType.values()).filter(DType::isFloatingPoint).toList() + ")");
+                    + Arrays.stream(DType.values()).filter(d -> d.isFloatingPoint() || d.isBlockQuantized()).toList() + ")");
         }
         return t.shape();
     }

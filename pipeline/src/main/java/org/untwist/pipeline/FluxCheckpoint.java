@@ -15,8 +15,9 @@ import org.untwist.checkpoint.TensorViews;
 import org.untwist.flux.FluxConfig;
 import org.untwist.flux.FluxModel;
 import org.untwist.flux.FluxWeightSource;
-import org.untwist.io.SafeTensorsException;
+import org.untwist.io.GgufFile;
 import org.untwist.io.SafeTensorsFolder;
+import org.untwist.io.TensorFileException;
 import org.untwist.io.TensorSource;
 import org.untwist.text.ClipTextConfig;
 import org.untwist.text.ClipTextEncoder;
@@ -28,7 +29,8 @@ import org.untwist.text.TextEncoder;
 /**
  * A FLUX.1 checkpoint as users have it, recognized by {@link #open}: a diffusers {@code FluxPipeline} folder, a
  * single file with Black Forest Labs' keys (bare or under ComfyUI's {@code model.diffusion_model.}, maybe fp8, maybe a
- * full checkpoint with the text encoders and the autoencoder inside), or untwist's model folder ({@code config.json}
+ * full checkpoint with the text encoders and the autoencoder inside; safetensors, or GGUF as ComfyUI-GGUF stores FLUX.1,
+ * its Q8_0 and Q4_K weights dequantized by the kernels as they read them), or untwist's model folder ({@code config.json}
  * with {@code FluxParams} names and {@code weights.safetensors}). It gives the transformer, the text encoders and
  * tokenizers, the autoencoder's parameters under {@code ae.safetensors} names with its config, and the sampling
  * defaults; parts a single file lacks come from {@link ComponentPaths}. Everything is a view of the mapped files.
@@ -43,7 +45,7 @@ public final class FluxCheckpoint {
     public enum Layout {
         /** A diffusers {@code FluxPipeline} folder ({@code model_index.json}, {@code transformer/}, ...). */
         DIFFUSERS,
-        /** One safetensors file with FLUX.1 keys (BFL's, or ComfyUI's with {@code model.diffusion_model.}). */
+        /** One safetensors or GGUF file with FLUX.1 keys (BFL's, or ComfyUI's with {@code model.diffusion_model.}). */
         SINGLE_FILE,
         /** untwist's folder: {@code config.json} ({@code FluxParams} names) and {@code weights.safetensors}. */
         MODEL_FOLDER
@@ -94,7 +96,13 @@ public final class FluxCheckpoint {
         if (!Files.isRegularFile(path)) {
             throw new IllegalArgumentException(path + ": no such file or folder");
         }
-        try (SafeTensorsFolder file = open(path)) {
+        try (TensorSource file = open(path)) {
+            if (file instanceof GgufFile gguf) {
+                String arch = gguf.metadataString("general.architecture");
+                if (arch != null && !arch.equals("flux")) {
+                    throw new IllegalArgumentException(path + ": a GGUF file of architecture '" + arch + "', not FLUX.1 ('flux'): not supported");
+                }
+            }
             List<String> names = file.names();
             String prefix = names.stream().anyMatch(n -> n.startsWith(CheckpointKeys.DIFFUSION_PREFIX)) ? CheckpointKeys.DIFFUSION_PREFIX : "";
             String foreign = CheckpointKeys.foreignArchitecture(names);
@@ -127,7 +135,7 @@ public final class FluxCheckpoint {
             }
         }
         FluxConfig c;
-        try (SafeTensorsFolder t = open(root.resolve("transformer"))) {
+        try (TensorSource t = open(root.resolve("transformer"))) {
             c = CheckpointKeys.diffusersFlux(root.resolve("transformer").resolve("config.json"), t);
         }
         ScheduleSettings s = ScheduleSettings.read(root.resolve("scheduler").resolve("scheduler_config.json"));
@@ -138,10 +146,11 @@ public final class FluxCheckpoint {
         return c.guidanceEmbed() ? SamplingDefaults.dev(s == null ? ScheduleSettings.DEV : s) : SamplingDefaults.schnell(s == null ? ScheduleSettings.SCHNELL : s);
     }
 
-    private static SafeTensorsFolder open(Path p) {
+    /** A folder's or a file's tensors: a GGUF file (by its magic), else safetensors (a file, or a folder's files). */
+    private static TensorSource open(Path p) {
         try {
-            return SafeTensorsFolder.open(p);
-        } catch (SafeTensorsException e) {
+            return Files.isRegularFile(p) && GgufFile.isGguf(p) ? GgufFile.open(p) : SafeTensorsFolder.open(p);
+        } catch (TensorFileException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
         }
     }
@@ -219,7 +228,7 @@ public final class FluxCheckpoint {
             return fromSingleFile(open(given), prefixes, fromFile);
         }
         if (layout == Layout.SINGLE_FILE) {
-            SafeTensorsFolder file = open(path);
+            TensorSource file = open(path);
             if (prefixes.stream().anyMatch(p -> TensorViews.hasPrefix(file, p))) {
                 return fromSingleFile(file, prefixes, fromFile);
             }
@@ -229,7 +238,7 @@ public final class FluxCheckpoint {
                 + " FILE|DIR");
     }
 
-    private static TextEncoder fromSingleFile(SafeTensorsFolder file, List<String> prefixes, Function<TensorSource, TextEncoder> fromFile) {
+    private static TextEncoder fromSingleFile(TensorSource file, List<String> prefixes, Function<TensorSource, TextEncoder> fromFile) {
         TensorSource s = file;
         for (String p : prefixes) {
             if (TensorViews.hasPrefix(file, p)) {
@@ -273,7 +282,7 @@ public final class FluxCheckpoint {
      */
     public TensorSource autoencoderTensors() {
         Path given = parts.vae() != null ? parts.vae() : layout == Layout.DIFFUSERS ? path.resolve("vae") : null;
-        SafeTensorsFolder file;
+        TensorSource file;
         if (given != null) {
             file = open(given);
         } else if (layout == Layout.SINGLE_FILE) {

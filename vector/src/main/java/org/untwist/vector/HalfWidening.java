@@ -31,8 +31,15 @@ final class HalfWidening {
     private HalfWidening() {
     }
 
-    /** Widens weight rows {@code [c0, c1)} of a BF16/F16/F8_E4M3/F8_E5M2 matrix into consecutive float rows of {@code dst}. */
+    /**
+     * Widens weight rows {@code [c0, c1)} of a BF16/F16/F8_E4M3/F8_E5M2 matrix into consecutive float rows of {@code dst};
+     * Q8_0/Q4_K rows go to {@link BlockWidening}.
+     */
     static void widenRows(MemorySegment src, DType dt, int c0, int c1, int in, MemorySegment dst) {
+        if (dt.isBlockQuantized()) {
+            BlockWidening.widenRows(src, dt, c0, c1, in, dst);
+            return;
+        }
         if (dt == DType.F8_E4M3 || dt == DType.F8_E5M2) {
             boolean e5m2 = dt == DType.F8_E5M2;
             for (int c = c0; c < c1; c++) {

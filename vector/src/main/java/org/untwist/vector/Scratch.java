@@ -9,7 +9,7 @@ import java.lang.foreign.MemorySegment;
  * native panel is freed by {@link #free} once the pool's threads are gone.
  */
 final class Scratch {
-    // linear with few rows (VectorGemv): one column block of BF16/F16/F8_E4M3/F8_E5M2 weights widened to float
+    // linear with few rows (VectorGemv): one column block of BF16/F16/F8_E4M3/F8_E5M2/Q8_0/Q4_K weights widened to float
     private Arena arena;
     private MemorySegment panel = MemorySegment.NULL;
     /** Which (call, column block) the panel holds, so consecutive tasks on one block widen it once. */

@@ -15,7 +15,8 @@ import org.untwist.tensor.Tensor;
  * <ul>
  *   <li>{@code linear}: from {@link VectorGemm#MIN_ROWS} rows on the packed, cache-blocked GEMM of
  *       {@link VectorGemm}; fewer rows the dot-product kernels of {@link VectorGemv}. Both widen BF16/F16/F8_E4M3/F8_E5M2
- *       weights with {@link HalfWidening}, one block at a time (never the whole matrix).</li>
+ *       weights with {@link HalfWidening} and dequantize Q8_0/Q4_K weights with {@link BlockWidening}, one block at a
+ *       time (never the whole matrix).</li>
  *   <li>{@code attention}: flash-style online softmax in {@link VectorAttention}, its QKᵀ tile in
  *       {@link AttentionScores}. Reference keys are read in place, never scaled or copied: the query copy is
  *       scaled instead ({@code q·(s⊙k) = (s⊙q)·k}).</li>

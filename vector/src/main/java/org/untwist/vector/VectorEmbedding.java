@@ -6,8 +6,8 @@ import org.untwist.tensor.Tensor;
 
 /**
  * {@code embedding}: table rows gathered by id into float32 rows, rows split into chunks. F32 rows are bulk copies;
- * BF16/F16/F8_E4M3/F8_E5M2 rows are widened with SIMD by {@link HalfWidening} straight from the table (one row at a time, the
- * table is never converted as a whole). Copies and exact widenings: the result does not depend on the split.
+ * BF16/F16/F8_E4M3/F8_E5M2 rows are widened with SIMD by {@link HalfWidening} straight from the table, Q8_0/Q4_K rows
+ * dequantized by {@link BlockWidening} (one row at a time, the table is never converted as a whole). Copies and exact widenings: the result does not depend on the split.
  */
 final class VectorEmbedding {
     private VectorEmbedding() {
@@ -24,7 +24,8 @@ final class VectorEmbedding {
                     case F32 -> MemorySegment.copy(ts, id * rowBytes, os, r * rowBytes, rowBytes);
                     case F8_E4M3 -> HalfWidening.widenF8(ts, (long) id * dim, dim, os, r * rowBytes, false);
                     case F8_E5M2 -> HalfWidening.widenF8(ts, (long) id * dim, dim, os, r * rowBytes, true);
-                    case BF16, F16 -> HalfWidening.widenRows(ts, dt, id, id + 1, dim, os.asSlice(r * rowBytes, rowBytes));
+                    case BF16, F16, Q8_0, Q4_K -> HalfWidening.widenRows(ts, dt, id, id + 1, dim, os.asSlice(r * rowBytes, rowBytes));
+                    default -> throw new IllegalArgumentException("embedding: no kernel for a " + dt + " table");
                 }
             }
         });

@@ -24,7 +24,8 @@ import org.untwist.tensor.DType;
  * <p>Blocking: the columns are cut into blocks of at most {@link #NC} (fewer when K is large, see
  * {@link #PACKED_B_FLOATS}). For each column block, one parallel phase packs that block of {@code Wᵀ} for all of K
  * into a buffer shared by the workers, one task per {@link #NR}-column micro-panel reading its weight rows front
- * to back (BF16/F16/F8_E4M3/F8_E5M2 weights are widened here; no float copy of more than one column block ever exists): per K
+ * to back (BF16/F16/F8_E4M3/F8_E5M2 weights are widened here, Q8_0/Q4_K dequantized; no float copy of more than one column
+ * block ever exists): per K
  * block of {@link #KC}, the micro-panel is laid out k-major ({@code NR} consecutive floats per k, so the
  * micro-kernel loads {@code NR / L} whole vectors per k step). A second phase splits the rows into tasks of whole
  * {@link #MR}-row tiles (at most {@link #MC} rows, evenly sized; the micro-panels too when there are few rows).
@@ -317,7 +318,7 @@ final class VectorGemm {
     /**
      * Packs columns {@code [jc, jc + NR)} of Wᵀ (rows of W), all of K, as micro-panel {@code p} of every K block:
      * element (q, j) of K block kb at {@code bOffset(kb, p) + q·NR + j}; columns past the end of the current block
-     * are zero. BF16/F16/F8_E4M3/F8_E5M2 weights are widened here.
+     * are zero. BF16/F16/F8_E4M3/F8_E5M2 weights are widened here, Q8_0/Q4_K weights dequantized.
      */
     private void packB(float[] pb, int p, int jc) {
         switch (dt) {
@@ -325,6 +326,26 @@ final class VectorGemm {
             case BF16, F16 -> packHalfPanel(pb, p, jc, dt == DType.BF16);
             case F8_E4M3 -> packF8Panel(pb, p, jc, false);
             case F8_E5M2 -> packF8Panel(pb, p, jc, true);
+            case Q8_0, Q4_K -> packBlockPanel(pb, p, jc);
+            default -> throw new IllegalArgumentException("linear: no GEMM packing for " + dt + " weights");
+        }
+    }
+
+    /**
+     * {@link #packB} for block-quantized weights: each weight row, all of K, dequantized by {@link BlockWidening} (rows
+     * are whole blocks, K blocks need not be), then scattered NR floats apart into every K block.
+     */
+    private void packBlockPanel(float[] pb, int p, int jc) {
+        int nr = Math.min(NR, c1 - jc);
+        for (int j = 0; j < NR; j++) {
+            float[] row = j < nr ? BlockWidening.row(ws, dt, jc + j, k) : null;
+            for (int kb = 0; kb < kBlocks; kb++) {
+                int pc = kb * KC, kc = Math.min(KC, k - pc);
+                int dst = bOffset(kb, p) + j;
+                for (int q = 0; q < kc; q++) {
+                    pb[dst + q * NR] = row == null ? 0f : row[pc + q];
+                }
+            }
         }
     }
 

@@ -14,7 +14,8 @@ import org.untwist.tensor.DType;
 /**
  * {@code linear} on fewer than {@link VectorGemm#MIN_ROWS} rows (see {@link VectorGemm#worthIt}), where packing for
  * the GEMM would not pay off: dot products of x rows with weight rows. Tasks are (row block × column block);
- * BF16/F16/F8_E4M3/F8_E5M2 weights of the task's column block are widened into a per-thread float panel (never the whole matrix),
+ * BF16/F16/F8_E4M3/F8_E5M2 (and block-quantized Q8_0/Q4_K) weights of the task's column block are widened into a per-thread
+ * float panel (never the whole matrix),
  * then a 2-row × 4-column register-blocked FMA kernel runs over it.
  */
 final class VectorGemv {
