@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Every GPU check of the text, image and pipeline issues in one device call (the union of text-ops-check.sh,
+# image-ops-check.sh and pipeline-check.sh, each suite once): the op suites in one JVM (log $OUT/ops.log), then
+# the models in a second (log $OUT/pipeline.log), all with -Duntwist.test.backends=gpu. In the bundle of
+# make-bundle.sh; run from the repository root with the bundle carried:
+#   bash .gpubundle/gpu-checks.sh [ops timeout s, default 300] [pipeline timeout s, default 240]
+set -u
+export BUNDLE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$BUNDLE/gpu-env.sh"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/device.txt"
+suite() { # name timeout classes...
+  local name=$1 limit=$2; shift 2
+  local select=()
+  for c in "$@"; do
+    if [ -f "$BUNDLE/test-classes/${c//.//}.class" ]; then select+=(--select-class "$c"); else echo "$c: not in this bundle" >> "$OUT/$name.log"; fi
+  done
+  ( time timeout "$limit" "$J" "${FLAGS[@]}" -Xss4m -Duntwist.test.backends=gpu -Duntwist.golden="$PWD/testdata/golden" \
+      -jar "$BUNDLE/junit-console.jar" execute --class-path "$BUNDLE/untwist.jar:$BUNDLE/test-classes" "${select[@]}" \
+      --details=tree --disable-banner --disable-ansi-colors ) >> "$OUT/$name.log" 2>&1
+  echo "$name rc=$?" | tee -a "$OUT/$name.log"
+  grep -E '✘|aborted|Assumption|max abs error|worst|max \|diff\|' "$OUT/$name.log" | head -60
+  tail -16 "$OUT/$name.log"
+}
+suite ops "${1:-300}" org.untwist.TextOpConformanceTest org.untwist.gpu.GpuTextOpsTest org.untwist.ImageOpConformanceTest \
+    org.untwist.gpu.GpuImageOpsTest org.untwist.gpu.GpuImageOpsPlanTest org.untwist.QuantizedWeightsConformanceTest \
+    org.untwist.OpConformanceTest org.untwist.GoldenConformanceTest org.untwist.gpu.GpuBackendTest
+suite pipeline "${2:-240}" org.untwist.TextEncoderGoldenTest org.untwist.AutoEncoderGoldenTest org.untwist.VaeCommandTest \
+    org.untwist.FluxCheckpointTest org.untwist.EndToEndTest org.untwist.PromptGenerateCommandTest org.untwist.GgufCheckpointTest
