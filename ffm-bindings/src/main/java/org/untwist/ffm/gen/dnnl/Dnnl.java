@@ -1734,5 +1734,41 @@ public class Dnnl extends Dnnl$shared {
     public static int DNNL_ARG_WEIGHTS() {
         return DNNL_ARG_WEIGHTS;
     }
+    private static final int DNNL_RUNTIME_SEQ = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define DNNL_RUNTIME_SEQ 1
+     * }
+     */
+    public static int DNNL_RUNTIME_SEQ() {
+        return DNNL_RUNTIME_SEQ;
+    }
+    private static final int DNNL_RUNTIME_OMP = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define DNNL_RUNTIME_OMP 2
+     * }
+     */
+    public static int DNNL_RUNTIME_OMP() {
+        return DNNL_RUNTIME_OMP;
+    }
+    private static final int DNNL_RUNTIME_TBB = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define DNNL_RUNTIME_TBB 4
+     * }
+     */
+    public static int DNNL_RUNTIME_TBB() {
+        return DNNL_RUNTIME_TBB;
+    }
+    private static final int DNNL_RUNTIME_THREADPOOL = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define DNNL_RUNTIME_THREADPOOL 8
+     * }
+     */
+    public static int DNNL_RUNTIME_THREADPOOL() {
+        return DNNL_RUNTIME_THREADPOOL;
+    }
 }
 
