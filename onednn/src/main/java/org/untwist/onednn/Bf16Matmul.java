@@ -18,7 +18,8 @@ import org.untwist.tensor.DType;
  * weights go to oneDNN in place (the mapped file, no copy). Weights of another type (F32, F16, F8_E4M3, F8_E5M2) are
  * converted to bf16 per call, one panel of output rows ({@link #W_PANEL_BYTES} of bf16) at a time, so no bf16 copy of
  * a whole weight, let alone of a model, is ever held; each panel is one matmul into its columns of {@code out} (and is
- * converted again for each chunk of rows: at FLUX's widths only inputs wider than 5,440 rows × 3,072 are chunked). The
+ * converted again for each chunk of rows; at FLUX's width 3,072 a chunk holds 5,440 rows, more than a 1024² image's
+ * 4,608 + 512 tokens). The
  * conversions run on the backend's threads ({@link Bf16Rows}), the matmuls on oneDNN's OpenMP threads, as many as the
  * backend has ({@code omp_set_num_threads} on the calling thread before each call).
  *
