@@ -27,7 +27,7 @@ def main():
     print("`Bf16LinearBenchmark`: `Backend.linear` with bias, `out[M, N] = x[M, K] · w[N, K]ᵀ + b`, shape `MxKxN`; times")
     print("are the median and the range (min–max) of the measurement iterations (each the mean time of the calls in")
     print("2 s), GFLOP/s from the median (2·M·N·K per call). 2 threads.\n")
-    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+    for path in sorted(glob.glob(os.path.join(folder, "*.json")), key=lambda p: os.path.basename(p)[:-len(".json")]):
         label = os.path.splitext(os.path.basename(path))[0]
         print(f"## {label}\n")
         info = os.path.splitext(path)[0] + ".txt"
