@@ -58,6 +58,23 @@ class CliTest {
         assertMatches(out, "pe", GoldenConformanceTest.PE_TOL, false);
     }
 
+    /** pred of the golden model in bf16 against the float32 golden: measured 1.3e-2 of its RMS (max |diff|). */
+    static final double BF16_MODEL_REL_TOL = 5e-2;
+
+    @Test
+    void forwardInBf16OnTheCpu() {
+        String why = org.untwist.backend.Backends.providers().stream().filter(p -> p.name().equals("onednn")).findFirst()
+                .orElseThrow().unavailableReason();
+        org.junit.jupiter.api.Assumptions.assumeTrue(why == null, "the onednn backend cannot run here: " + why);
+        Path out = tmp.resolve("fwd-bf16.safetensors");
+        Result r = run("forward", "--backend", "onednn", "--precision", "bf16", "--threads", "2", "--model", TestSupport.tinyFlux().toString(),
+                "--inputs", golden("inputs.safetensors"), "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("forward on onednn"), r.out());
+        assertMatches(out, "pred", BF16_MODEL_REL_TOL, true);
+        assertMatches(out, "pe", GoldenConformanceTest.PE_TOL, false);
+    }
+
     @ParameterizedTest
     @MethodSource("backends")
     void denoiseWritesDenoised(String backend) {
@@ -187,6 +204,10 @@ class CliTest {
                         tmp.resolve("o").toString()}, "--steps"},
                 {new String[] {"forward", "--backend", "nonesuch", "--model", model, "--inputs", golden("inputs.safetensors"), "--out",
                         tmp.resolve("o").toString()}, "unknown backend 'nonesuch'"},
+                {new String[] {"forward", "--backend", "vector", "--precision", "bf16", "--model", model, "--inputs", golden("inputs.safetensors"),
+                        "--out", tmp.resolve("o").toString()}, "backend 'vector' cannot compute in bf16"},
+                {new String[] {"forward", "--precision", "fp8", "--model", model, "--inputs", golden("inputs.safetensors"), "--out",
+                        tmp.resolve("o").toString()}, "--precision=fp8: expected f32 or bf16"},
                 {new String[] {"rope", "--inputs", golden("inputs.safetensors"), "--axes-dim", "16,24,20", "--out", tmp.resolve("o").toString()},
                         "sum(axes_dim)"},
                 {new String[] {"bands", "--dim", "127"}, "--dim"},

@@ -17,10 +17,11 @@ import org.junit.jupiter.api.Test;
  *   cli ──► text ──► checkpoint ──► io, backend ──► tensor      (the pipeline module: tokenizers, text encoders)
  *   cli ──► autoencoder ──► checkpoint                          (the pipeline module: FLUX's autoencoder, latent packing)
  *   cli ──► pipeline ──► text, autoencoder, image, checkpoint, flux, sampling (checkpoints, prompt → image)
- *   vector, gpu (backends, found through ServiceLoader) ──► backend, tensor;  gpu ──► ffm (bindings)
+ *   vector, gpu, onednn (backends, found through ServiceLoader) ──► backend, tensor;  gpu, onednn ──► ffm (bindings)
+ *   onednn ──► vector (it extends the vector backend)
  * </pre>
- * Nothing above the backends imports them, and only {@code org.untwist.gpu.cuda}, the thin hand-written layer,
- * calls the code jextract generated. A new import against these arrows fails here with the offending class
+ * Nothing above the backends imports them, and only {@code org.untwist.gpu.cuda} and {@code org.untwist.onednn.dnnl},
+ * the thin hand-written layers, call the code jextract generated. A new import against these arrows fails here with the offending class
  * and line.
  */
 class LayeringTest {
@@ -32,7 +33,8 @@ class LayeringTest {
                 .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
                 .importPackages("org.untwist");
         if (main.stream().noneMatch(c -> c.getPackageName().equals("org.untwist.gpu"))
-                || main.stream().noneMatch(c -> c.getPackageName().equals("org.untwist.vector"))) {
+                || main.stream().noneMatch(c -> c.getPackageName().equals("org.untwist.vector"))
+                || main.stream().noneMatch(c -> c.getPackageName().equals("org.untwist.onednn"))) {
             throw new IllegalStateException("the backends' classes are not on the test class path: the layering would be checked on a part");
         }
     }
@@ -48,6 +50,7 @@ class LayeringTest {
                 .layer("sampling").definedBy("org.untwist.sampling..")
                 .layer("vector backend").definedBy("org.untwist.vector..")
                 .layer("gpu backend").definedBy("org.untwist.gpu..")
+                .layer("onednn backend").definedBy("org.untwist.onednn..")
                 .layer("bindings").definedBy("org.untwist.ffm..")
                 .layer("checkpoint").definedBy("org.untwist.checkpoint..")
                 .layer("text").definedBy("org.untwist.text..")
@@ -65,6 +68,7 @@ class LayeringTest {
                 .whereLayer("sampling").mayOnlyAccessLayers("tensor", "backend", "io", "method", "flux")
                 .whereLayer("vector backend").mayOnlyAccessLayers("tensor", "backend")
                 .whereLayer("gpu backend").mayOnlyAccessLayers("tensor", "backend", "bindings")
+                .whereLayer("onednn backend").mayOnlyAccessLayers("tensor", "backend", "vector backend", "bindings")
                 .whereLayer("bindings").mayNotAccessAnyLayer()
                 .whereLayer("checkpoint").mayOnlyAccessLayers("tensor", "backend", "io")
                 .whereLayer("text").mayOnlyAccessLayers("tensor", "backend", "io", "checkpoint")
@@ -77,10 +81,10 @@ class LayeringTest {
     }
 
     @Test
-    void onlyTheThinCudaLayerCallsTheGeneratedBindings() {
-        noClasses().that().resideOutsideOfPackages("org.untwist.gpu.cuda..", "org.untwist.ffm..")
+    void onlyTheThinLayersCallTheGeneratedBindings() {
+        noClasses().that().resideOutsideOfPackages("org.untwist.gpu.cuda..", "org.untwist.onednn.dnnl..", "org.untwist.ffm..")
                 .should().dependOnClassesThat().resideInAPackage("org.untwist.ffm.gen..")
-                .because("the jextract output is reached only through org.untwist.gpu.cuda, which checks every status")
+                .because("the jextract output is reached only through org.untwist.gpu.cuda and org.untwist.onednn.dnnl, which check every status")
                 .check(main);
     }
 

@@ -2,13 +2,19 @@ package org.untwist.cli;
 
 import org.untwist.backend.Backend;
 import org.untwist.backend.Backends;
+import org.untwist.backend.Precision;
 import picocli.CommandLine.Option;
 
-/** The options every computing command shares: which backend and how many threads. */
+/** The options every computing command shares: which backend, in which precision, and how many threads. */
 final class BackendOptions {
     @Option(names = "--backend", paramLabel = "NAME",
-            description = "Backend: auto (default: best available), scalar, vector. Also -Duntwist.backend.")
+            description = "Backend: auto (default: best available), scalar, vector, gpu, onednn (bf16 only). Also -Duntwist.backend.")
     String backend;
+
+    @Option(names = "--precision", paramLabel = "P",
+            description = "f32 (exact, every backend) or bf16 (GEMM operands rounded to bf16: gpu, or on the CPU onednn). "
+                    + "Default: the backend's own (f32; -Duntwist.gpu.precision for gpu).")
+    String precision;
 
     @Option(names = "--threads", paramLabel = "N", description = "Compute threads, 1 to max(64, 4 x cores) (default: -Duntwist.threads or all cores).")
     Integer threads;
@@ -18,13 +24,19 @@ final class BackendOptions {
         return threads != null ? Backends.requireThreads("--threads", threads) : Backends.defaultThreads();
     }
 
+    /** {@code --precision}, checked; {@code null} when not given (each backend's default). */
+    Precision precision() {
+        return precision == null ? null : Precision.parse("--precision", precision);
+    }
+
     /** Checks the options without building the backend. */
     void validate() {
         threads();
+        precision();
     }
 
     Backend create() {
         String name = backend != null ? backend : System.getProperty(Backends.BACKEND_PROPERTY);
-        return Backends.create(name, threads());
+        return Backends.create(name, threads(), precision());
     }
 }

@@ -7,6 +7,7 @@ import java.util.concurrent.Callable;
 import org.untwist.backend.Backend;
 import org.untwist.backend.BackendProvider;
 import org.untwist.backend.Backends;
+import org.untwist.backend.Precision;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
@@ -29,11 +30,12 @@ final class InfoCommand implements Callable<Integer> {
         out.println("backends (best first):");
         for (BackendProvider p : Backends.providers()) {
             String why = p.unavailableReason();
+            String precisions = "[" + String.join(", ", p.precisions().stream().map(Precision::label).toList()) + "]";
             if (why != null) {
-                out.printf("  %-8s unavailable: %s%n", p.name(), why);
+                out.printf("  %-8s %-11s unavailable: %s%n", p.name(), precisions, why);
             } else {
                 try (Backend b = p.create(threads)) {
-                    out.printf("  %-8s available: %s%n", p.name(), b.describe());
+                    out.printf("  %-8s %-11s available: %s%n", p.name(), precisions, b.describe());
                 }
             }
         }

@@ -7,9 +7,10 @@ import java.util.Locale;
 import java.util.ServiceLoader;
 
 /**
- * Finds and builds backends. Automatic selection takes the available backend of highest priority and logs
- * one line naming the choice and why; {@code -Duntwist.backend=NAME} (or {@link #create(String, int)} with a
- * name) forces one, and forcing one that cannot run here is an error saying why.
+ * Finds and builds backends. Automatic selection takes the available backend of highest priority that computes in
+ * float32 (or, when a {@link Precision} is asked for, in that precision) and logs one line naming the choice and why;
+ * {@code -Duntwist.backend=NAME} (or {@link #create(String, int)} with a name) forces one, and forcing one that cannot
+ * run here, or cannot compute in the precision asked for, is an error saying why.
  */
 public final class Backends {
     /** System property that forces a backend by name. */
@@ -91,6 +92,19 @@ public final class Backends {
      * @throws IllegalStateException    when a named backend is unknown or cannot run here; the message says why
      */
     public static Backend create(String name, int threads) {
+        return create(name, threads, null);
+    }
+
+    /**
+     * Builds the named backend, or the best available one when {@code name} is null, blank or {@code auto}, computing
+     * in {@code precision}; {@code null} means the backend's default ({@link BackendProvider#create(int)}), and
+     * automatic selection then considers only backends that can compute in float32.
+     *
+     * @throws IllegalArgumentException when {@code threads} is outside {@code [1, maxThreads()]}
+     * @throws IllegalStateException    when a named backend is unknown, cannot run here or has no such precision, or
+     *                                  no backend offers the precision; the message says why
+     */
+    public static Backend create(String name, int threads, Precision precision) {
         requireThreads("threads", threads);
         List<BackendProvider> providers = providers();
         if (name != null && !name.isBlank() && !name.trim().equalsIgnoreCase("auto")) {
@@ -101,7 +115,11 @@ public final class Backends {
                     if (why != null) {
                         throw new IllegalStateException("backend '" + wanted + "' was requested but cannot run here: " + why);
                     }
-                    Backend b = p.create(threads);
+                    if (precision != null && !p.precisions().contains(precision)) {
+                        throw new IllegalStateException("backend '" + wanted + "' cannot compute in " + precision.label() + " (it offers "
+                                + labels(p.precisions()) + ")" + offeredBy(providers, precision));
+                    }
+                    Backend b = precision == null ? p.create(threads) : p.create(threads, precision);
                     LOG.log(System.Logger.Level.INFO, "untwist backend: " + b.describe() + " (forced)");
                     return b;
                 }
@@ -109,11 +127,15 @@ public final class Backends {
             throw new IllegalStateException("unknown backend '" + name + "'; known: "
                     + providers.stream().map(BackendProvider::name).toList());
         }
+        Precision wanted = precision == null ? Precision.F32 : precision;
         StringBuilder skipped = new StringBuilder();
         for (BackendProvider p : providers) {
+            if (!p.precisions().contains(wanted)) {
+                continue;
+            }
             String why = p.unavailableReason();
             if (why == null) {
-                Backend b = p.create(threads);
+                Backend b = precision == null ? p.create(threads) : p.create(threads, precision);
                 LOG.log(System.Logger.Level.INFO, "untwist backend: " + b.describe() + " (automatic: highest priority available"
                         + (skipped.isEmpty() ? "" : "; skipped " + skipped) + ")");
                 return b;
@@ -123,7 +145,26 @@ public final class Backends {
             }
             skipped.append(p.name()).append(": ").append(why);
         }
-        throw new IllegalStateException("no backend can run here: " + skipped);
+        if (precision != null && skipped.isEmpty()) {
+            throw new IllegalStateException("no backend computes in " + precision.label() + offeredBy(providers, precision));
+        }
+        throw new IllegalStateException("no backend " + (precision == null ? "" : "computing in " + precision.label() + " ") + "can run here: " + skipped);
+    }
+
+    private static String labels(List<Precision> precisions) {
+        return String.join(", ", precisions.stream().map(Precision::label).toList());
+    }
+
+    /** "; bf16: gpu (unavailable: ...), onednn" — who else offers {@code precision}, for error messages. */
+    private static String offeredBy(List<BackendProvider> providers, Precision precision) {
+        List<String> names = new ArrayList<>();
+        for (BackendProvider p : providers) {
+            if (p.precisions().contains(precision)) {
+                String why = p.unavailableReason();
+                names.add(p.name() + (why == null ? "" : " (unavailable: " + why + ")"));
+            }
+        }
+        return names.isEmpty() ? "; no registered backend computes in " + precision.label() : "; " + precision.label() + ": " + String.join(", ", names);
     }
 
     /** The scalar oracle's provider; always available. */

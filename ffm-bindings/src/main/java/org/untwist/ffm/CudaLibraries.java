@@ -1,7 +1,6 @@
 package org.untwist.ffm;
 
 import java.io.File;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.SymbolLookup;
 import java.nio.file.Files;
@@ -64,7 +63,7 @@ public final class CudaLibraries {
 
         /** {@code -Duntwist.cuda.libDir} (if set), then {@code LD_LIBRARY_PATH} and the system loader. */
         public static Search fromSystem() {
-            return new Search(split(System.getProperty(LIB_DIR_PROPERTY)), true);
+            return new Search(LibraryFiles.split(System.getProperty(LIB_DIR_PROPERTY)), true);
         }
 
         /** Only the given folders: no fallback (for tests and explicit configurations). */
@@ -182,7 +181,7 @@ public final class CudaLibraries {
         }
         List<Path> folders = new ArrayList<>(search.folders());
         if (search.systemFallback()) {
-            folders.addAll(split(System.getenv("LD_LIBRARY_PATH")));
+            folders.addAll(LibraryFiles.split(System.getenv("LD_LIBRARY_PATH")));
         }
         for (Path folder : folders) {
             Path file = folder.resolve(lib.soname());
@@ -209,7 +208,7 @@ public final class CudaLibraries {
         } catch (IllegalArgumentException e) {
             throw new NotFound();
         }
-        Path resolved = opened.find(lib.symbol()).map(s -> mappedFile(s.address())).orElse(null);
+        Path resolved = opened.find(lib.symbol()).map(s -> LibraryFiles.mappedFile(s.address())).orElse(null);
         if (resolved == null) {
             throw new LoadFailure(lib.soname() + " was opened by the system loader but the file holding its "
                     + lib.symbol() + " could not be found in /proc/self/maps; set -D" + LIB_DIR_PROPERTY + " to its folder");
@@ -231,44 +230,6 @@ public final class CudaLibraries {
             throw new LoadFailure(file.getFileName() + " at " + file + " could not be loaded: " + e.getMessage()
                     + (lib == CudaLibrary.CUBLAS ? " (libcublasLt.so.13 must be loadable too)" : ""));
         }
-    }
-
-    /**
-     * The file mapped at {@code address} in this process ({@code /proc/self/maps}), i.e. the library that
-     * holds a symbol; the system loader may have opened it through a link ({@code libcuda.so.1 ->
-     * libcuda.so.580.159.04}), so the soname alone does not identify it.
-     */
-    private static Path mappedFile(long address) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
-                int slash = line.indexOf('/');
-                int dash = line.indexOf('-');
-                int space = line.indexOf(' ');
-                if (slash < 0 || dash < 0 || space < dash) {
-                    continue;
-                }
-                long start = Long.parseUnsignedLong(line.substring(0, dash), 16);
-                long end = Long.parseUnsignedLong(line.substring(dash + 1, space), 16);
-                if (Long.compareUnsigned(address, start) >= 0 && Long.compareUnsigned(address, end) < 0) {
-                    return Path.of(line.substring(slash).trim());
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // not Linux or not readable
-        }
-        return null;
-    }
-
-    private static List<Path> split(String pathList) {
-        List<Path> out = new ArrayList<>();
-        if (pathList != null) {
-            for (String s : pathList.split(File.pathSeparator)) {
-                if (!s.isBlank()) {
-                    out.add(Path.of(s.trim()));
-                }
-            }
-        }
-        return out;
     }
 
     private static final class NotFound extends Exception {

@@ -1,7 +1,9 @@
 package org.untwist.gpu;
 
+import java.util.List;
 import org.untwist.backend.Backend;
 import org.untwist.backend.BackendProvider;
+import org.untwist.backend.Precision;
 import org.untwist.ffm.CudaLibraries;
 
 /**
@@ -43,6 +45,23 @@ public final class GpuBackendProvider implements BackendProvider {
             throw new IllegalStateException("the gpu backend cannot run here: " + why);
         }
         return new GpuBackend();
+    }
+
+    /** f32 by default ({@code -Duntwist.gpu.precision} changes what {@link #create(int)} builds), and bf16. */
+    @Override
+    public List<Precision> precisions() {
+        return List.of(Precision.F32, Precision.BF16);
+    }
+
+    /** The backend in {@code precision}, whatever {@code -Duntwist.gpu.precision} says; TF32 and cuDNN from their properties. */
+    @Override
+    public Backend create(int threads, Precision precision) {
+        String why = unavailableReason();
+        if (why != null) {
+            throw new IllegalStateException("the gpu backend cannot run here: " + why);
+        }
+        GpuBackend.Precision p = precision == Precision.BF16 ? GpuBackend.Precision.BF16 : GpuBackend.Precision.F32;
+        return new GpuBackend(p, Boolean.getBoolean(GpuBackend.TF32_PROPERTY), !"false".equalsIgnoreCase(System.getProperty(GpuBackend.CUDNN_PROPERTY)));
     }
 
     /** Runs the probe with an explicit search (not cached); for tests and diagnostics. */

@@ -36,8 +36,12 @@ import org.untwist.tensor.Tensor;
  *       {@code affine}: {@link VectorElementwise}; {@code permute}: the host copy of {@code AbstractBackend}.</li>
  * </ul>
  * Per-thread scratch ({@link Scratch}) lives with each pool thread and is reused across calls.
+ *
+ * <p>The class is open to one subclass, the onednn backend (its module alone sees this package), which hands
+ * {@code linear} to a native bf16 GEMM and keeps the rest; {@link #toBf16Rows} prepares its operands on this
+ * backend's threads.
  */
-public final class VectorBackend extends AbstractBackend {
+public class VectorBackend extends AbstractBackend {
     private final ComputePool pool;
 
     /** Creates the backend with {@code threads} compute threads. */
@@ -66,6 +70,16 @@ public final class VectorBackend extends AbstractBackend {
     @Override
     public void close() {
         pool.close();
+    }
+
+    /**
+     * Rows {@code [r0, r1)} of a {@code [*, cols]} matrix at {@code src} of type {@code dt} (F32, BF16, F16, F8_E4M3,
+     * F8_E5M2) as consecutive bfloat16 rows at {@code dst}, on this backend's threads: float32 and F16 rounded to
+     * nearest even ({@link DType#floatToBf16}), F8 widened exactly, BF16 copied. For a subclass that feeds a native
+     * bf16 GEMM.
+     */
+    protected final void toBf16Rows(MemorySegment src, DType dt, long r0, long r1, int cols, MemorySegment dst) {
+        pool.parallelRows(r1 - r0, cols, (a, b) -> Bf16Rounding.rows(src, dt, r0 + a, r0 + b, cols, dst.asSlice(a * cols * 2L)));
     }
 
     @Override
