@@ -239,6 +239,39 @@ class OnednnBackendTest {
     }
 
     /** Uniform values in {@code [-scale, scale)} from a seeded generator, stored in {@code type} (so rounded to it). */
+    @ParameterizedTest(name = "{0} {1}x{2}->{3}")
+    @MethodSource("quantizedCases")
+    void ggufBlockWeightsAreDequantizedThenRounded(DType wt, int m, int k, int n) {
+        try (Tensor x = random(DType.F32, 11, 2f, m, k); Tensor w = randomBlocks(wt, 12, n, k); Tensor bias = random(DType.F32, 13, 0.5f, n);
+             Tensor out = Tensor.allocate(m, n)) {
+            backend.linear(x, w, bias, out);
+            checkAgainstOracle(x, w, bias, out);
+        }
+    }
+
+    static Stream<Arguments> quantizedCases() { // K a whole number of blocks: 32 for Q8_0, 256 for Q4_K
+        return Stream.of(Arguments.of(DType.Q8_0, 1, 32, 5), Arguments.of(DType.Q8_0, 17, 96, 33), Arguments.of(DType.Q8_0, 65, 512, 63),
+                Arguments.of(DType.Q4_K, 1, 256, 3), Arguments.of(DType.Q4_K, 23, 512, 41), Arguments.of(DType.Q4_K, 64, 768, 17));
+    }
+
+    /** Random valid GGUF blocks: random codes, binary16 scales (and Q4_K mins) that keep the values near 1. */
+    static Tensor randomBlocks(DType type, long seed, int out, int in) {
+        SplittableRandom r = new SplittableRandom(seed);
+        Tensor t = Tensor.allocate(type, out, in);
+        java.lang.foreign.MemorySegment s = t.segment();
+        for (long i = 0; i < s.byteSize(); i++) {
+            s.set(java.lang.foreign.ValueLayout.JAVA_BYTE, i, (byte) r.nextInt());
+        }
+        var half = java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (long at = 0; at < s.byteSize(); at += type.blockBytes()) {
+            s.set(half, at, Float.floatToFloat16((float) ((r.nextBoolean() ? 1 : -1) * (0.5 + r.nextDouble()) / (type == DType.Q8_0 ? 128 : 945))));
+            if (type == DType.Q4_K) {
+                s.set(half, at + 2, Float.floatToFloat16((float) ((0.5 + r.nextDouble()) / 63)));
+            }
+        }
+        return t;
+    }
+
     static Tensor random(DType type, long seed, float scale, int... shape) {
         SplittableRandom r = new SplittableRandom(seed);
         Tensor t = Tensor.allocate(type, shape);

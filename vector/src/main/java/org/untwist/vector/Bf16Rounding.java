@@ -20,7 +20,7 @@ import org.untwist.tensor.DType;
  * Matrix rows of any weight type to bfloat16 rows with SIMD, for a native bf16 GEMM ({@link VectorBackend#toBf16Rows}):
  * float32 rounded to nearest even exactly as {@link DType#floatToBf16} (NaN stays a quiet NaN, subnormals kept), F16
  * widened by {@link HalfWidening#halfToFloat} and then rounded, F8_E4M3 and F8_E5M2 widened (bf16 holds every value of
- * both exactly), BF16 copied.
+ * both exactly), GGUF's Q8_0 and Q4_K dequantized a row at a time by {@link BlockWidening} and then rounded, BF16 copied.
  */
 final class Bf16Rounding {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -43,6 +43,12 @@ final class Bf16Rounding {
             case F16, F8_E4M3, F8_E5M2 -> {
                 for (long r = r0; r < r1; r++) {
                     widened(src, dt, r * cols, cols, dst, (r - r0) * cols * 2);
+                }
+            }
+            case Q8_0, Q4_K -> { // dequantized as GGML defines (BlockWidening), then rounded like float32 rows
+                for (long r = r0; r < r1; r++) {
+                    float[] row = BlockWidening.row(src, dt, Math.toIntExact(r), cols);
+                    floats(MemorySegment.ofArray(row), 0, cols, dst, (r - r0) * cols * 2);
                 }
             }
             default -> throw new IllegalArgumentException("not a weight type: " + dt);
