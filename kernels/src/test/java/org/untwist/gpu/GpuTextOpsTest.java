@@ -131,14 +131,26 @@ class GpuTextOpsTest {
     void f8LinearOnDeviceInBothPrecisions(DType f8) {
         Random r = new Random(SEED + 3);
         int rows = 67, in = 300, out = 129;
-        try (Tensor x = random(r, 1f, DType.F32, rows, in); Tensor w = random(r, 0.05f, f8, out, in);
-             Tensor bias = random(r, 1f, DType.F32, out); Tensor xr = Tensor.allocate(rows, in); Tensor want = Tensor.allocate(rows, out);
+        try (Tensor x = random(r, 1f, DType.F32, rows, in); Tensor w = random(r, 0.05f, f8, out, in); Tensor bias = random(r, 1f, DType.F32, out)) {
+            linearInBothPrecisions(x, w, bias);
+        }
+    }
+
+    /**
+     * {@code linear} of {@code x} by the narrow weights {@code w} on device and on host tensors, in both precisions:
+     * f32 against the oracle to float32 accumulation error, bf16 against the oracle on bf16-rounded activations and
+     * weights (F8 weights widen to bf16 exactly; dequantized GGUF weights are rounded there).
+     */
+    private static void linearInBothPrecisions(Tensor x, Tensor w, Tensor bias) {
+        int rows = x.dim(0), in = x.dim(1), out = w.dim(0);
+        DType type = w.dtype();
+        try (Tensor wr = w.copy(DType.BF16); Tensor xr = Tensor.allocate(rows, in); Tensor want = Tensor.allocate(rows, out);
              Tensor wantRounded = Tensor.allocate(rows, out); ScalarBackend oracle = new ScalarBackend()) {
             for (long i = 0; i < x.numel(); i++) {
                 xr.set(i, DType.bf16ToFloat(DType.floatToBf16(x.get(i))));
             }
             oracle.linear(x, w, bias, want);
-            oracle.linear(xr, w, bias, wantRounded);
+            oracle.linear(xr, wr, bias, wantRounded);
             double tol = 1e-6 * Math.sqrt(in) * 10;
             for (GpuBackend.Precision p : GpuBackend.Precision.values()) {
                 try (GpuBackend be = new GpuBackend(p, false); Tensor dx = onDevice(be, x); Tensor dw = onDevice(be, w);
@@ -146,11 +158,11 @@ class GpuTextOpsTest {
                     be.linear(dx, dw, bias, dOut);
                     be.copy(dOut, got);
                     double err = maxDiff(got, p == GpuBackend.Precision.F32 ? want : wantRounded);
-                    System.out.println(f8 + " linear " + p + " max abs error " + err + " (tolerance " + tol + ")");
-                    assertTrue(err < tol, p + ": " + err);
+                    System.out.println(type + " linear " + p + " max abs error " + err + " (tolerance " + tol + ")");
+                    assertTrue(err < tol, type + " " + p + ": " + err);
                     be.linear(x, w, null, got); // host tensors, staged
-                    oracle.linear(p == GpuBackend.Precision.F32 ? x : xr, w, null, want);
-                    assertTrue(maxDiff(got, want) < tol, p + " host: " + maxDiff(got, want));
+                    oracle.linear(p == GpuBackend.Precision.F32 ? x : xr, p == GpuBackend.Precision.F32 ? w : wr, null, want);
+                    assertTrue(maxDiff(got, want) < tol, type + " " + p + " host: " + maxDiff(got, want));
                 }
             }
         }
@@ -167,28 +179,9 @@ class GpuTextOpsTest {
     void blockQuantizedWeightsOnDevice(DType q) {
         Random r = new Random(SEED + 5);
         int rows = 67, in = q.blockSize() * 3, out = 129;
-        try (Tensor x = random(r, 1f, DType.F32, rows, in); Tensor w = random(r, 0.05f, q, out, in); Tensor wr = w.copy(DType.BF16);
-             Tensor bias = random(r, 1f, DType.F32, out); Tensor xr = Tensor.allocate(rows, in); Tensor want = Tensor.allocate(rows, out);
-             Tensor wantRounded = Tensor.allocate(rows, out); ScalarBackend oracle = new ScalarBackend()) {
-            for (long i = 0; i < x.numel(); i++) {
-                xr.set(i, DType.bf16ToFloat(DType.floatToBf16(x.get(i))));
-            }
-            oracle.linear(x, w, bias, want);
-            oracle.linear(xr, wr, bias, wantRounded);
-            double tol = 1e-6 * Math.sqrt(in) * 10;
-            for (GpuBackend.Precision p : GpuBackend.Precision.values()) {
-                try (GpuBackend be = new GpuBackend(p, false); Tensor dx = onDevice(be, x); Tensor dw = onDevice(be, w);
-                     Tensor dOut = be.allocate(DType.F32, rows, out); Tensor got = Tensor.allocate(rows, out)) {
-                    be.linear(dx, dw, bias, dOut);
-                    be.copy(dOut, got);
-                    double err = maxDiff(got, p == GpuBackend.Precision.F32 ? want : wantRounded);
-                    System.out.println(q + " linear " + p + " max abs error " + err + " (tolerance " + tol + ")");
-                    assertTrue(err < tol, q + " " + p + ": " + err);
-                    be.linear(x, w, null, got); // host weights, staged
-                    oracle.linear(p == GpuBackend.Precision.F32 ? x : xr, p == GpuBackend.Precision.F32 ? w : wr, null, want);
-                    assertTrue(maxDiff(got, want) < tol, q + " " + p + " host: " + maxDiff(got, want));
-                }
-            }
+        try (Tensor x = random(r, 1f, DType.F32, rows, in); Tensor w = random(r, 0.05f, q, out, in); Tensor bias = random(r, 1f, DType.F32, out);
+             ScalarBackend oracle = new ScalarBackend()) {
+            linearInBothPrecisions(x, w, bias);
             int[] ids = {0, out - 1, 5, 5, 64};
             try (GpuBackend be = new GpuBackend(); Tensor dw = onDevice(be, w); Tensor rowsWant = Tensor.allocate(ids.length, in);
                  Tensor dOut = be.allocate(DType.F32, ids.length, in)) {
