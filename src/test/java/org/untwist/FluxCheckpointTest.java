@@ -120,6 +120,16 @@ class FluxCheckpointTest {
         return t;
     }
 
+    /** {@code untwist forward --backend vector --threads 2} of {@code model} on {@code inputs}: its {@code pred}, after a zero exit. */
+    static float[] cliForwardPred(Path model, Path inputs, Path out) {
+        CliTest.Result res = CliTest.run("forward", "--backend", "vector", "--threads", "2", "--model", model.toString(), "--inputs",
+                inputs.toString(), "--out", out.toString());
+        assertEquals(0, res.code(), res.err());
+        try (SafeTensors f = SafeTensors.open(out)) {
+            return f.tensor("pred").toFloatArray();
+        }
+    }
+
     static void assertBitEqual(float[] expected, float[] actual, String what) {
         assertEquals(expected.length, actual.length, what + ": length");
         for (int i = 0; i < expected.length; i++) {
@@ -258,18 +268,8 @@ class FluxCheckpointTest {
         Path inputs = tmp.resolve("inputs.safetensors");
         SafeTensors.write(inputs, in, Map.of());
         owned.forEach(Tensor::close);
-        float[][] preds = new float[2][];
-        Path[] models = {DIFFUSERS, FLUX_FILE};
-        for (int i = 0; i < 2; i++) {
-            Path out = tmp.resolve("pred" + i + ".safetensors");
-            CliTest.Result res = CliTest.run("forward", "--backend", "vector", "--threads", "2", "--model", models[i].toString(), "--inputs",
-                    inputs.toString(), "--out", out.toString());
-            assertEquals(0, res.code(), res.err());
-            try (SafeTensors f = SafeTensors.open(out)) {
-                preds[i] = f.tensor("pred").toFloatArray();
-            }
-        }
-        assertBitEqual(preds[1], preds[0], "forward --model");
+        assertBitEqual(cliForwardPred(FLUX_FILE, inputs, tmp.resolve("pred1.safetensors")),
+                cliForwardPred(DIFFUSERS, inputs, tmp.resolve("pred0.safetensors")), "forward --model");
         CliTest.Result bad = CliTest.run("forward", "--model", SINGLE.resolve("ae.safetensors").toString(), "--inputs", inputs.toString(), "--out",
                 tmp.resolve("x.safetensors").toString());
         assertTrue(bad.code() != 0 && bad.err().contains("autoencoder"), bad.err());

@@ -120,18 +120,9 @@ class GgufCheckpointTest {
     @Test
     void cliForwardAndGenerateTakeAGgufModel() throws IOException {
         Path inputs = inputs(tmp);
-        float[][] preds = new float[2][];
         Path[] models = {GGUF, dequantized};
-        for (int i = 0; i < 2; i++) {
-            Path out = tmp.resolve("pred" + i + ".safetensors");
-            CliTest.Result res = CliTest.run("forward", "--backend", "vector", "--threads", "2", "--model", models[i].toString(), "--inputs",
-                    inputs.toString(), "--out", out.toString());
-            assertEquals(0, res.code(), res.err());
-            try (SafeTensors f = SafeTensors.open(out)) {
-                preds[i] = f.tensor("pred").toFloatArray();
-            }
-        }
-        FluxCheckpointTest.assertBitEqual(preds[1], preds[0], "forward --model x.gguf vs the dequantized safetensors");
+        FluxCheckpointTest.assertBitEqual(FluxCheckpointTest.cliForwardPred(dequantized, inputs, tmp.resolve("pred1.safetensors")),
+                FluxCheckpointTest.cliForwardPred(GGUF, inputs, tmp.resolve("pred0.safetensors")), "forward --model x.gguf vs the dequantized safetensors");
 
         BufferedImage[] images = new BufferedImage[2];
         for (int i = 0; i < 2; i++) {

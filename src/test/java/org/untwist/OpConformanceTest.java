@@ -114,8 +114,14 @@ class OpConformanceTest {
             return track(src.copy(src.dtype()));
         }
 
-        /** A weight matrix of {@code dtype} that starts {@code offset} bytes into a larger allocation (unaligned). */
+        /**
+         * A weight matrix of {@code dtype} that starts {@code offset} bytes into a larger allocation (unaligned); GGUF's
+         * block-quantized types as {@link QuantizedWeightsConformanceTest#randomBlocks} makes them.
+         */
         Tensor weight(Random r, DType dtype, int offset, int out, int in) {
+            if (dtype.isBlockQuantized()) {
+                return QuantizedWeightsConformanceTest.randomBlocks(this, r, dtype, offset, out, in);
+            }
             long bytes = (long) out * in * dtype.byteSize();
             Tensor backing = zeros((int) ((bytes + offset) / 4 + 2));
             Tensor w = Tensor.wrap(backing.segment().asSlice(offset, bytes), dtype, out, in);
@@ -251,8 +257,14 @@ class OpConformanceTest {
 
     static void checkLinear(Backend be, ScalarBackend oracle, String name, int[] xShape, int outDim, DType dt, boolean withBias,
                                     int offset) {
+        checkLinear(be, oracle, name, "linear", "linear", xShape, outDim, dt, withBias, offset);
+    }
+
+    /** As above, with the label the seed is derived from and the label of the failure message. */
+    static void checkLinear(Backend be, ScalarBackend oracle, String name, String seedLabel, String what, int[] xShape, int outDim, DType dt,
+                            boolean withBias, int offset) {
         int in = xShape[xShape.length - 1];
-        long seed = seedOf("linear", java.util.Arrays.toString(xShape), outDim, dt, withBias, offset);
+        long seed = seedOf(seedLabel, java.util.Arrays.toString(xShape), outDim, dt, withBias, offset);
         Random r = new Random(seed);
         try (Scope sc = new Scope()) {
             Tensor x = sc.randn(r, xShape);
@@ -265,7 +277,7 @@ class OpConformanceTest {
             oracle.linear(x, w, bias, want);
             double[] tol = linearTol(x, w, want, in, outDim);
             assertWithin(ctx(name, "linear", seed, "x " + java.util.Arrays.toString(xShape) + ", w [" + outDim + ", " + in + "] " + dt
-                    + " at byte offset " + offset + (withBias ? ", bias" : "")), "linear", got, want, tol);
+                    + " at byte offset " + offset + (withBias ? ", bias" : "")), what, got, want, tol);
         }
     }
 

@@ -90,22 +90,7 @@ class QuantizedWeightsConformanceTest {
     }
 
     private static void check(Backend be, ScalarBackend oracle, String name, int[] xShape, int outDim, DType dt, boolean withBias, int offset) {
-        int in = xShape[xShape.length - 1];
-        long seed = OpConformanceTest.seedOf("quantized linear", Arrays.toString(xShape), outDim, dt, withBias, offset);
-        Random r = new Random(seed);
-        try (OpConformanceTest.Scope sc = new OpConformanceTest.Scope()) {
-            Tensor x = sc.randn(r, xShape);
-            Tensor w = randomBlocks(sc, r, dt, offset, outDim, in);
-            Tensor bias = withBias ? sc.randn(r, outDim) : null;
-            int[] outShape = xShape.clone();
-            outShape[outShape.length - 1] = outDim;
-            Tensor got = sc.zeros(outShape), want = sc.zeros(outShape);
-            be.linear(x, w, bias, got);
-            oracle.linear(x, w, bias, want);
-            double[] tol = OpConformanceTest.linearTol(x, w, want, in, outDim);
-            OpConformanceTest.assertWithin(OpConformanceTest.ctx(name, "linear", seed, "x " + Arrays.toString(xShape) + ", w [" + outDim + ", "
-                    + in + "] " + dt + " at byte offset " + offset + (withBias ? ", bias" : "")), "linear " + dt, got, want, tol);
-        }
+        OpConformanceTest.checkLinear(be, oracle, name, "quantized linear", "linear " + dt, xShape, outDim, dt, withBias, offset);
     }
 
     /**
