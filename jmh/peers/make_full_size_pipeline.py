@@ -68,8 +68,7 @@ def draw(name, shape, gen):
     """Random values of one parameter, drawn in float32 in slices of rows to bound the memory."""
     if len(shape) == 1:
         t = torch.rand(shape, generator=gen) * 0.2 - 0.1
-        if name.endswith(("scale", "norm.weight", "layer_norm.weight", "norm1.weight", "norm2.weight", "norm_out.weight")) or \
-                "layer_norm" in name or name.endswith("final_layer_norm.weight"):
+        if name.endswith(("scale", "norm.weight", "norm1.weight", "norm2.weight", "norm_out.weight")) or "layer_norm" in name:
             t += 1.0
         return t
     if "embed" in name or name == "shared.weight":

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every GPU check of the text, image and pipeline issues in one device call (the union of text-ops-check.sh,
-# image-ops-check.sh and pipeline-check.sh, each suite once): the op suites in one JVM (log $OUT/ops.log), then
+# Every GPU check of the text, image and pipeline issues in one device call (it replaced the three scripts
+# text-ops-check.sh, image-ops-check.sh and pipeline-check.sh, each suite run once): the op suites in one JVM (log $OUT/ops.log), then
 # the models in a second (log $OUT/pipeline.log), all with -Duntwist.test.backends=gpu. In the bundle of
 # make-bundle.sh; run from the repository root with the bundle carried:
 #   bash .gpubundle/gpu-checks.sh [ops timeout s, default 300] [pipeline timeout s, default 240]
