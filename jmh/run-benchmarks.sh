@@ -89,7 +89,7 @@ mkdir -p "$outdir" jmh/target
 # The benchmark JVMs (JMH's forks inherit this environment): OpenBLAS detects the CPU itself and may use 2 threads.
 bench_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 UNTWIST_OPENBLAS="$openblas")
 java_flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
-include='^org\.untwist\.jmh\.(Attention|AttentionTiny|OrtAttention|Gemm|Rope|Denoise)Benchmark\.'
+include='^org\.untwist\.jmh\.(Attention|AttentionTiny|OrtAttention|Gemm|Rope|Triad|Denoise)Benchmark\.'
 
 info=jmh/target/machine-info.txt
 {

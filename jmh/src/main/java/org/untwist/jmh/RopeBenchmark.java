@@ -65,4 +65,11 @@ public class RopeBenchmark {
         be.applyRope(x, pe, out);
         return out;
     }
+
+    /** In place, as {@code FluxModel} calls it on q and k: no write-allocate reads (a rotation, so x stays bounded). */
+    @Benchmark
+    public Tensor applyRopeInPlace() {
+        be.applyRope(x, pe, x);
+        return x;
+    }
 }

@@ -16,7 +16,7 @@ final class Scratch {
     long panelCall = -1;
     int panelBlock = -1;
 
-    /** applyRope: the diagonal and cross coefficients of one block of tokens. */
+    /** applyRope: the diagonal and cross coefficients of one token. */
     private float[] rope = new float[0];
     /** adaIn: per-channel mean, standard deviation and partial sums (see {@link #stats}). */
     float[] mean = new float[0], std = new float[0], part = new float[0];

@@ -16,14 +16,14 @@ import org.untwist.tensor.Tensor;
  * Rotary position embeddings: {@code ropeTable} computes the 2×2 rotation of every (token, pair) with scalar
  * {@code Math.cos}/{@code Math.sin} of the float angle, exactly as the scalar oracle (the vector {@code COS}/{@code SIN}
  * of the Vector API differ between the interpreter and C2 in the last bit; the table is small, once per forward);
- * {@code applyRope} applies it over blocks of tokens, each block's table de-interleaved once into diagonal and cross
- * coefficients, then every head streams its contiguous rows of the block.
+ * {@code applyRope} applies it token by token, each token's table row de-interleaved once into diagonal and cross
+ * coefficients, then every head's row of that token rotated.
  */
 final class VectorRope {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    /** Tokens per applyRope task: their coefficients (2·ROPE_TOKENS·headDim floats) stay in L1 for every head. */
-    static final int ROPE_TOKENS = 16;
+    /** Tokens per applyRope task (the unit of parallel work; one token's coefficients are in L1 at a time). */
+    static final int ROPE_TOKENS = 64;
 
     private VectorRope() {
     }
@@ -65,50 +65,57 @@ final class VectorRope {
         int bound = F.loopBound(headDim); // L is even, so vector chunks hold whole pairs
         long headBytes = (long) tokens * headDim * 4;
         int blocks = (tokens + ROPE_TOKENS - 1) / ROPE_TOKENS;
-        // One task per (batch, block of tokens): the block's table entries are de-interleaved once into diagonal
-        // (m00, m11) and cross (m01, m10) coefficient rows, then every head streams its contiguous rows of the block:
-        // out = diag·x + cross·swap(x), one pass, one shuffle per vector.
+        // One task per (batch, block of tokens), token by token: the token's table row is de-interleaved once into
+        // diagonal (m00, m11) and cross (m01, m10) coefficients (2·headDim floats, in L1), then every head's row of
+        // that token is rotated: out = diag·x + cross·swap(x), one pass, one shuffle per vector. Token-major rather
+        // than head-major: the coefficients never leave L1 (head-major re-read a block's coefficients, twice the
+        // bytes of x, from L2 for every head), and in place each line is read and written back while cached.
         ComputePool.Task body = (task, s) -> {
             int b = task / blocks, t0 = (task % blocks) * ROPE_TOKENS, t1 = Math.min(tokens, t0 + ROPE_TOKENS);
             long pb = peBatch == 1 ? 0 : b;
-            float[] coef = s.rope(2 * ROPE_TOKENS * headDim);
+            float[] coef = s.rope(2 * headDim);
             for (int t = t0; t < t1; t++) {
-                long peBase = (pb * tokens + t) * headDim * 8; // (headDim/2 pairs)·4 floats·4 bytes
-                int row = (t - t0) * 2 * headDim;
-                int d = 0;
-                for (; d < bound; d += L) {
-                    long m = peBase + 8L * d; // table of pair d/2
-                    FloatVector tv0 = load(ps, m), tv1 = load(ps, m + 4L * L);
-                    Simd.ROPE_DIAG_IDX.selectFrom(tv0, tv1).intoArray(coef, row + d);
-                    Simd.ROPE_CROSS_IDX.selectFrom(tv0, tv1).intoArray(coef, row + headDim + d);
-                }
-                for (; d < headDim; d += 2) {
-                    long m = peBase + 8L * d;
-                    coef[row + d] = ps.get(F32, m);
-                    coef[row + d + 1] = ps.get(F32, m + 12);
-                    coef[row + headDim + d] = ps.get(F32, m + 4);
-                    coef[row + headDim + d + 1] = ps.get(F32, m + 8);
-                }
-            }
-            for (int h = 0; h < heads; h++) {
-                long off = ((long) b * heads + h) * headBytes + (long) t0 * headDim * 4;
-                for (int t = t0; t < t1; t++, off += headDim * 4L) {
-                    int row = (t - t0) * 2 * headDim;
-                    int d = 0;
-                    for (; d < bound; d += L) {
-                        FloatVector xv = load(xs, off + 4L * d);
-                        FloatVector diag = FloatVector.fromArray(F, coef, row + d);
-                        FloatVector cross = FloatVector.fromArray(F, coef, row + headDim + d);
-                        cross.fma(xv.rearrange(Simd.SWAP_PAIRS), diag.mul(xv)).intoMemorySegment(os, off + 4L * d, LE);
-                    }
-                    for (; d < headDim; d += 2) {
-                        float x0 = xs.get(F32, off + 4L * d), x1 = xs.get(F32, off + 4L * d + 4);
-                        os.set(F32, off + 4L * d, Math.fma(coef[row + headDim + d], x1, coef[row + d] * x0));
-                        os.set(F32, off + 4L * d + 4, Math.fma(coef[row + headDim + d + 1], x0, coef[row + d + 1] * x1));
-                    }
+                deinterleave(ps, (pb * tokens + t) * headDim * 8, coef, headDim, bound); // (headDim/2 pairs)·16 bytes
+                long off = (long) b * heads * headBytes + (long) t * headDim * 4;
+                for (int h = 0; h < heads; h++, off += headBytes) {
+                    rotateRow(xs, os, off, coef, headDim, bound);
                 }
             }
         };
         pool.parallelFor(batch * blocks, body);
+    }
+
+    /** Splits one token's table row at byte {@code peBase} into {@code coef[0, headDim)} = diag, {@code [headDim, 2·headDim)} = cross. */
+    private static void deinterleave(MemorySegment ps, long peBase, float[] coef, int headDim, int bound) {
+        int d = 0;
+        for (; d < bound; d += L) {
+            long m = peBase + 8L * d; // table of pair d/2
+            FloatVector tv0 = load(ps, m), tv1 = load(ps, m + 4L * L);
+            Simd.ROPE_DIAG_IDX.selectFrom(tv0, tv1).intoArray(coef, d);
+            Simd.ROPE_CROSS_IDX.selectFrom(tv0, tv1).intoArray(coef, headDim + d);
+        }
+        for (; d < headDim; d += 2) {
+            long m = peBase + 8L * d;
+            coef[d] = ps.get(F32, m);
+            coef[d + 1] = ps.get(F32, m + 12);
+            coef[headDim + d] = ps.get(F32, m + 4);
+            coef[headDim + d + 1] = ps.get(F32, m + 8);
+        }
+    }
+
+    /** Rotates the {@code headDim} floats at byte {@code off} of {@code xs} into the same place of {@code os}. */
+    private static void rotateRow(MemorySegment xs, MemorySegment os, long off, float[] coef, int headDim, int bound) {
+        int d = 0;
+        for (; d < bound; d += L) {
+            FloatVector xv = load(xs, off + 4L * d);
+            FloatVector diag = FloatVector.fromArray(F, coef, d);
+            FloatVector cross = FloatVector.fromArray(F, coef, headDim + d);
+            cross.fma(xv.rearrange(Simd.SWAP_PAIRS), diag.mul(xv)).intoMemorySegment(os, off + 4L * d, LE);
+        }
+        for (; d < headDim; d += 2) {
+            float x0 = xs.get(F32, off + 4L * d), x1 = xs.get(F32, off + 4L * d + 4);
+            os.set(F32, off + 4L * d, Math.fma(coef[headDim + d], x1, coef[d] * x0));
+            os.set(F32, off + 4L * d + 4, Math.fma(coef[headDim + d + 1], x0, coef[d + 1] * x1));
+        }
     }
 }
