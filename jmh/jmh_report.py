@@ -128,6 +128,7 @@ def main():
     ap.add_argument("--command", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--peak", default="1:217,2:441", help="FMA peak GFLOP/s by thread count")
+    ap.add_argument("--suite", default="main", help="main, or gemm-shapes (only the GEMM rows are expected)")
     ap.add_argument("--triad", default="1:34,2:59", help="triad bandwidth GB/s by thread count")
     ap.add_argument("--smoke", action="store_true", help="mark the file as a smoke test")
     ap.add_argument("--note", action="append", default=[])
@@ -231,21 +232,24 @@ def main():
     # ---- GEMM --------------------------------------------------------------------------------------
     gemm = [r for r in rows if r.cls == "GemmBenchmark"]
     if gemm:
-        blas = {(r.threads(), r.p("size")): r for r in gemm if r.method == "openblasSgemm"}
+        def mnk(r):  # shape "MxNxK" (older results: size N for N³)
+            return tuple(int(v) for v in r.p("shape").split("x")) if r.p("shape") else (r.pi("size"),) * 3
+
+        blas = {(r.threads(), mnk(r)): r for r in gemm if r.method == "openblasSgemm"}
         body = []
         order = {"linearF32": 0, "linearBf16": 1, "openblasSgemm": 2}
         names = {"linearF32": "untwist vector linear, f32 weights", "linearBf16": "untwist vector linear, BF16 weights",
                  "openblasSgemm": "OpenBLAS cblas_sgemm (f32)"}
-        for r in sorted(gemm, key=lambda r: (r.threads(), order.get(r.method, 9))):
+        for r in sorted(gemm, key=lambda r: (r.threads(), mnk(r), order.get(r.method, 9))):
             used.add(id(r))
-            n = r.pi("size")
-            g = 2.0 * n * n * n / r.seconds() / 1e9
+            m, n, k = mnk(r)
+            g = 2.0 * m * n * k / r.seconds() / 1e9
             if r.method == "openblasSgemm":
                 vs = "peer"
             else:
-                peer = blas.get((r.threads(), r.p("size")))
+                peer = blas.get((r.threads(), mnk(r)))
                 vs = ratio(peer.seconds(), r.seconds()) if peer else "— (no OpenBLAS result)"
-            body.append((names.get(r.method, r.method), r.threads(), f"{n}×{n}×{n}", r.time_cell(), r.score_cell(), fmt(g),
+            body.append((names.get(r.method, r.method), r.threads(), f"{m}×{n}×{k}", r.time_cell(), r.score_cell(), fmt(g),
                          pct(g / peak[r.threads()]) if r.threads() in peak else "—", vs))
         md.append("## GEMM: `linear` x[M,K]·w[N,K]ᵀ, no bias")
         md.append("")
@@ -329,6 +333,8 @@ def main():
                 "GemmBenchmark.linearBf16", "GemmBenchmark.openblasSgemm", "RopeBenchmark.applyRope",
                 "RopeBenchmark.applyRopeInPlace", "TriadBenchmark.triad",
                 "DenoiseBenchmark.denoise"}
+    if a.suite == "gemm-shapes":
+        expected = {"GemmBenchmark.linearF32", "GemmBenchmark.openblasSgemm"}
     missing = sorted(expected - {f"{r.cls}.{r.method}" for r in rows})
     if missing:
         md.append("## Missing")

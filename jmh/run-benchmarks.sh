@@ -5,6 +5,8 @@
 #   jmh/run-benchmarks.sh [extra JMH options]     full suite (about 10-12 minutes): jmh/results.json, jmh/RESULTS.md
 #   QUICK=1 jmh/run-benchmarks.sh                 smoke test (2-3 minutes): small shapes, 1 s iterations, one fork;
 #                                                 writes jmh/target/smoke/{results.json,RESULTS.md}, marked SMOKE TEST
+#   SUITE=gemm-shapes jmh/run-benchmarks.sh       f32 linear vs OpenBLAS sgemm at 2 threads on 2048³ and FLUX's linear
+#                                                 shapes (about 15 minutes): jmh/gemm-shapes/{results.json,RESULTS.md}
 #
 # Environment: SKIP_BUILD=1 reuses jmh/target/benchmarks.jar; SKIP_INSTALL=1 never calls apt-get;
 # FMA_PEAK (default 1:217,2:441 GFLOP/s) and TRIAD (default 1:34,2:59 GB/s) are this machine's measured peaks by
@@ -22,6 +24,7 @@ cd "$root"
 . "$root/bin/jdk25.sh"
 
 QUICK=${QUICK:-0}
+SUITE=${SUITE:-main}
 FMA_PEAK=${FMA_PEAK:-1:217,2:441}
 TRIAD=${TRIAD:-1:34,2:59}
 is_root() { [ "$(id -u)" = 0 ]; }
@@ -29,7 +32,18 @@ say() { echo "run-benchmarks: $*" >&2; }
 notes=()
 [ -n "${NOTE:-}" ] && notes+=("$NOTE")
 
-if [ "$QUICK" = 1 ]; then
+# FLUX's linears, M×N×K: rows 1,280 (512²: 1,024 image + 256 text tokens) and 4,608 (1024²: 4,096 + 512); qkv,
+# proj, MLP in and out of the double blocks, linear1 and linear2 of the single blocks.
+flux_shapes=""
+for m in 1280 4608; do
+  for nk in 9216x3072 3072x3072 12288x3072 3072x12288 21504x3072 3072x15360; do flux_shapes+="${flux_shapes:+,}${m}x${nk}"; done
+done
+if [ "$SUITE" = gemm-shapes ]; then
+  outdir=jmh/gemm-shapes
+  json=$outdir/results.json
+  results=$outdir/RESULTS.md
+  jmh_opts=(-p threads=2 -p "shape=2048x2048x2048,$flux_shapes" -wi 3 -w 2s -i 5 -r 2s -f 1)
+elif [ "$QUICK" = 1 ]; then
   outdir=jmh/target/smoke
   json=$outdir/results.json
   results=$outdir/RESULTS.md
@@ -90,6 +104,7 @@ mkdir -p "$outdir" jmh/target
 bench_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 UNTWIST_OPENBLAS="$openblas")
 java_flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
 include='^org\.untwist\.jmh\.(Attention|AttentionTiny|OrtAttention|Gemm|Rope|Triad|Denoise)Benchmark\.'
+[ "$SUITE" = gemm-shapes ] && include='^org\.untwist\.jmh\.GemmBenchmark\.(linearF32|openblasSgemm)$'
 
 info=jmh/target/machine-info.txt
 {
@@ -121,7 +136,7 @@ grep -q '<failure>' "$log" && notes+=("some benchmarks failed (their setup threw
 shown_cmd="env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 UNTWIST_OPENBLAS=$openblas \\
   java -jar $jar '$include' ${exclude[*]} ${jmh_opts[*]} $* -rf json -rff $json"
 report=(python3 jmh/jmh_report.py --json "$json" --info "$info" --command "$shown_cmd" --out "$results"
-        --peak "$FMA_PEAK" --triad "$TRIAD")
+        --peak "$FMA_PEAK" --triad "$TRIAD" --suite "$SUITE")
 [ "$QUICK" = 1 ] && report+=(--smoke)
 for n in "${notes[@]}"; do report+=(--note "$n"); done
 "${report[@]}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One T5-XXL-shaped encoder layer: untwist's T5Encoder (JMH T5LayerBenchmark, vector backend, BF16 weights mapped,
-# float32 compute) against transformers' T5Block in PyTorch on the CPU (float32, and bfloat16 compute), same
+# One T5-XXL-shaped encoder layer: untwist's T5Encoder (JMH T5LayerBenchmark, BF16 weights mapped; vector backend
+# float32 compute, and onednn's bf16 precision) against transformers' T5Block in PyTorch on the CPU (float32, and bfloat16 compute), same
 # shapes and thread count, the peer run before and after JMH so that both see the same machine state. Writes
 # jmh/t5-layer/results.json (JMH), jmh/t5-layer/peer.jsonl and the table jmh/t5-layer/RESULTS.md.
 #
@@ -39,7 +39,9 @@ rows = []
 for r in json.load(open(f"{out}/results.json")):
     tokens = int(r["params"]["tokens"])
     raw = [x for fork in r["primaryMetric"]["rawData"] for x in fork]
-    rows.append(("untwist T5Encoder, vector backend, BF16 weights, f32 compute", tokens, raw))
+    name = {"vector": "untwist T5Encoder, vector backend, BF16 weights, f32 compute",
+            "onednn": "untwist T5Encoder, onednn backend, BF16 weights, bf16 precision (oneDNN bf16 GEMM)"}
+    rows.append((name[r["params"].get("backend", "vector")], tokens, raw))
 peers = {}
 for line in open(f"{out}/peer.jsonl"):
     p = json.loads(line)
@@ -56,8 +58,9 @@ for name, tokens, ms in sorted(rows, key=lambda r: (r[1], r[0])):
     lines.append(f"| {name} | {tokens} | {med:.0f} ms | {min(ms):.0f} – {max(ms):.0f} ms | {flops[tokens] / med / 1e6:.0f} | {len(ms)} |")
 lines += ["", "untwist's samples are JMH measurement iterations (average time per call within each 4 s iteration); the peer's "
           "are single calls after two warm-up calls. PyTorch's bfloat16 row computes in bfloat16 (AVX512-BF16 where the CPU "
-          "has it), a lower precision than untwist's float32 arithmetic on BF16-stored weights; its float32 row is the "
-          "like-for-like comparison."]
+          "has it): its like-for-like row is untwist's bf16 precision (`onednn`: activations rounded to bf16 before each "
+          "GEMM, oneDNN's bf16 matmul, float32 accumulation; attention, norms and activations in float32); untwist's "
+          "float32 row compares with PyTorch's float32 row."]
 open(f"{out}/RESULTS.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY

@@ -1,11 +1,13 @@
-"""Writes a FLUX.1-schnell-width model cut to 1 double + 1 single block (hidden 3072, 24 heads, MLP ratio 4,
+"""Writes a FLUX.1-schnell-width model cut to 1 double + 1 single block (or --double D --single S blocks; hidden 3072, 24 heads, MLP ratio 4,
 context 4096, vec 768, in_channels 64, axes 16/56/56, no guidance embedding), random bf16 weights in BFL's
 key layout (train/flux.py), and its inputs for 1,024 image tokens (a 32x32 grid) + 256 text tokens, to the
 folder given on the command line: config.json, weights.safetensors (~1 GB), inputs.safetensors.
 Used by docs/aot-warmup.md (the JIT warm-up measurements). Keep the folder outside the repository.
 
     python3 jmh/peers/make_depth1_flux.py /tmp/flux-d1
+    python3 jmh/peers/make_depth1_flux.py /tmp/flux-double --double 1 --single 0    (one double block alone)
 """
+import argparse
 import json
 import os
 import sys
@@ -19,13 +21,18 @@ from flux import Flux, FluxParams  # noqa: E402
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: make_depth1_flux.py OUT_DIR")
-    out = sys.argv[1]
+    ap = argparse.ArgumentParser(description="random-weight FLUX.1-schnell-width model of a few blocks")
+    ap.add_argument("out")
+    ap.add_argument("--double", type=int, default=1, help="double-stream blocks (default 1)")
+    ap.add_argument("--single", type=int, default=1, help="single-stream blocks (default 1)")
+    a = ap.parse_args()
+    if a.double < 0 or a.single < 0 or a.double + a.single == 0:
+        sys.exit("make_depth1_flux.py: --double and --single must be >= 0 and not both 0")
+    out = a.out
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(0)
     p = FluxParams(in_channels=64, out_channels=64, vec_in_dim=768, context_in_dim=4096, hidden_size=3072,
-                   mlp_ratio=4.0, num_heads=24, depth=1, depth_single_blocks=1, axes_dim=[16, 56, 56],
+                   mlp_ratio=4.0, num_heads=24, depth=a.double, depth_single_blocks=a.single, axes_dim=[16, 56, 56],
                    theta=10000, qkv_bias=True, guidance_embed=False)
     with torch.no_grad():
         model = Flux(p)

@@ -21,7 +21,7 @@ import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 
 /**
- * {@link Backend#linear} without bias, {@code out[M, N] = x[M, K] · w[N, K]ᵀ}, M = N = K = {@code size}, on the
+ * {@link Backend#linear} without bias, {@code out[M, N] = x[M, K] · w[N, K]ᵀ} ({@code shape} = MxNxK), on the
  * {@code vector} backend with float32 and BF16 weights, and the peer OpenBLAS {@code cblas_sgemm} (row-major,
  * {@code C = A·Bᵀ}, float32) through FFM on the same data in the same run. FLOPs per call {@code 2·M·N·K}.
  *
@@ -39,19 +39,33 @@ public class GemmBenchmark {
     @Param({"1", "2"})
     public int threads;
 
-    @Param({"2048"})
-    public int size;
+    /**
+     * {@code MxNxK}. The default run times 2048³; FLUX's linears (rows 1,280 at 512² and 4,608 at 1024²; N×K of
+     * qkv 9216×3072, proj 3072×3072, MLP 12288×3072 and 3072×12288, single-block 21504×3072 and 3072×15360) go in
+     * with {@code -p shape=...} (jmh/run-gemm-shapes.sh).
+     */
+    @Param({"2048x2048x2048"})
+    public String shape;
+
+    int m, n, k;
 
     Backend be;
     Tensor x, w, wBf16, out;
 
     @Setup(Level.Trial)
     public void setUp() {
+        String[] mnk = shape.split("x");
+        if (mnk.length != 3) {
+            throw new IllegalArgumentException("shape must be MxNxK, got " + shape);
+        }
+        m = Integer.parseInt(mnk[0]);
+        n = Integer.parseInt(mnk[1]);
+        k = Integer.parseInt(mnk[2]);
         be = Backends.create("vector", threads);
-        x = BenchData.gaussian(11, size, size);
-        w = BenchData.gaussian(12, size, size);
+        x = BenchData.gaussian(11, m, k);
+        w = BenchData.gaussian(12, n, k);
         wBf16 = w.copy(DType.BF16);
-        out = Tensor.allocate(size, size);
+        out = Tensor.allocate(m, n);
         System.out.println("# " + be.describe());
     }
 
@@ -75,7 +89,7 @@ public class GemmBenchmark {
 
     @Benchmark
     public Tensor openblasSgemm(Blas blas) {
-        blas.lib.sgemmABt(size, size, size, x.segment(), w.segment(), out.segment());
+        blas.lib.sgemmABt(m, n, k, x.segment(), w.segment(), out.segment());
         return out;
     }
 

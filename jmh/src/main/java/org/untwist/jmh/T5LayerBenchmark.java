@@ -34,7 +34,7 @@ import org.untwist.text.TextEncoding;
 /**
  * One T5-XXL-shaped encoder layer through {@link T5Encoder} (d_model 4096, 64 heads of 64, d_ff 10240, the
  * gated-GELU feed-forward, relative position bias), BF16 weights memory-mapped from a safetensors file as FLUX.1's
- * {@code text_encoder_2} ships them, on the {@code vector} backend; 256 tokens (FLUX.1 [schnell]) and 512
+ * {@code text_encoder_2} ships them, on the {@code vector} backend (float32) and the {@code onednn} backend (bf16 precision); 256 tokens (FLUX.1 [schnell]) and 512
  * ([dev]). The timed call also includes the token embedding lookup and the final norm, both negligible.
  *
  * <p>FLOPs per call: {@code 2·L·(4·d·inner + 3·d·d_ff) + 4·H·L²·d_kv} (the seven projections and the two
@@ -55,6 +55,10 @@ public class T5LayerBenchmark {
     @Param({"2"})
     public int threads;
 
+    /** {@code vector} (float32 compute) or {@code onednn} (its default, the bf16 precision: oneDNN's bf16 GEMM). */
+    @Param({"vector", "onednn"})
+    public String backend;
+
     Backend be;
     T5Encoder encoder;
     Path folder;
@@ -64,7 +68,7 @@ public class T5LayerBenchmark {
     public void setUp() throws IOException {
         folder = Files.createTempDirectory("untwist-t5-layer");
         writeLayer(folder, 20261205L);
-        be = Backends.create("vector", threads);
+        be = Backends.create(backend, threads);
         encoder = T5Encoder.load(folder, be);
         SplittableRandom rnd = new SplittableRandom(7);
         ids = new int[1][tokens];

@@ -67,7 +67,7 @@ final class VectorGemm {
      */
     static final int MC = roundUp(positiveProperty("untwist.gemm.mc", 720), MR);
     /** Cap of one task's packed rows of x, all of K (floats): 8 MiB. */
-    static final int TASK_A_FLOATS = 2 << 20;
+    static final int TASK_A_FLOATS = positiveProperty("untwist.gemm.taskA", 2 << 20);
     /** Micro-panels per group: a group's MC × GROUP_PANELS·NR accumulators stay in L2 across the K blocks. */
     static final int GROUP_PANELS = positiveProperty("untwist.gemm.groupPanels", 8);
     /**
@@ -76,7 +76,7 @@ final class VectorGemm {
      */
     static final int NC = roundUp(positiveProperty("untwist.gemm.nc", 2048), NR);
     /** Cap of one packed column block of Wᵀ (floats): 32 MiB. */
-    static final int PACKED_B_FLOATS = 8 << 20;
+    static final int PACKED_B_FLOATS = positiveProperty("untwist.gemm.packedB", 8 << 20);
     /** Fewer rows than this go to the GEMV-style kernels instead (packing would not pay off). */
     static final int MIN_ROWS = positiveProperty("untwist.gemm.minRows", 8);
 
