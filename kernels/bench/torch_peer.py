@@ -43,8 +43,33 @@ def timed(fn, warm=3, samples=10, reps=1):
     return statistics.median(t)
 
 
-def main():
-    java_file, table = sys.argv[1], sys.argv[2]
+def make_model():
+    """The FLUX.1-dev-shaped model with random bf16 weights, made on the device."""
+    t0 = time.perf_counter()
+    torch.set_default_dtype(torch.bfloat16)
+    with torch.device(dev):
+        model = Flux(FLUX_DEV)
+    torch.set_default_dtype(torch.float32)
+    torch.cuda.synchronize()
+    print(f"torch FLUX model made on the device in {time.perf_counter() - t0:.1f} s, "
+          f"{sum(p.numel() for p in model.parameters()) / 1e9:.2f} B parameters", flush=True)
+    return model
+
+
+def forward_inputs(b):
+    """Inputs of the FLUX.1-dev forward at 1024² for batch b (4096 image + 512 text tokens), bf16 on the device."""
+    bf = torch.bfloat16
+    ids = torch.zeros(1, LI, 3, device=dev)
+    ids[0, :, 1] = torch.arange(LI, device=dev) // 64
+    ids[0, :, 2] = torch.arange(LI, device=dev) % 64
+    return (torch.randn(b, LI, 64, device=dev, dtype=bf), ids.expand(b, -1, -1).to(bf),
+            torch.randn(b, LT, 4096, device=dev, dtype=bf), torch.zeros(b, LT, 3, device=dev, dtype=bf),
+            torch.full((b,), 0.5, device=dev, dtype=bf), torch.randn(b, 768, device=dev, dtype=bf),
+            torch.full((b,), 3.5, device=dev, dtype=bf))
+
+
+def measure(model=None):
+    """PyTorch's figures (ms) for every row of the Java benchmark that has a peer; makes the model if not given."""
     torch.manual_seed(0)
     res = {}
     bf = torch.bfloat16
@@ -74,24 +99,23 @@ def main():
         del q, kcat, vcat, k, v, xq, xk, xq32, xk32, a, w, bb
         torch.cuda.empty_cache()
 
-        t0 = time.perf_counter()
-        torch.set_default_dtype(bf)
-        with torch.device(dev):
-            model = Flux(FLUX_DEV)
-        torch.set_default_dtype(torch.float32)
-        torch.cuda.synchronize()
-        print(f"torch FLUX model made on the device in {time.perf_counter() - t0:.1f} s, "
-              f"{sum(p.numel() for p in model.parameters()) / 1e9:.2f} B parameters", flush=True)
+        if model is None:
+            model = make_model()
         for b in (1, 2):
-            img = torch.randn(b, LI, 64, device=dev, dtype=bf)
-            img_ids = ids.expand(b, -1, -1).to(bf)
-            txt = torch.randn(b, LT, 4096, device=dev, dtype=bf)
-            txt_ids = torch.zeros(b, LT, 3, device=dev, dtype=bf)
-            y = torch.randn(b, 768, device=dev, dtype=bf)
-            ts = torch.full((b,), 0.5, device=dev, dtype=bf)
-            g = torch.full((b,), 3.5, device=dev, dtype=bf)
-            res[f"flux_dev_forward_b{b}"] = timed(lambda: model(img, img_ids, txt, txt_ids, ts, y, g), warm=2, samples=5)
+            args = forward_inputs(b)
+            res[f"flux_dev_forward_b{b}"] = timed(lambda: model(*args), warm=2, samples=5)
+        del args
+        torch.cuda.empty_cache()
+    return res
 
+
+def main():
+    java_file, table = sys.argv[1], sys.argv[2]
+    res = measure()
+    write_table(java_file, table, res)
+
+
+def write_table(java_file, table, res):
     print("PyTorch:", {k: round(v, 4) for k, v in res.items()}, flush=True)
     java = {}
     device = "(no untwist results)"
