@@ -86,6 +86,10 @@ class PromptGenerateCommandTest {
         for (String phase : new String[] {"T5 ", "CLIP ", "reference encoding ", "transformer loading ", "sampling ", "decoding "}) {
             assertTrue(phases.matches(".*" + phase + "\\d+\\.\\d s.*"), phase + "missing: " + phases);
         }
+        // Each step's time (the first from sampling less the others), one number per step.
+        String steps = (r.out() + r.err()).lines().filter(l -> l.contains("step times: first ")).findFirst()
+                .orElseThrow(() -> new AssertionError("no step-time line: " + r.out() + r.err()));
+        assertTrue(steps.matches(".*steps 2-2 median \\d+\\.\\d{4} s, min .*; each \\(s\\): \\d+\\.\\d{4} \\d+\\.\\d{4}"), steps);
     }
 
     @Test
