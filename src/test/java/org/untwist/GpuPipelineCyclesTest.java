@@ -1,0 +1,83 @@
+package org.untwist;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.util.Locale;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.untwist.backend.Backend;
+import org.untwist.backend.BackendProvider;
+import org.untwist.backend.Backends;
+import org.untwist.backend.Precision;
+import org.untwist.gpu.cuda.CudaRuntime;
+import org.untwist.io.SafeTensors;
+import org.untwist.pipeline.ComponentPaths;
+import org.untwist.pipeline.FluxCheckpoint;
+import org.untwist.pipeline.PromptToImage;
+import org.untwist.tensor.Tensor;
+
+/**
+ * Issue 18's bar for the GPU backend: no device-memory growth over 1,000 pipeline create/run/close cycles. Each
+ * cycle opens the tiny pipeline of {@link EndToEndTest} (testdata/flux-pipeline-tiny), creates a {@code gpu}
+ * backend, generates its case (tokenize, T5, CLIP, reference encoding, 2 steps of shared attention in mode full at
+ * batch 2, decoding) and closes the backend with everything it made; the precision alternates f32 and bf16 so both
+ * paths' buffers take part. The device's free memory ({@code cudaMemGetInfo}) is read after one warm-up cycle (the
+ * process-wide state: libraries, compiled kernels, cuDNN plans) and after the last cycle, and may drop by at most
+ * {@value #TOLERANCE_MIB} MiB: a leak of 64 KiB a cycle would cross it. The outputs are checked too, so the cycles
+ * did the work: f32 against the PyTorch reference as {@link EndToEndTest} does, bf16 within a quarter of its RMS
+ * (a sanity bound: bf16 activations through every model, not an accuracy claim).
+ *
+ * <p>Skipped without a GPU. {@code -Duntwist.test.pipelineCycles=N} changes the 1,000 (e.g. for a quick look).
+ */
+class GpuPipelineCyclesTest {
+    static final long TOLERANCE_MIB = 64;
+    static final double BF16_BOUND = 0.25;
+
+    @Test
+    void noDeviceMemoryGrowthOverPipelineCycles() throws IOException {
+        BackendProvider gpu = Backends.providers().stream().filter(p -> p.name().equals("gpu")).findFirst().orElse(null);
+        String why = gpu == null ? "no gpu backend on the class path" : gpu.unavailableReason();
+        Assumptions.assumeTrue(why == null, "no GPU here: " + why);
+        int cycles = Integer.getInteger("untwist.test.pipelineCycles", 1000);
+        PromptToImage.Request request = EndToEndTest.request("full");
+        try (SafeTensors st = SafeTensors.open(EndToEndTest.CASE.resolve("expected.safetensors"))) {
+            Tensor want = st.tensor("full");
+            double rms = TestSupport.rms(want);
+            cycle(-1, request, want, rms); // warm-up: what a process sets up once
+            long[] before = CudaRuntime.memoryInfo();
+            assertTrue(before != null, "cudaMemGetInfo failed");
+            long t0 = System.nanoTime();
+            StringBuilder trace = new StringBuilder();
+            for (int c = 0; c < cycles; c++) {
+                cycle(c, request, want, rms);
+                if (c == 0 || c == 9 || c == 99 || c == cycles - 1) {
+                    trace.append(String.format(Locale.ROOT, " after %d: %d MiB;", c + 1, CudaRuntime.memoryInfo()[0] >> 20));
+                }
+            }
+            long[] after = CudaRuntime.memoryInfo();
+            long dropMib = (before[0] - after[0]) >> 20;
+            System.out.printf(Locale.ROOT, "%d pipeline cycles in %.1f s (%.1f ms a cycle); device free before %d MiB of %d,%s drop %d MiB"
+                    + " (bound %d MiB)%n", cycles, (System.nanoTime() - t0) / 1e9, (System.nanoTime() - t0) / 1e6 / cycles, before[0] >> 20,
+                    before[1] >> 20, trace, dropMib, TOLERANCE_MIB);
+            assertTrue(before[0] - after[0] < (TOLERANCE_MIB << 20), "device free memory dropped by " + dropMib + " MiB over " + cycles + " cycles");
+        }
+    }
+
+    /** One create/run/close cycle; even cycles (and the warm-up) f32, odd ones bf16; outputs checked on the first and last two. */
+    private static void cycle(int c, PromptToImage.Request request, Tensor want, double rms) throws IOException {
+        boolean bf16 = c % 2 != 0 && c >= 0;
+        FluxCheckpoint checkpoint = FluxCheckpoint.open(EndToEndTest.DIFFUSERS, ComponentPaths.NONE);
+        try (Backend be = Backends.create("gpu", 2, bf16 ? Precision.BF16 : Precision.F32);
+             Tensor got = PromptToImage.generateDecoded(checkpoint, be, request, null)) {
+            int cycles = Integer.getInteger("untwist.test.pipelineCycles", 1000);
+            if (c <= 1 || c >= cycles - 2) {
+                double err = TestSupport.maxAbsDiff(got, want);
+                double bound = bf16 ? BF16_BOUND * rms : EndToEndTest.TOLERANCE * rms;
+                System.out.printf(Locale.ROOT, "cycle %d (%s): max |diff| to the PyTorch reference %.3e, RMS %.4f, relative %.3e (bound %.0e)%n", c,
+                        bf16 ? "bf16" : "f32", err, rms, err / rms, bound / rms);
+                assertTrue(err <= bound, "cycle " + c + (bf16 ? " bf16" : " f32") + ": max |diff| " + err + " > " + bound);
+            }
+        }
+    }
+}
