@@ -36,7 +36,6 @@ import zlib
 
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import AutoTokenizer, CLIPTextModel, CLIPTokenizer, T5EncoderModel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
@@ -175,6 +174,9 @@ class Sharing:
 
 
 def main():
+    # Here rather than at the top: kernels/bench/pipeline_peer.py imports this file's PNG, schedule and packing
+    # functions on machines without transformers.
+    from transformers import AutoTokenizer, CLIPTextModel, CLIPTokenizer, T5EncoderModel
     torch.set_grad_enabled(False)
     os.makedirs(CASE, exist_ok=True)
     png = os.path.join(CASE, "reference.png")
