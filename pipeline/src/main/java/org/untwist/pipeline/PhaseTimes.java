@@ -36,11 +36,11 @@ public final class PhaseTimes {
         return Collections.unmodifiableMap(s);
     }
 
-    /** One line: {@code phase 1.2 s, phase 3.4 s, ...}. */
+    /** One line: {@code phase 12.3 s, phase 0.456 s, ...}: tenths from 10 s, milliseconds below (a GPU's phases are short). */
     @Override
     public String toString() {
         StringJoiner j = new StringJoiner(", ");
-        nanos.forEach((k, v) -> j.add(String.format(Locale.ROOT, "%s %.1f s", k, v / 1e9)));
+        nanos.forEach((k, v) -> j.add(String.format(Locale.ROOT, v >= 10e9 ? "%s %.1f s" : "%s %.3f s", k, v / 1e9)));
         return j.toString();
     }
 }
