@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Every GPU check of the text, image and pipeline issues in one device call (it replaced the three scripts
 # text-ops-check.sh, image-ops-check.sh and pipeline-check.sh, each suite run once): the op suites in one JVM (log $OUT/ops.log), then
-# the models in a second (log $OUT/pipeline.log), all with -Duntwist.test.backends=gpu. In the bundle of
-# make-bundle.sh; run from the repository root with the bundle carried:
-#   bash .gpubundle/gpu-checks.sh [ops timeout s, default 300] [pipeline timeout s, default 240]
+# the models in a second (log $OUT/pipeline.log), all with -Duntwist.test.backends=gpu; with SUITES naming "cycles",
+# also issue 18's 1,000 pipeline create/run/close cycles (GpuPipelineCyclesTest: device free memory before and after,
+# log $OUT/cycles.log) in a third. SUITES picks the suites (default "ops pipeline": the three together may pass a
+# 10-minute call). In the bundle of make-bundle.sh; run from the repository root with the bundle carried:
+#   [SUITES="ops pipeline"] bash .gpubundle/gpu-checks.sh [ops timeout s, default 300] [pipeline timeout s, default 240] \
+#       [cycles timeout s, default 400]
+#   SUITES=cycles bash .gpubundle/gpu-checks.sh 0 0 400
 set -u
 export BUNDLE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$BUNDLE/gpu-env.sh"
@@ -18,11 +22,14 @@ suite() { # name timeout classes...
       -jar "$BUNDLE/junit-console.jar" execute --class-path "$BUNDLE/untwist.jar:$BUNDLE/test-classes" "${select[@]}" \
       --details=tree --disable-banner --disable-ansi-colors ) >> "$OUT/$name.log" 2>&1
   echo "$name rc=$?" | tee -a "$OUT/$name.log"
-  grep -E '✘|aborted|Assumption|max abs error|worst|max \|diff\|' "$OUT/$name.log" | head -60
+  grep -E '✘|aborted|Assumption|max abs error|worst|max \|diff\||pipeline cycles in|cycles: device free' "$OUT/$name.log" | head -60
   tail -16 "$OUT/$name.log"
 }
-suite ops "${1:-300}" org.untwist.TextOpConformanceTest org.untwist.gpu.GpuTextOpsTest org.untwist.ImageOpConformanceTest \
+SUITES=" ${SUITES:-ops pipeline} "
+[[ $SUITES == *" ops "* ]] && suite ops "${1:-300}" org.untwist.TextOpConformanceTest org.untwist.gpu.GpuTextOpsTest org.untwist.ImageOpConformanceTest \
     org.untwist.gpu.GpuImageOpsTest org.untwist.gpu.GpuImageOpsPlanTest org.untwist.QuantizedWeightsConformanceTest \
     org.untwist.OpConformanceTest org.untwist.GoldenConformanceTest org.untwist.gpu.GpuBackendTest
-suite pipeline "${2:-240}" org.untwist.TextEncoderGoldenTest org.untwist.AutoEncoderGoldenTest org.untwist.VaeCommandTest \
+[[ $SUITES == *" pipeline "* ]] && suite pipeline "${2:-240}" org.untwist.TextEncoderGoldenTest org.untwist.AutoEncoderGoldenTest org.untwist.VaeCommandTest \
     org.untwist.FluxCheckpointTest org.untwist.EndToEndTest org.untwist.PromptGenerateCommandTest org.untwist.GgufCheckpointTest
+[[ $SUITES == *" cycles "* ]] && suite cycles "${3:-400}" org.untwist.GpuPipelineCyclesTest
+exit 0 # each suite printed its rc

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds what run-on-gpu.sh needs on a GPU machine without Java, into DIR (default kernels/target/gpu-bundle):
-# the shaded CLI jar (every module, the CUDA source included), the GPU benchmark's jar (gpu-bench), the test
-# classes of the shared suite and of the kernels module, the JUnit console launcher, a jlink'ed JDK 25 runtime
-# packed as jre.txz, and the scripts.
+# Builds what run-on-gpu.sh, gpu-checks.sh and gpu-pipeline.sh need on a GPU machine without Java, into DIR (default
+# kernels/target/gpu-bundle): the shaded CLI jar (every module, the CUDA source included), the GPU benchmark's jar
+# (gpu-bench), the test classes of the shared suite and of the kernels module, the JUnit console launcher, a jlink'ed
+# JDK 25 runtime packed as jre.txz, and the scripts (with the Python files they import).
 # Run it where JDK 25 and Maven are; copy DIR to the GPU machine and run DIR/run-on-gpu.sh there from the
 # repository root (the suite reads testdata/golden). The runtime is linked uncompressed and packed with xz:
 # 22 MB instead of 40 MB for jlink's own compression.
@@ -26,4 +26,7 @@ mv "$DIR"/junit-platform-console-standalone-*.jar "$DIR/junit-console.jar"
 tar cf - -C "$DIR" jre-build | xz -6 -T0 > "$DIR/jre.txz"
 rm -rf "$DIR/jre-build"
 cp kernels/bench/run-on-gpu.sh kernels/bench/gpu-checks.sh kernels/bench/gpu-env.sh kernels/bench/torch_peer.py kernels/bench/gpu_rounds.py kernels/bench/gpu-rounds.sh kernels/bench/sdpa_probe.py train/flux.py "$DIR/"
+# gpu-pipeline.sh (issue 18: the whole generation, untwist against PyTorch) and the Python it runs, flat beside it.
+cp kernels/bench/gpu-pipeline.sh kernels/bench/pipeline_peer.py jmh/peers/make_full_size_pipeline.py pipeline/src/test/python/text_encoders.py \
+    pipeline/src/test/python/make_autoencoder_cases.py pipeline/src/test/python/reference_pipeline.py "$DIR/"
 du -sh "$DIR"
