@@ -28,7 +28,8 @@ usage:
   pipeline_peer.py reference-png W H FILE          a deterministic W x H style reference (gradients, discs, grain)
   pipeline_peer.py ids CLIP.txt T5.txt OUT.json    `untwist tokenize` output (one JSON array per line) to one file
   pipeline_peer.py table --untwist LOG... --peer JSON... --out TABLE.md [--images A.png B.png]
-  pipeline_peer.py compare A.png B.png [--bound 2]  exit status 1 when the images differ by more than the bound
+  pipeline_peer.py compare A.png B.png [--bound 1] [--fraction 0.005]
+                                                   exit status 1 when the images differ by more (see compare)
   pipeline_peer.py check                           on the CPU: the noise port against testdata/e2e/noise.safetensors
                                                    and SharedAttention against reference_pipeline.Sharing
 """
@@ -336,23 +337,28 @@ def table(a):
         u, p = (read_png(f).int() for f in a.images)
         if u.shape == p.shape:
             d = (u - p).abs()
-            out.append(f"Images (last runs): max |untwist - PyTorch| {d.max().item()} of 255, mean {d.float().mean().item():.3f}, "
-                       f"{(d > 2).float().mean().item() * 100:.2f} % of values differ by more than 2.")
+            out.append(f"Images (last runs): max |untwist - PyTorch| {d.max().item()} of 255, mean {d.float().mean().item():.3f}; "
+                       f"{(d > 0).float().mean().item() * 100:.2f} % of the values differ, {(d > 2).float().mean().item() * 100:.2f} % by more than 2.")
     text = "\n".join(out) + "\n"
     print(text)
     open(a.out, "w").write(text)
 
 
-def compare(a, b, bound):
-    """Exit status 0 when two PNGs of one size differ by at most `bound` of 255 anywhere."""
+def compare(a, b, bound, fraction):
+    """Exit status 0 when two PNGs of one size differ by at most `bound` of 255 anywhere and in at most `fraction` of the
+    values at all. On the tiny random model the sharing mode moves few values by 1 or 2 of 255 (about 2 % of them
+    between modes full and untwisted, 13 % between none and untwisted), so the fraction is what tells a wrong mode
+    from float32 rounding (a value a rounding flip apart: well under 0.1 %)."""
     u, p = (read_png(f).int() for f in (a, b))
     if u.shape != p.shape:
         print(f"compare: {a} is {tuple(u.shape)}, {b} is {tuple(p.shape)}: FAIL")
         return 1
     d = (u - p).abs()
-    print(f"compare: max |{os.path.basename(a)} - {os.path.basename(b)}| = {d.max().item()} of 255 (bound {bound}), mean {d.float().mean():.4f}:",
-          "PASS" if d.max().item() <= bound else "FAIL")
-    return 0 if d.max().item() <= bound else 1
+    differ = (d > 0).float().mean().item()
+    ok = d.max().item() <= bound and differ <= fraction
+    print(f"compare: max |{os.path.basename(a)} - {os.path.basename(b)}| = {d.max().item()} of 255 (bound {bound}), {differ * 100:.3f} % of "
+          f"values differ (bound {fraction * 100:.2f} %):", "PASS" if ok else "FAIL")
+    return 0 if ok else 1
 
 
 # --- check --------------------------------------------------------------------------------------------------------
@@ -438,7 +444,8 @@ def main():
     c = sub.add_parser("compare")
     c.add_argument("a")
     c.add_argument("b")
-    c.add_argument("--bound", type=int, default=2)
+    c.add_argument("--bound", type=int, default=1)
+    c.add_argument("--fraction", type=float, default=0.005)
     sub.add_parser("check")
     a = ap.parse_args()
     if a.cmd == "run":
@@ -450,7 +457,7 @@ def main():
     elif a.cmd == "table":
         table(a)
     elif a.cmd == "compare":
-        sys.exit(compare(a.a, a.b, a.bound))
+        sys.exit(compare(a.a, a.b, a.bound, a.fraction))
     else:
         check()
 
