@@ -69,9 +69,14 @@ THREADS=$(nproc)
 PROMPT="a watercolor painting of a fox in the snow"
 REF_PROMPT="a photo of a cat sitting on a red chair"
 if [ -z "${WEIGHTS:-}" ]; then
+  name=untwist-weights-$([ "$TINY" = 1 ] && echo tiny || echo dev)-$TYPE
+  for d in /dev/shm "${TMPDIR:-/tmp}" /tmp "$PWD"; do # an earlier call's files first (a warm machine), else room for new ones
+    [ -f "$d/$name/manifest.json" ] && { WEIGHTS=$d/$name; break; }
+  done
   for d in /dev/shm "${TMPDIR:-/tmp}" /tmp "$PWD"; do
+    [ -n "${WEIGHTS:-}" ] && break
     avail=$(df -BG --output=avail "$d" 2>/dev/null | tail -n 1 | tr -dc 0-9)
-    if [ -n "$avail" ] && [ "$avail" -ge "$NEED_GB" ]; then WEIGHTS=$d/untwist-weights-$([ "$TINY" = 1 ] && echo tiny || echo dev)-$TYPE; break; fi
+    if [ -n "$avail" ] && [ "$avail" -ge "$NEED_GB" ]; then WEIGHTS=$d/$name; fi
   done
   [ -n "${WEIGHTS:-}" ] || { echo "gpu-pipeline: no folder with $NEED_GB GB free among /dev/shm, ${TMPDIR:-/tmp}, /tmp, $PWD: set WEIGHTS"; exit 2; }
 fi

@@ -349,6 +349,10 @@ def compare(a, b, bound, fraction):
     values at all. On the tiny random model the sharing mode moves few values by 1 or 2 of 255 (about 2 % of them
     between modes full and untwisted, 13 % between none and untwisted), so the fraction is what tells a wrong mode
     from float32 rounding (a value a rounding flip apart: well under 0.1 %)."""
+    missing = [f for f in (a, b) if not os.path.exists(f)]
+    if missing:
+        print(f"compare: {', '.join(missing)} missing (a failed run?): FAIL")
+        return 1
     u, p = (read_png(f).int() for f in (a, b))
     if u.shape != p.shape:
         print(f"compare: {a} is {tuple(u.shape)}, {b} is {tuple(p.shape)}: FAIL")
