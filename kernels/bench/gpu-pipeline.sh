@@ -14,6 +14,7 @@
 # Locally, on the CPU, the same plumbing on tiny random files in seconds (untwist --backend vector in f32, the peer
 # on the CPU in float32; the two images must then agree: at most 1 of 255 apart, in at most 0.5 % of the values):
 #   bash kernels/bench/gpu-pipeline.sh --tiny
+# (on the GPU machine, a minute's smoke test of the same: BACKEND=gpu PEER_DEVICE=cuda bash .gpubundle/gpu-pipeline.sh --tiny)
 #
 # TYPE fp8 makes the transformer and T5 files F8_E4M3 (the peer widens them to bf16 on loading). WEIGHTS defaults to
 # the first of /dev/shm, $TMPDIR or /tmp, the working folder with room for the files (about 34 GB in bf16, 17 GB
@@ -168,7 +169,7 @@ for tool in untwist peer; do
   for f in "$WORK/$tool"-*.log; do [ -f "$f" ] && { echo "==== $(basename "$f")"; cat "$f"; }; done > "$OUT/$tool.log"
   [ -f "$WORK/$tool.png" ] && cp "$WORK/$tool.png" "$OUT/$tool.png"
 done
-if [ "$TINY" = 1 ]; then # both in float32 from the same files, ids and noise: the images must agree
+if [ "$TINY" = 1 ] && [ "$PRECISION" = f32 ] && [ "$PEER_DTYPE" = f32 ]; then # float32 on both sides from the same files, ids and noise
   python3 "$PEER" compare "$WORK/untwist.png" "$WORK/peer.png" --bound 1 --fraction 0.005 || exit 1
 fi
 

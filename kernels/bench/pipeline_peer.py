@@ -160,6 +160,9 @@ def run(a):
     torch.set_grad_enabled(False)
     device = torch.device(a.device)
     dt = torch.bfloat16 if a.dtype == "bf16" else torch.float32
+    if dt == torch.float32:  # float32 as untwist's f32 precision computes it: no TF32 in matmuls or cuDNN's convolutions
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     if device.type == "cpu":
         torch.set_num_threads(a.threads or torch.get_num_threads())
         torch.backends.nnpack.set_flags(False)  # (its warnings on CPUs it does not support)
