@@ -122,8 +122,25 @@ cmd=("$JAVA_HOME/bin/java" -jar "$jar" "$include" "${exclude[@]}" "${jmh_opts[@]
 say "running: ${cmd[*]}"
 start=$(date +%s)
 set +e
-"${bench_env[@]}" "${cmd[@]}" 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
+if [ "$SUITE" = gemm-shapes ]; then
+  # One JMH run per shape, so that untwist and OpenBLAS run back to back on each shape (one run over all shapes
+  # would time every untwist shape first and every OpenBLAS shape minutes later); the JSON files are merged.
+  rc=0
+  : > "$log"
+  parts=()
+  for shape in 2048x2048x2048 ${flux_shapes//,/ }; do
+    part="$outdir/part-$shape.json"
+    "${bench_env[@]}" "$JAVA_HOME/bin/java" -jar "$jar" "$include" "${exclude[@]}" -p threads=2 -p shape="$shape" \
+        -wi 3 -w 2s -i 5 -r 2s -f 1 "$@" -rf json -rff "$part" 2>&1 | tee -a "$log"
+    r=${PIPESTATUS[0]}; [ "$r" = 0 ] || rc=$r
+    parts+=("$part")
+  done
+  python3 -c 'import json, sys; json.dump([r for p in sys.argv[2:] for r in json.load(open(p))], open(sys.argv[1], "w"), indent=1)' "$json" "${parts[@]}"
+  rm -f "${parts[@]}"
+else
+  "${bench_env[@]}" "${cmd[@]}" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+fi
 set -e
 end=$(date +%s)
 echo "wall time of the JMH run: $(( (end - start) / 60 )) min $(( (end - start) % 60 )) s" >> "$info"
@@ -135,6 +152,10 @@ grep -q '<failure>' "$log" && notes+=("some benchmarks failed (their setup threw
 # ---- report ------------------------------------------------------------------------------------------------
 shown_cmd="env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 UNTWIST_OPENBLAS=$openblas \\
   java -jar $jar '$include' ${exclude[*]} ${jmh_opts[*]} $* -rf json -rff $json"
+[ "$SUITE" = gemm-shapes ] && shown_cmd="for S in 2048x2048x2048 ${flux_shapes//,/ }; do
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 UNTWIST_OPENBLAS=$openblas \\
+    java -jar $jar '$include' -p threads=2 -p shape=\$S -wi 3 -w 2s -i 5 -r 2s -f 1 $* -rf json -rff part-\$S.json
+done   # then the parts merged into $json"
 report=(python3 jmh/jmh_report.py --json "$json" --info "$info" --command "$shown_cmd" --out "$results"
         --peak "$FMA_PEAK" --triad "$TRIAD" --suite "$SUITE")
 [ "$QUICK" = 1 ] && report+=(--smoke)

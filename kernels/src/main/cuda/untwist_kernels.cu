@@ -447,6 +447,46 @@ extern "C" __global__ void ada_in_f32(const float* x, const float* ref, float* o
     }
 }
 
+// The wide-head attention (head dimension above the tiled kernels' 256, e.g. the autoencoder's 512-channel
+// single head): cuBLAS writes the logits of a block of queries, this kernel turns each row into softmax(scale·row)
+// in place, cuBLAS multiplies by V. One block of 256 threads per row; max and sum reduced in float.
+extern "C" __global__ void __launch_bounds__(256) softmax_rows_f32(float* s, int cols, float scale) {
+    __shared__ float red[8];
+    __shared__ float bcast;
+    float* row = s + (i64) blockIdx.x * cols;
+    int warp = threadIdx.x / 32, lane = threadIdx.x & 31;
+    float m = NEG_INF;
+    for (int j = threadIdx.x; j < cols; j += 256) m = fmaxf(m, row[j] * scale);
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    if (lane == 0) red[warp] = m;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float t = red[0];
+        for (int w = 1; w < 8; w++) t = fmaxf(t, red[w]);
+        bcast = t;
+    }
+    __syncthreads();
+    m = bcast;
+    float sum = 0.0f;
+    for (int j = threadIdx.x; j < cols; j += 256) {
+        float e = expf(row[j] * scale - m);
+        row[j] = e;
+        sum += e;
+    }
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    __syncthreads(); // every thread has read bcast before red is reused
+    if (lane == 0) red[warp] = sum;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float t = 0.0f;
+        for (int w = 0; w < 8; w++) t += red[w];
+        bcast = 1.0f / t;
+    }
+    __syncthreads();
+    float inv = bcast;
+    for (int j = threadIdx.x; j < cols; j += 256) row[j] *= inv;
+}
+
 // ---- attention through cuDNN: operand preparation and the exact merge of two softmax parts -----------
 
 // Flat 32-bit index over pairs (the caller guarantees fewer than 2^31): one division per thread, no more.

@@ -89,6 +89,15 @@ final class CublasGemm implements AutoCloseable {
                         weightType));
     }
 
+    /**
+     * Column-major float32 {@code C = op(A) · op(B)} (beta 0) on device addresses, {@code cublasSgemm} (TF32 only where
+     * the handle's math mode allows it): the two products of {@link GpuAttention}'s wide-head path.
+     */
+    void sgemm(boolean transA, boolean transB, int m, int n, int k, long a, int lda, long b, int ldb, long c, int ldc) {
+        CublasApi.sgemm(handle, transA ? Operation.T : Operation.N, transB ? Operation.T : Operation.N, m, n, k, one, a, lda, b, ldb, zero, c,
+                ldc);
+    }
+
     /** One GEMM over the weights of output rows {@code [o0, o0 + c)} at {@code w} (type wt) and the activations at {@code x} (type xt). */
     @FunctionalInterface
     private interface BlockGemm {

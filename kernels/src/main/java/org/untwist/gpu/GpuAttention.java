@@ -27,14 +27,19 @@ final class GpuAttention implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("org.untwist.gpu");
     // Attention through cuDNN: bf16 operands, partial outputs and statistics, workspace; grown on demand.
     private static final int S_Q = 0, S_K = 1, S_V = 2, S_O1 = 3, S_STATS1 = 4, S_QSCALED = 5, S_RK = 6, S_RV = 7, S_O2 = 8, S_STATS2 = 9,
-            S_WORKSPACE = 10, S_SCALE = 11;
+            S_WORKSPACE = 10, S_SCALE = 11, S_LOGITS = 12;
+    /** The tiled kernels hold a query row and key tiles of up to this head dimension; wider heads take {@link #wideHead}. */
+    private static final int MAX_TILED_HEAD_DIM = 256;
+    /** Bytes of logits the wide-head path writes per block of queries (lowered by a test to cut small shapes into blocks). */
+    static long wideLogitBytes = 256L << 20;
 
     private final Precision precision;
     private final boolean useCudnn;
     private final KernelLauncher launcher;
     private final MemorySegment stream;
     private final String device;
-    private final GpuMemory[] slots = new GpuMemory[12];
+    private final GpuMemory[] slots = new GpuMemory[13];
+    private final CublasGemm gemm;
     private CudnnAttention cudnn;
     private final Set<List<Integer>> cudnnFailed = new HashSet<>();
     private String lastAttentionPath = "none";
@@ -45,8 +50,11 @@ final class GpuAttention implements AutoCloseable {
     /**
      * @param sharedPasses 1 or 2, see {@link GpuBackend#SHARED_PASSES_PROPERTY}
      * @param device the device's label, for out-of-memory messages
+     * @param gemm   the backend's cuBLAS GEMMs (the wide-head path's products)
      */
-    GpuAttention(Precision precision, boolean useCudnn, int sharedPasses, KernelLauncher launcher, MemorySegment stream, String device) {
+    GpuAttention(Precision precision, boolean useCudnn, int sharedPasses, KernelLauncher launcher, MemorySegment stream, String device,
+                 CublasGemm gemm) {
+        this.gemm = gemm;
         this.precision = precision;
         this.useCudnn = useCudnn;
         this.sharedPasses = sharedPasses;
@@ -61,8 +69,13 @@ final class GpuAttention implements AutoCloseable {
         if ((long) batch * heads * lq == 0) {
             return;
         }
-        if (headDim > 256) {
-            throw new UnsupportedOperationException("gpu attention supports head dimensions up to 256, got " + headDim);
+        if (headDim > MAX_TILED_HEAD_DIM) {
+            if (lr > 0) {
+                throw new UnsupportedOperationException("gpu shared attention supports head dimensions up to " + MAX_TILED_HEAD_DIM + ", got "
+                        + headDim);
+            }
+            wideHead(q, k, v, out, batch, heads, lq, lk, headDim);
+            return;
         }
         try (Staging st = new Staging(device, stream)) {
             long pq = st.in(q), pk = st.in(k), pv = st.in(v), po = st.out(out);
@@ -96,8 +109,17 @@ final class GpuAttention implements AutoCloseable {
         if ((long) batch * heads * lq == 0) {
             return;
         }
-        if (headDim > 256) {
-            throw new UnsupportedOperationException("gpu attention supports head dimensions up to 256, got " + headDim);
+        if (headDim > MAX_TILED_HEAD_DIM) {
+            if (positionBias != null || causal) {
+                throw new UnsupportedOperationException("gpu attention with a position bias or a causal mask supports head dimensions up to "
+                        + MAX_TILED_HEAD_DIM + ", got " + headDim);
+            }
+            if (scale != (float) (1 / Math.sqrt(headDim))) {
+                throw new UnsupportedOperationException("gpu attention with head dimension " + headDim + " (above " + MAX_TILED_HEAD_DIM
+                        + ") takes only the scale 1/sqrt(" + headDim + "), got " + scale);
+            }
+            wideHead(q, k, v, out, batch, heads, lq, lk, headDim);
+            return;
         }
         try (Staging st = new Staging(device, stream)) {
             long pb = positionBias == null ? 0 : st.in(positionBias);
@@ -105,6 +127,40 @@ final class GpuAttention implements AutoCloseable {
             launcher.launch("attention_f32", ceil(lq, 4), heads, batch, 128, 0, args().ptr(st.in(q)).ptr(st.in(k)).ptr(st.in(v)).ptr(0).ptr(0)
                     .ptr(0).ptr(st.out(out)).i32(heads).i32(lq).i32(lk).i32(0).i32(headDim).i32(1).i32(0).i32(0).f32(scale).ptr(pb)
                     .i32(causal ? 1 : 0));
+        }
+    }
+
+    /**
+     * Attention over heads wider than the tiled kernels hold (the autoencoder's single 512-channel head), float32 in
+     * either precision: per (batch, head) and block of queries, cuBLAS writes the logits {@code Q·Kᵀ} (at most
+     * {@link #wideLogitBytes} of them), {@code softmax_rows_f32} turns each row into {@code softmax(Q·Kᵀ/√d)} in place,
+     * and cuBLAS writes {@code P·V} into the block's rows of out ({@code [B, Lq, H·d]}: rows H·d floats apart).
+     */
+    private void wideHead(Tensor q, Tensor k, Tensor v, Tensor out, int batch, int heads, int lq, int lk, int d) {
+        if (lk == 0 || q.dtype() != DType.F32) {
+            throw new UnsupportedOperationException("gpu attention with head dimension " + d + " (above " + MAX_TILED_HEAD_DIM
+                    + ") needs float32 activations and at least one key, got " + q.dtype() + " and " + lk + " keys");
+        }
+        lastAttentionPath = "cuBLAS logits + row softmax (head dimension " + d + ")";
+        int block = (int) Math.max(1, Math.min(lq, wideLogitBytes / 4 / lk));
+        float scale = (float) (1 / Math.sqrt(d));
+        try (Staging st = new Staging(device, stream)) {
+            long pq = st.in(q), pk = st.in(k), pv = st.in(v), po = st.out(out);
+            long logits = slot(S_LOGITS, (long) block * lk * 4);
+            for (int b = 0; b < batch; b++) {
+                for (int h = 0; h < heads; h++) {
+                    long qh = pq + ((long) b * heads + h) * lq * d * 4, kh = pk + ((long) b * heads + h) * lk * d * 4;
+                    long vh = pv + ((long) b * heads + h) * lk * d * 4;
+                    for (int q0 = 0; q0 < lq; q0 += block) {
+                        int n = Math.min(block, lq - q0);
+                        // Column-major logits [lk, n] (row-major [n, lk]) = Kᵀ (K stored [lk, d]: column-major d×lk) · Q block.
+                        gemm.sgemm(true, false, lk, n, d, kh, d, qh + (long) q0 * d * 4, d, logits, lk);
+                        launcher.launch("softmax_rows_f32", n, 1, 1, 256, 0, args().ptr(logits).i32(lk).f32(scale));
+                        // Column-major out block [d, n] with columns H·d apart = V (column-major d×lk) · P (column-major lk×n).
+                        gemm.sgemm(false, false, d, n, lk, vh, d, logits, lk, po + (((long) b * lq + q0) * heads + h) * d * 4, heads * d);
+                    }
+                }
+            }
         }
     }
 

@@ -95,7 +95,7 @@ public final class GpuBackend extends AbstractBackend {
             CudaRuntime.streamDestroy(stream);
             throw e;
         }
-        this.attention = new GpuAttention(precision, useCudnn, sharedPasses, launcher, stream, dev.label);
+        this.attention = new GpuAttention(precision, useCudnn, sharedPasses, launcher, stream, dev.label, gemm);
         this.text = new GpuTextOps(launcher, stream, dev.label);
         this.image = new GpuImageOps(launcher, stream, dev.label, gemm);
     }

@@ -97,6 +97,52 @@ class GpuTextOpsTest {
         }
     }
 
+    /**
+     * Heads wider than the tiled kernels' 256 (the autoencoder's single 512-channel head at 1024²): cuBLAS logits, a row
+     * softmax, cuBLAS times V, through both attention entry points, in one block of queries and cut into blocks of 16.
+     * Tolerance: 2e-5 of max |v| in f32 precision; 2e-2 in bf16 precision (the GEMMs may use TF32 there).
+     */
+    @Test
+    void wideHeadAttentionOnDevice() {
+        Random r = new Random(SEED + 3);
+        int[][] cases = {{2, 1, 300, 300, 512}, {1, 2, 37, 1000, 320}, {1, 1, 1, 1, 257}}; // b, h, lq, lk, d
+        long defaultBytes = GpuAttention.wideLogitBytes;
+        for (GpuBackend.Precision p : GpuBackend.Precision.values()) {
+            try (GpuBackend be = new GpuBackend(p, false); ScalarBackend oracle = new ScalarBackend()) {
+                for (int[] c : cases) {
+                    int b = c[0], h = c[1], lq = c[2], lk = c[3], d = c[4];
+                    try (Tensor q = random(r, 1f, DType.F32, b, h, lq, d); Tensor k = random(r, 1f, DType.F32, b, h, lk, d);
+                         Tensor v = random(r, 1f, DType.F32, b, h, lk, d); Tensor want = Tensor.allocate(b, lq, h * d);
+                         Tensor dq = onDevice(be, q); Tensor dk = onDevice(be, k); Tensor dv = onDevice(be, v);
+                         Tensor dOut = be.allocate(DType.F32, b, lq, h * d)) {
+                        oracle.attention(q, k, v, want);
+                        double tol = (p == GpuBackend.Precision.F32 ? 2e-5 : 2e-2) * maxAbs(v);
+                        for (int variant = 0; variant < 3; variant++) {
+                            GpuAttention.wideLogitBytes = variant == 2 ? 16L * lk * 4 : defaultBytes;
+                            try {
+                                if (variant == 1) {
+                                    be.attention(dq, dk, dv, (float) (1 / Math.sqrt(d)), null, false, dOut);
+                                } else {
+                                    be.attention(dq, dk, dv, dOut);
+                                }
+                            } finally {
+                                GpuAttention.wideLogitBytes = defaultBytes;
+                            }
+                            assertTrue(be.lastAttentionPath().startsWith("cuBLAS logits"), be.lastAttentionPath());
+                            String what = p + " b" + b + " h" + h + " lq" + lq + " lk" + lk + " d" + d
+                                    + new String[] {"", " (scale form)", " (blocks of 16 queries)"}[variant];
+                            try (Tensor got = back(be, dOut)) {
+                                double err = maxDiff(got, want);
+                                System.out.println("wide-head attention " + what + ": max abs error " + err + " (tolerance " + tol + ")");
+                                assertTrue(err < tol, what + ": " + err);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void embeddingOfDeviceTablesIsExact() {
         Random r = new Random(SEED + 2);
