@@ -20,17 +20,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_peer  # noqa: E402
 
 
-def read_tsv(path):
-    rows, device = {}, ""
-    for line in open(path).read().splitlines():
-        name, ms, detail = line.split("\t", 2)
-        if name == "device":
-            device = detail
-        elif name not in ("survey", "cudnn_plans"):
-            rows[name] = (float(ms), detail)
-    return rows, device
-
-
 def spread(v):
     return f"{statistics.median(v):.3f} [{min(v):.3f}–{max(v):.3f}]"
 
@@ -57,7 +46,10 @@ def main():
         with open(os.path.join(out, f"java-{r}.log"), "w") as log:
             rc = subprocess.run(java + [tsv], stdout=log, stderr=subprocess.STDOUT).returncode
         print(f"round {r}: java rc={rc} in {time.perf_counter() - s0:.0f} s", flush=True)
-        rows, device = read_tsv(tsv) if rc == 0 and os.path.exists(tsv) else ({}, device)
+        if rc == 0 and os.path.exists(tsv):
+            rows, device, _ = torch_peer.read_java(tsv)
+        else:
+            rows = {}
         ours.append(rows)
         s0 = time.perf_counter()
         res = torch_peer.measure(model)
@@ -65,11 +57,7 @@ def main():
             res["flux_dev_forward_b1_compiled"] = torch_peer.timed(lambda: compiled(*args), warm=2, samples=5)
         theirs.append(res)
         print(f"round {r}: PyTorch in {time.perf_counter() - s0:.0f} s: " + ", ".join(f"{k} {v:.3f}" for k, v in res.items()), flush=True)
-    peer_for = {"rope_q_and_k_f32": "rope_q_and_k_bf16_ref", "shared_attention_bf16_own_kernel": "shared_attention_bf16",
-                "shared_attention_bf16_sdpa_only": "shared_attention_bf16", "shared_attention_bf16_two_pass": "shared_attention_bf16",
-                "joint_attention_bf16_sdpa_only": "joint_attention_bf16", "shared_attention_bf16_io": "shared_attention_bf16",
-                "joint_attention_bf16_io": "joint_attention_bf16"}
-    pairs = [(name, peer_for.get(name, name)) for name in (ours[0] if ours and ours[0] else {})]
+    pairs = [(name, torch_peer.PEER_FOR.get(name, name)) for name in (ours[0] if ours and ours[0] else {})]
     pairs.append(("flux_dev_forward_b1", "flux_dev_forward_b1_compiled"))
     lines = [f"untwist: {device}", f"PyTorch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name()}",
              f"{rounds} alternating rounds (untwist, then PyTorch) in one sitting; torch.compile (default mode) took "

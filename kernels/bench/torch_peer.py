@@ -115,8 +115,15 @@ def main():
     write_table(java_file, table, res)
 
 
-def write_table(java_file, table, res):
-    print("PyTorch:", {k: round(v, 4) for k, v in res.items()}, flush=True)
+# The PyTorch row each Java row is compared with, where the names differ.
+PEER_FOR = {"rope_q_and_k_f32": "rope_q_and_k_bf16_ref", "shared_attention_bf16_own_kernel": "shared_attention_bf16",
+            "shared_attention_bf16_sdpa_only": "shared_attention_bf16", "shared_attention_bf16_two_pass": "shared_attention_bf16",
+            "joint_attention_bf16_sdpa_only": "joint_attention_bf16", "shared_attention_bf16_io": "shared_attention_bf16",
+            "joint_attention_bf16_io": "joint_attention_bf16"}
+
+
+def read_java(java_file):
+    """The Java benchmark's .tsv: ({row: (ms, detail)}, device line, notes); empty when the file is missing."""
     java = {}
     device = "(no untwist results)"
     lines = open(java_file).read().splitlines() if os.path.exists(java_file) else []
@@ -131,14 +138,16 @@ def write_table(java_file, table, res):
             notes.append("cuDNN plans chosen by timing on first use: " + detail)
         else:
             java[name] = (float(ms), detail)
-    peer_for = {"rope_q_and_k_f32": "rope_q_and_k_bf16_ref", "shared_attention_bf16_own_kernel": "shared_attention_bf16",
-                "shared_attention_bf16_sdpa_only": "shared_attention_bf16", "shared_attention_bf16_two_pass": "shared_attention_bf16",
-                "joint_attention_bf16_sdpa_only": "joint_attention_bf16", "shared_attention_bf16_io": "shared_attention_bf16",
-                "joint_attention_bf16_io": "joint_attention_bf16"}
+    return java, device, notes
+
+
+def write_table(java_file, table, res):
+    print("PyTorch:", {k: round(v, 4) for k, v in res.items()}, flush=True)
+    java, device, notes = read_java(java_file)
     out = [f"untwist: {device}", f"PyTorch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name()}", "",
            "| measurement | untwist (ms) | PyTorch (ms) | PyTorch / untwist | untwist detail |", "|---|---|---|---|---|"]
     for name, (ms, detail) in java.items():
-        peer = res.get(peer_for.get(name, name))
+        peer = res.get(PEER_FOR.get(name, name))
         ratio = f"{peer / ms:.2f}x" if peer else ""
         out.append(f"| {name} | {ms:.3f} | {peer:.3f} | {ratio} | {detail} |" if peer else f"| {name} | {ms:.3f} | | | {detail} |")
     out.append("")
