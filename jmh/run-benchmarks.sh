@@ -38,16 +38,18 @@ flux_shapes=""
 for m in 1280 4608; do
   for nk in 9216x3072 3072x3072 12288x3072 3072x12288 21504x3072 3072x15360; do flux_shapes+="${flux_shapes:+,}${m}x${nk}"; done
 done
+gemm_shapes="2048x2048x2048 ${flux_shapes//,/ }"
+gemm_opts=(-p threads=2 -wi 3 -w 2s -i 5 -r 2s -f 1) # per shape, with -p shape=S
 if [ "$SUITE" = gemm-shapes ]; then
   outdir=jmh/gemm-shapes
   json=$outdir/results.json
   results=$outdir/RESULTS.md
-  jmh_opts=(-p threads=2 -p "shape=2048x2048x2048,$flux_shapes" -wi 3 -w 2s -i 5 -r 2s -f 1)
+  jmh_opts=("${gemm_opts[@]}")
 elif [ "$QUICK" = 1 ]; then
   outdir=jmh/target/smoke
   json=$outdir/results.json
   results=$outdir/RESULTS.md
-  jmh_opts=(-wi 1 -w 1s -i 1 -r 1s -f 1 -p heads=4 -p lq=256 -p lk=512 -p lr=256 -p size=512 -p tokens=512)
+  jmh_opts=(-wi 1 -w 1s -i 1 -r 1s -f 1 -p heads=4 -p lq=256 -p lk=512 -p lr=256 -p shape=512x512x512 -p tokens=512)
 else
   outdir=jmh
   json=jmh/results.json
@@ -128,10 +130,10 @@ if [ "$SUITE" = gemm-shapes ]; then
   rc=0
   : > "$log"
   parts=()
-  for shape in 2048x2048x2048 ${flux_shapes//,/ }; do
+  for shape in $gemm_shapes; do
     part="$outdir/part-$shape.json"
-    "${bench_env[@]}" "$JAVA_HOME/bin/java" -jar "$jar" "$include" "${exclude[@]}" -p threads=2 -p shape="$shape" \
-        -wi 3 -w 2s -i 5 -r 2s -f 1 "$@" -rf json -rff "$part" 2>&1 | tee -a "$log"
+    "${bench_env[@]}" "$JAVA_HOME/bin/java" -jar "$jar" "$include" "${exclude[@]}" "${gemm_opts[@]}" -p shape="$shape" \
+        "$@" -rf json -rff "$part" 2>&1 | tee -a "$log"
     r=${PIPESTATUS[0]}; [ "$r" = 0 ] || rc=$r
     parts+=("$part")
   done
@@ -152,9 +154,9 @@ grep -q '<failure>' "$log" && notes+=("some benchmarks failed (their setup threw
 # ---- report ------------------------------------------------------------------------------------------------
 shown_cmd="env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 UNTWIST_OPENBLAS=$openblas \\
   java -jar $jar '$include' ${exclude[*]} ${jmh_opts[*]} $* -rf json -rff $json"
-[ "$SUITE" = gemm-shapes ] && shown_cmd="for S in 2048x2048x2048 ${flux_shapes//,/ }; do
+[ "$SUITE" = gemm-shapes ] && shown_cmd="for S in $gemm_shapes; do
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 UNTWIST_OPENBLAS=$openblas \\
-    java -jar $jar '$include' -p threads=2 -p shape=\$S -wi 3 -w 2s -i 5 -r 2s -f 1 $* -rf json -rff part-\$S.json
+    java -jar $jar '$include' ${gemm_opts[*]} -p shape=\$S $* -rf json -rff part-\$S.json
 done   # then the parts merged into $json"
 report=(python3 jmh/jmh_report.py --json "$json" --info "$info" --command "$shown_cmd" --out "$results"
         --peak "$FMA_PEAK" --triad "$TRIAD" --suite "$SUITE")

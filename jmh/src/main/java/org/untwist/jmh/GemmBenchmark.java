@@ -42,7 +42,7 @@ public class GemmBenchmark {
     /**
      * {@code MxNxK}. The default run times 2048³; FLUX's linears (rows 1,280 at 512² and 4,608 at 1024²; N×K of
      * qkv 9216×3072, proj 3072×3072, MLP 12288×3072 and 3072×12288, single-block 21504×3072 and 3072×15360) go in
-     * with {@code -p shape=...} (jmh/run-gemm-shapes.sh).
+     * with {@code -p shape=...} ({@code SUITE=gemm-shapes jmh/run-benchmarks.sh}).
      */
     @Param({"2048x2048x2048"})
     public String shape;
