@@ -2,11 +2,11 @@
 # Regenerates the FFM bindings in ffm-bindings/src/main/java/org/untwist/ffm/gen from the argfiles in this
 # folder. Usage:
 #
-#   jextract/regenerate.sh HEADER_DIR...          the CUDA bindings (cudart, cuda, cublas, cudnn, nvrtc)
+#   jextract/regenerate.sh HEADER_DIR...          the CUDA bindings (cudart, cuda, cublas, cublaslt, cudnn, nvrtc)
 #   jextract/regenerate.sh --dnnl [HEADER_DIR...]  the oneDNN and OpenMP bindings (dnnl, omp)
 #
 # CUDA: HEADER_DIR are the folders searched for the CUDA headers, in order (passed to jextract as -I). They must
-# hold cuda_runtime_api.h and cuda.h with crt/ (CUDA 13.0), nvrtc.h, cublas_v2.h (cuBLAS 13.1) and cudnn.h
+# hold cuda_runtime_api.h and cuda.h with crt/ (CUDA 13.0), nvrtc.h, cublas_v2.h and cublasLt.h (cuBLAS 13.1) and cudnn.h
 # (cuDNN 9.19); see jextract/README.md.
 # --dnnl: oneapi/dnnl/dnnl.h (oneDNN 2.6.3, Debian's libdnnl-dev) is found in /usr/include unless HEADER_DIR says
 # otherwise; omp.h (GCC 12's libgomp) in the folder `gcc -print-file-name=include` prints, or $OMP_INCLUDE_DIR.
@@ -60,7 +60,7 @@ if [[ $group == dnnl ]]; then
         exit 2
     fi
 else
-    libs=(cudart cuda cublas cudnn nvrtc)
+    libs=(cudart cuda cublas cublaslt cudnn nvrtc)
 fi
 
 echo "jextract: $jextract ($("$jextract" --version 2>&1 | grep -m1 "^jextract" || true))"

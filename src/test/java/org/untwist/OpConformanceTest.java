@@ -255,6 +255,41 @@ class OpConformanceTest {
         }
     }
 
+    /**
+     * {@code linearGeluTanh} (which a backend may fuse) against the oracle's {@code linear} then {@code geluTanh}: the
+     * linear tolerance times 1.2 (the GELU's slope is at most 1.13) plus the GELU's own rounding.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void linearGeluTanh(String name) {
+        int[][] shapes = {{1, 7, 5}, {3, 64, 33}, {37, 300, 100}, {130, 17, 257}, {2, 515, 1}}; // rows, in, out
+        try (Backend be = create(name, THREADS); ScalarBackend oracle = new ScalarBackend()) {
+            for (int i = 0; i < shapes.length; i++) {
+                int[] g = shapes[i];
+                DType dt = TestSupport.WEIGHT_TYPES[i % TestSupport.WEIGHT_TYPES.length];
+                boolean withBias = i % 2 == 0;
+                long seed = seedOf("linearGeluTanh", java.util.Arrays.toString(g), dt, withBias);
+                Random r = new Random(seed);
+                try (Scope sc = new Scope()) {
+                    Tensor x = sc.randn(r, g[0], g[1]);
+                    Tensor w = sc.weight(r, dt, i % 3, g[2], g[1]);
+                    Tensor bias = withBias ? sc.randn(r, g[2]) : null;
+                    Tensor got = sc.zeros(g[0], g[2]), want = sc.zeros(g[0], g[2]);
+                    be.linearGeluTanh(x, w, bias, got);
+                    oracle.linear(x, w, bias, want);
+                    double[] tol = linearTol(x, w, want, g[1], g[2]);
+                    oracle.geluTanh(want, want);
+                    float[] e = want.toFloatArray();
+                    for (int k = 0; k < tol.length; k++) {
+                        tol[k] = 1.2 * tol[k] + 4 * U * Math.abs(e[k]) + 1e-30;
+                    }
+                    assertWithin(ctx(name, "linearGeluTanh", seed, "x [" + g[0] + ", " + g[1] + "], w [" + g[2] + ", " + g[1] + "] " + dt
+                            + (withBias ? ", bias" : "")), "linearGeluTanh", got, want, tol);
+                }
+            }
+        }
+    }
+
     static void checkLinear(Backend be, ScalarBackend oracle, String name, int[] xShape, int outDim, DType dt, boolean withBias,
                                     int offset) {
         checkLinear(be, oracle, name, "linear", "linear", xShape, outDim, dt, withBias, offset);

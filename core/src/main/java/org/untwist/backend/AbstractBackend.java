@@ -106,25 +106,20 @@ public abstract class AbstractBackend implements Backend {
 
     @Override
     public final void linear(Tensor x, Tensor weight, Tensor bias, Tensor out) {
-        String op = "linear";
-        requireF32(op, "x", x);
-        requireF32(op, "out", out);
-        requireRank(op, "weight", weight, 2);
-        requireWeight(op, "weight", weight);
-        int in = weight.dim(0) == 0 && weight.dim(1) == 0 ? 0 : weight.dim(1);
-        int outDim = weight.dim(0);
-        if (x.rank() < 1 || x.dim(-1) != in) {
-            throw shapeError(op, "x", x, "[..., " + in + "] to match weight " + Arrays.toString(weight.shape()));
-        }
-        int[] expectedOut = x.shape();
-        expectedOut[expectedOut.length - 1] = outDim;
-        requireShape(op, "out", out, expectedOut);
-        if (bias != null) {
-            requireF32(op, "bias", bias);
-            requireShape(op, "bias", bias, outDim);
-        }
-        requireDistinct(op, x, out);
-        linearKernel(x, weight, bias, out, toInt(op, x.rows()), in, outDim);
+        int[] d = checkLinear("linear", x, weight, bias, out);
+        linearKernel(x, weight, bias, out, d[0], d[1], d[2]);
+    }
+
+    @Override
+    public final void linearGeluTanh(Tensor x, Tensor weight, Tensor bias, Tensor out) {
+        int[] d = checkLinear("linearGeluTanh", x, weight, bias, out);
+        linearGeluTanhKernel(x, weight, bias, out, d[0], d[1], d[2]);
+    }
+
+    /** {@code out = geluTanh(x · wᵀ + bias)}: the linear kernel, then the GELU kernel in place; a backend that fuses them overrides this. */
+    protected void linearGeluTanhKernel(Tensor x, Tensor w, Tensor bias, Tensor out, int rows, int in, int outDim) {
+        linearKernel(x, w, bias, out, rows, in, outDim);
+        geluTanhKernel(out, out, out.numel());
     }
 
     @Override

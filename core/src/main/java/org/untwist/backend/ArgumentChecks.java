@@ -102,4 +102,26 @@ final class ArgumentChecks {
     static IllegalArgumentException shapeError(String op, String arg, Tensor t, String expected) {
         return new IllegalArgumentException(op + ": " + arg + " has shape " + Arrays.toString(t.shape()) + ", expected " + expected);
     }
+
+    /** Checks a linear layer's arguments (x float32, weight a weight type, out and bias matching, out not x); returns {rows, in, outDim}. */
+    static int[] checkLinear(String op, Tensor x, Tensor weight, Tensor bias, Tensor out) {
+        requireF32(op, "x", x);
+        requireF32(op, "out", out);
+        requireRank(op, "weight", weight, 2);
+        requireWeight(op, "weight", weight);
+        int in = weight.dim(0) == 0 && weight.dim(1) == 0 ? 0 : weight.dim(1);
+        int outDim = weight.dim(0);
+        if (x.rank() < 1 || x.dim(-1) != in) {
+            throw shapeError(op, "x", x, "[..., " + in + "] to match weight " + Arrays.toString(weight.shape()));
+        }
+        int[] expectedOut = x.shape();
+        expectedOut[expectedOut.length - 1] = outDim;
+        requireShape(op, "out", out, expectedOut);
+        if (bias != null) {
+            requireF32(op, "bias", bias);
+            requireShape(op, "bias", bias, outDim);
+        }
+        requireDistinct(op, x, out);
+        return new int[] {toInt(op, x.rows()), in, outDim};
+    }
 }

@@ -93,6 +93,16 @@ public interface Backend extends AutoCloseable {
      */
     void linear(Tensor x, Tensor weight, Tensor bias, Tensor out);
 
+    /**
+     * {@code out = geluTanh(x · weightᵀ + bias)}: {@link #linear}, then {@link #geluTanh} in place, which a backend may
+     * fuse (the GPU's bf16 precision applies the bias and the GELU as the GEMM writes its output). Arguments as in
+     * {@link #linear}.
+     */
+    default void linearGeluTanh(Tensor x, Tensor weight, Tensor bias, Tensor out) {
+        linear(x, weight, bias, out);
+        geluTanh(out, out);
+    }
+
     /** Elementwise {@code out = a + b}; all three of one shape. */
     void add(Tensor a, Tensor b, Tensor out);
 

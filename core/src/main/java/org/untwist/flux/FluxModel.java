@@ -236,6 +236,17 @@ public final class FluxModel implements AutoCloseable {
         backend.concat(outs, shape.length - 1, out);
     }
 
+    /** {@code out = geluTanh(x Wᵀ + b)}: one call the backend may fuse when the layer is one row block, else linear and GELU. */
+    private void linearGelu(Tensor x, FluxWeights.Linear l, Tensor out) {
+        List<FluxWeights.Part> parts = l.parts();
+        if (parts.size() == 1) {
+            backend.linearGeluTanh(x, parts.getFirst().weight(), parts.getFirst().bias(), out);
+        } else {
+            linear(x, l, out);
+            backend.geluTanh(out, out);
+        }
+    }
+
     private void embed(FluxWeights.MlpEmbedder e, Tensor x, Tensor out, Workspace s) {
         linear(x, e.in(), s.vecHidden);
         backend.silu(s.vecHidden, s.vecHidden);
@@ -281,8 +292,7 @@ public final class FluxModel implements AutoCloseable {
         be.gatedResidual(x, mods.get(2), proj, x);
         be.layerNorm(x, NORM_EPS, norm);
         be.modulate(norm, mods.get(3), mods.get(4), norm);
-        linear(norm, sw.mlpIn(), mlpHidden);
-        be.geluTanh(mlpHidden, mlpHidden);
+        linearGelu(norm, sw.mlpIn(), mlpHidden);
         linear(mlpHidden, sw.mlpOut(), proj);
         be.gatedResidual(x, mods.get(5), proj, x);
     }
@@ -296,12 +306,11 @@ public final class FluxModel implements AutoCloseable {
         // linear1's output rows [0, 3h) are the fused qkv projection and [3h, 3h + mlp) the MLP input: two GEMMs over
         // row slices of the weight write them where they are needed, instead of one GEMM and a split copy.
         linear(s.xNorm, blk.qkv(), s.xQkv);
-        linear(s.xNorm, blk.mlpIn(), s.xMlp);
+        linearGelu(s.xNorm, blk.mlpIn(), s.xMlp); // the MLP's GELU too: fused into the GEMM where the backend can
         be.splitQkv(s.xQkv, s.q, s.k, s.v, 0);
         be.rmsNorm(s.q, blk.queryNorm(), NORM_EPS, s.q);
         be.rmsNorm(s.k, blk.keyNorm(), NORM_EPS, s.k);
         attend(s, sharedName);
-        be.geluTanh(s.xMlp, s.xMlp);
         be.concat(List.of(s.attn, s.xMlp), 2, s.lin2In);
         linear(s.lin2In, blk.linear2(), s.xOut);
         be.gatedResidual(s.x, s.singleMods.get(2), s.xOut, s.x);

@@ -6,12 +6,16 @@ import static org.untwist.gpu.KernelLauncher.args;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.untwist.gpu.GpuBackend.Precision;
 import org.untwist.gpu.cuda.CublasApi;
 import org.untwist.gpu.cuda.CublasApi.ComputeType;
 import org.untwist.gpu.cuda.CublasApi.DataType;
 import org.untwist.gpu.cuda.CublasApi.MathMode;
 import org.untwist.gpu.cuda.CublasApi.Operation;
+import org.untwist.gpu.cuda.CublasLtApi;
+import org.untwist.gpu.cuda.CublasLtApi.Epilogue;
 import org.untwist.tensor.DType;
 
 /**
@@ -25,10 +29,19 @@ import org.untwist.tensor.DType;
  * but the activations would then be rounded to f16, whose range FLUX's activations exceed; bf16 keeps it.)
  * Q8_0 and Q4_K weights (GGUF files): dequantized block by block like F8 ones, to float32 exactly as the scalar oracle
  * does in {@code f32} precision, rounded to bf16 in {@code bf16} precision (whose contract rounds operands to bf16).
+ *
+ * <p>In {@code bf16} precision a linear layer's GEMM goes through cuBLASLt where it has an algorithm for the shape
+ * ({@link #multiplyWithEpilogue}): the bias and, for an MLP's input layer, the tanh GELU are applied by the GEMM's
+ * epilogue as it writes the float32 output, instead of a bias pass before the GEMM (which then also reads the output
+ * back, beta = 1) and a GELU pass after it.
  */
 final class CublasGemm implements AutoCloseable {
     /** Size of the float32 block that 16-bit weights are widened into in f32 precision. */
     private static final long WIDEN_CHUNK_BYTES = 64L << 20;
+    /** cuBLASLt's workspace: what NVIDIA suggests for Hopper (32 MiB). */
+    private static final long LT_WORKSPACE_BYTES = 32L << 20;
+    /** At most this many cuBLASLt plans are kept (one per shape, epilogue and pointer alignments in use). */
+    private static final int LT_PLANS = 256;
 
     private final Precision precision;
     private final KernelLauncher launcher;
@@ -38,12 +51,34 @@ final class CublasGemm implements AutoCloseable {
     private final MemorySegment one, zero;
     private GpuMemory scratch; // widened weights or 16-bit activations, grown on demand
     private GpuMemory weightScratch; // bf16 blocks of F8, Q8_0 and Q4_K weights in bf16 precision, grown on demand
+    private final MemorySegment stream;
+    private MemorySegment ltHandle; // created on first use; NULL after a failed create (then no epilogue GEMMs)
+    private boolean ltFailed;
+    private GpuMemory ltWorkspace;
+    private long epilogueGemms; // how many linear layers ran with the fused epilogue (tests check the path ran)
+    /** Plans by shape; a null value: cuBLASLt has no algorithm for that key (asked once). */
+    private final Map<PlanKey, CublasLtApi.Plan> plans = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<PlanKey, CublasLtApi.Plan> eldest) {
+            if (size() <= LT_PLANS) {
+                return false;
+            }
+            if (eldest.getValue() != null) {
+                eldest.getValue().close(); // host descriptors only: GEMMs already enqueued with it are unaffected
+            }
+            return true;
+        }
+    };
+
+    private record PlanKey(int m, int n, int k, DataType ab, int ldd, Epilogue epilogue, int alignA, int alignB, int alignD, int alignBias) {
+    }
 
     /** @param device the device's label, for out-of-memory messages */
     CublasGemm(MemorySegment stream, Precision precision, boolean tf32, KernelLauncher launcher, String device) {
         this.precision = precision;
         this.launcher = launcher;
         this.device = device;
+        this.stream = stream;
         MemorySegment h = MemorySegment.NULL;
         try {
             h = CublasApi.create();
@@ -72,6 +107,96 @@ final class CublasGemm implements AutoCloseable {
         withWeights(px, (long) rows * in, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) ->
                 gemm(Operation.T, Operation.N, c, rows, in, wb, wt, Math.max(1, in), x, xt, Math.max(1, in), beta, po + (long) o0 * 4, outDim,
                         weightType));
+    }
+
+    /**
+     * {@code bf16} precision: row-major {@code out[rows, outDim] = x · wᵀ (+ bias) (then tanh GELU)} with the bias and the
+     * GELU in a cuBLASLt epilogue, the weights handled as in {@link #multiply}. Returns false, having done nothing,
+     * where this does not apply: {@code f32} precision, float32 weights, {@code in == 0}, or no cuBLASLt algorithm for
+     * the shape; the caller then writes the bias, calls {@link #multiply} and applies the GELU itself.
+     *
+     * @param bias device address of {@code outDim} float32 values, 0 for none
+     */
+    boolean multiplyWithEpilogue(long px, long pw, DType weightType, long po, int rows, int in, int outDim, long bias, boolean gelu) {
+        if (precision == Precision.F32 || weightType == DType.F32 || in == 0 || rows == 0 || outDim == 0 || !ltReady()) {
+            return false;
+        }
+        Epilogue epilogue = Epilogue.of(bias != 0, gelu);
+        DataType ab = weightType == DType.F16 ? DataType.F16 : DataType.BF16;
+        int block = blockRows(weightType, outDim, in);
+        // Every block size the call will use needs a plan, before anything is launched: all or nothing.
+        // The A and B pointers are scratch or weights at 256-byte-aligned allocations; offsets into the weights are
+        // taken as they are, block starts into out and bias as the blocks fall.
+        long aBase = widensToBf16(weightType) ? 256 : pw;
+        for (int o0 = 0; o0 < outDim; o0 += block) {
+            int c = Math.min(block, outDim - o0);
+            long a = widensToBf16(weightType) ? aBase : pw + (long) o0 * in * 2;
+            if (plan(c, rows, in, ab, outDim, epilogue, a, po + (long) o0 * 4, bias == 0 ? 0 : bias + (long) o0 * 4) == null) {
+                return false;
+            }
+        }
+        withWeights(px, (long) rows * in, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) -> {
+            long d = po + (long) o0 * 4, b = bias == 0 ? 0 : bias + (long) o0 * 4;
+            CublasLtApi.Plan p = plan(c, rows, in, ab, outDim, epilogue, wb, d, b);
+            CublasLtApi.matmul(ltHandle, p, one, zero, wb, x, d, b, ltWorkspace.address(), ltWorkspace.byteSize(), stream,
+                    widensToBf16(weightType) ? weightType + " (as bf16)" : String.valueOf(weightType));
+        });
+        epilogueGemms++;
+        return true;
+    }
+
+    /** How many linear layers ran through {@link #multiplyWithEpilogue} (tests check that the fused path ran). */
+    long epilogueGemms() {
+        return epilogueGemms;
+    }
+
+    /** Rows of weights per GEMM: all of them, or blocks that fit the widening scratch for 8-bit and block-quantized weights in bf16 precision. */
+    private static int blockRows(DType weightType, int outDim, int in) {
+        return widensToBf16(weightType) ? (int) Math.max(1, Math.min(outDim, (WIDEN_CHUNK_BYTES / 2) / Math.max(1, in))) : outDim;
+    }
+
+    /**
+     * The plan of one block: column-major D[m = c, n = rows] = wᵀ(as stored, transposed) · x, lda = ldb = in, ldd =
+     * outDim; cached by shape and the alignments of the pointers it is used with.
+     */
+    private CublasLtApi.Plan plan(int c, int rows, int in, DataType ab, int ldd, Epilogue epilogue, long a, long d, long bias) {
+        PlanKey key = new PlanKey(c, rows, in, ab, ldd, epilogue, alignment(a), 256, alignment(d), bias == 0 ? 0 : alignment(bias));
+        if (plans.containsKey(key)) {
+            return plans.get(key);
+        }
+        CublasLtApi.Plan p = CublasLtApi.plan(ltHandle, Operation.T, Operation.N, c, rows, in, ab, in, in, DataType.F32, ldd, epilogue,
+                bias, key.alignA(), key.alignB(), key.alignD(), LT_WORKSPACE_BYTES);
+        plans.put(key, p);
+        return p;
+    }
+
+    /** The largest power of two (at most 256) that divides a device address. */
+    private static int alignment(long address) {
+        return address == 0 ? 256 : (int) Math.min(256, Long.lowestOneBit(address));
+    }
+
+    /** Creates the cuBLASLt handle and workspace on first use; false (and never again tried) if that fails. */
+    private boolean ltReady() {
+        if (ltHandle != null) {
+            return true;
+        }
+        if (ltFailed) {
+            return false;
+        }
+        try {
+            ltWorkspace = GpuMemory.allocate(LT_WORKSPACE_BYTES, device, "cuBLASLt workspace");
+            ltHandle = CublasLtApi.create();
+            return true;
+        } catch (RuntimeException e) {
+            ltFailed = true;
+            if (ltWorkspace != null) {
+                ltWorkspace.close();
+                ltWorkspace = null;
+            }
+            System.getLogger("org.untwist.gpu").log(System.Logger.Level.WARNING,
+                    "cuBLASLt unavailable, linear layers keep a separate bias and GELU pass: " + e.getMessage());
+            return false;
+        }
     }
 
     /**
@@ -146,7 +271,7 @@ final class CublasGemm implements AutoCloseable {
             if (xElems > 0) {
                 launcher.launch("f32_to_bf16", launcher.grid(xElems), 1, 1, BLOCK, 0, args().ptr(px).ptr(x16).i64(xElems));
             }
-            int chunk = (int) Math.max(1, Math.min(outDim, (WIDEN_CHUNK_BYTES / 2) / Math.max(1, in)));
+            int chunk = blockRows(weightType, outDim, in);
             long wide = weightScratch((long) chunk * in * 2);
             for (int o0 = 0; o0 < outDim; o0 += chunk) {
                 int c = Math.min(chunk, outDim - o0);
@@ -216,11 +341,23 @@ final class CublasGemm implements AutoCloseable {
         if (weightScratch != null) {
             weightScratch.close();
         }
+        if (ltWorkspace != null) {
+            ltWorkspace.close();
+        }
     }
 
     /** Destroys the cuBLAS handle and frees the scalars; after {@link #freeScratch}. */
     @Override
     public void close() {
+        for (CublasLtApi.Plan p : plans.values()) {
+            if (p != null) {
+                p.close();
+            }
+        }
+        plans.clear();
+        if (ltHandle != null) {
+            CublasLtApi.destroy(ltHandle);
+        }
         CublasApi.destroy(handle);
         arena.close();
     }

@@ -218,18 +218,43 @@ public final class GpuBackend extends AbstractBackend {
 
     @Override
     protected void linearKernel(Tensor x, Tensor w, Tensor bias, Tensor out, int rows, int in, int outDim) {
+        linear(x, w, bias, out, rows, in, outDim, false);
+    }
+
+    @Override
+    protected void linearGeluTanhKernel(Tensor x, Tensor w, Tensor bias, Tensor out, int rows, int in, int outDim) {
+        linear(x, w, bias, out, rows, in, outDim, true);
+    }
+
+    /**
+     * A linear layer, then the tanh GELU when {@code gelu}. In bf16 precision cuBLASLt applies the bias and the GELU as
+     * the GEMM writes out, where it has an algorithm; otherwise the bias is written first and the GEMM accumulates onto
+     * it (beta = 1), and the GELU is a pass of its own.
+     */
+    private void linear(Tensor x, Tensor w, Tensor bias, Tensor out, int rows, int in, int outDim, boolean gelu) {
         if ((long) rows * outDim == 0) {
             return;
         }
         try (Staging st = staging()) {
-            long px = st.in(x), pw = st.in(w), po = st.out(out);
-            // The bias is written first and the GEMM accumulates onto it (beta = 1): no extra pass over out.
+            long px = st.in(x), pw = st.in(w), po = st.out(out), pb = bias == null ? 0 : st.in(bias);
+            if (gemm.multiplyWithEpilogue(px, pw, w.dtype(), po, rows, in, outDim, pb, gelu)) {
+                return;
+            }
             if (bias != null) {
                 launch("broadcast_rows_f32", rows, 1, 1, rowThreads(outDim / 4), 0,
-                        args().ptr(po).ptr(st.in(bias)).i32(outDim).i32(vec4(outDim, po, st.in(bias)) ? 1 : 0));
+                        args().ptr(po).ptr(pb).i32(outDim).i32(vec4(outDim, po, pb) ? 1 : 0));
             }
             gemm.multiply(px, pw, w.dtype(), po, rows, in, outDim, bias != null);
+            if (gelu) {
+                long n = (long) rows * outDim;
+                launch("unary_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(po).ptr(po).i64(n).i32(precision == Precision.BF16 ? 2 : 1));
+            }
         }
+    }
+
+    /** How many linear layers ran with cuBLASLt's fused bias/GELU epilogue (tests check the path ran). */
+    long epilogueGemms() {
+        return gemm.epilogueGemms();
     }
 
     @Override

@@ -122,8 +122,7 @@ public final class T5Encoder implements TextEncoder {
                 backend.add(hidden, update, hidden);
 
                 backend.rmsNorm(hidden, block.feedForwardNorm(), config.eps(), normed);
-                backend.linear(normed, block.wi0(), null, gate);
-                backend.geluTanh(gate, gate);
+                backend.linearGeluTanh(normed, block.wi0(), null, gate);
                 backend.linear(normed, block.wi1(), null, up);
                 backend.multiply(gate, up, gate);
                 backend.linear(gate, block.wo(), null, update);

@@ -1,0 +1,110 @@
+package org.untwist.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.untwist.gpu.DeviceTestTensors.random;
+
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.untwist.backend.ScalarBackend;
+import org.untwist.tensor.DType;
+import org.untwist.tensor.Tensor;
+
+/**
+ * The bf16 precision's linear layers through cuBLASLt with the bias and the tanh GELU in the GEMM's epilogue
+ * ({@code CublasGemm.multiplyWithEpilogue}), against the scalar oracle on the operands the bf16 contract rounds (x
+ * to bf16, or to f16 with f16 weights; 8-bit weights widen to bf16 exactly), with the GELU of the oracle applied to
+ * the oracle's linear output. Tolerance per element: float32 accumulation, {@code 8u·√K·‖(x_k·w_k)‖₂ + 8u·|want|},
+ * times 1.2 where the GELU follows (its slope is at most 1.13). The small-K case has products exact in float32, so
+ * the bound there is about 1e-6 of the values: the erf GELU differs from the tanh one by up to 4.7e-4 (at |z| near 2.7),
+ * so an epilogue that computed the erf form would fail it. Each aligned case must have taken the epilogue path
+ * ({@code GpuBackend.epilogueGemms()} counts), not the bias-pass fallback (bf16 and 8-bit weights; f16 weights and the
+ * awkward shapes are checked on whichever path they take). Skipped without a GPU.
+ */
+class GpuLinearEpilogueTest {
+    private static final long SEED = 20261206L;
+    private static final double U = Math.ulp(1f) / 2;
+
+    @BeforeAll
+    static void needsADevice() {
+        DeviceTestTensors.needsADevice("GpuLinearEpilogueTest", SEED);
+    }
+
+    @Test
+    void biasAndGeluInTheEpilogueMatchTheOracle() {
+        // {rows, in, out, aligned}: FLUX-like, a modulation row, the small-K exactness case, awkward sizes (these may
+        // take the fallback where cuBLASLt has no algorithm; their results are checked either way)
+        int[][] shapes = {{300, 256, 1024, 1}, {1, 512, 3072, 1}, {64, 16, 96, 1}, {5, 17, 33, 0}, {37, 300, 7, 0}, {2, 8, 8, 0}};
+        DType[] types = {DType.BF16, DType.F16, DType.F8_E4M3, DType.F8_E5M2};
+        try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false); ScalarBackend oracle = new ScalarBackend()) {
+            int c = 0;
+            for (int[] s : shapes) {
+                for (DType dt : types) {
+                    for (int variant = 0; variant < 3; variant++) { // bias + GELU, bias only, GELU only
+                        boolean gelu = variant != 1, withBias = variant != 2;
+                        check(be, oracle, new Random(SEED + c++), s[0], s[1], s[2], dt, withBias, gelu, s[3] == 1 && dt != DType.F16);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Blocks of 8-bit weights widened in turn (more output rows than one 64 MiB bf16 block holds): every block's bias and output offset. */
+    @Test
+    void blockWiseWidenedWeightsGetEachBlocksBias() {
+        try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false); ScalarBackend oracle = new ScalarBackend()) {
+            check(be, oracle, new Random(SEED + 100), 9, 8192, 4100, DType.F8_E4M3, true, true, false);
+        }
+    }
+
+    private static void check(GpuBackend be, ScalarBackend oracle, Random r, int rows, int in, int out, DType dt, boolean withBias,
+                              boolean gelu, boolean mustFuse) {
+        String what = (gelu ? "linearGeluTanh" : "linear") + " [" + rows + ", " + in + "] x [" + out + ", " + in + "] " + dt
+                + (withBias ? " + bias" : "");
+        float scale = in <= 16 ? 0.5f : 1f;
+        try (Tensor x = random(r, scale, DType.F32, rows, in); Tensor w = random(r, (float) (2 / Math.sqrt(in)), dt, out, in);
+             Tensor bias = withBias ? random(r, 0.5f, DType.F32, out) : null; Tensor xr = Tensor.allocate(rows, in);
+             Tensor want = Tensor.allocate(rows, out); Tensor got = Tensor.allocate(rows, out);
+             Tensor dx = be.place(x); Tensor dw = be.place(w); Tensor db = bias == null ? null : be.place(bias);
+             Tensor dOut = be.allocate(DType.F32, rows, out)) {
+            for (long i = 0; i < x.numel(); i++) { // the operand rounding of the bf16 contract
+                float v = x.get(i);
+                xr.set(i, dt == DType.F16 ? Float.float16ToFloat(Float.floatToFloat16(v)) : DType.bf16ToFloat(DType.floatToBf16(v)));
+            }
+            oracle.linear(xr, w, bias, want);
+            if (gelu) {
+                oracle.geluTanh(want, want);
+            }
+            long before = be.epilogueGemms();
+            if (gelu) {
+                be.linearGeluTanh(dx, dw, db, dOut);
+            } else {
+                be.linear(dx, dw, db, dOut);
+            }
+            be.copy(dOut, got);
+            boolean fused = be.epilogueGemms() == before + 1;
+            float[] xs = xr.toFloatArray(), ws = w.toFloatArray();
+            double worst = 0;
+            for (int i = 0; i < rows; i++) {
+                for (int o = 0; o < out; o++) {
+                    double ss = 0;
+                    for (int k = 0; k < in; k++) {
+                        double t = (double) xs[i * in + k] * ws[o * in + k];
+                        ss += t * t;
+                    }
+                    double e = want.get((long) i * out + o);
+                    double tol = (8 * U * Math.sqrt(in) * Math.sqrt(ss) + 8 * U * Math.abs(e)) * (gelu ? 1.2 : 1) + 1e-30;
+                    double err = Math.abs(got.get((long) i * out + o) - e);
+                    worst = Math.max(worst, err / tol);
+                    assertTrue(err <= tol, what + ": element (" + i + ", " + o + ") " + got.get((long) i * out + o) + " vs " + e
+                            + " (error " + err + ", tolerance " + tol + ", " + (fused ? "epilogue" : "fallback") + " path)");
+                }
+            }
+            System.out.printf(java.util.Locale.ROOT, "%s: %s path, worst error %.3f of the tolerance%n", what, fused ? "epilogue" : "fallback", worst);
+            if (mustFuse) {
+                assertEquals(before + 1, be.epilogueGemms(), what + ": cuBLASLt's epilogue path did not run");
+            }
+        }
+    }
+}
