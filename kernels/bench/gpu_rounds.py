@@ -81,6 +81,12 @@ def main():
     text = "\n".join(lines) + "\n"
     open(os.path.join(out, "rounds.md"), "w").write(text)
     print(text)
+    if os.environ.get("TORCH_PROFILE", "1") != "0":  # where PyTorch's time goes, eager and compiled (torch_profile.py)
+        import torch_profile
+        with torch.inference_mode():
+            prof = torch_profile.profile_md([("eager", lambda: model(*args)), ("torch.compile", lambda: compiled(*args))])
+        open(os.path.join(out, "torch-profile.md"), "w").write(prof)
+        print(prof)
 
 
 if __name__ == "__main__":

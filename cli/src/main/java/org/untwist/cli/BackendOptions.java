@@ -2,7 +2,9 @@ package org.untwist.cli;
 
 import org.untwist.backend.Backend;
 import org.untwist.backend.Backends;
+import org.untwist.backend.OpProfile;
 import org.untwist.backend.Precision;
+import org.untwist.backend.ProfilingBackend;
 import picocli.CommandLine.Option;
 
 /** The options every computing command shares: which backend, in which precision, and how many threads. */
@@ -18,6 +20,10 @@ final class BackendOptions {
 
     @Option(names = "--threads", paramLabel = "N", description = "Compute threads, 1 to max(64, 4 x cores) (default: -Duntwist.threads or all cores).")
     Integer threads;
+
+    @Option(names = "--profile-ops", description = "Time every backend operation (each between two synchronizes) and print the "
+            + "totals per operation and per operation and shapes to stderr at the end. Slows a GPU run a little.")
+    boolean profileOps;
 
     /** Checks {@code --threads} (and {@code -Duntwist.threads}) against {@link Backends#maxThreads()}, before any work. */
     int threads() {
@@ -37,6 +43,12 @@ final class BackendOptions {
 
     Backend create() {
         String name = backend != null ? backend : System.getProperty(Backends.BACKEND_PROPERTY);
-        return Backends.create(name, threads(), precision());
+        Backend be = Backends.create(name, threads(), precision());
+        if (!profileOps) {
+            return be;
+        }
+        OpProfile profile = new OpProfile();
+        String title = "operations on " + be.name();
+        return ProfilingBackend.wrap(be, profile, () -> System.err.print(profile.table(title, 40)));
     }
 }

@@ -8,6 +8,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import org.untwist.backend.Backend;
+import org.untwist.backend.OpProfile;
+import org.untwist.backend.ProfilingBackend;
 import org.untwist.flux.FluxConfig;
 import org.untwist.flux.FluxInputs;
 import org.untwist.flux.FluxModel;
@@ -31,7 +34,7 @@ public final class GpuBenchmark {
 
     public static void main(String[] args) throws IOException {
         if (args.length < 1) {
-            System.err.println("usage: GpuBenchmark RESULTS.tsv [attention|rope|gemm|flux]...");
+            System.err.println("usage: GpuBenchmark RESULTS.tsv [attention|rope|gemm|ops|flux|profile|survey]...");
             System.exit(2);
         }
         Path file = Path.of(args[0]);
@@ -57,6 +60,9 @@ public final class GpuBenchmark {
             if (only.isEmpty() || only.contains("flux")) {
                 flux(be, lines, 1);
                 flux(be, lines, 2);
+            }
+            if (only.contains("profile")) {
+                profile(be, file.resolveSibling("forward-profile.md"));
             }
         }
         Files.write(file, lines);
@@ -298,6 +304,38 @@ public final class GpuBenchmark {
             lines.add(row("flux_dev_forward_b" + batch, t, String.format(Locale.ROOT,
                     "1024x1024: %d image + %d text tokens, batch %d, bf16 weights made on the device in %.1f s; output rms %.4g (finite: %b)",
                     LI, LT, batch, setup, rms, Double.isFinite(rms))));
+        }
+    }
+
+    /**
+     * Where the FLUX.1-dev forward's time goes (batch 1, 1024²): one forward through {@link ProfilingBackend} after a
+     * warm-up forward, every operation between two synchronizes; the tables go to {@code table} (markdown).
+     */
+    private static void profile(GpuBackend be, Path table) throws IOException {
+        OpProfile profile = new OpProfile();
+        Backend profiled = ProfilingBackend.wrap(be, profile, null);
+        Random r = new Random(42);
+        try (FluxModel model = FluxModel.create(fluxDev(), randomWeights(be, 1000), profiled);
+             Tensor img = host(r, 1, LI, 64); Tensor imgIds = Tensor.allocate(1, LI, 3); Tensor txt = host(r, 1, LT, 4096);
+             Tensor txtIds = Tensor.allocate(1, LT, 3); Tensor y = host(r, 1, 768); Tensor ts = Tensor.allocate(1);
+             Tensor g = Tensor.allocate(1); Tensor out = Tensor.allocate(1, LI, 64)) {
+            ts.set(0, 0.5f);
+            g.set(0, 3.5f);
+            for (int t = 0; t < LI; t++) {
+                imgIds.set((long) t * 3 + 1, t / 64);
+                imgIds.set((long) t * 3 + 2, t % 64);
+            }
+            FluxInputs in = new FluxInputs(img, imgIds, txt, txtIds, y, ts, g);
+            model.forward(in, out); // warm-up: cuDNN plans, cuBLASLt plans, workspaces
+            be.synchronize();
+            profile.reset();
+            long t0 = System.nanoTime();
+            model.forward(in, out);
+            be.synchronize();
+            double ms = (System.nanoTime() - t0) / 1e6;
+            String text = profile.table(String.format(Locale.ROOT, "FLUX.1-dev forward, 1024² batch 1, %s; profiled forward %.1f ms wall", be.describe(), ms), 60);
+            Files.writeString(table, text);
+            System.out.println(text);
         }
     }
 

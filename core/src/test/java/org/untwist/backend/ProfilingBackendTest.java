@@ -1,0 +1,77 @@
+package org.untwist.backend;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.untwist.tensor.DType;
+import org.untwist.tensor.Tensor;
+
+/** The profiling wrapper: results unchanged, every timed call counted by operation and shapes, errors and close passed through. */
+class ProfilingBackendTest {
+    private static final long SEED = 7;
+
+    @Test
+    void timesEveryCallAndChangesNoResult() {
+        Random r = new Random(SEED);
+        OpProfile profile = new OpProfile();
+        AtomicInteger closed = new AtomicInteger();
+        try (ScalarBackend plain = new ScalarBackend(); Tensor x = random(r, 3, 8); Tensor w = random(r, 5, 8); Tensor b = random(r, 5);
+             Tensor got = Tensor.allocate(3, 5); Tensor want = Tensor.allocate(3, 5)) {
+            Backend be = ProfilingBackend.wrap(new ScalarBackend(), profile, closed::incrementAndGet);
+            be.linear(x, w, b, got);
+            be.linearGeluTanh(x, w, b, got);
+            be.geluTanh(got, got);
+            plain.linear(x, w, b, want);
+            plain.geluTanh(want, want);
+            plain.geluTanh(want, want);
+            assertArrayEquals(want.toFloatArray(), got.toFloatArray(), "the wrapper computes what the backend computes");
+            assertEquals("scalar", be.name());
+            assertEquals(0, closed.get(), "not closed yet");
+            be.close();
+            assertEquals(1, closed.get(), "close runs the afterClose hook once");
+        }
+        List<OpProfile.Entry> ops = profile.byOperation();
+        assertEquals(3, ops.size(), "linear, linearGeluTanh, geluTanh: " + ops);
+        for (OpProfile.Entry e : ops) {
+            assertEquals(1, e.calls(), e.op());
+            assertTrue(e.nanos() > 0, e.op());
+        }
+        assertEquals(ops.stream().mapToLong(OpProfile.Entry::nanos).sum(), profile.totalNanos());
+        OpProfile.Entry linear = profile.byOperationAndShapes().stream().filter(e -> e.op().equals("linear")).findFirst().orElseThrow();
+        assertEquals("3x8 · 5x8 · 5 · 3x5", linear.shapes());
+        String table = profile.table("ops", 10);
+        assertTrue(table.contains("| linearGeluTanh | 1 |"), table);
+        assertTrue(table.startsWith("ops: "), table);
+        profile.reset();
+        assertEquals(0, profile.totalNanos());
+    }
+
+    @Test
+    void passesErrorsThroughUnwrappedAndNamesNarrowTypes() {
+        OpProfile profile = new OpProfile();
+        try (Tensor x = Tensor.allocate(2, 3); Tensor w = Tensor.allocate(DType.BF16, 4, 3); Tensor bad = Tensor.allocate(2, 5)) {
+            Backend be = ProfilingBackend.wrap(new ScalarBackend(), profile, null);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> be.linear(x, w, null, bad));
+            assertTrue(e.getMessage().startsWith("linear: out"), e.getMessage());
+            try (Tensor out = Tensor.allocate(2, 4)) {
+                be.linear(x, w, null, out);
+            }
+            assertEquals("2x3 · 4x3:bf16 · 2x4", profile.byOperationAndShapes().getFirst().shapes());
+            be.close();
+        }
+    }
+
+    private static Tensor random(Random r, int... shape) {
+        Tensor t = Tensor.allocate(shape);
+        for (long i = 0; i < t.numel(); i++) {
+            t.set(i, (float) r.nextGaussian());
+        }
+        return t;
+    }
+}
