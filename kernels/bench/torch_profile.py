@@ -11,9 +11,11 @@ import sys
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-KINDS = [("GEMM", re.compile(r"gemm|nvjet|cutlass|xmma|sm90_|sm80_|cublas", re.I)),
-         ("attention", re.compile(r"flash|fmha|attention|cudnn|sdpa", re.I)),
-         ("Triton (fused elementwise)", re.compile(r"^triton_", re.I)),
+# First match wins: Inductor's fused kernels name the ops they absorbed (e.g. "..._scaled_dot_product_cudnn_attention_..."),
+# and cuDNN's attention kernel names "sm90" and "wgmma", so Triton and attention are tested before GEMM.
+KINDS = [("Triton (fused elementwise)", re.compile(r"^triton_", re.I)),
+         ("attention", re.compile(r"flash|fmha|sdpa|attention", re.I)),
+         ("GEMM", re.compile(r"gemm|nvjet|cutlass|xmma|sm90_|sm80_|cublas", re.I)),
          ("other (elementwise, copies)", re.compile(r".*"))]
 
 
@@ -52,7 +54,7 @@ def profile_md(runs):
         for _, ks, _ in results:
             cells.append(f"{sum(ms for name, (n, ms) in ks.items() if kind(name) == k):.2f}")
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
-    lines.append("| **kernels, total** | " + " | ".join(f"{sum(ms for _, ms in ks.values()):.2f}" for _, ks, _ in results) + " |")
+    lines.append("| kernels, total | " + " | ".join(f"{sum(ms for _, ms in ks.values()):.2f}" for _, ks, _ in results) + " |")
     lines.append("| wall (events around the call) | " + " | ".join(f"{w:.2f}" for _, _, w in results) + " |")
     for label, ks, _ in results:
         lines += ["", f"Largest kernels, {label}:", "", "| kernel | kind | calls | total ms |", "|---|---|---|---|"]
