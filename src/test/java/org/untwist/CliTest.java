@@ -58,6 +58,24 @@ class CliTest {
         assertMatches(out, "pe", GoldenConformanceTest.PE_TOL, false);
     }
 
+    /** {@code --repeat} prints each call and the warm median; {@code --profile-ops} prints the per-operation tables of the warm calls. */
+    @Test
+    void forwardRepeatsAndProfiles() {
+        Path out = tmp.resolve("fwd-repeat.safetensors");
+        Result r = run("forward", "--backend", "vector", "--threads", "2", "--model", TestSupport.tinyFlux().toString(),
+                "--inputs", golden("inputs.safetensors"), "--out", out.toString(), "--repeat", "3", "--profile-ops");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("forward 3 of 3 on vector") && r.out().contains("first call") && r.out().contains("calls 2-3 median"), r.out());
+        assertTrue(r.err().contains("operations on vector"), r.err());
+        // the tiny model: 2 double blocks (an image and a text MLP each) and 2 single blocks, 6 fused MLP inputs a call; calls 2 and 3 profiled
+        assertTrue(r.err().contains("| linearGeluTanh | 12 |"), r.err());
+        assertMatches(out, "pred", GoldenConformanceTest.MODEL_REL_TOL, true);
+        Result bad = run("forward", "--model", TestSupport.tinyFlux().toString(), "--inputs", golden("inputs.safetensors"), "--out",
+                out.toString(), "--repeat", "0");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("--repeat must be 1 to 1000, got 0"), bad.err());
+    }
+
     /** pred of the golden model in bf16 against the float32 golden: measured 1.3e-2 of its RMS (max |diff|). */
     static final double BF16_MODEL_REL_TOL = 5e-2;
 

@@ -41,14 +41,33 @@ final class BackendOptions {
         precision();
     }
 
+    /** What {@code --profile-ops} records into; empty until {@link #create} and without the option. */
+    private OpProfile profile;
+
+    /** The command this mixin belongs to: the profile goes to its error stream. */
+    @picocli.CommandLine.Spec(picocli.CommandLine.Spec.Target.MIXEE)
+    picocli.CommandLine.Model.CommandSpec mixee;
+
     Backend create() {
         String name = backend != null ? backend : System.getProperty(Backends.BACKEND_PROPERTY);
         Backend be = Backends.create(name, threads(), precision());
         if (!profileOps) {
             return be;
         }
-        OpProfile profile = new OpProfile();
+        OpProfile p = new OpProfile();
+        profile = p;
         String title = "operations on " + be.name();
-        return ProfilingBackend.wrap(be, profile, () -> System.err.print(profile.table(title, 40)));
+        java.io.PrintWriter err = mixee != null ? mixee.commandLine().getErr() : new java.io.PrintWriter(System.err, true);
+        return ProfilingBackend.wrap(be, p, () -> {
+            err.print(p.table(title, 40));
+            err.flush();
+        });
+    }
+
+    /** Forgets what {@code --profile-ops} recorded so far (a command's warm-up calls); nothing without the option. */
+    void resetProfile() {
+        if (profile != null) {
+            profile.reset();
+        }
     }
 }

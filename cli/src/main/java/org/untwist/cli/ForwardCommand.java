@@ -28,6 +28,11 @@ final class ForwardCommand implements Callable<Integer> {
             description = "safetensors with img, img_ids, txt, txt_ids, y, timesteps and (if the model embeds guidance) guidance.")
     Path inputs;
 
+    @Option(names = "--repeat", paramLabel = "N", defaultValue = "1",
+            description = "Run the forward pass N times (1 to 1000) and print each time and the median of calls 2 to N: the warm time "
+                    + "next to the first call's, which pays the JIT's warm-up. With --profile-ops the profile covers calls 2 to N. Default 1.")
+    int repeat;
+
     @Mixin
     OutputOptions output;
 
@@ -38,6 +43,9 @@ final class ForwardCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         var log = spec.commandLine().getOut();
         options.validate();
+        if (repeat < 1 || repeat > 1000) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--repeat must be 1 to 1000, got " + repeat);
+        }
         try (Outputs files = output.check();
              SafeTensors in = TensorFiles.open(inputs, "inputs")) {
             FluxConfig c = model.config();
@@ -57,9 +65,23 @@ final class ForwardCommand implements Callable<Integer> {
             fi.validate(m.config());
             try (Tensor pred = Tensor.allocate(fi.batch(), fi.imageTokens(), m.config().outChannels());
                  Tensor pe = m.positionTable(fi.txtIds(), fi.imgIds())) {
-                long t0 = System.nanoTime();
-                m.forward(fi, pred);
-                log.printf("forward on %s: %.1f ms%n", be.name(), (System.nanoTime() - t0) / 1e6);
+                double[] ms = new double[repeat];
+                for (int i = 0; i < repeat; i++) {
+                    long t0 = System.nanoTime();
+                    m.forward(fi, pred);
+                    ms[i] = (System.nanoTime() - t0) / 1e6;
+                    log.printf(repeat == 1 ? "forward on %3$s: %4$.1f ms%n" : "forward %d of %d on %s: %.1f ms%n", i + 1, repeat, be.name(), ms[i]);
+                    if (i == 0 && repeat > 1) {
+                        options.resetProfile(); // the profile, if any, covers the warm calls
+                    }
+                }
+                if (repeat > 2) {
+                    double[] warm = java.util.Arrays.copyOfRange(ms, 1, repeat);
+                    java.util.Arrays.sort(warm);
+                    int h = warm.length / 2;
+                    log.printf("forward on %s: first call %.1f ms, calls 2-%d median %.1f ms (min %.1f, max %.1f)%n", be.name(), ms[0], repeat,
+                            warm.length % 2 == 1 ? warm[h] : (warm[h - 1] + warm[h]) / 2, warm[0], warm[warm.length - 1]);
+                }
                 Map<String, Tensor> outs = new LinkedHashMap<>();
                 outs.put("pred", pred);
                 outs.put("pe", pe);

@@ -157,7 +157,8 @@ public final class Tensor implements AutoCloseable {
         long bytes = storageBytes(dtype, shape, numel(shape));
         Arena arena = Arena.ofShared();
         try {
-            return new Tensor(arena.allocate(Math.max(bytes, 1), ALIGNMENT).asSlice(0, bytes), dtype, shape, arena);
+            MemorySegment mem = HugePageMemory.allocate(bytes, arena); // large tensors: zero pages from the kernel, 2 MiB at a time
+            return new Tensor(mem != null ? mem : arena.allocate(Math.max(bytes, 1), ALIGNMENT).asSlice(0, bytes), dtype, shape, arena);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;
