@@ -75,7 +75,7 @@ final class ForwardCommand implements Callable<Integer> {
                         options.resetProfile(); // the profile, if any, covers the warm calls
                     }
                 }
-                if (repeat > 2) {
+                if (repeat > 1) {
                     double[] warm = java.util.Arrays.copyOfRange(ms, 1, repeat);
                     java.util.Arrays.sort(warm);
                     int h = warm.length / 2;
