@@ -132,6 +132,10 @@ final class VectorGemm {
     }
 
     private final GemmRows src;
+    /** The columns of B when they are a convolution's patches (weights as the rows); null: B is the weight matrix {@code ws}. */
+    private final Im2colColumns cols;
+    /** Whether the bias is per row of out (the convolution's Cout rows) instead of per column. */
+    private final boolean rowBias;
     private final MemorySegment ws, bs, os;
     /** Whether out is {@code [n, m]} (channels-first: each column of the product contiguous) instead of {@code [m, n]}. */
     private final boolean columnMajorOut;
@@ -154,7 +158,22 @@ final class VectorGemm {
      */
     VectorGemm(GemmRows src, MemorySegment ws, DType dt, MemorySegment bs, MemorySegment os, boolean columnMajorOut, int m, int k,
                int n, int threads) {
+        this(src, null, ws, dt, bs, false, os, columnMajorOut, m, k, n, threads);
+    }
+
+    /**
+     * A convolution with its weights as the rows: {@code out[m = Cout, n = pixels] = W[m, k] · patches[k, n] + bias[m]},
+     * out row-major (channels-first), the patches packed by {@code cols} and shared by the workers.
+     */
+    VectorGemm(GemmRows weightRows, Im2colColumns cols, MemorySegment bs, MemorySegment os, int m, int k, int n, int threads) {
+        this(weightRows, cols, null, DType.F32, bs, true, os, false, m, k, n, threads);
+    }
+
+    private VectorGemm(GemmRows src, Im2colColumns cols, MemorySegment ws, DType dt, MemorySegment bs, boolean rowBias, MemorySegment os,
+                       boolean columnMajorOut, int m, int k, int n, int threads) {
         this.src = src;
+        this.cols = cols;
+        this.rowBias = rowBias;
         this.columnMajorOut = columnMajorOut;
         this.ws = ws;
         this.dt = dt;
@@ -253,21 +272,26 @@ final class VectorGemm {
     private void copyOut(float[] cb, int r0, int rows, int tiles, int g0, int g1) {
         int panelFloats = tiles * MR * NR;
         int jEnd = Math.min(c1, c0 + g1 * NR);
+        boolean colBias = bs != null && !rowBias;
         for (int i = 0; i < rows; i++) { // row by row: contiguous stores
             long o = ((long) (r0 + i) * n + c0 + g0 * NR) * Float.BYTES;
             int ci = (i / MR) * MR * NR + (i % MR) * NR;
+            float rb = rowBias && bs != null ? bs.getAtIndex(F32, r0 + i) : 0f;
             for (int p = g0; p < g1; p++, ci += panelFloats) {
                 int jc = c0 + p * NR;
                 for (int j = 0; j < NR && jc + j < jEnd; j += L, o += 4L * L) {
                     FloatVector v = FloatVector.fromArray(F, cb, ci + j);
+                    if (rowBias && bs != null) {
+                        v = v.add(rb);
+                    }
                     if (jc + j + L <= jEnd) {
-                        if (bs != null) {
+                        if (colBias) {
                             v = v.add(FloatVector.fromMemorySegment(F, bs, 4L * (jc + j), LE));
                         }
                         v.intoMemorySegment(os, o, LE);
                     } else {
                         VectorMask<Float> mask = F.indexInRange(jc + j, jEnd);
-                        if (bs != null) {
+                        if (colBias) {
                             v = v.add(FloatVector.fromMemorySegment(F, bs, 4L * (jc + j), LE, mask));
                         }
                         v.intoMemorySegment(os, o, LE, mask);
@@ -327,6 +351,14 @@ final class VectorGemm {
      * are zero. BF16/F16/F8_E4M3/F8_E5M2 weights are widened here, Q8_0/Q4_K weights dequantized.
      */
     private void packB(float[] pb, int p, int jc) {
+        if (cols != null) {
+            int live = Math.min(NR, c1 - jc);
+            for (int kb = 0; kb < kBlocks; kb++) {
+                int pc = kb * KC;
+                cols.packPanel(pb, bOffset(kb, p), jc, live, pc, Math.min(KC, k - pc));
+            }
+            return;
+        }
         switch (dt) {
             case F32 -> packFloatPanel(pb, p, jc);
             case BF16, F16 -> packHalfPanel(pb, p, jc, dt == DType.BF16);
