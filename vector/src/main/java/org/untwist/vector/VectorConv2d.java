@@ -41,17 +41,12 @@ final class VectorConv2d {
         MemorySegment bs = bias == null ? null : bias.segment();
         for (int bi = 0; bi < b; bi++) {
             MemorySegment xs = x.segment().asSlice(bi * inBytes, inBytes), os = out.segment().asSlice(bi * outBytes, outBytes);
+            Im2colGeometry patches = pointwise ? new Im2colGeometry(xs, 1, h * wIn, 1, 1, 1, 0, 0, pixels)
+                    : new Im2colGeometry(xs, h, wIn, kh, kw, stride, pad[0], pad[2], wo);
             GemmRows weightRows = WEIGHT_ROWS ? GemmRows.weights(w.segment(), w.dtype(), k) : null;
-            VectorGemm gemm;
-            if (weightRows != null) { // the weights as rows, the patches as shared columns: out is channels-first as it stands
-                Im2colColumns cols = pointwise ? new Im2colColumns(xs, 1, h * wIn, 1, 1, 1, 0, 0, pixels)
-                        : new Im2colColumns(xs, h, wIn, kh, kw, stride, pad[0], pad[2], wo);
-                gemm = new VectorGemm(weightRows, cols, bs, os, cout, k, pixels, pool.threads());
-            } else {
-                GemmRows rows = pointwise ? new Im2colRows(xs, 1, h * wIn, 1, 1, 1, 0, 0, pixels)
-                        : new Im2colRows(xs, h, wIn, kh, kw, stride, pad[0], pad[2], wo);
-                gemm = new VectorGemm(rows, w.segment(), w.dtype(), bs, os, true, pixels, k, cout, pool.threads());
-            }
+            VectorGemm gemm = weightRows != null // the weights as rows, the patches as shared columns: out channels-first as it stands
+                    ? new VectorGemm(weightRows, new Im2colColumns(patches), bs, os, cout, k, pixels, pool.threads())
+                    : new VectorGemm(new Im2colRows(patches), w.segment(), w.dtype(), bs, os, true, pixels, k, cout, pool.threads());
             gemm.execute((n, task) -> pool.parallelFor(n, (t, s) -> task.accept(t)));
         }
     }
