@@ -125,12 +125,11 @@ final class CublasGemm implements AutoCloseable {
         DataType ab = weightType == DType.F16 ? DataType.F16 : DataType.BF16;
         int block = blockRows(weightType, outDim, in);
         // Every block size the call will use needs a plan, before anything is launched: all or nothing.
-        // The A and B pointers are scratch or weights at 256-byte-aligned allocations; offsets into the weights are
-        // taken as they are, block starts into out and bias as the blocks fall.
-        long aBase = widensToBf16(weightType) ? 256 : pw;
+        // A is the widening scratch (a fresh device allocation: 256-byte aligned) or the weights at the block's offset;
+        // B the activations' scratch; out and bias at the blocks' starts.
         for (int o0 = 0; o0 < outDim; o0 += block) {
             int c = Math.min(block, outDim - o0);
-            long a = widensToBf16(weightType) ? aBase : pw + (long) o0 * in * 2;
+            long a = widensToBf16(weightType) ? 256 : pw + (long) o0 * in * 2;
             if (plan(c, rows, in, ab, outDim, epilogue, a, po + (long) o0 * 4, bias == 0 ? 0 : bias + (long) o0 * 4) == null) {
                 return false;
             }

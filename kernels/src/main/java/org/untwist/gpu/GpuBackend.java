@@ -246,8 +246,7 @@ public final class GpuBackend extends AbstractBackend {
             }
             gemm.multiply(px, pw, w.dtype(), po, rows, in, outDim, bias != null);
             if (gelu) {
-                long n = (long) rows * outDim;
-                launch("unary_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(po).ptr(po).i64(n).i32(precision == Precision.BF16 ? 2 : 1));
+                launchUnary(po, po, (long) rows * outDim, 1);
             }
         }
     }
@@ -311,9 +310,14 @@ public final class GpuBackend extends AbstractBackend {
             return;
         }
         try (Staging st = staging()) {
-            int code = op == 1 && precision == Precision.BF16 ? 2 : op; // bf16 precision: GELU in float math
-            launch("unary_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(st.in(x)).ptr(st.out(out)).i64(n).i32(code));
+            launchUnary(st.in(x), st.out(out), n, op);
         }
+    }
+
+    /** {@code unary_f32} over n device floats; op 1 (tanh GELU) runs in float math in bf16 precision. */
+    private void launchUnary(long in, long out, long n, int op) {
+        int code = op == 1 && precision == Precision.BF16 ? 2 : op;
+        launch("unary_f32", grid(n), 1, 1, BLOCK, 0, args().ptr(in).ptr(out).i64(n).i32(code));
     }
 
     // ---- adaLN modulation ----------------------------------------------------------------------------
