@@ -277,25 +277,12 @@ public final class GpuBenchmark {
     }
 
     private static void flux(GpuBackend be, List<String> lines, int batch) {
-        FluxConfig c = fluxDev();
-        Random r = new Random(42);
         long t0 = System.nanoTime();
-        try (FluxModel model = FluxModel.create(c, randomWeights(be, 1000), be);
-             Tensor img = host(r, batch, LI, 64); Tensor imgIds = Tensor.allocate(batch, LI, 3); Tensor txt = host(r, batch, LT, 4096);
-             Tensor txtIds = Tensor.allocate(batch, LT, 3); Tensor y = host(r, batch, 768); Tensor ts = Tensor.allocate(batch);
-             Tensor g = Tensor.allocate(batch); Tensor out = Tensor.allocate(batch, LI, 64)) {
+        try (FluxModel model = FluxModel.create(fluxDev(), randomWeights(be, 1000), be); Inputs x = new Inputs(batch)) {
             be.synchronize();
             double setup = (System.nanoTime() - t0) / 1e9;
-            for (int b = 0; b < batch; b++) {
-                ts.set(b, 0.5f);
-                g.set(b, 3.5f);
-                for (int t = 0; t < LI; t++) {
-                    imgIds.set(((long) b * LI + t) * 3 + 1, t / 64);
-                    imgIds.set(((long) b * LI + t) * 3 + 2, t % 64);
-                }
-            }
-            FluxInputs in = new FluxInputs(img, imgIds, txt, txtIds, y, ts, g);
-            double t = time(be, 2, 5, 1, () -> model.forward(in, out));
+            Tensor out = x.out;
+            double t = time(be, 2, 5, 1, () -> model.forward(x.in, out));
             double rms = 0;
             for (long i = 0; i < out.numel(); i++) {
                 rms += (double) out.get(i) * out.get(i);
@@ -307,6 +294,40 @@ public final class GpuBenchmark {
         }
     }
 
+    /** The forward's host inputs at 1024² (seed 42: image and text tokens, pooled vector; timestep 0.5, guidance 3.5) and its output. */
+    private static final class Inputs implements AutoCloseable {
+        final FluxInputs in;
+        final Tensor out;
+        private final List<Tensor> owned = new ArrayList<>();
+
+        Inputs(int batch) {
+            Random r = new Random(42);
+            Tensor img = own(host(r, batch, LI, 64)), imgIds = own(Tensor.allocate(batch, LI, 3)), txt = own(host(r, batch, LT, 4096));
+            Tensor txtIds = own(Tensor.allocate(batch, LT, 3)), y = own(host(r, batch, 768)), ts = own(Tensor.allocate(batch));
+            Tensor g = own(Tensor.allocate(batch));
+            out = own(Tensor.allocate(batch, LI, 64));
+            for (int b = 0; b < batch; b++) {
+                ts.set(b, 0.5f);
+                g.set(b, 3.5f);
+                for (int t = 0; t < LI; t++) {
+                    imgIds.set(((long) b * LI + t) * 3 + 1, t / 64);
+                    imgIds.set(((long) b * LI + t) * 3 + 2, t % 64);
+                }
+            }
+            in = new FluxInputs(img, imgIds, txt, txtIds, y, ts, g);
+        }
+
+        private Tensor own(Tensor t) {
+            owned.add(t);
+            return t;
+        }
+
+        @Override
+        public void close() {
+            owned.forEach(Tensor::close);
+        }
+    }
+
     /**
      * Where the FLUX.1-dev forward's time goes (batch 1, 1024²): one forward through {@link ProfilingBackend} after a
      * warm-up forward, every operation between two synchronizes; the tables go to {@code table} (markdown).
@@ -314,18 +335,9 @@ public final class GpuBenchmark {
     private static void profile(GpuBackend be, Path table) throws IOException {
         OpProfile profile = new OpProfile();
         Backend profiled = ProfilingBackend.wrap(be, profile, null);
-        Random r = new Random(42);
-        try (FluxModel model = FluxModel.create(fluxDev(), randomWeights(be, 1000), profiled);
-             Tensor img = host(r, 1, LI, 64); Tensor imgIds = Tensor.allocate(1, LI, 3); Tensor txt = host(r, 1, LT, 4096);
-             Tensor txtIds = Tensor.allocate(1, LT, 3); Tensor y = host(r, 1, 768); Tensor ts = Tensor.allocate(1);
-             Tensor g = Tensor.allocate(1); Tensor out = Tensor.allocate(1, LI, 64)) {
-            ts.set(0, 0.5f);
-            g.set(0, 3.5f);
-            for (int t = 0; t < LI; t++) {
-                imgIds.set((long) t * 3 + 1, t / 64);
-                imgIds.set((long) t * 3 + 2, t % 64);
-            }
-            FluxInputs in = new FluxInputs(img, imgIds, txt, txtIds, y, ts, g);
+        try (FluxModel model = FluxModel.create(fluxDev(), randomWeights(be, 1000), profiled); Inputs x = new Inputs(1)) {
+            FluxInputs in = x.in;
+            Tensor out = x.out;
             model.forward(in, out); // warm-up: cuDNN plans, cuBLASLt plans, workspaces
             be.synchronize();
             profile.reset();
