@@ -76,11 +76,9 @@ final class ForwardCommand implements Callable<Integer> {
                     }
                 }
                 if (repeat > 1) {
-                    double[] warm = java.util.Arrays.copyOfRange(ms, 1, repeat);
-                    java.util.Arrays.sort(warm);
-                    int h = warm.length / 2;
+                    WarmTimes warm = WarmTimes.afterFirst(ms);
                     log.printf("forward on %s: first call %.1f ms, calls 2-%d median %.1f ms (min %.1f, max %.1f)%n", be.name(), ms[0], repeat,
-                            warm.length % 2 == 1 ? warm[h] : (warm[h - 1] + warm[h]) / 2, warm[0], warm[warm.length - 1]);
+                            warm.median(), warm.min(), warm.max());
                 }
                 Map<String, Tensor> outs = new LinkedHashMap<>();
                 outs.put("pred", pred);

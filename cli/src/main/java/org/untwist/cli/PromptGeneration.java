@@ -119,12 +119,9 @@ final class PromptGeneration {
         if (n < 2) {
             return String.format(Locale.ROOT, "step times: first %.4f s (with the sampler's set-up); each (s):%s", s[0], each);
         }
-        double[] rest = java.util.Arrays.copyOfRange(s, 1, n);
-        java.util.Arrays.sort(rest);
-        int m = rest.length;
-        double median = m % 2 == 1 ? rest[m / 2] : (rest[m / 2 - 1] + rest[m / 2]) / 2;
+        WarmTimes warm = WarmTimes.afterFirst(s);
         return String.format(Locale.ROOT, "step times: first %.4f s (with the sampler's set-up), steps 2-%d median %.4f s, min %.4f s, max %.4f s;"
-                + " each (s):%s", s[0], n, median, rest[0], rest[m - 1], each);
+                + " each (s):%s", s[0], n, warm.median(), warm.min(), warm.max(), each);
     }
 
     private static List<String> prompts(GenerateCommand cmd) throws IOException {
