@@ -325,6 +325,68 @@ extern "C" __global__ void rms_norm_f32(const float* x, const float* scale, floa
     for (int i = lane; i < dim; i += 32) orow[i] = (float) (xr[i] * inv * scale[i]);
 }
 
+// layer_norm_block_f32 without affine parameters, then modulate_f32's (1 + scale)·y + shift on the rounded
+// result, in one pass (FLUX's adaLN input): the same float32 values as the two kernels, one read of x fewer and one
+// write fewer. One block per row (b·tokens + t); shift and scale [B, dim].
+extern "C" __global__ void layer_norm_modulate_block_f32(const float* x, const float* shift, const float* scale, float* out, int tokens,
+                                                         int dim, float eps) {
+    __shared__ double red[32];
+    i64 row = blockIdx.x;
+    const float* xr = x + row * dim;
+    float* orow = out + row * dim;
+    const float* sh = shift + (row / tokens) * dim;
+    const float* sc = scale + (row / tokens) * dim;
+    double s = 0;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) s += xr[i];
+    double mean = block_sum(s, red) / dim;
+    double v = 0;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) { double c = xr[i] - mean; v += c * c; }
+    double inv = 1.0 / sqrt(block_sum(v, red) / dim + (double) eps);
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        float y = (float) ((xr[i] - mean) * inv);
+        orow[i] = (float) ((1.0 + (double) sc[i]) * (double) y + (double) sh[i]);
+    }
+}
+
+// One stream's attention inputs in one pass: qkv [B, L, 3, H, D] -> q, k, v [B, H, lTot, D] at tokens [off, off + L),
+// q and k rows RMS-normalized with their own scale (in double, like rms_norm_f32, rounded to float32), then rotated
+// pair by pair by pe's row off + t (like apply_rope_f32) unless pe is null; v copied. One warp per (token row, part,
+// head); lanes over the D / 2 pairs (float2: D even, 8-byte aligned rows; pe 16-byte aligned).
+extern "C" __global__ void split_qkv_norm_rope_f32(const float* qkv, const float* qScale, const float* kScale, const float* pe, float* q,
+                                                   float* k, float* v, int heads, int tokens, int lTot, int dim, int off, int peBatch,
+                                                   float eps, i64 warps) {
+    i64 w = (i64) blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x & 31;
+    if (w >= warps) return;
+    int h = (int) (w % heads);
+    i64 r = w / heads;
+    int which = (int) (r % 3);
+    i64 row = r / 3, b = row / tokens;
+    int t = (int) (row - b * tokens), pairs = dim / 2;
+    const float2* src = reinterpret_cast<const float2*>(qkv + (row * 3 + which) * (i64) heads * dim + (i64) h * dim);
+    float2* dst = reinterpret_cast<float2*>((which == 0 ? q : which == 1 ? k : v) + ((b * heads + h) * lTot + off + t) * dim);
+    if (which == 2) {
+        for (int p = lane; p < pairs; p += 32) dst[p] = src[p];
+        return;
+    }
+    double s = 0;
+    for (int p = lane; p < pairs; p += 32) { float2 x = src[p]; s += (double) x.x * x.x + (double) x.y * x.y; }
+    double inv = 1.0 / sqrt(warp_sum(s) / dim + (double) eps);
+    const float2* sc = reinterpret_cast<const float2*>(which == 0 ? qScale : kScale);
+    const float4* m = pe == nullptr ? nullptr : reinterpret_cast<const float4*>(pe) + ((peBatch == 1 ? 0 : b) * lTot + off + t) * (i64) pairs;
+    for (int p = lane; p < pairs; p += 32) {
+        float2 x = src[p], g = sc[p];
+        float y0 = (float) (x.x * inv * g.x), y1 = (float) (x.y * inv * g.y);
+        if (m != nullptr) {
+            float4 c = m[p];
+            double a = y0, e = y1;
+            y0 = (float) (c.x * a + c.y * e);
+            y1 = (float) (c.z * a + c.w * e);
+        }
+        dst[p] = make_float2(y0, y1);
+    }
+}
+
 // ---- positions ---------------------------------------------------------------------------------------
 
 // pe[b,0,t,p] = [[cos, -sin], [sin, cos]] of angle = ids[b,t,axis[p]] · omega[p] (a float32 product, as the

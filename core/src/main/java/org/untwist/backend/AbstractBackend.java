@@ -2,7 +2,6 @@ package org.untwist.backend;
 
 import static org.untwist.backend.ArgumentChecks.*;
 
-import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.List;
 import org.untwist.tensor.DType;
@@ -309,6 +308,25 @@ public abstract class AbstractBackend implements Backend {
     }
 
     @Override
+    public final void layerNormModulate(Tensor x, float eps, Tensor shift, Tensor scale, Tensor out) {
+        String op = "layerNormModulate";
+        requireRank(op, "x", x, 3);
+        requireF32(op, "x", x);
+        requireEps(op, eps);
+        requirePerBatch(op, "shift", shift, x);
+        requirePerBatch(op, "scale", scale, x);
+        requireSameShape(op, "out", out, x);
+        requireF32(op, "out", out);
+        layerNormModulateKernel(x, eps, shift, scale, out, x.dim(0), x.dim(1), x.dim(2));
+    }
+
+    /** LayerNorm without affine parameters, then {@link #modulateKernel} in place; a backend may do both in one pass. */
+    protected void layerNormModulateKernel(Tensor x, float eps, Tensor shift, Tensor scale, Tensor out, int batch, int tokens, int dim) {
+        layerNormKernel(x, null, null, eps, out, toInt("layerNormModulate", (long) batch * tokens), dim);
+        modulateKernel(out, shift, scale, out, batch, tokens, dim);
+    }
+
+    @Override
     public final void gatedResidual(Tensor residual, Tensor gate, Tensor y, Tensor out) {
         String op = "gatedResidual";
         requireRank(op, "residual", residual, 3);
@@ -351,15 +369,7 @@ public abstract class AbstractBackend implements Backend {
         requireRank(op, "x", x, 4);
         requireF32(op, "x", x);
         int b = x.dim(0), h = x.dim(1), l = x.dim(2), d = x.dim(3);
-        if (d % 2 != 0) {
-            throw shapeError(op, "x", x, "an even head dimension");
-        }
-        requireF32(op, "pe", pe);
-        requireRank(op, "pe", pe, 6);
-        int peBatch = pe.dim(0);
-        if ((peBatch != 1 && peBatch != b) || !pe.hasShape(peBatch, 1, l, d / 2, 2, 2)) {
-            throw shapeError(op, "pe", pe, "[1 or " + b + ", 1, " + l + ", " + d / 2 + ", 2, 2] to match x " + Arrays.toString(x.shape()));
-        }
+        int peBatch = checkRopeTable(op, pe, b, l, d, "x", x);
         requireSameShape(op, "out", out, x);
         requireF32(op, "out", out);
         applyRopeKernel(x, pe, out, b, h, l, d, peBatch);
@@ -566,43 +576,37 @@ public abstract class AbstractBackend implements Backend {
 
     @Override
     public final void splitQkv(Tensor qkv, Tensor q, Tensor k, Tensor v, int tokenOffset) {
-        String op = "splitQkv";
-        requireF32(op, "qkv", qkv);
-        requireRank(op, "qkv", qkv, 3);
-        requireF32(op, "q", q);
-        requireRank(op, "q", q, 4);
-        requireSameShape(op, "k", k, q);
-        requireSameShape(op, "v", v, q);
-        requireF32(op, "k", k);
-        requireF32(op, "v", v);
-        int b = q.dim(0), h = q.dim(1), lTot = q.dim(2), d = q.dim(3);
-        int l = qkv.dim(1);
-        if (qkv.dim(0) != b || qkv.dim(2) != 3 * h * d) {
-            throw shapeError(op, "qkv", qkv, "[" + b + ", L, " + 3 * h * d + "] for q " + Arrays.toString(q.shape()));
-        }
-        if (tokenOffset < 0 || tokenOffset + l > lTot) {
-            throw new IllegalArgumentException(op + ": tokens [" + tokenOffset + ", " + (tokenOffset + l) + ") do not fit in " + lTot);
-        }
-        splitQkvKernel(qkv, q, k, v, tokenOffset, b, h, l, lTot, d);
+        int[] s = checkSplitQkv("splitQkv", qkv, q, k, v, tokenOffset);
+        splitQkvKernel(qkv, q, k, v, tokenOffset, s[0], s[1], s[2], s[3], s[4]);
+    }
+
+    @Override
+    public final void splitQkvNormRope(Tensor qkv, Tensor qScale, Tensor kScale, float eps, Tensor pe, Tensor q, Tensor k, Tensor v,
+                                       int tokenOffset) {
+        String op = "splitQkvNormRope";
+        int[] s = checkSplitQkv(op, qkv, q, k, v, tokenOffset);
+        int b = s[0], d = s[4];
+        requireEps(op, eps);
+        requireF32(op, "qScale", qScale);
+        requireShape(op, "qScale", qScale, d);
+        requireF32(op, "kScale", kScale);
+        requireShape(op, "kScale", kScale, d);
+        int peBatch = pe == null ? 0 : checkRopeTable(op, pe, b, s[3], d, "q", q);
+        splitQkvNormRopeKernel(qkv, qScale, kScale, eps, pe, q, k, v, tokenOffset, b, s[1], s[2], s[3], d, peBatch);
+    }
+
+    /**
+     * {@link #splitQkvNormRope} with checked arguments ({@code pe} null or {@code [peBatch, 1, lTot, d/2, 2, 2]}): by
+     * default the split, norm and rotation calls it stands for, which a backend may replace with one pass.
+     */
+    protected void splitQkvNormRopeKernel(Tensor qkv, Tensor qScale, Tensor kScale, float eps, Tensor pe, Tensor q, Tensor k, Tensor v,
+                                          int tokenOffset, int b, int h, int l, int lTot, int d, int peBatch) {
+        QkvNormRope.composed(this, qkv, qScale, kScale, eps, pe, q, k, v, tokenOffset);
     }
 
     /** {@code qkv [b, l, 3·h·d]} into head-major {@code q, k, v [b, h, lTot, d]} at tokens {@code [tokenOffset, +l)}. */
     protected void splitQkvKernel(Tensor qkv, Tensor q, Tensor k, Tensor v, int tokenOffset, int b, int h, int l, int lTot, int d) {
-        long rowBytes = (long) d * Float.BYTES;
-        MemorySegment src = qkv.segment();
-        Tensor[] dst = {q, k, v};
-        for (int bi = 0; bi < b; bi++) {
-            for (int t = 0; t < l; t++) {
-                long srcRow = ((long) bi * l + t) * 3L * h * d;
-                for (int which = 0; which < 3; which++) {
-                    for (int hi = 0; hi < h; hi++) {
-                        long srcOff = (srcRow + ((long) which * h + hi) * d) * Float.BYTES;
-                        long dstOff = ((((long) bi * h + hi) * lTot) + tokenOffset + t) * rowBytes;
-                        MemorySegment.copy(src, srcOff, dst[which].segment(), dstOff, rowBytes);
-                    }
-                }
-            }
-        }
+        HostLayout.splitQkv(qkv, q, k, v, tokenOffset, b, h, l, lTot, d);
     }
 
     @Override
@@ -622,16 +626,7 @@ public abstract class AbstractBackend implements Backend {
 
     /** {@code x [b, l, h·d]} into head-major {@code out [b, h, l, d]}. */
     protected void splitHeadsKernel(Tensor x, Tensor out, int b, int h, int l, int d) {
-        long rowBytes = (long) d * Float.BYTES;
-        for (int bi = 0; bi < b; bi++) {
-            for (int t = 0; t < l; t++) {
-                for (int hi = 0; hi < h; hi++) {
-                    long srcOff = (((long) bi * l + t) * h + hi) * rowBytes;
-                    long dstOff = (((long) bi * h + hi) * l + t) * rowBytes;
-                    MemorySegment.copy(x.segment(), srcOff, out.segment(), dstOff, rowBytes);
-                }
-            }
-        }
+        HostLayout.splitHeads(x, out, b, h, l, d);
     }
 
     @Override
@@ -661,51 +656,7 @@ public abstract class AbstractBackend implements Backend {
 
     /** {@code out[i_{axes[0]}, ...] = x[i_0, ...]}: a strided copy, shared by the host-memory backends. */
     protected void permuteKernel(Tensor x, int[] axes, Tensor out) {
-        int rank = x.rank();
-        long elem = x.dtype().byteSize();
-        long[] inStride = new long[rank];
-        long s = elem;
-        for (int d = rank - 1; d >= 0; d--) {
-            inStride[d] = s;
-            s *= x.dim(d);
-        }
-        long[] srcStride = new long[rank]; // the input stride of each output dimension
-        int[] outDims = out.shape();
-        for (int i = 0; i < rank; i++) {
-            srcStride[i] = inStride[axes[i]];
-        }
-        int last = rank - 1;
-        long n = out.numel();
-        if (n == 0) {
-            return;
-        }
-        if (rank == 0) { // a scalar: nothing to reorder
-            MemorySegment.copy(x.segment(), 0, out.segment(), 0, elem);
-            return;
-        }
-        int[] idx = new int[rank];
-        MemorySegment src = x.segment(), dst = out.segment();
-        long rowLen = outDims[last];
-        for (long o = 0; o < n; o += rowLen) {
-            long base = 0;
-            for (int d = 0; d < last; d++) {
-                base += idx[d] * srcStride[d];
-            }
-            long dstOff = o * elem;
-            if (srcStride[last] == elem) { // the innermost dimension stays innermost: one bulk copy per row
-                MemorySegment.copy(src, base, dst, dstOff, rowLen * elem);
-            } else {
-                for (int j = 0; j < rowLen; j++) {
-                    MemorySegment.copy(src, base + j * srcStride[last], dst, dstOff + j * elem, elem);
-                }
-            }
-            for (int d = last - 1; d >= 0; d--) { // next row: odometer over the outer output dimensions
-                if (++idx[d] < outDims[d]) {
-                    break;
-                }
-                idx[d] = 0;
-            }
-        }
+        HostLayout.permute(x, axes, out);
     }
 
     @Override
@@ -762,18 +713,6 @@ public abstract class AbstractBackend implements Backend {
      * {@code dim(axis) · innerBytes} bytes sits after the blocks of the parts before it in each of whole's rows.
      */
     protected void blockCopyKernel(List<Tensor> parts, Tensor whole, long outer, long inner, int ax, boolean intoWhole) {
-        long wholeBlock = whole.dim(ax) * inner;
-        long offset = 0;
-        for (Tensor p : parts) {
-            long partBlock = p.dim(ax) * inner;
-            for (long o = 0; o < outer; o++) {
-                if (intoWhole) {
-                    MemorySegment.copy(p.segment(), o * partBlock, whole.segment(), o * wholeBlock + offset, partBlock);
-                } else {
-                    MemorySegment.copy(whole.segment(), o * wholeBlock + offset, p.segment(), o * partBlock, partBlock);
-                }
-            }
-            offset += partBlock;
-        }
+        HostLayout.blockCopy(parts, whole, outer, inner, ax, intoWhole);
     }
 }

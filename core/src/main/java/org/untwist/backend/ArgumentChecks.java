@@ -124,4 +124,45 @@ final class ArgumentChecks {
         requireDistinct(op, x, out);
         return new int[] {toInt(op, x.rows()), in, outDim};
     }
+
+    /**
+     * The checks of {@code splitQkv}: {@code qkv [b, l, 3·h·d]} and q, k, v {@code [b, h, lTot, d]} float32, tokens
+     * {@code [tokenOffset, tokenOffset + l)} inside {@code lTot}. Returns {@code {b, h, l, lTot, d}}.
+     */
+    static int[] checkSplitQkv(String op, Tensor qkv, Tensor q, Tensor k, Tensor v, int tokenOffset) {
+        requireF32(op, "qkv", qkv);
+        requireRank(op, "qkv", qkv, 3);
+        requireF32(op, "q", q);
+        requireRank(op, "q", q, 4);
+        requireSameShape(op, "k", k, q);
+        requireSameShape(op, "v", v, q);
+        requireF32(op, "k", k);
+        requireF32(op, "v", v);
+        int b = q.dim(0), h = q.dim(1), lTot = q.dim(2), d = q.dim(3);
+        int l = qkv.dim(1);
+        if (qkv.dim(0) != b || qkv.dim(2) != 3 * h * d) {
+            throw shapeError(op, "qkv", qkv, "[" + b + ", L, " + 3 * h * d + "] for q " + Arrays.toString(q.shape()));
+        }
+        if (tokenOffset < 0 || tokenOffset + l > lTot) {
+            throw new IllegalArgumentException(op + ": tokens [" + tokenOffset + ", " + (tokenOffset + l) + ") do not fit in " + lTot);
+        }
+        return new int[] {b, h, l, lTot, d};
+    }
+
+    /**
+     * A RoPE table for {@code x} ({@code b} batches of {@code l} tokens with head dimension {@code d}, which must be
+     * even): float32 {@code [1 or b, 1, l, d/2, 2, 2]}. Returns its batch dimension.
+     */
+    static int checkRopeTable(String op, Tensor pe, int b, int l, int d, String arg, Tensor x) {
+        if (d % 2 != 0) {
+            throw shapeError(op, arg, x, "an even head dimension");
+        }
+        requireF32(op, "pe", pe);
+        requireRank(op, "pe", pe, 6);
+        int peBatch = pe.dim(0);
+        if ((peBatch != 1 && peBatch != b) || !pe.hasShape(peBatch, 1, l, d / 2, 2, 2)) {
+            throw shapeError(op, "pe", pe, "[1 or " + b + ", 1, " + l + ", " + d / 2 + ", 2, 2] to match " + arg + " " + Arrays.toString(x.shape()));
+        }
+        return peBatch;
+    }
 }

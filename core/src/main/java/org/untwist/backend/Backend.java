@@ -181,6 +181,16 @@ public interface Backend extends AutoCloseable {
     /** {@code out = residual + gate · y}; residual and y {@code [B, L, D]}, gate {@code [B, D]}. */
     void gatedResidual(Tensor residual, Tensor gate, Tensor y, Tensor out);
 
+    /**
+     * FLUX's adaLN input, {@code out = modulate(layerNorm(x, eps), shift, scale)}: {@link #layerNorm} without affine
+     * parameters, then {@link #modulate} in place, which a backend may do in one pass over the rows (the GPU does).
+     * Arguments as in those two; {@code out} may be {@code x}.
+     */
+    default void layerNormModulate(Tensor x, float eps, Tensor shift, Tensor scale, Tensor out) {
+        layerNorm(x, eps, out);
+        modulate(out, shift, scale, out);
+    }
+
     // ---- positions -----------------------------------------------------------------------------------
 
     /**
@@ -304,6 +314,21 @@ public interface Backend extends AutoCloseable {
      * image projections at their offsets builds the joint sequence without a separate concatenation.
      */
     void splitQkv(Tensor qkv, Tensor q, Tensor k, Tensor v, int tokenOffset);
+
+    /**
+     * One stream's attention inputs: {@link #splitQkv} at {@code tokenOffset}, then {@link #rmsNorm} of every written
+     * q row with {@code qScale} and every k row with {@code kScale} (FLUX's QK-norm), then, when {@code pe} is not null,
+     * {@link #applyRope} on those q and k rows with the table's tokens {@code [tokenOffset, tokenOffset + L)}. Equal to
+     * those calls in sequence, which a backend may do in one pass (the GPU does); the default makes them on views of
+     * the written rows. Tokens outside the range are left as they are.
+     *
+     * @param qScale {@code [Dh]} float32; {@code kScale} likewise
+     * @param pe     {@code [B or 1, 1, Ltot, Dh/2, 2, 2]} from {@link #ropeTable} for the whole sequence, or null for none
+     */
+    default void splitQkvNormRope(Tensor qkv, Tensor qScale, Tensor kScale, float eps, Tensor pe, Tensor q, Tensor k, Tensor v,
+                                  int tokenOffset) {
+        QkvNormRope.composed(this, qkv, qScale, kScale, eps, pe, q, k, v, tokenOffset);
+    }
 
     /**
      * Head-major copy of a projection: {@code x [B, L, H·Dh]} into {@code out [B, H, L, Dh]} (the heads of a

@@ -206,8 +206,7 @@ public final class FluxModel implements AutoCloseable {
         // Final layer: adaLN with (shift, scale) in that order, then the projection to output channels.
         linear(s.vecSilu, w.finalMod, s.mod2);
         be.split(s.mod2, 1, List.of(s.shift, s.scale));
-        be.layerNorm(s.img, NORM_EPS, s.imgNorm);
-        be.modulate(s.imgNorm, s.shift, s.scale, s.imgNorm);
+        be.layerNormModulate(s.img, NORM_EPS, s.shift, s.scale, s.imgNorm);
         linear(s.imgNorm, w.finalLinear, result);
         if (result != out) {
             be.copy(result, out);
@@ -261,28 +260,32 @@ public final class FluxModel implements AutoCloseable {
         linear(s.vecSilu, blk.txt().mod(), s.mod6Txt);
         be.split(s.mod6Txt, 1, s.txtMods);
 
-        // Attention inputs: norm → modulate → qkv → heads → QKNorm, text tokens first in the joint sequence.
-        streamQkv(blk.img(), s.img, s.imgNorm, s.imgQkv, s.imgMods, s.iq, s.ik, s.iv);
-        streamQkv(blk.txt(), s.txt, s.txtNorm, s.txtQkv, s.txtMods, s.tq, s.tk, s.tv);
-        be.concat(List.of(s.tq, s.iq), 2, s.q);
-        be.concat(List.of(s.tk, s.ik), 2, s.k);
-        be.concat(List.of(s.tv, s.iv), 2, s.v);
-        attend(s, sharedName);
+        // Attention inputs: norm → modulate → qkv → heads → QKNorm (→ RoPE), each stream written at its tokens of the
+        // joint sequence, text first.
+        Tensor pe = ropeWithSplit(s, sharedName) ? s.pe : null;
+        streamQkv(blk.img(), s.img, s.imgNorm, s.imgQkv, s.imgMods, pe, s, s.textTokens);
+        streamQkv(blk.txt(), s.txt, s.txtNorm, s.txtQkv, s.txtMods, pe, s, 0);
+        attend(s, sharedName, pe != null);
         be.split(s.attn, 1, List.of(s.txtAttn, s.imgAttn));
 
         streamUpdate(blk.img(), s.img, s.imgAttn, s.imgNorm, s.imgProj, s.imgMlp, s.imgMods);
         streamUpdate(blk.txt(), s.txt, s.txtAttn, s.txtNorm, s.txtProj, s.txtMlp, s.txtMods);
     }
 
-    private void streamQkv(FluxWeights.StreamWeights sw, Tensor x, Tensor norm, Tensor qkv, List<Tensor> mods,
-                           Tensor q, Tensor k, Tensor v) {
-        Backend be = backend;
-        be.layerNorm(x, NORM_EPS, norm);
-        be.modulate(norm, mods.get(0), mods.get(1), norm);
+    private void streamQkv(FluxWeights.StreamWeights sw, Tensor x, Tensor norm, Tensor qkv, List<Tensor> mods, Tensor pe, Workspace s,
+                           int tokenOffset) {
+        backend.layerNormModulate(x, NORM_EPS, mods.get(0), mods.get(1), norm);
         linear(norm, sw.qkv(), qkv);
-        be.splitQkv(qkv, q, k, v, 0);
-        be.rmsNorm(q, sw.queryNorm(), NORM_EPS, q);
-        be.rmsNorm(k, sw.keyNorm(), NORM_EPS, k);
+        backend.splitQkvNormRope(qkv, sw.queryNorm(), sw.keyNorm(), NORM_EPS, pe, s.q, s.k, s.v, tokenOffset);
+    }
+
+    /**
+     * Whether RoPE can be applied as the heads are split ({@link Backend#splitQkvNormRope}): always, except where shared
+     * attention needs the keys before rotation (StyleAligned's AdaIN of the pre-RoPE statistics, ShiftPE's keys rotated
+     * at other positions).
+     */
+    private static boolean ropeWithSplit(Workspace s, String sharedName) {
+        return sharedName == null || (!s.sharing.adaIn() && s.sharing.shiftColumns() == 0);
     }
 
     private void streamUpdate(FluxWeights.StreamWeights sw, Tensor x, Tensor attn, Tensor norm, Tensor proj, Tensor mlpHidden,
@@ -290,8 +293,7 @@ public final class FluxModel implements AutoCloseable {
         Backend be = backend;
         linear(attn, sw.proj(), proj);
         be.gatedResidual(x, mods.get(2), proj, x);
-        be.layerNorm(x, NORM_EPS, norm);
-        be.modulate(norm, mods.get(3), mods.get(4), norm);
+        be.layerNormModulate(x, NORM_EPS, mods.get(3), mods.get(4), norm);
         linearGelu(norm, sw.mlpIn(), mlpHidden);
         linear(mlpHidden, sw.mlpOut(), proj);
         be.gatedResidual(x, mods.get(5), proj, x);
@@ -301,31 +303,27 @@ public final class FluxModel implements AutoCloseable {
         Backend be = backend;
         linear(s.vecSilu, blk.mod(), s.mod3);
         be.split(s.mod3, 1, s.singleMods);
-        be.layerNorm(s.x, NORM_EPS, s.xNorm);
-        be.modulate(s.xNorm, s.singleMods.get(0), s.singleMods.get(1), s.xNorm);
+        be.layerNormModulate(s.x, NORM_EPS, s.singleMods.get(0), s.singleMods.get(1), s.xNorm);
         // linear1's output rows [0, 3h) are the fused qkv projection and [3h, 3h + mlp) the MLP input: two GEMMs over
         // row slices of the weight write them where they are needed, instead of one GEMM and a split copy.
         linear(s.xNorm, blk.qkv(), s.xQkv);
         linearGelu(s.xNorm, blk.mlpIn(), s.xMlp); // the MLP's GELU too: fused into the GEMM where the backend can
-        be.splitQkv(s.xQkv, s.q, s.k, s.v, 0);
-        be.rmsNorm(s.q, blk.queryNorm(), NORM_EPS, s.q);
-        be.rmsNorm(s.k, blk.keyNorm(), NORM_EPS, s.k);
-        attend(s, sharedName);
+        boolean roped = ropeWithSplit(s, sharedName);
+        be.splitQkvNormRope(s.xQkv, blk.queryNorm(), blk.keyNorm(), NORM_EPS, roped ? s.pe : null, s.q, s.k, s.v, 0);
+        attend(s, sharedName, roped);
         be.concat(List.of(s.attn, s.xMlp), 2, s.lin2In);
         linear(s.lin2In, blk.linear2(), s.xOut);
         be.gatedResidual(s.x, s.singleMods.get(2), s.xOut, s.x);
     }
 
     /**
-     * RoPE on the joint q and k, then attention into {@code s.attn}. In a shared block ({@code sharedName} not
-     * null) the reference (batch 0) attends to itself and the targets attend to themselves plus the reference's
-     * image keys, scaled per chunk inside the kernel.
+     * RoPE on the joint q and k unless {@code roped} (done as the heads were split), then attention into
+     * {@code s.attn}. In a shared block ({@code sharedName} not null) the reference (batch 0) attends to itself and
+     * the targets attend to themselves plus the reference's image keys, scaled per chunk inside the kernel.
      */
-    private void attend(Workspace s, String sharedName) {
+    private void attend(Workspace s, String sharedName, boolean roped) {
         Backend be = backend;
         if (sharedName == null) {
-            be.applyRope(s.q, s.pe, s.q);
-            be.applyRope(s.k, s.pe, s.k);
             be.attention(s.q, s.k, s.v, s.attn);
             return;
         }
@@ -344,8 +342,10 @@ public final class FluxModel implements AutoCloseable {
             be.applyRope(s.kShifted, s.peShifted(), s.kShifted);
             refK = s.kShifted;
         }
-        be.applyRope(s.q, s.pe, s.q);
-        be.applyRope(s.k, s.pe, s.k);
+        if (!roped) {
+            be.applyRope(s.q, s.pe, s.q);
+            be.applyRope(s.k, s.pe, s.k);
+        }
         be.attention(q0, k0, v0, s.attn.rows(0, 1));
         be.sharedAttention(qt, kt, vt, refK, v0, lt, s.chunkScale, s.attn.rows(1, b - 1));
         if (sh.stats() != null) { // [targets, H, L, L + Li]: analysis only, allocated on first use
@@ -420,7 +420,7 @@ public final class FluxModel implements AutoCloseable {
      * The bytes of the float32 activation workspace a forward pass of this geometry allocates (the buffers of
      * the workspace below), without the extras of shared attention ({@link #sharingBytes}) and, on a device
      * backend, the device copies of inputs and output. Long arithmetic: an absurd batch gives a large number,
-     * never an overflow. Per batch element: {@code 256 + 38·h + L·(21·h + 3·mlp + 2·headDim + axes)} floats.
+     * never an overflow. Per batch element: {@code 256 + 38·h + L·(18·h + 3·mlp + 2·headDim + axes)} floats.
      */
     public static long workspaceBytes(FluxConfig c, long batch, long textTokens, long imageTokens) {
         return workspaceBytes(c, batch, textTokens, imageTokens, 1);
@@ -434,7 +434,7 @@ public final class FluxModel implements AutoCloseable {
      */
     public static long workspaceBytes(FluxConfig c, long batch, long textTokens, long imageTokens, int projectionParts) {
         long h = c.hiddenSize(), mlp = c.mlpHiddenDim(), hd = c.headDim(), axes = c.axesDim().length, l = textTokens + imageTokens;
-        long perElement = FluxWeights.TIME_EMBED_DIM + 38 * h + l * (21 * h + 3 * mlp + 2 * hd + axes);
+        long perElement = FluxWeights.TIME_EMBED_DIM + 38 * h + l * (18 * h + 3 * mlp + 2 * hd + axes);
         if (projectionParts > 1) {
             perElement += projectionParts * l * h;
         }
@@ -535,7 +535,7 @@ public final class FluxModel implements AutoCloseable {
         final Tensor img, txt, x, ids, pe;
         final Tensor mod6Img, mod6Txt, mod3, mod2, shift, scale;
         final List<Tensor> imgMods, txtMods, singleMods;
-        final Tensor imgNorm, txtNorm, imgQkv, txtQkv, iq, ik, iv, tq, tk, tv, q, k, v, attn, txtAttn, imgAttn;
+        final Tensor imgNorm, txtNorm, imgQkv, txtQkv, q, k, v, attn, txtAttn, imgAttn;
         final Tensor imgProj, txtProj, imgMlp, txtMlp;
         final Tensor xNorm, xQkv, xMlp, lin2In, xOut;
         final List<Tensor> partBuffers = new java.util.ArrayList<>(); // [B·L·h] each, when linear layers come in row blocks
@@ -578,12 +578,6 @@ public final class FluxModel implements AutoCloseable {
                 txtNorm = f32(b, lt, h);
                 imgQkv = f32(b, li, 3 * h);
                 txtQkv = f32(b, lt, 3 * h);
-                iq = f32(b, nh, li, hd);
-                ik = f32(b, nh, li, hd);
-                iv = f32(b, nh, li, hd);
-                tq = f32(b, nh, lt, hd);
-                tk = f32(b, nh, lt, hd);
-                tv = f32(b, nh, lt, hd);
                 q = f32(b, nh, l, hd);
                 k = f32(b, nh, l, hd);
                 v = f32(b, nh, l, hd);

@@ -336,6 +336,22 @@ public final class GpuBackend extends AbstractBackend {
     }
 
     @Override
+    protected void layerNormModulateKernel(Tensor x, float eps, Tensor shift, Tensor scale, Tensor out, int batch, int tokens, int dim) {
+        if (dim < 1024) { // short rows: the warp-per-row norm, then the modulation
+            super.layerNormModulateKernel(x, eps, shift, scale, out, batch, tokens, dim);
+            return;
+        }
+        long rows = (long) batch * tokens;
+        if (rows == 0) {
+            return;
+        }
+        try (Staging st = staging()) {
+            launch("layer_norm_modulate_block_f32", rows, 1, 1, BLOCK, 0, args().ptr(st.in(x)).ptr(st.in(shift)).ptr(st.in(scale))
+                    .ptr(st.out(out)).i32(tokens).i32(dim).f32(eps));
+        }
+    }
+
+    @Override
     protected void gatedResidualKernel(Tensor residual, Tensor gate, Tensor y, Tensor out, int batch, int tokens, int dim) {
         long n = (long) batch * tokens * dim;
         if (n == 0) {
@@ -517,6 +533,33 @@ public final class GpuBackend extends AbstractBackend {
                         .i32(tokenOffset).i32((int) r0).i32(vec));
             }
         }
+    }
+
+    @Override
+    protected void splitQkvNormRopeKernel(Tensor qkv, Tensor qScale, Tensor kScale, float eps, Tensor pe, Tensor q, Tensor k, Tensor v,
+                                          int tokenOffset, int b, int h, int l, int lTot, int d, int peBatch) {
+        long warps = 3L * b * l * h;
+        if (warps == 0 || d == 0) {
+            return;
+        }
+        // Host tensors are staged into fresh (256-byte aligned) device copies; device views may sit anywhere.
+        long misaligned = deviceAddress(qkv) | deviceAddress(qScale) | deviceAddress(kScale) | deviceAddress(q) | deviceAddress(k)
+                | deviceAddress(v);
+        if (d % 2 != 0 || (misaligned & 7) != 0 || (deviceAddress(pe) & 15) != 0) { // the three operations one by one
+            super.splitQkvNormRopeKernel(qkv, qScale, kScale, eps, pe, q, k, v, tokenOffset, b, h, l, lTot, d, peBatch);
+            return;
+        }
+        try (Staging st = staging()) {
+            long pqkv = st.in(qkv), pqs = st.in(qScale), pks = st.in(kScale), pp = pe == null ? 0 : st.in(pe);
+            long pq = st.out(q), pk = st.out(k), pv = st.out(v);
+            launch("split_qkv_norm_rope_f32", ceil(warps, BLOCK / 32), 1, 1, BLOCK, 0, args().ptr(pqkv).ptr(pqs).ptr(pks).ptr(pp).ptr(pq)
+                    .ptr(pk).ptr(pv).i32(h).i32(l).i32(lTot).i32(d).i32(tokenOffset).i32(peBatch).f32(eps).i64(warps));
+        }
+    }
+
+    /** A device tensor's address (alignment checks); 0 for a host tensor or null. */
+    private static long deviceAddress(Tensor t) {
+        return t != null && t.isDevice() ? GpuMemory.addressOf(t) : 0;
     }
 
     @Override
