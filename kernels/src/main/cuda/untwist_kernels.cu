@@ -299,17 +299,39 @@ __device__ double block_sum(double v, double* red) {
     return t;
 }
 
+// The mean and 1/sqrt(var + eps) of one row for the one-row-per-block kernels, in double, two passes (mean, then
+// centred variance). float4 loads when vec4 (dim % 4 == 0, 16-byte aligned row); the summation order depends only on
+// (dim, blockDim, vec4), so layer_norm_block_f32 and layer_norm_modulate_block_f32 agree bit for bit.
+__device__ __forceinline__ void row_moments(const float* xr, int dim, float eps, int vec4, double* red, double& mean, double& inv) {
+    double s = 0;
+    if (vec4) {
+        const float4* x4 = reinterpret_cast<const float4*>(xr);
+        for (int c = threadIdx.x; c < dim / 4; c += blockDim.x) { float4 v = x4[c]; s += v.x; s += v.y; s += v.z; s += v.w; }
+    } else {
+        for (int i = threadIdx.x; i < dim; i += blockDim.x) s += xr[i];
+    }
+    mean = block_sum(s, red) / dim;
+    double v = 0;
+    if (vec4) {
+        const float4* x4 = reinterpret_cast<const float4*>(xr);
+        for (int c = threadIdx.x; c < dim / 4; c += blockDim.x) {
+            float4 q = x4[c];
+            double a = q.x - mean, b = q.y - mean, e = q.z - mean, f = q.w - mean;
+            v += a * a; v += b * b; v += e * e; v += f * f;
+        }
+    } else {
+        for (int i = threadIdx.x; i < dim; i += blockDim.x) { double c = xr[i] - mean; v += c * c; }
+    }
+    inv = 1.0 / sqrt(block_sum(v, red) / dim + (double) eps);
+}
+
 // LayerNorm for long rows (FLUX's 3072): one block per row, so the three passes read it from L1, not DRAM.
-extern "C" __global__ void layer_norm_block_f32(const float* x, const float* w, const float* bias, float* out, int dim, float eps) {
+extern "C" __global__ void layer_norm_block_f32(const float* x, const float* w, const float* bias, float* out, int dim, float eps, int vec4) {
     __shared__ double red[32];
     const float* xr = x + (i64) blockIdx.x * dim;
     float* orow = out + (i64) blockIdx.x * dim;
-    double s = 0;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) s += xr[i];
-    double mean = block_sum(s, red) / dim;
-    double v = 0;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) { double c = xr[i] - mean; v += c * c; }
-    double inv = 1.0 / sqrt(block_sum(v, red) / dim + (double) eps);
+    double mean, inv;
+    row_moments(xr, dim, eps, vec4, red, mean, inv);
     for (int i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = ln_affine((xr[i] - mean) * inv, w, bias, i);
 }
 
@@ -327,53 +349,71 @@ extern "C" __global__ void rms_norm_f32(const float* x, const float* scale, floa
 
 // layer_norm_block_f32 without affine parameters, then modulate_f32's (1 + scale)·y + shift on the rounded
 // result, in one pass (FLUX's adaLN input): the same float32 values as the two kernels, one read of x fewer and one
-// write fewer. One block per row (b·tokens + t); shift and scale [B, dim].
+// write fewer. One block per row (b·tokens + t); shift and scale [B, dim]; vec4x: x's rows are float4s (the moments'
+// order, as layer_norm_block_f32 chooses it), vec4: so are all the rows and vectors.
 extern "C" __global__ void layer_norm_modulate_block_f32(const float* x, const float* shift, const float* scale, float* out, int tokens,
-                                                         int dim, float eps) {
+                                                         int dim, float eps, int vec4x, int vec4) {
     __shared__ double red[32];
     i64 row = blockIdx.x;
     const float* xr = x + row * dim;
     float* orow = out + row * dim;
     const float* sh = shift + (row / tokens) * dim;
     const float* sc = scale + (row / tokens) * dim;
-    double s = 0;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) s += xr[i];
-    double mean = block_sum(s, red) / dim;
-    double v = 0;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) { double c = xr[i] - mean; v += c * c; }
-    double inv = 1.0 / sqrt(block_sum(v, red) / dim + (double) eps);
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-        float y = (float) ((xr[i] - mean) * inv);
-        orow[i] = (float) ((1.0 + (double) sc[i]) * (double) y + (double) sh[i]);
+    double mean, inv;
+    row_moments(xr, dim, eps, vec4x, red, mean, inv);
+    if (vec4) {
+        for (int c = threadIdx.x; c < dim / 4; c += blockDim.x) {
+            float4 v = reinterpret_cast<const float4*>(xr)[c], a = reinterpret_cast<const float4*>(sc)[c], h = reinterpret_cast<const float4*>(sh)[c];
+            float y0 = (float) ((v.x - mean) * inv), y1 = (float) ((v.y - mean) * inv), y2 = (float) ((v.z - mean) * inv),
+                  y3 = (float) ((v.w - mean) * inv);
+            reinterpret_cast<float4*>(orow)[c] = make_float4(
+                (float) ((1.0 + (double) a.x) * (double) y0 + (double) h.x), (float) ((1.0 + (double) a.y) * (double) y1 + (double) h.y),
+                (float) ((1.0 + (double) a.z) * (double) y2 + (double) h.z), (float) ((1.0 + (double) a.w) * (double) y3 + (double) h.w));
+        }
+    } else {
+        for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+            float y = (float) ((xr[i] - mean) * inv);
+            orow[i] = (float) ((1.0 + (double) sc[i]) * (double) y + (double) sh[i]);
+        }
     }
+}
+
+// The (part, head, token row) a warp of split_qkv_norm_rope*_f32 works on: w = (row·3 + part)·heads + head.
+struct QkvWarp { unsigned head, part, t, b; };
+__device__ __forceinline__ QkvWarp qkv_warp(unsigned w, int heads, int tokens) {
+    unsigned r = w / heads, row = r / 3;
+    QkvWarp q;
+    q.head = w - r * heads;
+    q.part = r - row * 3;
+    q.b = row / tokens;
+    q.t = row - q.b * tokens;
+    return q;
 }
 
 // One stream's attention inputs in one pass: qkv [B, L, 3, H, D] -> q, k, v [B, H, lTot, D] at tokens [off, off + L),
 // q and k rows RMS-normalized with their own scale (in double, like rms_norm_f32, rounded to float32), then rotated
 // pair by pair by pe's row off + t (like apply_rope_f32) unless pe is null; v copied. One warp per (token row, part,
-// head); lanes over the D / 2 pairs (float2: D even, 8-byte aligned rows; pe 16-byte aligned).
+// head), warps < 2^32; lanes over the D / 2 pairs (float2: D even, 8-byte aligned rows; pe 16-byte aligned).
 extern "C" __global__ void split_qkv_norm_rope_f32(const float* qkv, const float* qScale, const float* kScale, const float* pe, float* q,
                                                    float* k, float* v, int heads, int tokens, int lTot, int dim, int off, int peBatch,
-                                                   float eps, i64 warps) {
-    i64 w = (i64) blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+                                                   float eps, unsigned warps) {
+    unsigned w = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x & 31;
     if (w >= warps) return;
-    int h = (int) (w % heads);
-    i64 r = w / heads;
-    int which = (int) (r % 3);
-    i64 row = r / 3, b = row / tokens;
-    int t = (int) (row - b * tokens), pairs = dim / 2;
-    const float2* src = reinterpret_cast<const float2*>(qkv + (row * 3 + which) * (i64) heads * dim + (i64) h * dim);
-    float2* dst = reinterpret_cast<float2*>((which == 0 ? q : which == 1 ? k : v) + ((b * heads + h) * lTot + off + t) * dim);
-    if (which == 2) {
+    QkvWarp at = qkv_warp(w, heads, tokens);
+    int pairs = dim / 2;
+    i64 row = (i64) at.b * tokens + at.t;
+    const float2* src = reinterpret_cast<const float2*>(qkv + ((row * 3 + at.part) * heads + at.head) * dim);
+    float2* dst = reinterpret_cast<float2*>((at.part == 0 ? q : at.part == 1 ? k : v) + (((i64) at.b * heads + at.head) * lTot + off + at.t) * dim);
+    if (at.part == 2) {
         for (int p = lane; p < pairs; p += 32) dst[p] = src[p];
         return;
     }
     double s = 0;
     for (int p = lane; p < pairs; p += 32) { float2 x = src[p]; s += (double) x.x * x.x + (double) x.y * x.y; }
     double inv = 1.0 / sqrt(warp_sum(s) / dim + (double) eps);
-    const float2* sc = reinterpret_cast<const float2*>(which == 0 ? qScale : kScale);
-    const float4* m = pe == nullptr ? nullptr : reinterpret_cast<const float4*>(pe) + ((peBatch == 1 ? 0 : b) * lTot + off + t) * (i64) pairs;
+    const float2* sc = reinterpret_cast<const float2*>(at.part == 0 ? qScale : kScale);
+    const float4* m = pe == nullptr ? nullptr : reinterpret_cast<const float4*>(pe) + ((peBatch == 1 ? 0 : (i64) at.b) * lTot + off + at.t) * pairs;
     for (int p = lane; p < pairs; p += 32) {
         float2 x = src[p], g = sc[p];
         float y0 = (float) (x.x * inv * g.x), y1 = (float) (x.y * inv * g.y);
@@ -384,6 +424,58 @@ extern "C" __global__ void split_qkv_norm_rope_f32(const float* qkv, const float
             y1 = (float) (c.z * a + c.w * e);
         }
         dst[p] = make_float2(y0, y1);
+    }
+}
+
+// split_qkv_norm_rope_f32 for D % 4 == 0, D <= 512 (FLUX's 128) and 16-byte aligned rows and scales: each lane reads
+// its quads of the row once (float4, at most QKV_QUADS of them, kept in registers), so the row is read once, not twice.
+#define QKV_QUADS 4
+extern "C" __global__ void split_qkv_norm_rope4_f32(const float* qkv, const float* qScale, const float* kScale, const float* pe, float* q,
+                                                    float* k, float* v, int heads, int tokens, int lTot, int dim, int off, int peBatch,
+                                                    float eps, unsigned warps) {
+    unsigned w = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x & 31;
+    if (w >= warps) return;
+    QkvWarp at = qkv_warp(w, heads, tokens);
+    int quads = dim / 4;
+    i64 row = (i64) at.b * tokens + at.t;
+    const float4* src = reinterpret_cast<const float4*>(qkv + ((row * 3 + at.part) * heads + at.head) * dim);
+    float4* dst = reinterpret_cast<float4*>((at.part == 0 ? q : at.part == 1 ? k : v) + (((i64) at.b * heads + at.head) * lTot + off + at.t) * dim);
+    float4 x[QKV_QUADS];
+    double s = 0;
+#pragma unroll
+    for (int j = 0; j < QKV_QUADS; j++) {
+        int c = lane + 32 * j;
+        if (c < quads) {
+            x[j] = src[c];
+            s += (double) x[j].x * x[j].x + (double) x[j].y * x[j].y;
+            s += (double) x[j].z * x[j].z + (double) x[j].w * x[j].w;
+        }
+    }
+    if (at.part == 2) {
+#pragma unroll
+        for (int j = 0; j < QKV_QUADS; j++) if (lane + 32 * j < quads) dst[lane + 32 * j] = x[j];
+        return;
+    }
+    double inv = 1.0 / sqrt(warp_sum(s) / dim + (double) eps);
+    const float4* sc = reinterpret_cast<const float4*>(at.part == 0 ? qScale : kScale);
+    const float4* m = pe == nullptr ? nullptr : reinterpret_cast<const float4*>(pe) + ((peBatch == 1 ? 0 : (i64) at.b) * lTot + off + at.t) * (dim / 2);
+#pragma unroll
+    for (int j = 0; j < QKV_QUADS; j++) {
+        int c = lane + 32 * j;
+        if (c >= quads) continue;
+        float4 g = sc[c];
+        float y0 = (float) (x[j].x * inv * g.x), y1 = (float) (x[j].y * inv * g.y), y2 = (float) (x[j].z * inv * g.z),
+              y3 = (float) (x[j].w * inv * g.w);
+        if (m != nullptr) {
+            float4 c0 = m[2 * c], c1 = m[2 * c + 1];
+            double a = y0, e = y1, f = y2, h = y3;
+            y0 = (float) (c0.x * a + c0.y * e);
+            y1 = (float) (c0.z * a + c0.w * e);
+            y2 = (float) (c1.x * f + c1.y * h);
+            y3 = (float) (c1.z * f + c1.w * h);
+        }
+        dst[c] = make_float4(y0, y1, y2, y3);
     }
 }
 
@@ -446,6 +538,21 @@ extern "C" __global__ void split_qkv_f32(const float* qkv, float* q, float* k, f
         float* dst = (which == 0 ? q : which == 1 ? k : v) + ((b * heads + h) * lTot + off + t) * dim + d;
         if (vec == 4) *reinterpret_cast<float4*>(dst) = *reinterpret_cast<const float4*>(src + c);
         else *dst = src[c];
+    }
+}
+
+// out[r, :] = [a[r, :], b[r, :]] rounded to bf16 (bf16 != 0) or f16: the 16-bit GEMM operand of a linear layer over
+// two joined inputs (FLUX's single-block linear2), written in one pass without a float32 joined copy. Grid y: rows
+// (from rowBase), threads across the ka + kb columns.
+extern "C" __global__ void join_rows_16(const float* a, const float* b, u16* out, int ka, int kb, int rowBase, int bf16) {
+    i64 r = (i64) blockIdx.y + rowBase;
+    int k = ka + kb;
+    const float* ar = a + r * ka;
+    const float* br = b + r * kb;
+    u16* o = out + r * k;
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < k; c += gridDim.x * blockDim.x) {
+        float v = c < ka ? ar[c] : br[c - ka];
+        o[c] = bf16 ? to_bf16(v) : to_f16(v);
     }
 }
 

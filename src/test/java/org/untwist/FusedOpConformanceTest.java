@@ -24,7 +24,7 @@ import org.untwist.tensor.Tensor;
 /**
  * The fused operations against the operations they stand for, on the scalar oracle: {@code splitQkvNormRope} (split,
  * QK-norm, RoPE of one stream written at a token offset) and {@code layerNormModulate} (adaLN's norm and modulation).
- * Awkward head dimensions (2, 18, 34, odd 17 without RoPE), text-sized and odd token counts, a stream at an offset
+ * linearConcat against concat then linear. Awkward head dimensions (2, 18, 34, odd 17 without RoPE), text-sized and odd token counts, a stream at an offset
  * and one at 0 building a joint sequence, a batch of 2 with a shared and a per-batch table, every shape on one
  * backend instance in turn. Tolerances (u = 1e-6, as {@link OpConformanceTest}): v and the untouched tokens exact;
  * q and k {@code 2u·√D·(|m_a·y_0| + |m_b·y_1|) + 1e-7} with {@code y} the oracle's normalized pair before the
@@ -199,6 +199,44 @@ class FusedOpConformanceTest {
         }
     }
 
+    /**
+     * linearConcat against the oracle's concat then linear, with linear's tolerance ({@link OpConformanceTest#linearTol}
+     * over the joined input); empty sides, a 3-D input, 16- and 8-bit weights at an odd byte offset; the same
+     * backend instance across the shapes (its reused scratch grows and shrinks in use).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("backends")
+    void linearConcat(String name) {
+        try (Backend be = create(name, THREADS); ScalarBackend oracle = new ScalarBackend()) {
+            // {leading..., ka, kb, out}
+            int[][] cases = {{5, 7, 9, 13}, {2, 3, 16, 48, 33}, {64, 96, 160, 70}, {1, 0, 12, 5}, {3, 11, 0, 4}, {9, 100, 3, 17}};
+            org.untwist.tensor.DType[] types = {org.untwist.tensor.DType.F32, org.untwist.tensor.DType.BF16, org.untwist.tensor.DType.F8_E4M3};
+            int c = 0;
+            for (int[] cs : cases) {
+                int lead = cs.length - 3, ka = cs[lead], kb = cs[lead + 1], outDim = cs[lead + 2];
+                org.untwist.tensor.DType dt = types[c++ % types.length];
+                int[] aShape = Arrays.copyOf(cs, lead + 1), bShape = Arrays.copyOf(cs, lead + 1), jShape = Arrays.copyOf(cs, lead + 1),
+                        oShape = Arrays.copyOf(cs, lead + 1);
+                bShape[lead] = kb;
+                jShape[lead] = ka + kb;
+                oShape[lead] = outDim;
+                String what = "a " + Arrays.toString(aShape) + ", b " + Arrays.toString(bShape) + ", w [" + outDim + ", " + (ka + kb) + "] " + dt;
+                long seed = seedOf("linearConcat", what);
+                Random r = new Random(seed);
+                try (Scope sc = new Scope()) {
+                    Tensor a = sc.randn(r, aShape), b = sc.randn(r, bShape);
+                    Tensor w = sc.weight(r, dt, 3, outDim, ka + kb), bias = c % 2 == 0 ? sc.randn(r, outDim) : null;
+                    Tensor got = sc.zeros(oShape), want = sc.zeros(oShape), joined = sc.zeros(jShape);
+                    be.linearConcat(a, b, w, bias, got);
+                    oracle.concat(List.of(a, b), -1, joined);
+                    oracle.linear(joined, w, bias, want);
+                    assertWithin(ctx(name, "linearConcat", seed, what), "linearConcat", got, want,
+                            OpConformanceTest.linearTol(joined, w, want, ka + kb, outDim));
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("backends")
     void badArgumentsAreNamed(String name) {
@@ -224,6 +262,12 @@ class FusedOpConformanceTest {
             String shift = assertThrows(IllegalArgumentException.class,
                     () -> be.layerNormModulate(sc.zeros(1, 2, 4), 1e-6f, sc.zeros(1, 3), sc.zeros(1, 4), sc.zeros(1, 2, 4))).getMessage();
             assertTrue(shift.contains("shift"), shift);
+            String wide = assertThrows(IllegalArgumentException.class,
+                    () -> be.linearConcat(sc.zeros(2, 3), sc.zeros(2, 4), sc.zeros(5, 6), null, sc.zeros(2, 5))).getMessage();
+            assertTrue(wide.contains("linearConcat") && wide.contains("weight") && wide.contains("[out, 7]"), wide);
+            String rows = assertThrows(IllegalArgumentException.class,
+                    () -> be.linearConcat(sc.zeros(2, 3), sc.zeros(3, 4), sc.zeros(5, 7), null, sc.zeros(2, 5))).getMessage();
+            assertTrue(rows.contains("leading dimensions"), rows);
         }
     }
 

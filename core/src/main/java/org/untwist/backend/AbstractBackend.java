@@ -122,6 +122,45 @@ public abstract class AbstractBackend implements Backend {
     }
 
     @Override
+    public final void linearConcat(Tensor a, Tensor b, Tensor weight, Tensor bias, Tensor out) {
+        int[] d = checkLinearConcat("linearConcat", a, b, weight, bias, out);
+        linearConcatKernel(a, b, weight, bias, out, d[0], d[1], d[2], d[3]);
+    }
+
+    /**
+     * {@code out = [a, b] · wᵀ + bias} on {@code rows} rows: by default a and b joined into one of this backend's reusable
+     * scratch tensors ({@link #scratchTensors}), then the linear kernel; a backend that reads them in place overrides this.
+     */
+    protected void linearConcatKernel(Tensor a, Tensor b, Tensor w, Tensor bias, Tensor out, int rows, int ka, int kb, int outDim) {
+        if (ka == 0 || kb == 0) { // one side is empty: the weights are the other side's alone
+            Tensor x = ka == 0 ? b : a;
+            linearKernel(x, w, bias, out, rows, ka + kb, outDim);
+            return;
+        }
+        long n = (long) rows * (ka + kb);
+        if (n > Integer.MAX_VALUE) { // beyond a 1-D scratch tensor: a tensor of its own
+            try (Tensor joined = allocate(DType.F32, rows, ka + kb)) {
+                joinAndMultiply(a, b, joined, w, bias, out, rows, ka, kb, outDim);
+            }
+            return;
+        }
+        Tensor buffer = scratchTensors.take((int) n);
+        try {
+            joinAndMultiply(a, b, buffer.rows(0, (int) n).reshape(rows, ka + kb), w, bias, out, rows, ka, kb, outDim);
+        } finally {
+            scratchTensors.give(buffer);
+        }
+    }
+
+    private void joinAndMultiply(Tensor a, Tensor b, Tensor joined, Tensor w, Tensor bias, Tensor out, int rows, int ka, int kb, int outDim) {
+        blockCopyKernel(List.of(a.reshape(rows, ka), b.reshape(rows, kb)), joined, rows, Float.BYTES, 1, true);
+        linearKernel(joined, w, bias, out, rows, ka + kb, outDim);
+    }
+
+    /** Float32 scratch tensors in this backend's memory, reused across calls; a subclass's {@code close} frees them. */
+    protected final ScratchTensors scratchTensors = new ScratchTensors(this);
+
+    @Override
     public final void add(Tensor a, Tensor b, Tensor out) {
         requireF32("add", "a", a);
         requireSameShape("add", "b", b, a);

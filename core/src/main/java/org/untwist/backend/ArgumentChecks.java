@@ -126,6 +126,45 @@ final class ArgumentChecks {
     }
 
     /**
+     * Checks {@code linearConcat}'s arguments: a {@code [..., ka]} and b {@code [..., kb]} float32 with the same leading
+     * dimensions, weight {@code [out, ka + kb]} of a weight type, out and bias as for a linear layer, out neither a nor
+     * b. Returns {@code {rows, ka, kb, outDim}}.
+     */
+    static int[] checkLinearConcat(String op, Tensor a, Tensor b, Tensor weight, Tensor bias, Tensor out) {
+        requireF32(op, "a", a);
+        requireF32(op, "b", b);
+        if (a.rank() < 1 || b.rank() != a.rank()) {
+            throw shapeError(op, "b", b, "rank " + a.rank() + " like a " + Arrays.toString(a.shape()));
+        }
+        for (int i = 0; i < a.rank() - 1; i++) {
+            if (a.dim(i) != b.dim(i)) {
+                throw shapeError(op, "b", b, "the leading dimensions of a " + Arrays.toString(a.shape()));
+            }
+        }
+        requireF32(op, "out", out);
+        requireRank(op, "weight", weight, 2);
+        requireWeight(op, "weight", weight);
+        int ka = a.dim(-1), kb = b.dim(-1), outDim = weight.dim(0);
+        if (weight.dim(1) != ka + kb) {
+            throw shapeError(op, "weight", weight, "[out, " + (ka + kb) + "] for a's " + ka + " and b's " + kb + " features");
+        }
+        int[] expectedOut = a.shape();
+        expectedOut[expectedOut.length - 1] = outDim;
+        requireShape(op, "out", out, expectedOut);
+        if (bias != null) {
+            requireF32(op, "bias", bias);
+            requireShape(op, "bias", bias, outDim);
+        }
+        requireDistinct(op, a, out);
+        requireDistinct(op, b, out);
+        long rows = 1; // from the leading dimensions: a's rows() is 0 when ka is
+        for (int i = 0; i < a.rank() - 1; i++) {
+            rows *= a.dim(i);
+        }
+        return new int[] {toInt(op, rows), ka, kb, outDim};
+    }
+
+    /**
      * The checks of {@code splitQkv}: {@code qkv [b, l, 3·h·d]} and q, k, v {@code [b, h, lTot, d]} float32, tokens
      * {@code [tokenOffset, tokenOffset + l)} inside {@code lTot}. Returns {@code {b, h, l, lTot, d}}.
      */

@@ -103,6 +103,26 @@ public interface Backend extends AutoCloseable {
         geluTanh(out, out);
     }
 
+    /**
+     * {@code out = [a, b] · weightᵀ + bias}: {@link #linear} of {@code a} and {@code b} joined along their last
+     * dimension (FLUX's single block feeds its attention and MLP outputs to linear2 this way), without a joined copy
+     * where the backend can read them in place (the GPU's bf16 precision rounds both straight into its GEMM's operand).
+     * The default joins them into a temporary tensor.
+     *
+     * @param a      {@code [..., ka]} float32
+     * @param b      {@code [..., kb]} float32, the same leading dimensions
+     * @param weight {@code [out, ka + kb]}, any type {@link #linear} takes
+     * @param out    {@code [..., out]} float32; must not alias a or b
+     */
+    default void linearConcat(Tensor a, Tensor b, Tensor weight, Tensor bias, Tensor out) {
+        int[] shape = a.shape();
+        shape[shape.length - 1] = a.dim(-1) + b.dim(-1);
+        try (Tensor joined = allocate(DType.F32, shape)) {
+            concat(List.of(a, b), -1, joined);
+            linear(joined, weight, bias, out);
+        }
+    }
+
     /** Elementwise {@code out = a + b}; all three of one shape. */
     void add(Tensor a, Tensor b, Tensor out);
 

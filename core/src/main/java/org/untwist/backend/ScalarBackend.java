@@ -490,6 +490,6 @@ public final class ScalarBackend extends AbstractBackend {
 
     @Override
     public void close() {
-        // nothing to release
+        scratchTensors.close();
     }
 }

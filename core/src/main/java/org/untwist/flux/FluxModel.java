@@ -218,9 +218,24 @@ public final class FluxModel implements AutoCloseable {
      * into the workspace's part buffers and a concatenation along the last dimension (diffusers' split q, k, v).
      */
     private void linear(Tensor x, FluxWeights.Linear l, Tensor out) {
+        byParts(l, out, (w, bias, o) -> backend.linear(x, w, bias, o));
+    }
+
+    /** {@code out = [a, b] Wᵀ + bias} (the inputs joined along their last dimension) by row blocks like {@link #linear}. */
+    private void linearConcat(Tensor a, Tensor b, FluxWeights.Linear l, Tensor out) {
+        byParts(l, out, (w, bias, o) -> backend.linearConcat(a, b, w, bias, o));
+    }
+
+    /** One linear layer's GEMM(s), {@code gemm} called with a row block's weights, bias and output. */
+    @FunctionalInterface
+    private interface PartGemm {
+        void run(Tensor weight, Tensor bias, Tensor out);
+    }
+
+    private void byParts(FluxWeights.Linear l, Tensor out, PartGemm gemm) {
         List<FluxWeights.Part> parts = l.parts();
         if (parts.size() == 1) {
-            backend.linear(x, parts.getFirst().weight(), parts.getFirst().bias(), out);
+            gemm.run(parts.getFirst().weight(), parts.getFirst().bias(), out);
             return;
         }
         List<Tensor> outs = new java.util.ArrayList<>(parts.size());
@@ -229,7 +244,7 @@ public final class FluxModel implements AutoCloseable {
             FluxWeights.Part p = parts.get(i);
             shape[shape.length - 1] = p.outDim();
             Tensor o = ws.partBuffer(i, shape);
-            backend.linear(x, p.weight(), p.bias(), o);
+            gemm.run(p.weight(), p.bias(), o);
             outs.add(o);
         }
         backend.concat(outs, shape.length - 1, out);
@@ -311,8 +326,7 @@ public final class FluxModel implements AutoCloseable {
         boolean roped = ropeWithSplit(s, sharedName);
         be.splitQkvNormRope(s.xQkv, blk.queryNorm(), blk.keyNorm(), NORM_EPS, roped ? s.pe : null, s.q, s.k, s.v, 0);
         attend(s, sharedName, roped);
-        be.concat(List.of(s.attn, s.xMlp), 2, s.lin2In);
-        linear(s.lin2In, blk.linear2(), s.xOut);
+        linearConcat(s.attn, s.xMlp, blk.linear2(), s.xOut);
         be.gatedResidual(s.x, s.singleMods.get(2), s.xOut, s.x);
     }
 
@@ -420,7 +434,7 @@ public final class FluxModel implements AutoCloseable {
      * The bytes of the float32 activation workspace a forward pass of this geometry allocates (the buffers of
      * the workspace below), without the extras of shared attention ({@link #sharingBytes}) and, on a device
      * backend, the device copies of inputs and output. Long arithmetic: an absurd batch gives a large number,
-     * never an overflow. Per batch element: {@code 256 + 38·h + L·(18·h + 3·mlp + 2·headDim + axes)} floats.
+     * never an overflow. Per batch element: {@code 256 + 38·h + L·(17·h + 2·mlp + 2·headDim + axes)} floats.
      */
     public static long workspaceBytes(FluxConfig c, long batch, long textTokens, long imageTokens) {
         return workspaceBytes(c, batch, textTokens, imageTokens, 1);
@@ -434,7 +448,7 @@ public final class FluxModel implements AutoCloseable {
      */
     public static long workspaceBytes(FluxConfig c, long batch, long textTokens, long imageTokens, int projectionParts) {
         long h = c.hiddenSize(), mlp = c.mlpHiddenDim(), hd = c.headDim(), axes = c.axesDim().length, l = textTokens + imageTokens;
-        long perElement = FluxWeights.TIME_EMBED_DIM + 38 * h + l * (18 * h + 3 * mlp + 2 * hd + axes);
+        long perElement = FluxWeights.TIME_EMBED_DIM + 38 * h + l * (17 * h + 2 * mlp + 2 * hd + axes);
         if (projectionParts > 1) {
             perElement += projectionParts * l * h;
         }
@@ -537,7 +551,7 @@ public final class FluxModel implements AutoCloseable {
         final List<Tensor> imgMods, txtMods, singleMods;
         final Tensor imgNorm, txtNorm, imgQkv, txtQkv, q, k, v, attn, txtAttn, imgAttn;
         final Tensor imgProj, txtProj, imgMlp, txtMlp;
-        final Tensor xNorm, xQkv, xMlp, lin2In, xOut;
+        final Tensor xNorm, xQkv, xMlp, xOut;
         final List<Tensor> partBuffers = new java.util.ArrayList<>(); // [B·L·h] each, when linear layers come in row blocks
         // Shared attention (allocated on first use): per-call state set by prepareSharing.
         AttentionSharing sharing;
@@ -591,7 +605,6 @@ public final class FluxModel implements AutoCloseable {
                 xNorm = f32(b, l, h);
                 xQkv = f32(b, l, 3 * h);
                 xMlp = f32(b, l, mlp);
-                lin2In = f32(b, l, h + mlp);
                 xOut = f32(b, l, h);
                 for (int i = 0; parts > 1 && i < parts; i++) {
                     partBuffers.add(f32(b * l * h));

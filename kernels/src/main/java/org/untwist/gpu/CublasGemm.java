@@ -101,12 +101,32 @@ final class CublasGemm implements AutoCloseable {
      * {@code accumulate} (the bias, written there first). Device addresses; {@code x} and {@code out} float32.
      */
     void multiply(long px, long pw, DType weightType, long po, int rows, int in, int outDim, boolean accumulate) {
+        multiply(px, null, pw, weightType, po, rows, in, outDim, accumulate);
+    }
+
+    /**
+     * {@link #multiply} with the activations written into the GEMM's 16-bit operand by {@code rounding} instead of
+     * rounded from {@code px} ({@code bf16} precision and 16-bit, 8-bit or block-quantized weights only, where the GEMM
+     * takes a rounded operand; {@code px} then unused).
+     */
+    void multiply(long px, Rounding rounding, long pw, DType weightType, long po, int rows, int in, int outDim, boolean accumulate) {
         MemorySegment beta = accumulate ? one : zero;
         // Row-major out[rows, outDim] = x[rows, in] · w[outDim, in]ᵀ is column-major outᵀ = wᵀ(as stored) · x:
         // cuBLAS m = outDim (a block of c of them), n = rows, k = in, A = w transposed (lda = in), B = x (ldb = in).
-        withWeights(px, (long) rows * in, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) ->
+        withWeights(px, rounding, (long) rows * in, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) ->
                 gemm(Operation.T, Operation.N, c, rows, in, wb, wt, Math.max(1, in), x, xt, Math.max(1, in), beta, po + (long) o0 * 4, outDim,
                         weightType));
+    }
+
+    /** Writes a GEMM's activations, rounded to bf16 ({@code bf16}) or f16, as {@code [rows, in]} at the device address {@code dst}. */
+    @FunctionalInterface
+    interface Rounding {
+        void write(long dst, boolean bf16);
+    }
+
+    /** Whether {@link #multiply(long, Rounding, long, DType, long, int, int, int, boolean)} can take a {@link Rounding} for these weights. */
+    boolean roundsOperands(DType weightType) {
+        return precision == Precision.BF16 && weightType != DType.F32;
     }
 
     /**
@@ -118,6 +138,12 @@ final class CublasGemm implements AutoCloseable {
      * @param bias device address of {@code outDim} float32 values, 0 for none
      */
     boolean multiplyWithEpilogue(long px, long pw, DType weightType, long po, int rows, int in, int outDim, long bias, boolean gelu) {
+        return multiplyWithEpilogue(px, null, pw, weightType, po, rows, in, outDim, bias, gelu);
+    }
+
+    /** {@link #multiplyWithEpilogue} with the activations written by {@code rounding}, as in {@link #multiply(long, Rounding, long, DType, long, int, int, int, boolean)}. */
+    boolean multiplyWithEpilogue(long px, Rounding rounding, long pw, DType weightType, long po, int rows, int in, int outDim, long bias,
+                                 boolean gelu) {
         if (precision == Precision.F32 || weightType == DType.F32 || in == 0 || rows == 0 || outDim == 0 || !ltReady()) {
             return false;
         }
@@ -134,7 +160,7 @@ final class CublasGemm implements AutoCloseable {
                 return false;
             }
         }
-        withWeights(px, (long) rows * in, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) -> {
+        withWeights(px, rounding, (long) rows * in, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) -> {
             long d = po + (long) o0 * 4, b = bias == 0 ? 0 : bias + (long) o0 * 4;
             CublasLtApi.Plan p = plan(c, rows, in, ab, outDim, epilogue, wb, d, b);
             CublasLtApi.matmul(ltHandle, p, one, zero, wb, x, d, b, ltWorkspace.address(), ltWorkspace.byteSize(), stream,
@@ -208,7 +234,7 @@ final class CublasGemm implements AutoCloseable {
         MemorySegment beta = accumulate ? one : zero;
         // Column-major C[m = cols, n = c] at out + o0·ldo (ldc = ldo) = A[cols, in] · B[in, c]: A is x as stored
         // (element (p, k) at k·cols + p, lda = cols), B the weights as stored (element (k, j) at j·in + k, ldb = in).
-        withWeights(px, (long) in * cols, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) ->
+        withWeights(px, null, (long) in * cols, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) ->
                 gemm(Operation.N, Operation.N, cols, c, in, x, xt, Math.max(1, cols), wb, wt, Math.max(1, in), beta, po + (long) o0 * ldo * 4, ldo,
                         weightType));
     }
@@ -233,7 +259,11 @@ final class CublasGemm implements AutoCloseable {
      * activations (x: {@code xElems} contiguous float32 values) in the types the GEMM takes, block by block where the
      * weights are widened.
      */
-    private void withWeights(long px, long xElems, long pw, DType weightType, int outDim, int in, BlockGemm g) {
+    private void withWeights(long px, Rounding rounding, long xElems, long pw, DType weightType, int outDim, int in, BlockGemm g) {
+        if (rounding != null && !roundsOperands(weightType)) {
+            throw new IllegalStateException("a rounding of the activations needs bf16 precision and non-float32 weights, got " + precision + " and "
+                    + weightType);
+        }
         if (weightType == DType.F32) {
             g.run(pw, DataType.F32, px, DataType.F32, 0, outDim);
         } else if (precision == Precision.F32) {
@@ -268,7 +298,7 @@ final class CublasGemm implements AutoCloseable {
             };
             long x16 = scratch(xElems * 2);
             if (xElems > 0) {
-                launcher.launch("f32_to_bf16", launcher.grid(xElems), 1, 1, BLOCK, 0, args().ptr(px).ptr(x16).i64(xElems));
+                round(px, rounding, x16, xElems, true);
             }
             int chunk = blockRows(weightType, outDim, in);
             long wide = weightScratch((long) chunk * in * 2);
@@ -284,10 +314,19 @@ final class CublasGemm implements AutoCloseable {
             boolean bf = weightType == DType.BF16;
             long x16 = scratch(xElems * 2);
             if (xElems > 0) {
-                launcher.launch(bf ? "f32_to_bf16" : "f32_to_f16", launcher.grid(xElems), 1, 1, BLOCK, 0, args().ptr(px).ptr(x16).i64(xElems));
+                round(px, rounding, x16, xElems, bf);
             }
             DataType type = bf ? DataType.BF16 : DataType.F16;
             g.run(pw, type, x16, type, 0, outDim);
+        }
+    }
+
+    /** The activations as the GEMM's 16-bit operand at x16: written by {@code rounding}, or {@code px}'s floats rounded. */
+    private void round(long px, Rounding rounding, long x16, long xElems, boolean bf16) {
+        if (rounding != null) {
+            rounding.write(x16, bf16);
+        } else {
+            launcher.launch(bf16 ? "f32_to_bf16" : "f32_to_f16", launcher.grid(xElems), 1, 1, BLOCK, 0, args().ptr(px).ptr(x16).i64(xElems));
         }
     }
 

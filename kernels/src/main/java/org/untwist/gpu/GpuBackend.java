@@ -236,18 +236,47 @@ public final class GpuBackend extends AbstractBackend {
             return;
         }
         try (Staging st = staging()) {
-            long px = st.in(x), pw = st.in(w), po = st.out(out), pb = bias == null ? 0 : st.in(bias);
-            if (gemm.multiplyWithEpilogue(px, pw, w.dtype(), po, rows, in, outDim, pb, gelu)) {
-                return;
-            }
-            if (bias != null) {
-                launch("broadcast_rows_f32", rows, 1, 1, rowThreads(outDim / 4), 0,
-                        args().ptr(po).ptr(pb).i32(outDim).i32(vec4(outDim, po, pb) ? 1 : 0));
-            }
-            gemm.multiply(px, pw, w.dtype(), po, rows, in, outDim, bias != null);
-            if (gelu) {
-                launchUnary(po, po, (long) rows * outDim, 1);
-            }
+            linearOn(st, st.in(x), null, w, bias, out, rows, in, outDim, gelu);
+        }
+    }
+
+    /** {@link #linear} on staged activations at {@code px}, or written into the GEMM's operand by {@code rounding} where not null. */
+    private void linearOn(Staging st, long px, CublasGemm.Rounding rounding, Tensor w, Tensor bias, Tensor out, int rows, int in, int outDim,
+                          boolean gelu) {
+        long pw = st.in(w), po = st.out(out), pb = bias == null ? 0 : st.in(bias);
+        if (gemm.multiplyWithEpilogue(px, rounding, pw, w.dtype(), po, rows, in, outDim, pb, gelu)) {
+            return;
+        }
+        if (bias != null) {
+            launch("broadcast_rows_f32", rows, 1, 1, rowThreads(outDim / 4), 0,
+                    args().ptr(po).ptr(pb).i32(outDim).i32(vec4(outDim, po, pb) ? 1 : 0));
+        }
+        gemm.multiply(px, rounding, pw, w.dtype(), po, rows, in, outDim, bias != null);
+        if (gelu) {
+            launchUnary(po, po, (long) rows * outDim, 1);
+        }
+    }
+
+    /**
+     * In {@code bf16} precision with 16-bit, 8-bit or block-quantized weights, a and b are rounded and joined in one pass
+     * straight into the GEMM's operand (no float32 joined copy); otherwise they are joined into a scratch tensor first.
+     */
+    @Override
+    protected void linearConcatKernel(Tensor a, Tensor b, Tensor w, Tensor bias, Tensor out, int rows, int ka, int kb, int outDim) {
+        if (!gemm.roundsOperands(w.dtype()) || ka == 0 || kb == 0 || (long) rows * outDim == 0) {
+            super.linearConcatKernel(a, b, w, bias, out, rows, ka, kb, outDim);
+            return;
+        }
+        try (Staging st = staging()) {
+            long pa = st.in(a), pb = st.in(b);
+            CublasGemm.Rounding join = (dst, bf16) -> {
+                for (int r0 = 0; r0 < rows; r0 += 65535) { // grid y holds at most 65535 rows per launch
+                    int cnt = Math.min(65535, rows - r0);
+                    launch("join_rows_16", (int) Math.min(ceil(ka + kb, BLOCK), 64), cnt, 1, BLOCK, 0,
+                            args().ptr(pa).ptr(pb).ptr(dst).i32(ka).i32(kb).i32(r0).i32(bf16 ? 1 : 0));
+                }
+            };
+            linearOn(st, 0, join, w, bias, out, rows, ka + kb, outDim, false);
         }
     }
 
@@ -276,7 +305,9 @@ public final class GpuBackend extends AbstractBackend {
         try (Staging st = staging()) {
             long pw = weight == null ? 0 : st.in(weight), pb = weight == null || bias == null ? 0 : st.in(bias); // 0: no affine part
             if (dim >= 1024) { // long rows: a block per row
-                launch("layer_norm_block_f32", rows, 1, 1, BLOCK, 0, args().ptr(st.in(x)).ptr(pw).ptr(pb).ptr(st.out(out)).i32(dim).f32(eps));
+                long px = st.in(x), po = st.out(out);
+                launch("layer_norm_block_f32", rows, 1, 1, BLOCK, 0, args().ptr(px).ptr(pw).ptr(pb).ptr(po).i32(dim).f32(eps)
+                        .i32(vec4(dim, px) ? 1 : 0));
             } else {
                 launch("layer_norm_f32", ceil(rows, BLOCK / 32), 1, 1, BLOCK, 0,
                         args().ptr(st.in(x)).ptr(pw).ptr(pb).ptr(st.out(out)).i64(rows).i32(dim).f32(eps));
@@ -346,8 +377,9 @@ public final class GpuBackend extends AbstractBackend {
             return;
         }
         try (Staging st = staging()) {
-            launch("layer_norm_modulate_block_f32", rows, 1, 1, BLOCK, 0, args().ptr(st.in(x)).ptr(st.in(shift)).ptr(st.in(scale))
-                    .ptr(st.out(out)).i32(tokens).i32(dim).f32(eps));
+            long px = st.in(x), ps = st.in(shift), pc = st.in(scale), po = st.out(out);
+            launch("layer_norm_modulate_block_f32", rows, 1, 1, BLOCK, 0, args().ptr(px).ptr(ps).ptr(pc).ptr(po).i32(tokens).i32(dim).f32(eps)
+                    .i32(vec4(dim, px) ? 1 : 0).i32(vec4(dim, px, ps, pc, po) ? 1 : 0));
         }
     }
 
@@ -545,15 +577,18 @@ public final class GpuBackend extends AbstractBackend {
         // Host tensors are staged into fresh (256-byte aligned) device copies; device views may sit anywhere.
         long misaligned = deviceAddress(qkv) | deviceAddress(qScale) | deviceAddress(kScale) | deviceAddress(q) | deviceAddress(k)
                 | deviceAddress(v);
-        if (d % 2 != 0 || (misaligned & 7) != 0 || (deviceAddress(pe) & 15) != 0) { // the three operations one by one
+        if (d % 2 != 0 || (misaligned & 7) != 0 || (deviceAddress(pe) & 15) != 0 || warps > 0xFFFF_FFFFL) { // the three operations one by one
             super.splitQkvNormRopeKernel(qkv, qScale, kScale, eps, pe, q, k, v, tokenOffset, b, h, l, lTot, d, peBatch);
             return;
         }
         try (Staging st = staging()) {
             long pqkv = st.in(qkv), pqs = st.in(qScale), pks = st.in(kScale), pp = pe == null ? 0 : st.in(pe);
             long pq = st.out(q), pk = st.out(k), pv = st.out(v);
-            launch("split_qkv_norm_rope_f32", ceil(warps, BLOCK / 32), 1, 1, BLOCK, 0, args().ptr(pqkv).ptr(pqs).ptr(pks).ptr(pp).ptr(pq)
-                    .ptr(pk).ptr(pv).i32(h).i32(l).i32(lTot).i32(d).i32(tokenOffset).i32(peBatch).f32(eps).i64(warps));
+            // The row read once into registers where rows are whole 16-byte quads and at most 512 wide (FLUX's 128).
+            boolean quads = d <= 512 && vec4(d, pqkv, pqs, pks, pq, pk, pv);
+            launch(quads ? "split_qkv_norm_rope4_f32" : "split_qkv_norm_rope_f32", ceil(warps, BLOCK / 32), 1, 1, BLOCK, 0, args().ptr(pqkv)
+                    .ptr(pqs).ptr(pks).ptr(pp).ptr(pq).ptr(pk).ptr(pv).i32(h).i32(l).i32(lTot).i32(d).i32(tokenOffset).i32(peBatch).f32(eps)
+                    .i32((int) warps));
         }
     }
 
@@ -622,6 +657,7 @@ public final class GpuBackend extends AbstractBackend {
         launcher.close();
         try {
             CudaRuntime.streamSynchronizeQuietly(stream);
+            scratchTensors.close();
             gemm.freeScratch();
             image.close();
             attention.close();

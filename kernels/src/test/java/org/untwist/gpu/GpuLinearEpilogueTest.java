@@ -59,6 +59,36 @@ class GpuLinearEpilogueTest {
         }
     }
 
+    /**
+     * linearConcat in bf16 precision rounds a and b straight into the GEMM's operand: the same operand, so the same
+     * bits, as concat then linear on the same backend (F8 weights too: widened block by block either way).
+     */
+    @Test
+    void joinedInputsRoundLikeTheirConcatenation() {
+        try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false)) {
+            int[][] shapes = {{300, 256, 768, 1024}, {7, 5, 12, 9}, {1, 3072, 12288, 3072}};
+            for (DType dt : new DType[] {DType.BF16, DType.F16, DType.F8_E4M3}) {
+                for (int[] s : shapes) {
+                    Random r = new Random(SEED + s[1] + dt.ordinal());
+                    int rows = s[0], ka = s[1], kb = s[2], out = s[3];
+                    try (Tensor a = random(r, 1f, DType.F32, rows, ka); Tensor b = random(r, 1f, DType.F32, rows, kb);
+                         Tensor w = random(r, (float) (2 / Math.sqrt(ka + kb)), dt, out, ka + kb); Tensor bias = random(r, 0.5f, DType.F32, out);
+                         Tensor da = be.place(a); Tensor db = be.place(b); Tensor dw = be.place(w); Tensor dbias = be.place(bias);
+                         Tensor joined = be.allocate(DType.F32, rows, ka + kb); Tensor viaConcat = be.allocate(DType.F32, rows, out);
+                         Tensor direct = be.allocate(DType.F32, rows, out); Tensor h1 = Tensor.allocate(rows, out); Tensor h2 = Tensor.allocate(rows, out)) {
+                        be.concat(java.util.List.of(da, db), 1, joined);
+                        be.linear(joined, dw, dbias, viaConcat);
+                        be.linearConcat(da, db, dw, dbias, direct);
+                        be.copy(viaConcat, h1);
+                        be.copy(direct, h2);
+                        assertTrue(java.util.Arrays.equals(h1.toFloatArray(), h2.toFloatArray()),
+                                "linearConcat [" + rows + ", " + ka + " + " + kb + "] x " + dt + ": differs from concat then linear");
+                    }
+                }
+            }
+        }
+    }
+
     private static void check(GpuBackend be, ScalarBackend oracle, Random r, int rows, int in, int out, DType dt, boolean withBias,
                               boolean gelu, boolean mustFuse) {
         String what = (gelu ? "linearGeluTanh" : "linear") + " [" + rows + ", " + in + "] x [" + out + ", " + in + "] " + dt

@@ -70,6 +70,7 @@ public class VectorBackend extends AbstractBackend {
     @Override
     public void close() {
         pool.close();
+        scratchTensors.close();
     }
 
     /**
