@@ -325,6 +325,8 @@ final class CublasGemm implements AutoCloseable {
     private void round(long px, Rounding rounding, long x16, long xElems, boolean bf16) {
         if (rounding != null) {
             rounding.write(x16, bf16);
+        } else if (xElems % 4 == 0 && (px & 15) == 0 && (x16 & 7) == 0) { // four at a time
+            launcher.launch("f32_to_16_x4", launcher.grid(xElems / 4), 1, 1, BLOCK, 0, args().ptr(px).ptr(x16).i64(xElems / 4).i32(bf16 ? 1 : 0));
         } else {
             launcher.launch(bf16 ? "f32_to_bf16" : "f32_to_f16", launcher.grid(xElems), 1, 1, BLOCK, 0, args().ptr(px).ptr(x16).i64(xElems));
         }

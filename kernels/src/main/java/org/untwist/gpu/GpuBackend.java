@@ -270,10 +270,11 @@ public final class GpuBackend extends AbstractBackend {
         try (Staging st = staging()) {
             long pa = st.in(a), pb = st.in(b);
             CublasGemm.Rounding join = (dst, bf16) -> {
+                boolean quads = ka % 4 == 0 && kb % 4 == 0 && ((pa | pb) & 15) == 0 && (dst & 7) == 0;
                 for (int r0 = 0; r0 < rows; r0 += 65535) { // grid y holds at most 65535 rows per launch
                     int cnt = Math.min(65535, rows - r0);
-                    launch("join_rows_16", (int) Math.min(ceil(ka + kb, BLOCK), 64), cnt, 1, BLOCK, 0,
-                            args().ptr(pa).ptr(pb).ptr(dst).i32(ka).i32(kb).i32(r0).i32(bf16 ? 1 : 0));
+                    launch("join_rows_16", (int) Math.min(ceil((ka + kb) / (quads ? 4 : 1), BLOCK), 64), cnt, 1, BLOCK, 0,
+                            args().ptr(pa).ptr(pb).ptr(dst).i32(ka).i32(kb).i32(r0).i32(bf16 ? 1 : 0).i32(quads ? 1 : 0));
                 }
             };
             linearOn(st, 0, join, w, bias, out, rows, ka + kb, outDim, false);
