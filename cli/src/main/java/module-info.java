@@ -9,6 +9,7 @@ module org.untwist.cli {
     requires com.fasterxml.jackson.databind;
     requires java.desktop;
     requires jdk.management; // MemoryBudget: the machine's free memory, container-aware
+    requires java.logging; // the background JVM routes log records to each command's client
 
     opens org.untwist.cli to info.picocli; // picocli reads the commands' annotated fields reflectively
 }

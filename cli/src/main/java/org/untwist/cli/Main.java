@@ -23,7 +23,19 @@ public final class Main implements Runnable {
 
     /** Runs the CLI and returns its exit code: 0 success, 1 failure, 2 usage error. */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        return run(args, out, err, null);
+    }
+
+    /**
+     * {@link #run(String[], PrintWriter, PrintWriter)} with relative paths in the arguments resolved against {@code cwd}
+     * instead of this process's working folder (the background JVM runs commands for clients in other folders); null:
+     * this process's.
+     */
+    public static int run(String[] args, PrintWriter out, PrintWriter err, java.nio.file.Path cwd) {
         CommandLine cl = new CommandLine(new Main());
+        if (cwd != null) {
+            cl.registerConverter(java.nio.file.Path.class, s -> cwd.resolve(java.nio.file.Path.of(s)));
+        }
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> fail(ex, commandLine.getErr()));
