@@ -60,4 +60,38 @@ class HugePageMemoryTest {
             }
         }
     }
+
+    /** untwist.keepFreedMemory: a freed mapping serves the next allocation of its length, zeroed again; beyond the limit, none is kept. */
+    @Test
+    void keptMappingsAreReusedZeroedAndBounded() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(HugePageMemory.available(), "no huge-page mappings here");
+        long bytes = HugePageMemory.MIN_BYTES + 12_345;
+        System.setProperty("untwist.keepFreedMemory", "64m");
+        try {
+            long first;
+            try (Arena a = Arena.ofShared()) {
+                MemorySegment s = HugePageMemory.allocate(bytes, a);
+                assertNotNull(s);
+                first = s.address();
+                s.fill((byte) 9);
+            }
+            try (Arena a = Arena.ofShared()) {
+                MemorySegment s = HugePageMemory.allocate(bytes, a);
+                assertEquals(first, s.address(), "the kept mapping serves the same length again");
+                for (long i = 0; i < s.byteSize(); i += 4099) {
+                    assertEquals(0, s.get(ValueLayout.JAVA_BYTE, i), "byte " + i + " of a reused mapping");
+                }
+                assertEquals(0, s.get(ValueLayout.JAVA_BYTE, s.byteSize() - 1));
+            }
+            assertTrue(HugePageMemory.keptBytes() >= bytes, "freed within the limit: kept");
+            System.setProperty("untwist.keepFreedMemory", "1m"); // below one mapping: freed ones are unmapped
+            long before = HugePageMemory.keptBytes();
+            try (Arena a = Arena.ofShared()) {
+                assertNotNull(HugePageMemory.allocate(bytes, a)); // takes the kept one
+            }
+            assertTrue(HugePageMemory.keptBytes() < before, "freed beyond the limit: unmapped, not kept");
+        } finally {
+            System.clearProperty("untwist.keepFreedMemory");
+        }
+    }
 }

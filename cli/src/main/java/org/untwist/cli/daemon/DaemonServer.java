@@ -65,6 +65,9 @@ public final class DaemonServer implements AutoCloseable {
     }
 
     public static void main(String[] a) throws IOException {
+        if (System.getProperty("untwist.keepFreedMemory") == null) { // workspaces reused from one command to the next
+            System.setProperty("untwist.keepFreedMemory", "1g");
+        }
         Path socket = Path.of(a[0]);
         long idleMillis = Long.parseLong(a[1]) * 1000;
         long stamp = DaemonProtocol.stamp(Path.of(a[2]));
