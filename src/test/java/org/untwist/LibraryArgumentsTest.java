@@ -224,6 +224,9 @@ class LibraryArgumentsTest {
                     assertEquals(plain + FluxModel.sharingBytes(c, 3, 7, 60, true, 0, true), model.allocatedBytes());
                 }
                 assertEquals(Long.MAX_VALUE, FluxModel.workspaceBytes(c, Long.MAX_VALUE / 2, 7, 60), "saturates, never overflows");
+                // What the commands budget: the workspace plus a CPU backend's join of linear2's inputs, L·(h + mlp) floats a batch element.
+                assertEquals(plain + 3L * 67 * (c.hiddenSize() + c.mlpHiddenDim()) * Float.BYTES, FluxModel.activationBytes(c, 3, 7, 60));
+                assertEquals(Long.MAX_VALUE, FluxModel.activationBytes(c, Long.MAX_VALUE / 2, 7, 60), "saturates, never overflows");
             } finally {
                 owned.forEach(Tensor::close);
             }

@@ -65,7 +65,7 @@ final class DemoCommand implements Callable<Integer> {
     static long bytesNeeded(GlyphModel gm, int prompts) {
         FluxConfig c = gm.flux().config();
         long b = 1L + prompts, grid = gm.imageSize() / 2, li = grid * grid, ch = c.inChannels();
-        return MemoryBudget.sum(FluxModel.workspaceBytes(c, b, 1, li), FluxModel.sharingBytes(c, b, 1, li, true, 0, false),
+        return MemoryBudget.sum(FluxModel.activationBytes(c, b, 1, li), FluxModel.sharingBytes(c, b, 1, li, true, 0, false),
                 MemoryBudget.floats(b, li * ch + li * 3 + c.contextInDim() + 3 + c.vecInDim() + 2),
                 MemoryBudget.floats(b, 2 * li * ch + ch + 2), MemoryBudget.floats(2, li, ch));
     }

@@ -59,7 +59,7 @@ final class DenoiseCommand implements Callable<Integer> {
             long[] dims = TensorFiles.geometry(in);
             if (dims != null) { // b, lt, li
                 long ch = c.outChannels();
-                MemoryBudget.require("denoise", MemoryBudget.sum(FluxModel.workspaceBytes(c, dims[0], dims[1], dims[2]),
+                MemoryBudget.require("denoise", MemoryBudget.sum(FluxModel.activationBytes(c, dims[0], dims[1], dims[2]),
                         MemoryBudget.floats(dims[0], 2 * dims[2] * ch + ch + 4)), "for batch " + dims[0]);
             }
             run(files, in, log);

@@ -51,7 +51,7 @@ final class ForwardCommand implements Callable<Integer> {
             FluxConfig c = model.config();
             long[] g = TensorFiles.geometry(in);
             if (g != null) { // b, lt, li
-                MemoryBudget.require("forward", MemoryBudget.sum(FluxModel.workspaceBytes(c, g[0], g[1], g[2]),
+                MemoryBudget.require("forward", MemoryBudget.sum(FluxModel.activationBytes(c, g[0], g[1], g[2]),
                         MemoryBudget.floats(g[0], g[2], c.outChannels()), MemoryBudget.floats(g[0], g[1] + g[2], 2L * c.headDim())), "for batch " + g[0]);
             }
             run(files, in, log);

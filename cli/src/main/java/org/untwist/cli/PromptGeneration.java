@@ -65,7 +65,7 @@ final class PromptGeneration {
             int multiple = PromptToImage.sizeMultiple(checkpoint);
             long tokens = (long) (width / multiple) * (height / multiple);
             int textTokens = fc.guidanceEmbed() ? TokenLimits.T5_DEV : TokenLimits.T5_SCHNELL;
-            MemoryBudget.require("generate", MemoryBudget.sum(FluxModel.workspaceBytes(fc, batch, textTokens, tokens),
+            MemoryBudget.require("generate", MemoryBudget.sum(FluxModel.activationBytes(fc, batch, textTokens, tokens),
                     AutoEncoder.workspaceBytes(checkpoint.autoencoderConfig(), Math.max(1, prompts.size()), height, width),
                     MemoryBudget.floats(3L * batch, tokens, fc.inChannels())), "for " + batch + " images of " + width + "×" + height);
             log.println(checkpoint.describe());

@@ -20,7 +20,7 @@ record SharedBatch(FluxInputs inputs, List<Tensor> owned) implements AutoCloseab
     /**
      * The native memory of style-aligned generation of {@code targets} targets from this inputs file, before
      * any of it is allocated: the model's workspace for batch {@code 1 + targets} and what shared attention
-     * adds ({@link FluxModel#workspaceBytes}, {@link FluxModel#sharingBytes}), this batch of inputs, and the
+     * adds ({@link FluxModel#activationBytes}, {@link FluxModel#sharingBytes}), this batch of inputs, and the
      * sampler's state, prediction and result. 0 when the file's shapes are wrong (the build reports them).
      */
     static long bytesNeeded(SafeTensors f, FluxConfig c, long targets, boolean stats, int bandTerms, boolean shiftPe) {
@@ -31,7 +31,7 @@ record SharedBatch(FluxInputs inputs, List<Tensor> owned) implements AutoCloseab
         long axes = c.axesDim().length;
         long inputs = MemoryBudget.floats(b, li * ch + li * axes + lt * c.contextInDim() + lt * axes + c.vecInDim() + 2);
         long sampler = MemoryBudget.sum(MemoryBudget.floats(b, 2 * li * ch + ch + 2), MemoryBudget.floats(li, ch));
-        return MemoryBudget.sum(FluxModel.workspaceBytes(c, b, lt, li), FluxModel.sharingBytes(c, b, lt, li, stats, bandTerms, shiftPe),
+        return MemoryBudget.sum(FluxModel.activationBytes(c, b, lt, li), FluxModel.sharingBytes(c, b, lt, li, stats, bandTerms, shiftPe),
                 inputs, sampler);
     }
 

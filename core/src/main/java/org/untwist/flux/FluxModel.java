@@ -455,6 +455,23 @@ public final class FluxModel implements AutoCloseable {
         return saturatingFloats(batch, perElement);
     }
 
+    /**
+     * The activation memory a forward pass of this geometry takes: {@link #workspaceBytes} plus the scratch a CPU backend
+     * joins each single block's attention and MLP outputs into for linear2 ({@link Backend#linearConcat}: {@code L·(h +
+     * mlp)} floats per batch element, held by the backend and reused). What the commands check against the memory
+     * available.
+     */
+    public static long activationBytes(FluxConfig c, long batch, long textTokens, long imageTokens, int projectionParts) {
+        long join = saturatingFloats(batch, (textTokens + imageTokens) * (c.hiddenSize() + (long) c.mlpHiddenDim()));
+        long ws = workspaceBytes(c, batch, textTokens, imageTokens, projectionParts);
+        return ws > Long.MAX_VALUE - join ? Long.MAX_VALUE : ws + join;
+    }
+
+    /** {@link #activationBytes(FluxConfig, long, long, long, int)} for a model loaded from a FLUX.1 file (one row block). */
+    public static long activationBytes(FluxConfig c, long batch, long textTokens, long imageTokens) {
+        return activationBytes(c, batch, textTokens, imageTokens, 1);
+    }
+
     /** The row blocks of this model's most split linear layer: 1 when loaded from a FLUX.1 file, 3 from diffusers' layout. */
     public int projectionParts() {
         return parts;
