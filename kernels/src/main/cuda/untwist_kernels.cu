@@ -394,16 +394,19 @@ extern "C" __global__ void layer_norm_modulate_block_f32(const float* x, const f
     }
 }
 
-// The (part, head, token row) a warp of split_qkv_norm_rope*_f32 works on: w = (row·3 + part)·heads + head.
-struct QkvWarp { unsigned head, part, t, b; };
-__device__ __forceinline__ QkvWarp qkv_warp(unsigned w, int heads, int tokens) {
+// The row a warp of split_qkv_norm_rope*_f32 reads and the row it writes, for w = (row·3 + part)·heads + head
+// (row = b·tokens + t, w < 2^32), and the row of pe that rotates it.
+struct QkvRow { const float* src; float* dst; unsigned part; i64 peRow; };
+__device__ __forceinline__ QkvRow qkv_row(unsigned w, const float* qkv, float* q, float* k, float* v, int heads, int tokens, int lTot, int dim,
+                                          int off, int peBatch) {
     unsigned r = w / heads, row = r / 3;
-    QkvWarp q;
-    q.head = w - r * heads;
-    q.part = r - row * 3;
-    q.b = row / tokens;
-    q.t = row - q.b * tokens;
-    return q;
+    unsigned head = w - r * heads, part = r - row * 3, b = row / tokens, t = row - b * tokens;
+    QkvRow x;
+    x.part = part;
+    x.src = qkv + (((i64) row * 3 + part) * heads + head) * dim;
+    x.dst = (part == 0 ? q : part == 1 ? k : v) + (((i64) b * heads + head) * lTot + off + t) * dim;
+    x.peRow = (peBatch == 1 ? 0 : (i64) b) * lTot + off + t;
+    return x;
 }
 
 // One stream's attention inputs in one pass: qkv [B, L, 3, H, D] -> q, k, v [B, H, lTot, D] at tokens [off, off + L),
@@ -416,11 +419,10 @@ extern "C" __global__ void split_qkv_norm_rope_f32(const float* qkv, const float
     unsigned w = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x & 31;
     if (w >= warps) return;
-    QkvWarp at = qkv_warp(w, heads, tokens);
+    QkvRow at = qkv_row(w, qkv, q, k, v, heads, tokens, lTot, dim, off, peBatch);
     int pairs = dim / 2;
-    i64 row = (i64) at.b * tokens + at.t;
-    const float2* src = reinterpret_cast<const float2*>(qkv + ((row * 3 + at.part) * heads + at.head) * dim);
-    float2* dst = reinterpret_cast<float2*>((at.part == 0 ? q : at.part == 1 ? k : v) + (((i64) at.b * heads + at.head) * lTot + off + at.t) * dim);
+    const float2* src = reinterpret_cast<const float2*>(at.src);
+    float2* dst = reinterpret_cast<float2*>(at.dst);
     if (at.part == 2) {
         for (int p = lane; p < pairs; p += 32) dst[p] = src[p];
         return;
@@ -429,7 +431,7 @@ extern "C" __global__ void split_qkv_norm_rope_f32(const float* qkv, const float
     for (int p = lane; p < pairs; p += 32) { float2 x = src[p]; s += (double) x.x * x.x + (double) x.y * x.y; }
     double inv = 1.0 / sqrt(warp_sum(s) / dim + (double) eps);
     const float2* sc = reinterpret_cast<const float2*>(at.part == 0 ? qScale : kScale);
-    const float4* m = pe == nullptr ? nullptr : reinterpret_cast<const float4*>(pe) + ((peBatch == 1 ? 0 : (i64) at.b) * lTot + off + at.t) * pairs;
+    const float4* m = pe == nullptr ? nullptr : reinterpret_cast<const float4*>(pe) + at.peRow * pairs;
     for (int p = lane; p < pairs; p += 32) {
         float2 x = src[p], g = sc[p];
         float y0 = (float) (x.x * inv * g.x), y1 = (float) (x.y * inv * g.y);
@@ -452,11 +454,10 @@ extern "C" __global__ void split_qkv_norm_rope4_f32(const float* qkv, const floa
     unsigned w = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x & 31;
     if (w >= warps) return;
-    QkvWarp at = qkv_warp(w, heads, tokens);
+    QkvRow at = qkv_row(w, qkv, q, k, v, heads, tokens, lTot, dim, off, peBatch);
     int quads = dim / 4;
-    i64 row = (i64) at.b * tokens + at.t;
-    const float4* src = reinterpret_cast<const float4*>(qkv + ((row * 3 + at.part) * heads + at.head) * dim);
-    float4* dst = reinterpret_cast<float4*>((at.part == 0 ? q : at.part == 1 ? k : v) + (((i64) at.b * heads + at.head) * lTot + off + at.t) * dim);
+    const float4* src = reinterpret_cast<const float4*>(at.src);
+    float4* dst = reinterpret_cast<float4*>(at.dst);
     float4 x[QKV_QUADS];
     double s = 0;
 #pragma unroll
@@ -475,7 +476,7 @@ extern "C" __global__ void split_qkv_norm_rope4_f32(const float* qkv, const floa
     }
     double inv = 1.0 / sqrt(warp_sum(s) / dim + (double) eps);
     const float4* sc = reinterpret_cast<const float4*>(at.part == 0 ? qScale : kScale);
-    const float4* m = pe == nullptr ? nullptr : reinterpret_cast<const float4*>(pe) + ((peBatch == 1 ? 0 : (i64) at.b) * lTot + off + at.t) * (dim / 2);
+    const float4* m = pe == nullptr ? nullptr : reinterpret_cast<const float4*>(pe) + at.peRow * (dim / 2);
 #pragma unroll
     for (int j = 0; j < QKV_QUADS; j++) {
         int c = lane + 32 * j;

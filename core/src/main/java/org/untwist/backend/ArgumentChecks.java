@@ -114,6 +114,12 @@ final class ArgumentChecks {
         if (x.rank() < 1 || x.dim(-1) != in) {
             throw shapeError(op, "x", x, "[..., " + in + "] to match weight " + Arrays.toString(weight.shape()));
         }
+        requireLinearOutput(op, x, outDim, bias, out);
+        return new int[] {toInt(op, x.rows()), in, outDim};
+    }
+
+    /** A linear layer's output {@code [x's leading dimensions..., outDim]} and bias {@code [outDim]} (or null); out not x. */
+    private static void requireLinearOutput(String op, Tensor x, int outDim, Tensor bias, Tensor out) {
         int[] expectedOut = x.shape();
         expectedOut[expectedOut.length - 1] = outDim;
         requireShape(op, "out", out, expectedOut);
@@ -122,7 +128,6 @@ final class ArgumentChecks {
             requireShape(op, "bias", bias, outDim);
         }
         requireDistinct(op, x, out);
-        return new int[] {toInt(op, x.rows()), in, outDim};
     }
 
     /**
@@ -148,14 +153,7 @@ final class ArgumentChecks {
         if (weight.dim(1) != ka + kb) {
             throw shapeError(op, "weight", weight, "[out, " + (ka + kb) + "] for a's " + ka + " and b's " + kb + " features");
         }
-        int[] expectedOut = a.shape();
-        expectedOut[expectedOut.length - 1] = outDim;
-        requireShape(op, "out", out, expectedOut);
-        if (bias != null) {
-            requireF32(op, "bias", bias);
-            requireShape(op, "bias", bias, outDim);
-        }
-        requireDistinct(op, a, out);
+        requireLinearOutput(op, a, outDim, bias, out);
         requireDistinct(op, b, out);
         long rows = 1; // from the leading dimensions: a's rows() is 0 when ka is
         for (int i = 0; i < a.rank() - 1; i++) {
