@@ -5,8 +5,6 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The memory a command's request needs, compared with what this machine has before anything is allocated.
@@ -99,18 +97,11 @@ final class MemoryBudget {
 
     /** {@code 123}, {@code 64k}, {@code 512m}, {@code 8g}, {@code 1t} (binary units; an optional {@code b}/{@code ib}). */
     static long parseSize(String s) {
-        Matcher m = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([kmgt]?)(?:i?b)?", Pattern.CASE_INSENSITIVE).matcher(s.trim());
-        if (!m.matches()) {
+        try {
+            return org.untwist.tensor.ByteSize.parse(s);
+        } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("-D" + PROPERTY + "=" + s + " is not a size such as 8g or 512m");
         }
-        int shift = switch (m.group(2).toLowerCase(Locale.ROOT)) {
-            case "k" -> 10;
-            case "m" -> 20;
-            case "g" -> 30;
-            case "t" -> 40;
-            default -> 0;
-        };
-        return (long) Math.min(Long.MAX_VALUE, Double.parseDouble(m.group(1)) * (1L << shift));
     }
 
     /** A field of /proc/meminfo in bytes, or -1 when there is none (not Linux). */

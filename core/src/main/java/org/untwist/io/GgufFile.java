@@ -34,14 +34,15 @@ import org.untwist.tensor.Tensor;
 public final class GgufFile implements TensorSource {
 
     private final Path path;
-    private final Arena arena;
+    private final MappedFiles.Mapping mapping;
+    private volatile boolean closed;
     private final MemorySegment data; // the data section
     private final GgufHeader header;
     private final List<String> names;
 
-    private GgufFile(Path path, Arena arena, MemorySegment data, GgufHeader header) {
+    private GgufFile(Path path, MappedFiles.Mapping mapping, MemorySegment data, GgufHeader header) {
         this.path = path;
-        this.arena = arena;
+        this.mapping = mapping;
         this.data = data;
         this.header = header;
         this.names = List.copyOf(header.tensors().keySet());
@@ -78,13 +79,12 @@ public final class GgufFile implements TensorSource {
             try (Arena parsing = Arena.ofConfined()) { // a shared arena is mapped only for a valid file: closing one is not free
                 header = GgufHeader.parse(ch.map(FileChannel.MapMode.READ_ONLY, 0, size, parsing), name);
             }
-            Arena arena = Arena.ofShared();
+            MappedFiles.Mapping mapping = MappedFiles.map(ch, file, size);
             try {
-                MemorySegment mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
                 long dataOffset = Math.min(size, header.dataOffset());
-                return new GgufFile(file, arena, mapped.asSlice(dataOffset, size - dataOffset), header);
-            } catch (IOException | RuntimeException e) {
-                arena.close();
+                return new GgufFile(file, mapping, mapping.segment().asSlice(dataOffset, size - dataOffset), header);
+            } catch (RuntimeException e) {
+                mapping.release();
                 throw e;
             }
         } catch (IOException e) {
@@ -162,7 +162,7 @@ public final class GgufFile implements TensorSource {
      */
     @Override
     public Tensor tensor(String name) {
-        if (!arena.scope().isAlive()) {
+        if (closed) {
             throw new IllegalStateException(path + " is closed (asked for tensor '" + name + "')");
         }
         TensorInfo t = info(name);
@@ -172,13 +172,14 @@ public final class GgufFile implements TensorSource {
     /** Unmaps the file. Tensors obtained from it must not be used afterwards. Idempotent. */
     @Override
     public synchronized void close() {
-        if (arena.scope().isAlive()) {
-            arena.close();
+        if (!closed) {
+            closed = true;
+            mapping.release();
         }
     }
 
     @Override
     public String toString() {
-        return "GgufFile[" + path + ", v" + header.version() + ", " + names.size() + " tensors" + (arena.scope().isAlive() ? "" : ", closed") + "]";
+        return "GgufFile[" + path + ", v" + header.version() + ", " + names.size() + " tensors" + (closed ? ", closed" : "") + "]";
     }
 }

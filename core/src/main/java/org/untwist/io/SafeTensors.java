@@ -79,17 +79,18 @@ public final class SafeTensors implements AutoCloseable {
 
     private final Path path;
     private final String fileName; // what messages call the file
-    private final Arena arena;
+    private final MappedFiles.Mapping mapping;
+    private volatile boolean closed;
     private final MemorySegment data; // the data area only
     private final Map<String, TensorInfo> infos; // in file order
     private final List<String> names;
     private final Map<String, String> metadata;
 
-    private SafeTensors(Path path, String fileName, Arena arena, MemorySegment data, Map<String, TensorInfo> infos,
+    private SafeTensors(Path path, String fileName, MappedFiles.Mapping mapping, MemorySegment data, Map<String, TensorInfo> infos,
                         Map<String, String> metadata) {
         this.path = path;
         this.fileName = fileName;
-        this.arena = arena;
+        this.mapping = mapping;
         this.data = data;
         this.infos = infos;
         this.names = List.copyOf(infos.keySet());
@@ -106,7 +107,7 @@ public final class SafeTensors implements AutoCloseable {
     public static SafeTensors open(Path file) throws SafeTensorsException {
         Objects.requireNonNull(file, "file");
         String name = file.toString();
-        Arena arena = null; // created only once the header is valid: closing a shared arena is not free
+        MappedFiles.Mapping mapping = null; // made only once the header is valid: closing a shared arena is not free
         boolean ok = false;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
@@ -134,17 +135,16 @@ public final class SafeTensors implements AutoCloseable {
             long dataSize = size - 8 - headerLen;
             Map<String, String> metadata = new LinkedHashMap<>();
             Map<String, TensorInfo> infos = parseHeader(header, dataSize, name, metadata);
-            arena = Arena.ofShared();
-            MemorySegment mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-            SafeTensors st = new SafeTensors(file, name, arena, mapped.asSlice(8 + headerLen, dataSize), infos,
+            mapping = MappedFiles.map(ch, file, size);
+            SafeTensors st = new SafeTensors(file, name, mapping, mapping.segment().asSlice(8 + headerLen, dataSize), infos,
                     Collections.unmodifiableMap(metadata));
             ok = true;
             return st;
         } catch (IOException e) {
             throw new SafeTensorsException(name + ": cannot read: " + e, e);
         } finally {
-            if (!ok && arena != null) {
-                arena.close();
+            if (!ok && mapping != null) {
+                mapping.release();
             }
         }
     }
@@ -414,7 +414,7 @@ public final class SafeTensors implements AutoCloseable {
      * @throws SafeTensorsException  when there is no such tensor (see {@link #info})
      */
     public Tensor tensor(String name) {
-        if (!arena.scope().isAlive()) {
+        if (closed) {
             throw new IllegalStateException(fileName + " is closed (asked for tensor '" + abbreviate(name) + "')");
         }
         TensorInfo t = info(name);
@@ -429,14 +429,15 @@ public final class SafeTensors implements AutoCloseable {
     /** Unmaps the file. Tensors obtained from it must not be used afterwards. Idempotent. */
     @Override
     public synchronized void close() {
-        if (arena.scope().isAlive()) {
-            arena.close();
+        if (!closed) {
+            closed = true;
+            mapping.release();
         }
     }
 
     @Override
     public String toString() {
-        return "SafeTensors[" + fileName + ", " + infos.size() + " tensors" + (arena.scope().isAlive() ? "" : ", closed") + "]";
+        return "SafeTensors[" + fileName + ", " + infos.size() + " tensors" + (closed ? ", closed" : "") + "]";
     }
 
     /**

@@ -127,34 +127,13 @@ final class HugePageMemory {
     /** Keeps a freed mapping for reuse while the kept bytes stay within {@code untwist.keepFreedMemory}, else unmaps it. */
     private static void release(long address, long length) {
         synchronized (HugePageMemory.class) {
-            if (keptBytes + length <= keepLimit()) {
+            if (keptBytes + length <= ByteSize.propertyOrZero("untwist.keepFreedMemory")) {
                 KEPT.computeIfAbsent(length, k -> new java.util.ArrayDeque<>()).addFirst(address);
                 keptBytes += length;
                 return;
             }
         }
         unmap(address, length);
-    }
-
-    /** {@code untwist.keepFreedMemory} in bytes ({@code 123}, {@code 64k}, {@code 512m}, {@code 2g}); 0 when unset or malformed. */
-    private static long keepLimit() {
-        String v = System.getProperty("untwist.keepFreedMemory");
-        if (v == null || v.isBlank()) {
-            return 0;
-        }
-        String t = v.strip().toLowerCase(Locale.ROOT);
-        int shift = switch (t.charAt(t.length() - 1)) {
-            case 'k' -> 10;
-            case 'm' -> 20;
-            case 'g' -> 30;
-            default -> 0;
-        };
-        try {
-            long n = Long.parseLong(shift == 0 ? t : t.substring(0, t.length() - 1));
-            return n < 0 ? 0 : n << shift;
-        } catch (NumberFormatException e) {
-            return 0;
-        }
     }
 
     private static void unmap(long address, long length) {

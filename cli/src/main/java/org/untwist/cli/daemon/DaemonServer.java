@@ -65,8 +65,12 @@ public final class DaemonServer implements AutoCloseable {
     }
 
     public static void main(String[] a) throws IOException {
-        if (System.getProperty("untwist.keepFreedMemory") == null) { // workspaces reused from one command to the next
+        // What one command leaves for the next: its workspace's memory and its weight files' mappings (unless set otherwise).
+        if (System.getProperty("untwist.keepFreedMemory") == null) {
             System.setProperty("untwist.keepFreedMemory", "1g");
+        }
+        if (System.getProperty("untwist.keepMappedFiles") == null) {
+            System.setProperty("untwist.keepMappedFiles", "16g");
         }
         Path socket = Path.of(a[0]);
         long idleMillis = Long.parseLong(a[1]) * 1000;
