@@ -59,7 +59,8 @@ class OpSequenceFuzzTest {
     private static final long START = System.nanoTime();
     private static final ScalarBackend ORACLE = new ScalarBackend();
 
-    enum Op { LINEAR, ELEMENTWISE, MODULATE, NORMS, ROPE_TABLE, APPLY_ROPE, TIMESTEP, ATTENTION, SHARED_ATTENTION, ATTENTION_PROBS, CHUNK_LOGITS, ADA_IN, LAYOUT }
+    enum Op { LINEAR, LINEAR_CONCAT, ELEMENTWISE, MODULATE, NORMS, ROPE_TABLE, APPLY_ROPE, SPLIT_QKV_NORM_ROPE, TIMESTEP, ATTENTION, SHARED_ATTENTION,
+        ATTENTION_PROBS, CHUNK_LOGITS, ADA_IN, LAYOUT }
 
     /** One try: an operation, the thread count of the instance that runs it, the seed of its shapes and data, large inputs or not. */
     record Call(Op op, int threads, long seed, boolean large) {
@@ -163,6 +164,21 @@ class OpSequenceFuzzTest {
                 ORACLE.linear(x, w, bias, want);
                 check(key, ctx, ctxTail, "linear", got, want, linearTol(x, w, want, d[1], d[2]));
             }
+            case LINEAR_CONCAT -> { // a, b joined along the last dimension: the backend's reused join scratch grows and shrinks
+                int[] d = {size(r, 2000), size(r, 1000), size(r, 1000)}; // rows, ka + kb, out
+                fit(d, budget(r), 0, 1, 2);
+                int rows = d[0], ka = r.nextInt(d[1] + 1), kb = d[1] - ka, out = d[2];
+                DType dt = TestSupport.WEIGHT_TYPES[r.nextInt(TestSupport.WEIGHT_TYPES.length)];
+                int offset = r.nextInt(7) * dt.byteSize() / 2;
+                Tensor a = sc.normal(r, mag, 0, rows, ka), b = sc.normal(r, mag, 0, rows, kb), w = sc.weight(r, dt, offset, out, ka + kb);
+                Tensor bias = r.nextBoolean() ? sc.randn(r, out) : null;
+                Tensor joined = sc.zeros(rows, ka + kb), got = sc.zeros(rows, out), want = sc.zeros(rows, out);
+                ctx = "linearConcat a [" + rows + ", " + ka + "] b [" + rows + ", " + kb + "] w [" + out + ", " + (ka + kb) + "] " + dt + " offset " + offset;
+                be.linearConcat(a, b, w, bias, got);
+                ORACLE.concat(List.of(a, b), 1, joined);
+                ORACLE.linear(joined, w, bias, want);
+                check(key, ctx, ctxTail, "linearConcat", got, want, linearTol(joined, w, want, ka + kb, out));
+            }
             case ELEMENTWISE -> {
                 int[] d = {size(r, 2000), size(r, 1000)};
                 fit(d, 2e5, 0, 1);
@@ -258,6 +274,40 @@ class OpSequenceFuzzTest {
                     int x0 = i - dd % 2;
                     return Math.abs((double) pv[m] * xv[x0]) + Math.abs((double) pv[m + 1] * xv[x0 + 1]);
                 }));
+            }
+            case SPLIT_QKV_NORM_ROPE -> { // one stream at a random token offset of a longer sequence, RoPE or not
+                int[] d = {1 + r.nextInt(3), size(r, 8), size(r, 2000), evenSize(r, 256)};
+                fit(d, 2e5, 0, 1, 2, 3);
+                d[3] = even(d[3]);
+                int bsz = d[0], h = d[1], lTot = d[2], dim = d[3], l = 1 + r.nextInt(lTot), off = r.nextInt(lTot - l + 1);
+                int peBatch = r.nextInt(3) == 0 ? 0 : r.nextBoolean() ? 1 : bsz;
+                Tensor qkv = sc.normal(r, 2 * mag, 0, bsz, l, 3 * h * dim), qs = sc.normal(r, 0.5, 1, dim), ks = sc.normal(r, 0.5, 1, dim);
+                Tensor pe = peBatch == 0 ? null : sc.randn(r, peBatch, 1, lTot, dim / 2, 2, 2);
+                Tensor[] got = new Tensor[3], want = new Tensor[3];
+                for (int i = 0; i < 3; i++) { // the same random contents outside the stream's tokens, which must stay
+                    got[i] = sc.normal(r, 1, 0, bsz, h, lTot, dim);
+                    want[i] = sc.copy(got[i]);
+                }
+                ctx = "splitQkvNormRope q [" + bsz + ", " + h + ", " + lTot + ", " + dim + "] tokens [" + off + ", " + (off + l) + ")"
+                        + (pe == null ? " no RoPE" : " pe batch " + peBatch);
+                be.splitQkvNormRope(qkv, qs, ks, 1e-6f, pe, got[0], got[1], got[2], off);
+                ORACLE.splitQkvNormRope(qkv, qs, ks, 1e-6f, pe, want[0], want[1], want[2], off);
+                // |y| of an RMS-normalized row is at most √D·max|scale|; RMSNorm's bound 2u·√D·|y| carried through the 2 × 2 table.
+                float[] qsv = qs.toFloatArray(), ksv = ks.toFloatArray(), pv = pe == null ? null : pe.toFloatArray();
+                double yMax = Math.sqrt(dim) * Math.max(maxAbs(qsv), maxAbs(ksv));
+                for (int which = 0; which < 3; which++) {
+                    double[] tol = new double[(int) got[which].numel()];
+                    for (int i = 0; i < tol.length && which < 2; i++) {
+                        int row = i / dim, dd = i % dim, t = row % lTot, b = row / (h * lTot);
+                        double m = 1;
+                        if (pv != null) {
+                            int at = ((peBatch == 1 ? 0 : b) * lTot + t) * (dim / 2) * 4 + (dd / 2) * 4 + (dd % 2) * 2;
+                            m = Math.abs(pv[at]) + Math.abs(pv[at + 1]);
+                        }
+                        tol[i] = 2e-6 * Math.sqrt(dim) * m * yMax + 1e-7;
+                    }
+                    check(key, ctx, ctxTail, "splitQkvNormRope", got[which], want[which], tol);
+                }
             }
             case TIMESTEP -> {
                 int bsz = 1 + r.nextInt(3), dim = size(r, 1000);
@@ -376,6 +426,14 @@ class OpSequenceFuzzTest {
         double[] a = new double[(int) n];
         Arrays.fill(a, v);
         return a;
+    }
+
+    private static double maxAbs(float[] v) {
+        double m = 0;
+        for (float x : v) {
+            m = Math.max(m, Math.abs(x));
+        }
+        return m;
     }
 
     private static void check(String key, String ctx, String ctxTail, String op, Tensor got, Tensor want, double[] tol) {
