@@ -50,15 +50,6 @@ public final class ScratchTensors implements AutoCloseable {
         idle.addFirst(t);
     }
 
-    /** The bytes held now (idle and borrowed). */
-    public long bytes() {
-        long sum = 0;
-        for (Tensor t : all) {
-            sum += t.byteSize();
-        }
-        return sum;
-    }
-
     /** Frees every tensor; later borrowers are refused. */
     @Override
     public void close() {

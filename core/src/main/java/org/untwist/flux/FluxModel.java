@@ -461,15 +461,10 @@ public final class FluxModel implements AutoCloseable {
      * mlp)} floats per batch element, held by the backend and reused). What the commands check against the memory
      * available.
      */
-    public static long activationBytes(FluxConfig c, long batch, long textTokens, long imageTokens, int projectionParts) {
-        long join = saturatingFloats(batch, (textTokens + imageTokens) * (c.hiddenSize() + (long) c.mlpHiddenDim()));
-        long ws = workspaceBytes(c, batch, textTokens, imageTokens, projectionParts);
-        return ws > Long.MAX_VALUE - join ? Long.MAX_VALUE : ws + join;
-    }
-
-    /** {@link #activationBytes(FluxConfig, long, long, long, int)} for a model loaded from a FLUX.1 file (one row block). */
     public static long activationBytes(FluxConfig c, long batch, long textTokens, long imageTokens) {
-        return activationBytes(c, batch, textTokens, imageTokens, 1);
+        long join = saturatingFloats(batch, (textTokens + imageTokens) * (c.hiddenSize() + (long) c.mlpHiddenDim()));
+        long ws = workspaceBytes(c, batch, textTokens, imageTokens);
+        return ws > Long.MAX_VALUE - join ? Long.MAX_VALUE : ws + join;
     }
 
     /** The row blocks of this model's most split linear layer: 1 when loaded from a FLUX.1 file, 3 from diffusers' layout. */

@@ -123,10 +123,7 @@ final class MappedFiles {
 
     /** Unmaps unused mappings, least recently used first, until the kept ones fit in {@code limit} bytes. */
     private static void trim(long limit) {
-        long kept = 0;
-        for (Entry e : MAPPINGS.values()) {
-            kept += e.segment.byteSize();
-        }
+        long kept = heldBytes();
         for (Iterator<Entry> it = MAPPINGS.values().iterator(); it.hasNext() && kept > limit; ) {
             Entry e = it.next();
             if (e.users == 0) {
@@ -147,12 +144,17 @@ final class MappedFiles {
     /** The bytes of mappings held now, in use or kept (tests). */
     static long mappedBytes() {
         synchronized (MAPPINGS) {
-            long sum = 0;
-            for (Entry e : MAPPINGS.values()) {
-                sum += e.segment.byteSize();
-            }
-            return sum;
+            return heldBytes();
         }
+    }
+
+    /** The bytes of all mappings in the table; the caller holds its lock. */
+    private static long heldBytes() {
+        long sum = 0;
+        for (Entry e : MAPPINGS.values()) {
+            sum += e.segment.byteSize();
+        }
+        return sum;
     }
 
     private static long keepLimit() {
