@@ -29,7 +29,7 @@ SUITES=" ${SUITES:-ops pipeline} "
 [[ $SUITES == *" ops "* ]] && suite ops "${1:-300}" org.untwist.TextOpConformanceTest org.untwist.gpu.GpuTextOpsTest org.untwist.ImageOpConformanceTest \
     org.untwist.gpu.GpuImageOpsTest org.untwist.gpu.GpuImageOpsPlanTest org.untwist.QuantizedWeightsConformanceTest \
     org.untwist.OpConformanceTest org.untwist.FusedOpConformanceTest org.untwist.GoldenConformanceTest org.untwist.gpu.GpuBackendTest \
-    org.untwist.gpu.GpuLinearEpilogueTest
+    org.untwist.gpu.GpuLinearEpilogueTest org.untwist.gpu.GpuBf16ActivationsTest
 [[ $SUITES == *" pipeline "* ]] && suite pipeline "${2:-240}" org.untwist.TextEncoderGoldenTest org.untwist.AutoEncoderGoldenTest org.untwist.VaeCommandTest \
     org.untwist.FluxCheckpointTest org.untwist.EndToEndTest org.untwist.PromptGenerateCommandTest org.untwist.GgufCheckpointTest
 [[ $SUITES == *" cycles "* ]] && suite cycles "${3:-400}" org.untwist.GpuPipelineCyclesTest

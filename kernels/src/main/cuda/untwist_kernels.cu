@@ -366,13 +366,15 @@ extern "C" __global__ void rms_norm_f32(const float* x, const float* scale, floa
 // layer_norm_block_f32 without affine parameters, then modulate_f32's (1 + scale)·y + shift on the rounded
 // result, in one pass (FLUX's adaLN input): the same float32 values as the two kernels, one read of x fewer and one
 // write fewer. One block per row (b·tokens + t); shift and scale [B, dim]; vec4x: x's rows are float4s (the moments'
-// order, as layer_norm_block_f32 chooses it), vec4: so are all the rows and vectors.
-extern "C" __global__ void layer_norm_modulate_block_f32(const float* x, const float* shift, const float* scale, float* out, int tokens,
-                                                         int dim, float eps, int vec4x, int vec4) {
+// order, as layer_norm_block_f32 chooses it), vec4: so are all the rows and vectors. outBf16: out holds bf16, each
+// float32 result rounded once (the operand of the GEMM that reads it).
+extern "C" __global__ void layer_norm_modulate_block_f32(const float* x, const float* shift, const float* scale, void* out, int tokens,
+                                                         int dim, float eps, int vec4x, int vec4, int outBf16) {
     __shared__ double red[32];
     i64 row = blockIdx.x;
     const float* xr = x + row * dim;
-    float* orow = out + row * dim;
+    float* orow = reinterpret_cast<float*>(out) + row * dim;
+    u16* orow16 = reinterpret_cast<u16*>(out) + row * dim;
     const float* sh = shift + (row / tokens) * dim;
     const float* sc = scale + (row / tokens) * dim;
     double mean, inv;
@@ -382,26 +384,31 @@ extern "C" __global__ void layer_norm_modulate_block_f32(const float* x, const f
             float4 v = reinterpret_cast<const float4*>(xr)[c], a = reinterpret_cast<const float4*>(sc)[c], h = reinterpret_cast<const float4*>(sh)[c];
             float y0 = (float) ((v.x - mean) * inv), y1 = (float) ((v.y - mean) * inv), y2 = (float) ((v.z - mean) * inv),
                   y3 = (float) ((v.w - mean) * inv);
-            reinterpret_cast<float4*>(orow)[c] = make_float4(
+            float4 o = make_float4(
                 (float) ((1.0 + (double) a.x) * (double) y0 + (double) h.x), (float) ((1.0 + (double) a.y) * (double) y1 + (double) h.y),
                 (float) ((1.0 + (double) a.z) * (double) y2 + (double) h.z), (float) ((1.0 + (double) a.w) * (double) y3 + (double) h.w));
+            if (outBf16) reinterpret_cast<uint2*>(orow16)[c] = make_uint2(pack_bf16(o.x, o.y), pack_bf16(o.z, o.w));
+            else reinterpret_cast<float4*>(orow)[c] = o;
         }
     } else {
         for (int i = threadIdx.x; i < dim; i += blockDim.x) {
             float y = (float) ((xr[i] - mean) * inv);
-            orow[i] = (float) ((1.0 + (double) sc[i]) * (double) y + (double) sh[i]);
+            float o = (float) ((1.0 + (double) sc[i]) * (double) y + (double) sh[i]);
+            if (outBf16) orow16[i] = to_bf16(o);
+            else orow[i] = o;
         }
     }
 }
 
-// The row a warp of split_qkv_norm_rope*_f32 reads and the row it writes, for w = (row·3 + part)·heads + head
-// (row = b·tokens + t, w < 2^32), and the row of pe that rotates it.
-struct QkvRow { const float* src; float* dst; unsigned part; i64 peRow; };
-__device__ __forceinline__ QkvRow qkv_row(unsigned w, const float* qkv, float* q, float* k, float* v, int heads, int tokens, int lTot, int dim,
-                                          int off, int peBatch) {
+// The row a warp of split_qkv_norm_rope_* reads and the row it writes, for w = (row·3 + part)·heads + head
+// (row = b·tokens + t, w < 2^32), and the row of pe that rotates it; T: float or u16 (bf16).
+template <typename T> struct QkvRow { const T* src; T* dst; unsigned part; i64 peRow; };
+template <typename T>
+__device__ __forceinline__ QkvRow<T> qkv_row(unsigned w, const T* qkv, T* q, T* k, T* v, int heads, int tokens, int lTot, int dim, int off,
+                                             int peBatch) {
     unsigned r = w / heads, row = r / 3;
     unsigned head = w - r * heads, part = r - row * 3, b = row / tokens, t = row - b * tokens;
-    QkvRow x;
+    QkvRow<T> x;
     x.part = part;
     x.src = qkv + (((i64) row * 3 + part) * heads + head) * dim;
     x.dst = (part == 0 ? q : part == 1 ? k : v) + (((i64) b * heads + head) * lTot + off + t) * dim;
@@ -419,7 +426,7 @@ extern "C" __global__ void split_qkv_norm_rope_f32(const float* qkv, const float
     unsigned w = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x & 31;
     if (w >= warps) return;
-    QkvRow at = qkv_row(w, qkv, q, k, v, heads, tokens, lTot, dim, off, peBatch);
+    QkvRow<float> at = qkv_row(w, qkv, q, k, v, heads, tokens, lTot, dim, off, peBatch);
     int pairs = dim / 2;
     const float2* src = reinterpret_cast<const float2*>(at.src);
     float2* dst = reinterpret_cast<float2*>(at.dst);
@@ -454,7 +461,7 @@ extern "C" __global__ void split_qkv_norm_rope4_f32(const float* qkv, const floa
     unsigned w = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x & 31;
     if (w >= warps) return;
-    QkvRow at = qkv_row(w, qkv, q, k, v, heads, tokens, lTot, dim, off, peBatch);
+    QkvRow<float> at = qkv_row(w, qkv, q, k, v, heads, tokens, lTot, dim, off, peBatch);
     int quads = dim / 4;
     const float4* src = reinterpret_cast<const float4*>(at.src);
     float4* dst = reinterpret_cast<float4*>(at.dst);
@@ -494,6 +501,44 @@ extern "C" __global__ void split_qkv_norm_rope4_f32(const float* qkv, const floa
         }
         dst[c] = make_float4(y0, y1, y2, y3);
     }
+}
+
+__device__ __forceinline__ float bf16_value(u16 h) { return __uint_as_float(((unsigned) h) << 16); }
+
+// split_qkv_norm_rope_f32 on bf16 activations (the GEMM wrote qkv in bf16; attention reads q, k, v in bf16): each
+// value widened, normalized and rotated in float32/double exactly like the float32 kernel, then rounded once. One
+// warp per (token row, part, head); lanes over the pairs, read as two bf16 each (coalesced: a warp covers 128
+// bytes), the row read twice (the sum of squares, then the values: the second read from L1). Any alignment; pe
+// (float32, [peBatch, 1, lTot, D/2, 2, 2]) read as floats. An odd D (no RoPE then) ends with one unpaired value.
+extern "C" __global__ void split_qkv_norm_rope_bf16(const u16* qkv, const float* qScale, const float* kScale, const float* pe, u16* q, u16* k,
+                                                    u16* v, int heads, int tokens, int lTot, int dim, int off, int peBatch, float eps,
+                                                    unsigned warps) {
+    unsigned w = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x & 31;
+    if (w >= warps) return;
+    QkvRow<u16> at = qkv_row(w, qkv, q, k, v, heads, tokens, lTot, dim, off, peBatch);
+    if (at.part == 2) {
+        for (int i = lane; i < dim; i += 32) at.dst[i] = at.src[i];
+        return;
+    }
+    double s = 0;
+    for (int i = lane; i < dim; i += 32) { double x = bf16_value(at.src[i]); s += x * x; }
+    double inv = 1.0 / sqrt(warp_sum(s) / dim + (double) eps);
+    const float* sc = at.part == 0 ? qScale : kScale;
+    const float* m = pe == nullptr ? nullptr : pe + at.peRow * (i64) (dim / 2) * 4;
+    int pairs = dim / 2;
+    for (int p = lane; p < pairs; p += 32) {
+        float y0 = (float) (bf16_value(at.src[2 * p]) * inv * sc[2 * p]), y1 = (float) (bf16_value(at.src[2 * p + 1]) * inv * sc[2 * p + 1]);
+        if (m != nullptr) {
+            const float* c = m + 4 * p;
+            double a = y0, e = y1;
+            y0 = (float) (c[0] * a + c[1] * e);
+            y1 = (float) (c[2] * a + c[3] * e);
+        }
+        at.dst[2 * p] = to_bf16(y0);
+        at.dst[2 * p + 1] = to_bf16(y1);
+    }
+    if ((dim & 1) && lane == 0) at.dst[dim - 1] = to_bf16((float) (bf16_value(at.src[dim - 1]) * inv * sc[dim - 1]));
 }
 
 // ---- positions ---------------------------------------------------------------------------------------
@@ -580,6 +625,23 @@ extern "C" __global__ void join_rows_16(const float* a, const float* b, u16* out
         float v = c < ka ? ar[c] : br[c - ka];
         o[c] = bf16 ? to_bf16(v) : to_f16(v);
     }
+}
+
+// join_rows_16 for bf16 a and b (already rounded): out[r, :] = [a[r, :], b[r, :]], a copy. bf16 must be 1 (the
+// operand is bf16; kept for join_rows_16's signature). vec4: ka and kb multiples of 4, a, b and out 8-byte aligned.
+extern "C" __global__ void join_rows_bf16(const u16* a, const u16* b, u16* out, int ka, int kb, int rowBase, int bf16, int vec4) {
+    i64 r = (i64) blockIdx.y + rowBase;
+    int k = ka + kb;
+    const u16* ar = a + r * ka;
+    const u16* br = b + r * kb;
+    u16* o = out + r * k;
+    if (vec4) {
+        for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < k / 4; c += gridDim.x * blockDim.x) {
+            reinterpret_cast<uint2*>(o)[c] = 4 * c < ka ? reinterpret_cast<const uint2*>(ar)[c] : reinterpret_cast<const uint2*>(br)[c - ka / 4];
+        }
+        return;
+    }
+    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < k; c += gridDim.x * blockDim.x) o[c] = c < ka ? ar[c] : br[c - ka];
 }
 
 // x [B, L, H·D] -> out [B, H, L, D] (the heads of a separate q, k or v projection). Grid y: token rows (b·L + t,

@@ -105,13 +105,13 @@ public abstract class AbstractBackend implements Backend {
 
     @Override
     public final void linear(Tensor x, Tensor weight, Tensor bias, Tensor out) {
-        int[] d = checkLinear("linear", x, weight, bias, out);
+        int[] d = checkLinear("linear", x, weight, bias, out, takesBf16For(weight));
         linearKernel(x, weight, bias, out, d[0], d[1], d[2]);
     }
 
     @Override
     public final void linearGeluTanh(Tensor x, Tensor weight, Tensor bias, Tensor out) {
-        int[] d = checkLinear("linearGeluTanh", x, weight, bias, out);
+        int[] d = checkLinear("linearGeluTanh", x, weight, bias, out, takesBf16For(weight));
         linearGeluTanhKernel(x, weight, bias, out, d[0], d[1], d[2]);
     }
 
@@ -123,7 +123,7 @@ public abstract class AbstractBackend implements Backend {
 
     @Override
     public final void linearConcat(Tensor a, Tensor b, Tensor weight, Tensor bias, Tensor out) {
-        int[] d = checkLinearConcat("linearConcat", a, b, weight, bias, out);
+        int[] d = checkLinearConcat("linearConcat", a, b, weight, bias, out, takesBf16For(weight));
         linearConcatKernel(a, b, weight, bias, out, d[0], d[1], d[2], d[3]);
     }
 
@@ -355,7 +355,7 @@ public abstract class AbstractBackend implements Backend {
         requirePerBatch(op, "shift", shift, x);
         requirePerBatch(op, "scale", scale, x);
         requireSameShape(op, "out", out, x);
-        requireF32(op, "out", out);
+        requireActivation(op, "out", out, takesBf16Activations());
         layerNormModulateKernel(x, eps, shift, scale, out, x.dim(0), x.dim(1), x.dim(2));
     }
 
@@ -432,7 +432,7 @@ public abstract class AbstractBackend implements Backend {
 
     @Override
     public final void attention(Tensor q, Tensor k, Tensor v, Tensor out) {
-        checkAttention("attention", q, k, v, out, supportsBf16Attention());
+        checkAttention("attention", q, k, v, out, takesBf16Activations());
         attentionKernel(q, k, v, null, null, null, out, q.dim(0), q.dim(1), q.dim(2), k.dim(2), 0, q.dim(3), 1, 0, 0);
     }
 
@@ -460,11 +460,11 @@ public abstract class AbstractBackend implements Backend {
     @Override
     public final void sharedAttention(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, int refStart, Tensor refKeyScale, Tensor out) {
         String op = "sharedAttention";
-        boolean bf16 = supportsBf16Attention();
+        boolean bf16 = takesBf16Activations();
         checkAttention(op, q, k, v, out, bf16);
-        requireActivation(op, "refK", refK, q, bf16);
+        requireAttentionActivation(op, "refK", refK, q, bf16);
         int refBatch = checkReference(op, q, refK, refStart, refKeyScale);
-        requireActivation(op, "refV", refV, q, bf16);
+        requireAttentionActivation(op, "refV", refV, q, bf16);
         requireSameShape(op, "refV", refV, refK);
         attentionKernel(q, k, v, refK, refV, refKeyScale, out, q.dim(0), q.dim(1), q.dim(2), k.dim(2), refK.dim(2) - refStart, q.dim(3),
                 refBatch, refStart, refK.dim(2));
@@ -531,15 +531,21 @@ public abstract class AbstractBackend implements Backend {
     }
 
     /**
-     * Whether {@link #attention} and {@link #sharedAttention} also accept BF16 activations: q, k, v, refK, refV and
-     * out all BF16 (never mixed with F32; refKeyScale stays F32). False here: every CPU backend takes float32 only.
+     * Whether this backend takes BF16 activations where {@link Backend#roundedActivationType} lists them (attention,
+     * {@link #splitQkvNormRope}, {@link #layerNormModulate}'s output; linear layers only over weights whose rounded
+     * activation type is BF16). False here: every CPU backend takes float32 only.
      */
-    protected boolean supportsBf16Attention() {
+    protected boolean takesBf16Activations() {
         return false;
     }
 
+    /** Whether a linear layer over {@code weight} takes BF16 activations (a null weight fails its own check later). */
+    private boolean takesBf16For(Tensor weight) {
+        return weight != null && takesBf16Activations() && roundedActivationType(weight.dtype()) == DType.BF16;
+    }
+
     /** An attention activation: F32, or, where the backend supports it, BF16 like q. */
-    private static void requireActivation(String op, String arg, Tensor t, Tensor q, boolean bf16) {
+    private static void requireAttentionActivation(String op, String arg, Tensor t, Tensor q, boolean bf16) {
         if (bf16 && t != null && q.dtype() == DType.BF16) {
             if (t.dtype() != DType.BF16) {
                 throw new IllegalArgumentException(op + ": " + arg + " must be BF16 like q, got " + t.dtype() + " " + Arrays.toString(t.shape()));
@@ -590,7 +596,7 @@ public abstract class AbstractBackend implements Backend {
 
     private static void checkAttention(String op, Tensor q, Tensor k, Tensor v, Tensor out, boolean bf16) {
         if (bf16 && q != null && q.dtype() == DType.BF16) {
-            requireActivation(op, "k", k, q, true);
+            requireAttentionActivation(op, "k", k, q, true);
             requireRank(op, "q", q, 4);
             requireRank(op, "k", k, 4);
             int b = q.dim(0), h = q.dim(1), d = q.dim(3);
@@ -604,9 +610,9 @@ public abstract class AbstractBackend implements Backend {
             checkQueriesAndKeys(op, q, k);
         }
         int b = q.dim(0), h = q.dim(1), lq = q.dim(2), d = q.dim(3);
-        requireActivation(op, "v", v, q, bf16);
+        requireAttentionActivation(op, "v", v, q, bf16);
         requireSameShape(op, "v", v, k);
-        requireActivation(op, "out", out, q, bf16);
+        requireAttentionActivation(op, "out", out, q, bf16);
         requireShape(op, "out", out, b, lq, h * d);
         requireDistinct(op, q, out);
     }
@@ -615,7 +621,7 @@ public abstract class AbstractBackend implements Backend {
 
     @Override
     public final void splitQkv(Tensor qkv, Tensor q, Tensor k, Tensor v, int tokenOffset) {
-        int[] s = checkSplitQkv("splitQkv", qkv, q, k, v, tokenOffset);
+        int[] s = checkSplitQkv("splitQkv", qkv, q, k, v, tokenOffset, false);
         splitQkvKernel(qkv, q, k, v, tokenOffset, s[0], s[1], s[2], s[3], s[4]);
     }
 
@@ -623,7 +629,7 @@ public abstract class AbstractBackend implements Backend {
     public final void splitQkvNormRope(Tensor qkv, Tensor qScale, Tensor kScale, float eps, Tensor pe, Tensor q, Tensor k, Tensor v,
                                        int tokenOffset) {
         String op = "splitQkvNormRope";
-        int[] s = checkSplitQkv(op, qkv, q, k, v, tokenOffset);
+        int[] s = checkSplitQkv(op, qkv, q, k, v, tokenOffset, takesBf16Activations());
         int b = s[0], d = s[4];
         requireEps(op, eps);
         requireF32(op, "qScale", qScale);

@@ -19,6 +19,24 @@ final class ArgumentChecks {
         }
     }
 
+    /**
+     * An activation: F32, or BF16 where {@code bf16} (the backend takes BF16 activations here: {@link
+     * Backend#roundedActivationType}).
+     */
+    static void requireActivation(String op, String arg, Tensor t, boolean bf16) {
+        if (!(bf16 && t != null && t.dtype() == DType.BF16)) {
+            requireF32(op, arg, t);
+        }
+    }
+
+    /** An activation of {@code like}'s element type (both F32 or both BF16). */
+    static void requireLike(String op, String arg, Tensor t, Tensor like) {
+        if (t == null || t.dtype() != like.dtype()) {
+            throw new IllegalArgumentException(op + ": " + arg + " must be " + like.dtype() + " like the other activations, got "
+                    + (t == null ? "null" : t.dtype() + " " + Arrays.toString(t.shape())));
+        }
+    }
+
     static void requireFloatingPoint(String op, String arg, Tensor t) {
         if (!t.dtype().isFloatingPoint()) {
             throw new IllegalArgumentException(op + ": " + arg + " must be F32, BF16, F16, F8_E4M3 or F8_E5M2, got " + t.dtype() + " "
@@ -104,9 +122,9 @@ final class ArgumentChecks {
     }
 
     /** Checks a linear layer's arguments (x float32, weight a weight type, out and bias matching, out not x); returns {rows, in, outDim}. */
-    static int[] checkLinear(String op, Tensor x, Tensor weight, Tensor bias, Tensor out) {
-        requireF32(op, "x", x);
-        requireF32(op, "out", out);
+    static int[] checkLinear(String op, Tensor x, Tensor weight, Tensor bias, Tensor out, boolean bf16) {
+        requireActivation(op, "x", x, bf16);
+        requireActivation(op, "out", out, bf16);
         requireRank(op, "weight", weight, 2);
         requireWeight(op, "weight", weight);
         int in = weight.dim(0) == 0 && weight.dim(1) == 0 ? 0 : weight.dim(1);
@@ -135,9 +153,9 @@ final class ArgumentChecks {
      * dimensions, weight {@code [out, ka + kb]} of a weight type, out and bias as for a linear layer, out neither a nor
      * b. Returns {@code {rows, ka, kb, outDim}}.
      */
-    static int[] checkLinearConcat(String op, Tensor a, Tensor b, Tensor weight, Tensor bias, Tensor out) {
-        requireF32(op, "a", a);
-        requireF32(op, "b", b);
+    static int[] checkLinearConcat(String op, Tensor a, Tensor b, Tensor weight, Tensor bias, Tensor out, boolean bf16) {
+        requireActivation(op, "a", a, bf16);
+        requireLike(op, "b", b, a);
         if (a.rank() < 1 || b.rank() != a.rank()) {
             throw shapeError(op, "b", b, "rank " + a.rank() + " like a " + Arrays.toString(a.shape()));
         }
@@ -146,7 +164,7 @@ final class ArgumentChecks {
                 throw shapeError(op, "b", b, "the leading dimensions of a " + Arrays.toString(a.shape()));
             }
         }
-        requireF32(op, "out", out);
+        requireActivation(op, "out", out, bf16);
         requireRank(op, "weight", weight, 2);
         requireWeight(op, "weight", weight);
         int ka = a.dim(-1), kb = b.dim(-1), outDim = weight.dim(0);
@@ -166,15 +184,15 @@ final class ArgumentChecks {
      * The checks of {@code splitQkv}: {@code qkv [b, l, 3·h·d]} and q, k, v {@code [b, h, lTot, d]} float32, tokens
      * {@code [tokenOffset, tokenOffset + l)} inside {@code lTot}. Returns {@code {b, h, l, lTot, d}}.
      */
-    static int[] checkSplitQkv(String op, Tensor qkv, Tensor q, Tensor k, Tensor v, int tokenOffset) {
-        requireF32(op, "qkv", qkv);
+    static int[] checkSplitQkv(String op, Tensor qkv, Tensor q, Tensor k, Tensor v, int tokenOffset, boolean bf16) {
+        requireActivation(op, "qkv", qkv, bf16);
         requireRank(op, "qkv", qkv, 3);
-        requireF32(op, "q", q);
+        requireLike(op, "q", q, qkv);
         requireRank(op, "q", q, 4);
         requireSameShape(op, "k", k, q);
         requireSameShape(op, "v", v, q);
-        requireF32(op, "k", k);
-        requireF32(op, "v", v);
+        requireLike(op, "k", k, qkv);
+        requireLike(op, "v", v, qkv);
         int b = q.dim(0), h = q.dim(1), lTot = q.dim(2), d = q.dim(3);
         int l = qkv.dim(1);
         if (qkv.dim(0) != b || qkv.dim(2) != 3 * h * d) {

@@ -16,9 +16,9 @@ import org.untwist.tensor.Tensor;
  *   <li>Activations and outputs are float32. Weight matrices of {@link #linear} and the tables of
  *       {@link #embedding} may be BF16, F16, F8_E4M3 or F8_E5M2, or block-quantized (Q8_0, Q4_K: dequantized block by block as
  *       GGML defines them); they are widened inside the kernel, never copied as a whole. No other operation takes a
- *       block-quantized tensor. One exception: a backend may also accept BF16
- *       activations in {@link #attention} and {@link #sharedAttention} (q, k, v, refK, refV and out all BF16,
- *       refKeyScale float32); the GPU backend does in its bf16 precision. The CPU backends take float32 only.</li>
+ *       block-quantized tensor. One exception: a backend whose {@link #roundedActivationType} answers BF16 also
+ *       takes BF16 activations where it would round them to bf16 anyway (listed there); the GPU backend does in its
+ *       bf16 precision. The CPU backends take float32 only.</li>
  *   <li>"Rows" are all leading dimensions flattened; the last dimension is the feature dimension.</li>
  *   <li>Per-batch vectors ({@code shift}, {@code scale}, {@code gate}) have shape {@code [B, D]} and apply to
  *       every token of batch element {@code b} of an activation {@code [B, L, D]}.</li>
@@ -75,6 +75,30 @@ public interface Backend extends AutoCloseable {
      */
     default Tensor place(Tensor src) {
         return src;
+    }
+
+    /**
+     * The element type in which a caller may keep an activation that only feeds this backend's GEMMs over weights of
+     * type {@code weightType}, its attention, or {@link #splitQkvNormRope}: F32 (the default, every CPU backend), or
+     * BF16 where the backend rounds such operands to bf16 anyway, so that keeping them rounded loses nothing and halves
+     * their memory traffic (the GPU backend in bf16 precision, for BF16, 8-bit and block-quantized weights). A backend
+     * that answers BF16 for some weight type also takes BF16 tensors in these operations (all in the same call BF16,
+     * or all F32, unless a line says otherwise):
+     * <ul>
+     *   <li>{@link #linear} and {@link #linearGeluTanh} over weights of that type: x and out, each F32 or BF16 on its
+     *       own (a BF16 out is the float32 result, bias and GELU included, rounded once);</li>
+     *   <li>{@link #linearConcat} over weights of that type: a and b, both BF16 or both F32;</li>
+     *   <li>{@link #splitQkvNormRope}: qkv, q, k and v (the norm and rotation computed in float32 from the BF16 values,
+     *       rounded once);</li>
+     *   <li>{@link #layerNormModulate}: out (x stays F32);</li>
+     *   <li>{@link #attention} and {@link #sharedAttention}: q, k, v, refK, refV and out (refKeyScale F32);</li>
+     *   <li>{@link #copy}, {@link #concat}, {@link #split}, which take every element type anyway.</li>
+     * </ul>
+     * FLUX keeps its blocks' normalized inputs, projections, heads, attention outputs and MLP hidden layers in this
+     * type; a bf16 reference keeps them in bf16 too.
+     */
+    default DType roundedActivationType(DType weightType) {
+        return DType.F32;
     }
 
     /** Waits until every operation issued so far has finished (a no-op for CPU backends); for timing. */

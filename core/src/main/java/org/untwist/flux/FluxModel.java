@@ -42,6 +42,7 @@ public final class FluxModel implements AutoCloseable {
     private final Arena paramArena = Arena.ofShared();
     private final FluxWeights w;
     private final int parts; // row blocks of the most split linear layer: 1 for a FLUX.1 file, 3 for diffusers
+    private final DType roundedInterior; // F32, or BF16 where the backend rounds every block GEMM's operands to bf16
     private final ReentrantLock lock = new ReentrantLock(); // guards ws and closed: one forward pass at a time
     private Workspace ws;
     private boolean closed;
@@ -53,6 +54,7 @@ public final class FluxModel implements AutoCloseable {
         try {
             this.w = new FluxWeights(file, config, paramArena, backend);
             this.parts = w.maxParts();
+            this.roundedInterior = roundedInterior(w, backend);
         } catch (RuntimeException e) {
             paramArena.close();
             throw e;
@@ -167,7 +169,7 @@ public final class FluxModel implements AutoCloseable {
             throw new IllegalArgumentException("forward: out has shape " + java.util.Arrays.toString(out.shape()) + " " + out.dtype()
                     + ", expected [" + b + ", " + li + ", " + config.outChannels() + "] F32");
         }
-        Workspace s = workspace(b, lt, li);
+        Workspace s = workspace(b, lt, li, interiorType(sharing));
         s.sharing = sharing;
         Backend be = backend;
         FluxInputs host = in;
@@ -243,7 +245,7 @@ public final class FluxModel implements AutoCloseable {
         for (int i = 0; i < parts.size(); i++) {
             FluxWeights.Part p = parts.get(i);
             shape[shape.length - 1] = p.outDim();
-            Tensor o = ws.partBuffer(i, shape);
+            Tensor o = ws.partBuffer(i, shape, out.dtype());
             gemm.run(p.weight(), p.bias(), o);
             outs.add(o);
         }
@@ -434,7 +436,8 @@ public final class FluxModel implements AutoCloseable {
      * The bytes of the float32 activation workspace a forward pass of this geometry allocates (the buffers of
      * the workspace below), without the extras of shared attention ({@link #sharingBytes}) and, on a device
      * backend, the device copies of inputs and output. Long arithmetic: an absurd batch gives a large number,
-     * never an overflow. Per batch element: {@code 256 + 38·h + L·(17·h + 2·mlp + 2·headDim + axes)} floats.
+     * never an overflow. Per batch element: {@code 256 + 38·h + L·(17·h + 2·mlp + 2·headDim + axes)} floats. An upper
+     * bound where the blocks' interior activations are BF16 ({@link #interiorActivationType}): those take half.
      */
     public static long workspaceBytes(FluxConfig c, long batch, long textTokens, long imageTokens) {
         return workspaceBytes(c, batch, textTokens, imageTokens, 1);
@@ -512,15 +515,56 @@ public final class FluxModel implements AutoCloseable {
         }
     }
 
-    private Workspace workspace(int b, int lt, int li) {
-        if (ws == null || ws.batch != b || ws.textTokens != lt || ws.imageTokens != li) {
+    private Workspace workspace(int b, int lt, int li, DType interior) {
+        if (ws == null || ws.batch != b || ws.textTokens != lt || ws.imageTokens != li || ws.interior != interior) {
             if (ws != null) {
                 ws.close();
                 ws = null;
             }
-            ws = new Workspace(config, b, lt, li, parts, backend);
+            ws = new Workspace(config, b, lt, li, parts, interior, backend);
         }
         return ws;
+    }
+
+    /**
+     * BF16 where the backend answers BF16 ({@link Backend#roundedActivationType}) for the weights of every linear layer
+     * inside the blocks, which the blocks' interior activations feed; else F32.
+     */
+    private static DType roundedInterior(FluxWeights w, Backend backend) {
+        List<FluxWeights.Linear> layers = new java.util.ArrayList<>();
+        for (FluxWeights.DoubleBlock d : w.doubleBlocks) {
+            for (FluxWeights.StreamWeights sw : List.of(d.img(), d.txt())) {
+                layers.addAll(List.of(sw.qkv(), sw.proj(), sw.mlpIn(), sw.mlpOut()));
+            }
+        }
+        for (FluxWeights.SingleBlock sb : w.singleBlocks) {
+            layers.addAll(List.of(sb.qkv(), sb.mlpIn(), sb.linear2()));
+        }
+        layers.add(w.finalLinear); // reads the final norm's output, a workspace buffer shared with the blocks
+        for (FluxWeights.Linear l : layers) {
+            for (FluxWeights.Part p : l.parts()) {
+                if (backend.roundedActivationType(p.weight().dtype()) != DType.BF16) {
+                    return DType.F32;
+                }
+            }
+        }
+        return layers.isEmpty() ? DType.F32 : DType.BF16;
+    }
+
+    /**
+     * The type of the blocks' interior activations for a call: {@link #roundedInterior}, except F32 where shared attention
+     * works on the heads between the split and the attention (AdaIN, ShiftPE, statistics), which take float32 only.
+     */
+    private DType interiorType(AttentionSharing sharing) {
+        if (sharing != null && (sharing.adaIn() || sharing.shiftColumns() > 0 || sharing.stats() != null)) {
+            return DType.F32;
+        }
+        return roundedInterior;
+    }
+
+    /** The element type this model keeps its blocks' interior activations in on its backend, outside shared attention's analysis modes. */
+    public DType interiorActivationType() {
+        return roundedInterior;
     }
 
     private void requireOpen() {
@@ -553,6 +597,7 @@ public final class FluxModel implements AutoCloseable {
     /** Every activation buffer of one input geometry, allocated by the backend (device memory on the GPU). */
     private static final class Workspace implements AutoCloseable {
         final int batch, textTokens, imageTokens;
+        final DType interior; // the interior activations' type: the norms' outputs, projections, heads, attention, MLP hidden
         final Backend backend;
         final boolean device; // the backend computes in device memory: inputs and outputs are copied
         final List<Tensor> owned = new java.util.ArrayList<>();
@@ -573,8 +618,9 @@ public final class FluxModel implements AutoCloseable {
         Tensor inImg, inImgIds, inTxt, inTxtIds, inY, inT, inGuidance, out;
         private final FluxConfig config;
 
-        Workspace(FluxConfig c, int b, int lt, int li, int parts, Backend backend) {
+        Workspace(FluxConfig c, int b, int lt, int li, int parts, DType interior, Backend backend) {
             this.batch = b;
+            this.interior = interior;
             this.textTokens = lt;
             this.imageTokens = li;
             this.config = c;
@@ -600,26 +646,26 @@ public final class FluxModel implements AutoCloseable {
                 imgMods = perBatch(6, b, h);
                 txtMods = perBatch(6, b, h);
                 singleMods = perBatch(3, b, h);
-                imgNorm = f32(b, li, h);
-                txtNorm = f32(b, lt, h);
-                imgQkv = f32(b, li, 3 * h);
-                txtQkv = f32(b, lt, 3 * h);
-                q = f32(b, nh, l, hd);
-                k = f32(b, nh, l, hd);
-                v = f32(b, nh, l, hd);
-                attn = f32(b, l, h);
-                txtAttn = f32(b, lt, h);
-                imgAttn = f32(b, li, h);
+                imgNorm = interior(b, li, h);
+                txtNorm = interior(b, lt, h);
+                imgQkv = interior(b, li, 3 * h);
+                txtQkv = interior(b, lt, 3 * h);
+                q = interior(b, nh, l, hd);
+                k = interior(b, nh, l, hd);
+                v = interior(b, nh, l, hd);
+                attn = interior(b, l, h);
+                txtAttn = interior(b, lt, h);
+                imgAttn = interior(b, li, h);
                 imgProj = f32(b, li, h);
                 txtProj = f32(b, lt, h);
-                imgMlp = f32(b, li, mlp);
-                txtMlp = f32(b, lt, mlp);
-                xNorm = f32(b, l, h);
-                xQkv = f32(b, l, 3 * h);
-                xMlp = f32(b, l, mlp);
+                imgMlp = interior(b, li, mlp);
+                txtMlp = interior(b, lt, mlp);
+                xNorm = interior(b, l, h);
+                xQkv = interior(b, l, 3 * h);
+                xMlp = interior(b, l, mlp);
                 xOut = f32(b, l, h);
                 for (int i = 0; parts > 1 && i < parts; i++) {
-                    partBuffers.add(f32(b * l * h));
+                    partBuffers.add(interior(b * l * h));
                 }
             } catch (RuntimeException | Error e) {
                 close();
@@ -631,9 +677,13 @@ public final class FluxModel implements AutoCloseable {
             }
         }
 
-        /** Part buffer {@code i} viewed as {@code shape} (its leading elements). */
-        Tensor partBuffer(int i, int[] shape) {
+        /** Part buffer {@code i} viewed as {@code shape} (its leading elements), of the interior type (the q, k, v projections). */
+        Tensor partBuffer(int i, int[] shape, DType dtype) {
             Tensor flat = partBuffers.get(i);
+            if (dtype != flat.dtype()) {
+                throw new IllegalStateException("a row block's output of type " + dtype + " for a part buffer of " + flat.dtype()
+                        + " (only the blocks' interior layers come in row blocks)");
+            }
             long n = 1;
             for (int d : shape) {
                 n *= d;
@@ -700,6 +750,13 @@ public final class FluxModel implements AutoCloseable {
 
         Tensor f32(int... shape) {
             Tensor t = backend.allocate(DType.F32, shape);
+            owned.add(t);
+            return t;
+        }
+
+        /** A buffer of the interior type ({@link #interior}). */
+        Tensor interior(int... shape) {
+            Tensor t = backend.allocate(interior, shape);
             owned.add(t);
             return t;
         }

@@ -58,8 +58,15 @@ public final class GpuBenchmark {
                 ops(be, lines);
             }
             if (only.isEmpty() || only.contains("flux")) {
-                flux(be, lines, 1);
-                flux(be, lines, 2);
+                flux(be, lines, 1, "");
+                flux(be, lines, 2, "");
+                // The same forward with float32 activations between operations (the layout before BF16 activations), for the gain
+                System.setProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY, "false");
+                try (GpuBackend f32Activations = new GpuBackend(GpuBackend.Precision.BF16, false)) {
+                    flux(f32Activations, lines, 1, "_f32_activations");
+                } finally {
+                    System.clearProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY);
+                }
             }
             if (only.contains("profile")) {
                 profile(be, file.resolveSibling("forward-profile.md"));
@@ -276,7 +283,7 @@ public final class GpuBenchmark {
         };
     }
 
-    private static void flux(GpuBackend be, List<String> lines, int batch) {
+    private static void flux(GpuBackend be, List<String> lines, int batch, String suffix) {
         long t0 = System.nanoTime();
         try (FluxModel model = FluxModel.create(fluxDev(), randomWeights(be, 1000), be); Inputs x = new Inputs(batch)) {
             be.synchronize();
@@ -288,9 +295,9 @@ public final class GpuBenchmark {
                 rms += (double) out.get(i) * out.get(i);
             }
             rms = Math.sqrt(rms / out.numel());
-            lines.add(row("flux_dev_forward_b" + batch, t, String.format(Locale.ROOT,
-                    "1024x1024: %d image + %d text tokens, batch %d, bf16 weights made on the device in %.1f s; output rms %.4g (finite: %b)",
-                    LI, LT, batch, setup, rms, Double.isFinite(rms))));
+            lines.add(row("flux_dev_forward_b" + batch + suffix, t, String.format(Locale.ROOT,
+                    "1024x1024: %d image + %d text tokens, batch %d, bf16 weights made on the device in %.1f s; block activations %s; output rms %.4g"
+                            + " (finite: %b)", LI, LT, batch, setup, model.interiorActivationType(), rms, Double.isFinite(rms))));
         }
     }
 

@@ -51,6 +51,7 @@ final class CublasGemm implements AutoCloseable {
     private final MemorySegment one, zero;
     private GpuMemory scratch; // widened weights or 16-bit activations, grown on demand
     private GpuMemory weightScratch; // bf16 blocks of F8, Q8_0 and Q4_K weights in bf16 precision, grown on demand
+    private GpuMemory biasScratch; // a bias rounded to bf16 for a GEMM with a bf16 output, grown on demand
     private final MemorySegment stream;
     private MemorySegment ltHandle; // created on first use; NULL after a failed create (then no epilogue GEMMs)
     private boolean ltFailed;
@@ -70,7 +71,8 @@ final class CublasGemm implements AutoCloseable {
         }
     };
 
-    private record PlanKey(int m, int n, int k, DataType ab, int ldd, Epilogue epilogue, int alignA, int alignB, int alignD, int alignBias) {
+    private record PlanKey(int m, int n, int k, DataType ab, DataType d, int ldd, Epilogue epilogue, int alignA, int alignB, int alignD,
+                           int alignBias) {
     }
 
     /** @param device the device's label, for out-of-memory messages */
@@ -110,10 +112,15 @@ final class CublasGemm implements AutoCloseable {
      * takes a rounded operand; {@code px} then unused).
      */
     void multiply(long px, Rounding rounding, long pw, DType weightType, long po, int rows, int in, int outDim, boolean accumulate) {
+        multiply(px, false, rounding, pw, weightType, po, rows, in, outDim, accumulate);
+    }
+
+    /** {@link #multiply} on activations at {@code px} that are bf16 already where {@code xBf16} ({@link #takesBf16(DType)} weights). */
+    void multiply(long px, boolean xBf16, Rounding rounding, long pw, DType weightType, long po, int rows, int in, int outDim, boolean accumulate) {
         MemorySegment beta = accumulate ? one : zero;
         // Row-major out[rows, outDim] = x[rows, in] · w[outDim, in]ᵀ is column-major outᵀ = wᵀ(as stored) · x:
         // cuBLAS m = outDim (a block of c of them), n = rows, k = in, A = w transposed (lda = in), B = x (ldb = in).
-        withWeights(px, rounding, (long) rows * in, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) ->
+        withWeights(px, xBf16, rounding, (long) rows * in, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) ->
                 gemm(Operation.T, Operation.N, c, rows, in, wb, wt, Math.max(1, in), x, xt, Math.max(1, in), beta, po + (long) o0 * 4, outDim,
                         weightType));
     }
@@ -127,6 +134,14 @@ final class CublasGemm implements AutoCloseable {
     /** Whether {@link #multiply(long, Rounding, long, DType, long, int, int, int, boolean)} can take a {@link Rounding} for these weights. */
     boolean roundsOperands(DType weightType) {
         return precision == Precision.BF16 && weightType != DType.F32;
+    }
+
+    /**
+     * Whether the GEMM over these weights takes a bf16 operand (bf16 precision and BF16, 8-bit or block-quantized weights):
+     * then activations that are bf16 already are read as they are, and {@link #multiplyWithEpilogue} may write bf16.
+     */
+    boolean takesBf16(DType weightType) {
+        return precision == Precision.BF16 && (weightType == DType.BF16 || widensToBf16(weightType));
     }
 
     /**
@@ -144,25 +159,46 @@ final class CublasGemm implements AutoCloseable {
     /** {@link #multiplyWithEpilogue} with the activations written by {@code rounding}, as in {@link #multiply(long, Rounding, long, DType, long, int, int, int, boolean)}. */
     boolean multiplyWithEpilogue(long px, Rounding rounding, long pw, DType weightType, long po, int rows, int in, int outDim, long bias,
                                  boolean gelu) {
+        return multiplyWithEpilogue(px, false, rounding, pw, weightType, po, false, rows, in, outDim, bias, gelu);
+    }
+
+    /**
+     * {@link #multiplyWithEpilogue} with bf16 activations at {@code px} where {@code xBf16}, and a bf16 output where
+     * {@code outBf16} (the float32 result, bias and GELU included, rounded once as the tile is written; the bias is
+     * rounded to bf16 first, cuBLASLt's bias type for a bf16 output): both only for {@link #takesBf16} weights.
+     */
+    boolean multiplyWithEpilogue(long px, boolean xBf16, Rounding rounding, long pw, DType weightType, long po, boolean outBf16, int rows, int in,
+                                 int outDim, long bias, boolean gelu) {
+        if ((xBf16 || outBf16) && !takesBf16(weightType)) {
+            throw new IllegalStateException("bf16 activations need a bf16 GEMM operand, got " + precision + " precision and " + weightType
+                    + " weights");
+        }
         if (precision == Precision.F32 || weightType == DType.F32 || in == 0 || rows == 0 || outDim == 0 || !ltReady()) {
             return false;
         }
         Epilogue epilogue = Epilogue.of(bias != 0, gelu);
         DataType ab = weightType == DType.F16 ? DataType.F16 : DataType.BF16;
+        DataType dt = outBf16 ? DataType.BF16 : DataType.F32;
+        int outBytes = outBf16 ? 2 : 4;
         int block = blockRows(weightType, outDim, in);
+        long pb = bias == 0 || !outBf16 ? bias : biasScratch(outDim); // a fresh allocation: 256-byte aligned
         // Every block size the call will use needs a plan, before anything is launched: all or nothing.
         // A is the widening scratch (a fresh device allocation: 256-byte aligned) or the weights at the block's offset;
-        // B the activations' scratch; out and bias at the blocks' starts.
+        // B the activations (their scratch, or where they are when bf16 already); out and bias at the blocks' starts.
         for (int o0 = 0; o0 < outDim; o0 += block) {
             int c = Math.min(block, outDim - o0);
             long a = widensToBf16(weightType) ? 256 : pw + (long) o0 * in * 2;
-            if (plan(c, rows, in, ab, outDim, epilogue, a, po + (long) o0 * 4, bias == 0 ? 0 : bias + (long) o0 * 4) == null) {
+            if (plan(c, rows, in, ab, dt, outDim, epilogue, a, xBf16 ? px : 256, po + (long) o0 * outBytes,
+                    pb == 0 ? 0 : pb + (long) o0 * outBytes) == null) {
                 return false;
             }
         }
-        withWeights(px, rounding, (long) rows * in, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) -> {
-            long d = po + (long) o0 * 4, b = bias == 0 ? 0 : bias + (long) o0 * 4;
-            CublasLtApi.Plan p = plan(c, rows, in, ab, outDim, epilogue, wb, d, b);
+        if (outBf16 && bias != 0) {
+            launcher.launch("f32_to_bf16", launcher.grid(outDim), 1, 1, BLOCK, 0, args().ptr(bias).ptr(pb).i64(outDim));
+        }
+        withWeights(px, xBf16, rounding, (long) rows * in, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) -> {
+            long d = po + (long) o0 * outBytes, b = pb == 0 ? 0 : pb + (long) o0 * outBytes;
+            CublasLtApi.Plan p = plan(c, rows, in, ab, dt, outDim, epilogue, wb, x, d, b);
             CublasLtApi.matmul(ltHandle, p, one, zero, wb, x, d, b, ltWorkspace.address(), ltWorkspace.byteSize(), stream,
                     widensToBf16(weightType) ? weightType + " (as bf16)" : String.valueOf(weightType));
         });
@@ -184,12 +220,13 @@ final class CublasGemm implements AutoCloseable {
      * The plan of one block: column-major D[m = c, n = rows] = wᵀ(as stored, transposed) · x, lda = ldb = in, ldd =
      * outDim; cached by shape and the alignments of the pointers it is used with.
      */
-    private CublasLtApi.Plan plan(int c, int rows, int in, DataType ab, int ldd, Epilogue epilogue, long a, long d, long bias) {
-        PlanKey key = new PlanKey(c, rows, in, ab, ldd, epilogue, alignment(a), 256, alignment(d), bias == 0 ? 0 : alignment(bias));
+    private CublasLtApi.Plan plan(int c, int rows, int in, DataType ab, DataType dt, int ldd, Epilogue epilogue, long a, long b, long d,
+                                  long bias) {
+        PlanKey key = new PlanKey(c, rows, in, ab, dt, ldd, epilogue, alignment(a), alignment(b), alignment(d), bias == 0 ? 0 : alignment(bias));
         if (plans.containsKey(key)) {
             return plans.get(key);
         }
-        CublasLtApi.Plan p = CublasLtApi.plan(ltHandle, Operation.T, Operation.N, c, rows, in, ab, in, in, DataType.F32, ldd, epilogue,
+        CublasLtApi.Plan p = CublasLtApi.plan(ltHandle, Operation.T, Operation.N, c, rows, in, ab, in, in, dt, ldd, epilogue,
                 bias, key.alignA(), key.alignB(), key.alignD(), LT_WORKSPACE_BYTES);
         plans.put(key, p);
         return p;
@@ -234,7 +271,7 @@ final class CublasGemm implements AutoCloseable {
         MemorySegment beta = accumulate ? one : zero;
         // Column-major C[m = cols, n = c] at out + o0·ldo (ldc = ldo) = A[cols, in] · B[in, c]: A is x as stored
         // (element (p, k) at k·cols + p, lda = cols), B the weights as stored (element (k, j) at j·in + k, ldb = in).
-        withWeights(px, null, (long) in * cols, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) ->
+        withWeights(px, false, null, (long) in * cols, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) ->
                 gemm(Operation.N, Operation.N, cols, c, in, x, xt, Math.max(1, cols), wb, wt, Math.max(1, in), beta, po + (long) o0 * ldo * 4, ldo,
                         weightType));
     }
@@ -259,10 +296,14 @@ final class CublasGemm implements AutoCloseable {
      * activations (x: {@code xElems} contiguous float32 values) in the types the GEMM takes, block by block where the
      * weights are widened.
      */
-    private void withWeights(long px, Rounding rounding, long xElems, long pw, DType weightType, int outDim, int in, BlockGemm g) {
+    private void withWeights(long px, boolean xBf16, Rounding rounding, long xElems, long pw, DType weightType, int outDim, int in, BlockGemm g) {
         if (rounding != null && !roundsOperands(weightType)) {
             throw new IllegalStateException("a rounding of the activations needs bf16 precision and non-float32 weights, got " + precision + " and "
                     + weightType);
+        }
+        if (xBf16 && !takesBf16(weightType)) {
+            throw new IllegalStateException("bf16 activations need a bf16 GEMM operand, got " + precision + " precision and " + weightType
+                    + " weights");
         }
         if (weightType == DType.F32) {
             g.run(pw, DataType.F32, px, DataType.F32, 0, outDim);
@@ -296,8 +337,8 @@ final class CublasGemm implements AutoCloseable {
                 case Q8_0 -> "q8_0_to_bf16";
                 default -> "q4k_to_bf16";
             };
-            long x16 = scratch(xElems * 2);
-            if (xElems > 0) {
+            long x16 = xBf16 ? px : scratch(xElems * 2);
+            if (xElems > 0 && !xBf16) {
                 round(px, rounding, x16, xElems, true);
             }
             int chunk = blockRows(weightType, outDim, in);
@@ -312,8 +353,8 @@ final class CublasGemm implements AutoCloseable {
             }
         } else {
             boolean bf = weightType == DType.BF16;
-            long x16 = scratch(xElems * 2);
-            if (xElems > 0) {
+            long x16 = xBf16 ? px : scratch(xElems * 2);
+            if (xElems > 0 && !xBf16) {
                 round(px, rounding, x16, xElems, bf);
             }
             DataType type = bf ? DataType.BF16 : DataType.F16;
@@ -362,6 +403,18 @@ final class CublasGemm implements AutoCloseable {
         return scratch.address();
     }
 
+    /** Room for {@code n} bf16 bias values (256-byte aligned: a device allocation of its own). */
+    private long biasScratch(int n) {
+        if (biasScratch == null || biasScratch.byteSize() < 2L * n) {
+            if (biasScratch != null) {
+                biasScratch.close();
+                biasScratch = null;
+            }
+            biasScratch = GpuMemory.allocate(Math.max(2L * n, 64 << 10), device, "bf16 bias scratch");
+        }
+        return biasScratch.address();
+    }
+
     private long weightScratch(long bytes) {
         if (weightScratch == null || weightScratch.byteSize() < bytes) {
             if (weightScratch != null) {
@@ -380,6 +433,9 @@ final class CublasGemm implements AutoCloseable {
         }
         if (weightScratch != null) {
             weightScratch.close();
+        }
+        if (biasScratch != null) {
+            biasScratch.close();
         }
         if (ltWorkspace != null) {
             ltWorkspace.close();

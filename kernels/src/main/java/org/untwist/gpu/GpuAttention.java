@@ -18,7 +18,8 @@ import org.untwist.tensor.Tensor;
 
 /**
  * Attention for {@link GpuBackend}: which implementation computes it, and the device buffers they share. BF16
- * activations: cuDNN's fused SDPA only. Float32 activations in {@code bf16} precision: cuDNN's SDPA on bf16
+ * activations: cuDNN's fused SDPA reading them where they are; shapes it does not take are widened to float32 copies
+ * for the float32 paths below and the output rounded back. Float32 activations in {@code bf16} precision: cuDNN's SDPA on bf16
  * copies of the operands (shared attention in one pass or, by default, two merged by their log-sum-exps), else
  * our bf16 tensor-core kernel (head dimension 128), else our float32 kernel, which is also the {@code f32}
  * precision path. A shape cuDNN has no engine for falls back to our kernels and is logged once.
@@ -69,6 +70,10 @@ final class GpuAttention implements AutoCloseable {
         if ((long) batch * heads * lq == 0) {
             return;
         }
+        if (q.dtype() == DType.BF16 && !cudnnTakesBf16(q, k, v, refK, refV, out, headDim, (long) batch * heads * (lk + lr) * headDim / 8, lk)) {
+            widened(q, k, v, refK, refV, refKeyScale, out, batch, heads, lq, lk, lr, headDim, refBatch, refStart, refTokens);
+            return;
+        }
         if (headDim > MAX_TILED_HEAD_DIM) {
             if (lr > 0) {
                 throw new UnsupportedOperationException("gpu shared attention supports head dimensions up to " + MAX_TILED_HEAD_DIM + ", got "
@@ -77,12 +82,13 @@ final class GpuAttention implements AutoCloseable {
             wideHead(q, k, v, out, batch, heads, lq, lk, headDim);
             return;
         }
+        boolean cudnnRefusedBf16 = false;
         try (Staging st = new Staging(device, stream)) {
             long pq = st.in(q), pk = st.in(k), pv = st.in(v), po = st.out(out);
             long prk = lr > 0 ? st.in(refK) : 0, prv = lr > 0 ? st.in(refV) : 0;
             long ps = lr > 0 && refKeyScale != null ? chunkScaleOnDevice(st, refKeyScale) : 0;
             if (q.dtype() == DType.BF16) { // AbstractBackend admits BF16 activations only in bf16 precision
-                cudnnBf16(pq, pk, pv, prk, prv, ps, po, batch, heads, lq, lk, lr, headDim, refBatch, refStart, refTokens);
+                cudnnRefusedBf16 = !cudnnBf16(pq, pk, pv, prk, prv, ps, po, batch, heads, lq, lk, lr, headDim, refBatch, refStart, refTokens);
             } else if (precision == Precision.BF16
                     && cudnnAttention(pq, pk, pv, prk, prv, ps, po, batch, heads, lq, lk, lr, headDim, refBatch, refStart, refTokens)) {
                 lastAttentionPath = "cudnn";
@@ -95,6 +101,9 @@ final class GpuAttention implements AutoCloseable {
                 launcher.launch("attention_f32", ceil(lq, 4), heads, batch, 128, 0, args().ptr(pq).ptr(pk).ptr(pv).ptr(prk).ptr(prv).ptr(ps)
                         .ptr(po).i32(heads).i32(lq).i32(lk).i32(lr).i32(headDim).i32(refBatch).i32(refStart).i32(refTokens).f32(0f).ptr(0).i32(0));
             }
+        }
+        if (cudnnRefusedBf16) { // no cuDNN engine for the shape after all
+            widened(q, k, v, refK, refV, refKeyScale, out, batch, heads, lq, lk, lr, headDim, refBatch, refStart, refTokens);
         }
     }
 
@@ -278,22 +287,82 @@ final class GpuAttention implements AutoCloseable {
     }
 
     /**
+     * Whether cuDNN takes these BF16 activations where they are: cuDNN on, head dimension a multiple of 8 and at most 128,
+     * some own keys, 16-byte aligned device tensors (host tensors are staged into fresh, aligned copies).
+     */
+    private boolean cudnnTakesBf16(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor out, int d, long kvQuads, int lk) {
+        long misaligned = 0;
+        for (Tensor t : new Tensor[] {q, k, v, refK, refV, out}) {
+            misaligned |= t != null && t.isDevice() ? GpuMemory.addressOf(t) : 0;
+        }
+        return useCudnn && d % 8 == 0 && d <= 128 && lk > 0 && kvQuads < Integer.MAX_VALUE && (misaligned & 15) == 0;
+    }
+
+    /**
+     * BF16 attention that cuDNN does not take: the operands widened to float32 device copies (exact), the float32 paths
+     * (our kernels, or cuDNN on float32 operands), the output rounded to bf16 once.
+     */
+    private void widened(Tensor q, Tensor k, Tensor v, Tensor refK, Tensor refV, Tensor refKeyScale, Tensor out, int batch, int heads, int lq,
+                         int lk, int lr, int headDim, int refBatch, int refStart, int refTokens) {
+        List<Tensor> copies = new ArrayList<>();
+        try (Staging st = new Staging(device, stream)) {
+            Tensor qf = widen(st, q, copies), kf = widen(st, k, copies), vf = widen(st, v, copies);
+            Tensor rkf = lr > 0 ? widen(st, refK, copies) : null, rvf = lr > 0 ? widen(st, refV, copies) : null;
+            Tensor of = f32Copy(out, copies);
+            attention(qf, kf, vf, rkf, rvf, refKeyScale, of, batch, heads, lq, lk, lr, headDim, refBatch, refStart, refTokens);
+            long n = out.numel();
+            launcher.launch("f32_to_bf16", launcher.grid(n), 1, 1, BLOCK, 0, args().ptr(GpuMemory.addressOf(of)).ptr(st.out(out)).i64(n));
+            lastAttentionPath += " (BF16 activations widened to float32)";
+        } finally {
+            for (Tensor t : copies) {
+                t.close();
+            }
+        }
+    }
+
+    /** A float32 device copy of a BF16 tensor (host or device), added to {@code copies}. */
+    private Tensor widen(Staging st, Tensor t, List<Tensor> copies) {
+        Tensor f = f32Copy(t, copies);
+        long n = t.numel();
+        if (n > 0) {
+            launcher.launch("bf16_to_f32", launcher.grid(n), 1, 1, BLOCK, 0, args().ptr(st.in(t)).ptr(GpuMemory.addressOf(f)).i64(n));
+        }
+        return f;
+    }
+
+    /** An uninitialized float32 device tensor of {@code t}'s shape, added to {@code copies}. */
+    private Tensor f32Copy(Tensor t, List<Tensor> copies) {
+        GpuMemory m = GpuMemory.allocate(Math.max(4, t.numel() * 4), device, "float32 copy of a BF16 attention operand " + t);
+        Tensor f = Tensor.onDevice(m, DType.F32, true, t.shape());
+        copies.add(f);
+        return f;
+    }
+
+    /**
      * Attention on bf16 activations (q, k, v, refK, refV, out all BF16): cuDNN reads q (and, without a reference,
      * k and v) where they are and writes out [b, lq, h·d] directly. With a reference, one kernel writes the bf16
      * keys [own; reference · s_p] and values [own; reference] (see {@code attention_kv_from_bf16}) for one SDPA.
      */
-    private void cudnnBf16(long pq, long pk, long pv, long prk, long prv, long ps, long po, int b, int h, int lq, int lk, int lr, int d,
-                           int refBatch, int refStart, int refTokens) {
+    private boolean cudnnBf16(long pq, long pk, long pv, long prk, long prv, long ps, long po, int b, int h, int lq, int lk, int lr, int d,
+                              int refBatch, int refStart, int refTokens) {
         long kvQuads = (long) b * h * (lk + lr) * d / 8;
-        if (!useCudnn || d % 8 != 0 || d > 128 || lk == 0 || kvQuads >= Integer.MAX_VALUE || ((pq | pk | pv | prk | prv | po) & 15) != 0) {
-            throw new UnsupportedOperationException("gpu attention on BF16 activations runs through cuDNN only (head dimension a multiple of 8, "
-                    + "at most 128, 16-byte aligned tensors); got head dimension " + d + (useCudnn ? "" : " with cuDNN switched off"));
+        List<Integer> shape = List.of(b, h, lq, lk + lr, d, -1); // -1: the bf16-activation plan
+        if (cudnnFailed.contains(shape)) {
+            return false;
         }
-        if (cudnn == null) {
-            cudnn = new CudnnAttention(stream);
+        CudnnAttention.Plan plan;
+        try {
+            if (cudnn == null) {
+                cudnn = new CudnnAttention(stream);
+            }
+            plan = cudnn.plan(b, h, lq, lk + lr, d, false, false, true);
+        } catch (IllegalStateException | CudaException e) {
+            cudnnFailed.add(shape);
+            LOG.log(System.Logger.Level.WARNING, "cuDNN attention on bf16 activations unavailable for " + shape
+                    + " [b, h, lq, keys, d], widening to float32 for our kernel: " + e.getMessage());
+            return false;
         }
         float scale = (float) (1 / Math.sqrt(d));
-        CudnnAttention.Plan plan = cudnn.plan(b, h, lq, lk + lr, d, false, false, true);
         long ws = slot(S_WORKSPACE, plan.workspace());
         long kb = pk, vb = pv;
         if (lr > 0) {
@@ -308,6 +377,7 @@ final class GpuAttention implements AutoCloseable {
         lastCudnnRun = () -> cudnn.run(plan, pq, k2, v2, po, 0, scale, ws);
         lastCudnnChoice = plan.choice + " (bf16 activations, one pass over " + lk + " + " + lr + " keys)";
         lastAttentionPath = "cudnn";
+        return true;
     }
 
     /**

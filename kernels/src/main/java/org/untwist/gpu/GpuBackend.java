@@ -28,7 +28,7 @@ import org.untwist.tensor.Tensor;
  * <p>Precision ({@code -Duntwist.gpu.precision}): {@code f32} (default) computes in float32 everywhere, with
  * float32 GEMMs on the CUDA cores unless {@code -Duntwist.gpu.tf32=true}; {@code bf16} runs attention with
  * head dim 128 on bf16 tensor cores (float32 accumulation), as PyTorch's bf16 SDPA does, through cuDNN's fused
- * SDPA, and its attention also takes BF16 activations ({@link #supportsBf16Attention}). GEMMs with BF16 or
+ * SDPA, and it takes BF16 activations where {@link #roundedActivationType} lists them. GEMMs with BF16 or
  * F16 weights round the activations to the weights' type in {@code bf16} precision (tensor cores, float32
  * accumulation and output: what a bf16 reference computes); in {@code f32} precision the weights are widened
  * block by block and multiplied in float32. F8_E4M3 and F8_E5M2 weights are widened block by block too: to float32 in
@@ -56,6 +56,11 @@ public final class GpuBackend extends AbstractBackend {
      * one pass.
      */
     public static final String SHARED_PASSES_PROPERTY = "untwist.gpu.sharedPasses";
+    /**
+     * {@code false}: {@link #roundedActivationType} answers F32 for every weight type, so that models keep float32
+     * activations between operations in bf16 precision too (the layout before BF16 activations; for comparisons).
+     */
+    public static final String BF16_ACTIVATIONS_PROPERTY = "untwist.gpu.bf16Activations";
 
     /** How attention and float32 GEMMs compute. */
     public enum Precision { F32, BF16 }
@@ -64,6 +69,7 @@ public final class GpuBackend extends AbstractBackend {
     private final Precision precision;
     private final boolean tf32;
     private final boolean useCudnn;
+    private final boolean bf16Activations = !"false".equalsIgnoreCase(System.getProperty(BF16_ACTIVATIONS_PROPERTY));
     private final MemorySegment stream;
     private final KernelLauncher launcher;
     private final CublasGemm gemm;
@@ -236,25 +242,44 @@ public final class GpuBackend extends AbstractBackend {
             return;
         }
         try (Staging st = staging()) {
-            linearOn(st, st.in(x), null, w, bias, out, rows, in, outDim, gelu);
+            linearOn(st, st.in(x), x.dtype() == DType.BF16, null, w, bias, out, rows, in, outDim, gelu);
         }
     }
 
-    /** {@link #linear} on staged activations at {@code px}, or written into the GEMM's operand by {@code rounding} where not null. */
-    private void linearOn(Staging st, long px, CublasGemm.Rounding rounding, Tensor w, Tensor bias, Tensor out, int rows, int in, int outDim,
-                          boolean gelu) {
+    /**
+     * {@link #linear} on staged activations at {@code px} (bf16 where {@code xBf16}), or written into the GEMM's operand by
+     * {@code rounding} where not null. A BF16 out is written by the GEMM's epilogue; where cuBLASLt has no algorithm, the
+     * float32 result goes to a scratch buffer first and is rounded into out.
+     */
+    private void linearOn(Staging st, long px, boolean xBf16, CublasGemm.Rounding rounding, Tensor w, Tensor bias, Tensor out, int rows, int in,
+                          int outDim, boolean gelu) {
         long pw = st.in(w), po = st.out(out), pb = bias == null ? 0 : st.in(bias);
-        if (gemm.multiplyWithEpilogue(px, rounding, pw, w.dtype(), po, rows, in, outDim, pb, gelu)) {
+        boolean outBf16 = out.dtype() == DType.BF16;
+        if (gemm.multiplyWithEpilogue(px, xBf16, rounding, pw, w.dtype(), po, outBf16, rows, in, outDim, pb, gelu)) {
             return;
         }
+        long n = (long) rows * outDim;
+        long pf = outBf16 ? st.scratch(n * 4, "float32 result of a linear layer with a BF16 output") : po;
         if (bias != null) {
             launch("broadcast_rows_f32", rows, 1, 1, rowThreads(outDim / 4), 0,
-                    args().ptr(po).ptr(pb).i32(outDim).i32(vec4(outDim, po, pb) ? 1 : 0));
+                    args().ptr(pf).ptr(pb).i32(outDim).i32(vec4(outDim, pf, pb) ? 1 : 0));
         }
-        gemm.multiply(px, rounding, pw, w.dtype(), po, rows, in, outDim, bias != null);
+        gemm.multiply(px, xBf16, rounding, pw, w.dtype(), pf, rows, in, outDim, bias != null);
         if (gelu) {
-            launchUnary(po, po, (long) rows * outDim, 1);
+            launchUnary(pf, pf, n, 1);
         }
+        if (outBf16) {
+            launch("f32_to_bf16", grid(n), 1, 1, BLOCK, 0, args().ptr(pf).ptr(po).i64(n));
+        }
+    }
+
+    /**
+     * In bf16 precision (unless {@code -Duntwist.gpu.bf16Activations=false}): BF16 for weights whose GEMM takes a bf16
+     * operand (BF16, F8_E4M3, F8_E5M2, Q8_0, Q4_K), F32 otherwise (F16 weights round to f16; F32 weights multiply in float32).
+     */
+    @Override
+    public DType roundedActivationType(DType weightType) {
+        return bf16Activations && gemm.takesBf16(weightType) ? DType.BF16 : DType.F32;
     }
 
     /**
@@ -263,21 +288,25 @@ public final class GpuBackend extends AbstractBackend {
      */
     @Override
     protected void linearConcatKernel(Tensor a, Tensor b, Tensor w, Tensor bias, Tensor out, int rows, int ka, int kb, int outDim) {
-        if (!gemm.roundsOperands(w.dtype()) || ka == 0 || kb == 0 || (long) rows * outDim == 0) {
+        if ((long) rows * outDim == 0) {
+            return;
+        }
+        boolean inBf16 = a.dtype() == DType.BF16; // b is too (checked)
+        if (!inBf16 && (!gemm.roundsOperands(w.dtype()) || ka == 0 || kb == 0)) {
             super.linearConcatKernel(a, b, w, bias, out, rows, ka, kb, outDim);
             return;
         }
         try (Staging st = staging()) {
             long pa = st.in(a), pb = st.in(b);
             CublasGemm.Rounding join = (dst, bf16) -> {
-                boolean quads = ka % 4 == 0 && kb % 4 == 0 && ((pa | pb) & 15) == 0 && (dst & 7) == 0;
+                boolean quads = ka % 4 == 0 && kb % 4 == 0 && ((pa | pb) & (inBf16 ? 7 : 15)) == 0 && (dst & 7) == 0;
                 for (int r0 = 0; r0 < rows; r0 += 65535) { // grid y holds at most 65535 rows per launch
                     int cnt = Math.min(65535, rows - r0);
-                    launch("join_rows_16", (int) Math.min(ceil((ka + kb) / (quads ? 4 : 1), BLOCK), 64), cnt, 1, BLOCK, 0,
-                            args().ptr(pa).ptr(pb).ptr(dst).i32(ka).i32(kb).i32(r0).i32(bf16 ? 1 : 0).i32(quads ? 1 : 0));
+                    launch(inBf16 ? "join_rows_bf16" : "join_rows_16", (int) Math.min(ceil((ka + kb) / (quads ? 4 : 1), BLOCK), 64), cnt, 1, BLOCK,
+                            0, args().ptr(pa).ptr(pb).ptr(dst).i32(ka).i32(kb).i32(r0).i32(bf16 ? 1 : 0).i32(quads ? 1 : 0));
                 }
             };
-            linearOn(st, 0, join, w, bias, out, rows, ka + kb, outDim, false);
+            linearOn(st, 0, false, join, w, bias, out, rows, ka + kb, outDim, false);
         }
     }
 
@@ -369,7 +398,8 @@ public final class GpuBackend extends AbstractBackend {
 
     @Override
     protected void layerNormModulateKernel(Tensor x, float eps, Tensor shift, Tensor scale, Tensor out, int batch, int tokens, int dim) {
-        if (dim < 1024) { // short rows: the warp-per-row norm, then the modulation
+        boolean outBf16 = out.dtype() == DType.BF16;
+        if (dim < 1024 && !outBf16) { // short rows: the warp-per-row norm, then the modulation
             super.layerNormModulateKernel(x, eps, shift, scale, out, batch, tokens, dim);
             return;
         }
@@ -379,8 +409,9 @@ public final class GpuBackend extends AbstractBackend {
         }
         try (Staging st = staging()) {
             long px = st.in(x), ps = st.in(shift), pc = st.in(scale), po = st.out(out);
+            // vec4: float4 loads and 4-value stores (16 bytes of float32, 8 of bf16: out 16-byte aligned covers both)
             launch("layer_norm_modulate_block_f32", rows, 1, 1, BLOCK, 0, args().ptr(px).ptr(ps).ptr(pc).ptr(po).i32(tokens).i32(dim).f32(eps)
-                    .i32(vec4(dim, px) ? 1 : 0).i32(vec4(dim, px, ps, pc, po) ? 1 : 0));
+                    .i32(vec4(dim, px) ? 1 : 0).i32(vec4(dim, px, ps, pc, po) ? 1 : 0).i32(outBf16 ? 1 : 0));
         }
     }
 
@@ -468,9 +499,13 @@ public final class GpuBackend extends AbstractBackend {
         attention.attention(q, k, v, refK, refV, refKeyScale, out, batch, heads, lq, lk, lr, headDim, refBatch, refStart, refTokens);
     }
 
-    /** In {@code bf16} precision: BF16 q, k, v, refK, refV and out, through cuDNN only (else a clear error). */
+    /**
+     * In {@code bf16} precision: BF16 activations in attention (cuDNN reads them where they are; shapes it has no engine for
+     * are widened to float32 for our kernels), {@link #splitQkvNormRope}, {@link #layerNormModulate}'s output and the
+     * linear layers of {@link #roundedActivationType}.
+     */
     @Override
-    protected boolean supportsBf16Attention() {
+    protected boolean takesBf16Activations() {
         return precision == Precision.BF16;
     }
 
@@ -575,6 +610,10 @@ public final class GpuBackend extends AbstractBackend {
         if (warps == 0 || d == 0) {
             return;
         }
+        if (qkv.dtype() == DType.BF16) {
+            splitQkvNormRopeBf16(qkv, qScale, kScale, eps, pe, q, k, v, tokenOffset, h, l, lTot, d, peBatch, warps);
+            return;
+        }
         // Host tensors are staged into fresh (256-byte aligned) device copies; device views may sit anywhere.
         long misaligned = deviceAddress(qkv) | deviceAddress(qScale) | deviceAddress(kScale) | deviceAddress(q) | deviceAddress(k)
                 | deviceAddress(v);
@@ -590,6 +629,20 @@ public final class GpuBackend extends AbstractBackend {
             launch(quads ? "split_qkv_norm_rope4_f32" : "split_qkv_norm_rope_f32", ceil(warps, BLOCK / 32), 1, 1, BLOCK, 0, args().ptr(pqkv)
                     .ptr(pqs).ptr(pks).ptr(pp).ptr(pq).ptr(pk).ptr(pv).i32(h).i32(l).i32(lTot).i32(d).i32(tokenOffset).i32(peBatch).f32(eps)
                     .i32((int) warps));
+        }
+    }
+
+    /** {@link #splitQkvNormRopeKernel} on BF16 qkv, q, k, v: one warp per row, elements read as bf16 and widened, any alignment. */
+    private void splitQkvNormRopeBf16(Tensor qkv, Tensor qScale, Tensor kScale, float eps, Tensor pe, Tensor q, Tensor k, Tensor v,
+                                      int tokenOffset, int h, int l, int lTot, int d, int peBatch, long warps) {
+        if (warps > 0xFFFF_FFFFL) {
+            throw new UnsupportedOperationException("splitQkvNormRope on BF16: " + warps + " head rows exceed 2^32");
+        }
+        try (Staging st = staging()) {
+            long pp = pe == null ? 0 : st.in(pe);
+            launch("split_qkv_norm_rope_bf16", ceil(warps, BLOCK / 32), 1, 1, BLOCK, 0, args().ptr(st.in(qkv)).ptr(st.in(qScale))
+                    .ptr(st.in(kScale)).ptr(pp).ptr(st.out(q)).ptr(st.out(k)).ptr(st.out(v)).i32(h).i32(l).i32(lTot).i32(d).i32(tokenOffset)
+                    .i32(peBatch).f32(eps).i32((int) warps));
         }
     }
 

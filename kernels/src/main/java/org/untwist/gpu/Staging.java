@@ -64,6 +64,18 @@ final class Staging implements AutoCloseable {
         return m.address();
     }
 
+    /** Device memory for this operation's intermediate values ({@code what} names it in an out-of-memory message), freed on close. */
+    long scratch(long bytes, String what) {
+        if (temps == null) {
+            byHost = new HashMap<>();
+            outputs = new ArrayList<>();
+            temps = new ArrayList<>();
+        }
+        GpuMemory m = GpuMemory.allocate(Math.max(4, bytes), device, what);
+        temps.add(m);
+        return m.address();
+    }
+
     /** A small table (kernel constants) copied to the device for this operation. */
     long floats(float[] values) {
         return upload(MemorySegment.ofArray(values));
