@@ -1,6 +1,6 @@
 # Sourced by run-on-gpu.sh and explore-attention.sh on the GPU machine: the bundle of make-bundle.sh ($BUNDLE,
 # default: the sourcing script's folder), the output folder ($OUT), the CUDA libraries of the pip-installed
-# nvidia packages ($LIBDIR), the bundled runtime unpacked once ($J), the JVM flags every run needs ($FLAGS) and
+# nvidia packages ($LIBDIR), the bundled runtime unpacked once ($J), the JVM flags every run needs ($FLAGS, plus $JAVA_EXTRA) and
 # the class path of the GPU benchmark ($BENCH_CP: the CLI jar with every module, and the benchmark's jar).
 BUNDLE=${BUNDLE:-$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)}
 OUT=${OUT:-$PWD/gpu-out}
@@ -13,4 +13,7 @@ fi
 J="$BUNDLE/jre/bin/java"
 FLAGS=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Duntwist.cuda.libDir="$LIBDIR"
        -Duntwist.gpu.kernelCache="$BUNDLE/kernel-cache")
+# JAVA_EXTRA: more JVM flags for every run (e.g. JAVA_EXTRA=-Duntwist.gpu.bf16Activations=true)
+read -r -a EXTRA <<< "${JAVA_EXTRA:-}"
+FLAGS+=("${EXTRA[@]}")
 BENCH_CP="$BUNDLE/untwist.jar:$BUNDLE/untwist-gpu-bench.jar"

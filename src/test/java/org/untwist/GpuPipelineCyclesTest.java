@@ -23,8 +23,8 @@ import org.untwist.tensor.Tensor;
  * Issue 18's bar for the GPU backend: no device-memory growth over 1,000 pipeline create/run/close cycles. Each
  * cycle opens the tiny pipeline of {@link EndToEndTest} (testdata/flux-pipeline-tiny), creates a {@code gpu}
  * backend, generates its case (tokenize, T5, CLIP, reference encoding, 2 steps of shared attention in mode full at
- * batch 2, decoding) and closes the backend with everything it made; the precision alternates f32 and bf16 so both
- * paths' buffers take part. The device's free memory ({@code cudaMemGetInfo}) is read after one warm-up cycle (the
+ * batch 2, decoding) and closes the backend with everything it made; the precision cycles through f32, bf16 and bf16
+ * with the blocks' activations in bf16, so that every path's buffers take part. The device's free memory ({@code cudaMemGetInfo}) is read after one warm-up cycle (the
  * process-wide state: libraries, compiled kernels, cuDNN plans) and after the last cycle, and may drop by at most
  * {@value #TOLERANCE_MIB} MiB: a leak of 64 KiB a cycle would cross it. The outputs are checked too, so the cycles
  * did the work: f32 against the PyTorch reference as {@link EndToEndTest} does, bf16 within a quarter of its RMS
@@ -67,21 +67,40 @@ class GpuPipelineCyclesTest {
         }
     }
 
-    /** One create/run/close cycle; even cycles (and the warm-up) f32, odd ones bf16; outputs checked on the first and last two, misses added to {@code wrong}. */
+    /**
+     * One create/run/close cycle: cycles 0, 3, 6, ... (and the warm-up) f32; 1, 4, ... bf16; 2, 5, ... bf16 with the blocks'
+     * activations in bf16 ({@code -Duntwist.gpu.bf16Activations=true}, read as the backend is made). Outputs checked on
+     * the first three and the last two, misses added to {@code wrong}.
+     */
     private static void cycle(int c, int cycles, PromptToImage.Request request, Tensor want, double rms, List<String> wrong) throws IOException {
-        boolean bf16 = c % 2 != 0 && c >= 0;
+        int kind = c < 0 ? 0 : c % 3;
+        boolean bf16 = kind != 0;
+        String name = kind == 0 ? "f32" : kind == 1 ? "bf16" : "bf16, bf16 activations";
         FluxCheckpoint checkpoint = FluxCheckpoint.open(EndToEndTest.DIFFUSERS, ComponentPaths.NONE);
-        try (Backend be = Backends.create("gpu", 2, bf16 ? Precision.BF16 : Precision.F32);
-             Tensor got = PromptToImage.generateDecoded(checkpoint, be, request, null)) {
-            if (c <= 1 || c >= cycles - 2) {
+        String before = kind == 2 ? System.setProperty(BF16_ACTIVATIONS, "true") : null;
+        Backend made;
+        try {
+            made = Backends.create("gpu", 2, bf16 ? Precision.BF16 : Precision.F32);
+        } finally {
+            if (kind == 2 && before == null) {
+                System.clearProperty(BF16_ACTIVATIONS);
+            } else if (kind == 2) {
+                System.setProperty(BF16_ACTIVATIONS, before);
+            }
+        }
+        try (Backend be = made; Tensor got = PromptToImage.generateDecoded(checkpoint, be, request, null)) {
+            if (c <= 2 || c >= cycles - 2) {
                 double err = TestSupport.maxAbsDiff(got, want);
                 double bound = bf16 ? BF16_BOUND * rms : EndToEndTest.TOLERANCE * rms;
                 System.out.printf(Locale.ROOT, "cycle %d (%s): max |diff| to the PyTorch reference %.3e, RMS %.4f, relative %.3e (bound %.2g)%n", c,
-                        bf16 ? "bf16" : "f32", err, rms, err / rms, bound / rms);
+                        name, err, rms, err / rms, bound / rms);
                 if (!(err <= bound)) {
-                    wrong.add("cycle " + c + (bf16 ? " bf16" : " f32") + ": max |diff| " + err + " > " + bound);
+                    wrong.add("cycle " + c + " (" + name + "): max |diff| " + err + " > " + bound);
                 }
             }
         }
     }
+
+    /** GpuBackend.BF16_ACTIVATIONS_PROPERTY (this suite does not depend on the gpu module's classes beyond CudaRuntime). */
+    private static final String BF16_ACTIVATIONS = "untwist.gpu.bf16Activations";
 }

@@ -5,6 +5,7 @@ import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 import org.untwist.backend.Backend;
 import org.untwist.io.SafeTensors;
@@ -437,7 +438,8 @@ public final class FluxModel implements AutoCloseable {
      * the workspace below), without the extras of shared attention ({@link #sharingBytes}) and, on a device
      * backend, the device copies of inputs and output. Long arithmetic: an absurd batch gives a large number,
      * never an overflow. Per batch element: {@code 256 + 38·h + L·(17·h + 2·mlp + 2·headDim + axes)} floats. An upper
-     * bound where the blocks' interior activations are BF16 ({@link #interiorActivationType}): those take half.
+     * bound where the blocks' interior activations are BF16 ({@link #interiorActivationType}): those take half, which more
+     * than pays for the second set of part buffers (BF16, for the q, k, v row blocks) a layout with row blocks then adds.
      */
     public static long workspaceBytes(FluxConfig c, long batch, long textTokens, long imageTokens) {
         return workspaceBytes(c, batch, textTokens, imageTokens, 1);
@@ -609,7 +611,10 @@ public final class FluxModel implements AutoCloseable {
         final Tensor imgNorm, txtNorm, imgQkv, txtQkv, q, k, v, attn, txtAttn, imgAttn;
         final Tensor imgProj, txtProj, imgMlp, txtMlp;
         final Tensor xNorm, xQkv, xMlp, xOut;
-        final List<Tensor> partBuffers = new java.util.ArrayList<>(); // [B·L·h] each, when linear layers come in row blocks
+        // [B·L·h] each, when linear layers come in row blocks: a set per output type (the interior's q, k, v projections and
+        // float32 layers), made on first use
+        final Map<DType, List<Tensor>> partBuffers = new java.util.EnumMap<>(DType.class);
+        private final int parts;
         // Shared attention (allocated on first use): per-call state set by prepareSharing.
         AttentionSharing sharing;
         Tensor chunkScale, kShifted, peShiftedTable, probs, chunkScaleTensor, bandTerms, probsHost, bandTermsHost;
@@ -621,6 +626,7 @@ public final class FluxModel implements AutoCloseable {
         Workspace(FluxConfig c, int b, int lt, int li, int parts, DType interior, Backend backend) {
             this.batch = b;
             this.interior = interior;
+            this.parts = parts;
             this.textTokens = lt;
             this.imageTokens = li;
             this.config = c;
@@ -664,9 +670,7 @@ public final class FluxModel implements AutoCloseable {
                 xQkv = interior(b, l, 3 * h);
                 xMlp = interior(b, l, mlp);
                 xOut = f32(b, l, h);
-                for (int i = 0; parts > 1 && i < parts; i++) {
-                    partBuffers.add(interior(b * l * h));
-                }
+
             } catch (RuntimeException | Error e) {
                 close();
                 throw e;
@@ -677,13 +681,19 @@ public final class FluxModel implements AutoCloseable {
             }
         }
 
-        /** Part buffer {@code i} viewed as {@code shape} (its leading elements), of the interior type (the q, k, v projections). */
+        /** Part buffer {@code i} of type {@code dtype} viewed as {@code shape} (its leading elements). */
         Tensor partBuffer(int i, int[] shape, DType dtype) {
-            Tensor flat = partBuffers.get(i);
-            if (dtype != flat.dtype()) {
-                throw new IllegalStateException("a row block's output of type " + dtype + " for a part buffer of " + flat.dtype()
-                        + " (only the blocks' interior layers come in row blocks)");
+            List<Tensor> set = partBuffers.get(dtype);
+            if (set == null) {
+                set = new java.util.ArrayList<>();
+                for (int p = 0; p < parts; p++) {
+                    Tensor t = backend.allocate(dtype, batch * (textTokens + imageTokens) * config.hiddenSize());
+                    owned.add(t);
+                    set.add(t);
+                }
+                partBuffers.put(dtype, set);
             }
+            Tensor flat = set.get(i);
             long n = 1;
             for (int d : shape) {
                 n *= d;

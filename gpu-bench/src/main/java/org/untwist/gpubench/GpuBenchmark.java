@@ -60,12 +60,16 @@ public final class GpuBenchmark {
             if (only.isEmpty() || only.contains("flux")) {
                 flux(be, lines, 1, "");
                 flux(be, lines, 2, "");
-                // The same forward with float32 activations between operations (the layout before BF16 activations), for the gain
-                System.setProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY, "false");
-                try (GpuBackend f32Activations = new GpuBackend(GpuBackend.Precision.BF16, false)) {
-                    flux(f32Activations, lines, 1, "_f32_activations");
+                // The same forward with the blocks' activations kept in bf16 (-Duntwist.gpu.bf16Activations=true), for the gain
+                String before = System.setProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY, "true");
+                try (GpuBackend bf16Activations = new GpuBackend(GpuBackend.Precision.BF16, false)) {
+                    flux(bf16Activations, lines, 1, "_bf16_activations");
                 } finally {
-                    System.clearProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY);
+                    if (before == null) {
+                        System.clearProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY);
+                    } else {
+                        System.setProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY, before);
+                    }
                 }
             }
             if (only.contains("profile")) {

@@ -57,8 +57,10 @@ public final class GpuBackend extends AbstractBackend {
      */
     public static final String SHARED_PASSES_PROPERTY = "untwist.gpu.sharedPasses";
     /**
-     * {@code false}: {@link #roundedActivationType} answers F32 for every weight type, so that models keep float32
-     * activations between operations in bf16 precision too (the layout before BF16 activations; for comparisons).
+     * {@code true}: in bf16 precision {@link #roundedActivationType} answers BF16 for weights whose GEMM takes a bf16
+     * operand, so that models keep the activations those GEMMs and attention read in bf16. Off by default until the
+     * bf16-activation kernels have run on a GPU (written and tested against the oracle in {@code GpuBf16ActivationsTest},
+     * which needs a device); off, models keep float32 activations between operations.
      */
     public static final String BF16_ACTIVATIONS_PROPERTY = "untwist.gpu.bf16Activations";
 
@@ -69,7 +71,7 @@ public final class GpuBackend extends AbstractBackend {
     private final Precision precision;
     private final boolean tf32;
     private final boolean useCudnn;
-    private final boolean bf16Activations = !"false".equalsIgnoreCase(System.getProperty(BF16_ACTIVATIONS_PROPERTY));
+    private final boolean bf16Activations = Boolean.getBoolean(BF16_ACTIVATIONS_PROPERTY);
     private final MemorySegment stream;
     private final KernelLauncher launcher;
     private final CublasGemm gemm;
@@ -274,8 +276,8 @@ public final class GpuBackend extends AbstractBackend {
     }
 
     /**
-     * In bf16 precision (unless {@code -Duntwist.gpu.bf16Activations=false}): BF16 for weights whose GEMM takes a bf16
-     * operand (BF16, F8_E4M3, F8_E5M2, Q8_0, Q4_K), F32 otherwise (F16 weights round to f16; F32 weights multiply in float32).
+     * In bf16 precision with {@code -Duntwist.gpu.bf16Activations=true}: BF16 for weights whose GEMM takes a bf16 operand
+     * (BF16, F8_E4M3, F8_E5M2, Q8_0, Q4_K), F32 otherwise (F16 weights round to f16; F32 weights multiply in float32).
      */
     @Override
     public DType roundedActivationType(DType weightType) {
@@ -501,8 +503,9 @@ public final class GpuBackend extends AbstractBackend {
 
     /**
      * In {@code bf16} precision: BF16 activations in attention (cuDNN reads them where they are; shapes it has no engine for
-     * are widened to float32 for our kernels), {@link #splitQkvNormRope}, {@link #layerNormModulate}'s output and the
-     * linear layers of {@link #roundedActivationType}.
+     * are widened to float32 for our kernels), {@link #splitQkvNormRope} and {@link #layerNormModulate}'s output; in linear
+     * layers where {@link #roundedActivationType} answers BF16 (only with {@code -Duntwist.gpu.bf16Activations=true}, so
+     * that models keep float32 activations by default).
      */
     @Override
     protected boolean takesBf16Activations() {

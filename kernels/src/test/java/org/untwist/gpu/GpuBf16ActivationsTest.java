@@ -7,6 +7,7 @@ import static org.untwist.gpu.DeviceTestTensors.random;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.untwist.backend.ScalarBackend;
@@ -14,7 +15,8 @@ import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 
 /**
- * BF16 activations in the bf16 precision ({@code Backend.roundedActivationType}): every operation that takes them,
+ * BF16 activations in the bf16 precision ({@code Backend.roundedActivationType}, with {@code
+ * -Duntwist.gpu.bf16Activations=true}, set here for the backends this class makes): every operation that takes them,
  * against the scalar oracle run on the same values widened to float32 (exact), its float32 result then compared with
  * the GPU's bf16 one. A bf16 output is the float32 result rounded once, so each bound is the float32 path's bound plus
  * {@code 2⁻⁸·|want|} (half a bf16 ulp is at most {@code 2⁻⁸} of the value; the rest covers the float32 difference
@@ -26,9 +28,21 @@ class GpuBf16ActivationsTest {
     private static final double U = Math.ulp(1f) / 2;
     private static final double BF16_OUT = 0x1p-8;
 
+    private static String propertyBefore;
+
     @BeforeAll
     static void needsADevice() {
         DeviceTestTensors.needsADevice("GpuBf16ActivationsTest", SEED);
+        propertyBefore = System.setProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY, "true"); // read by each backend made below
+    }
+
+    @AfterAll
+    static void restoreProperty() {
+        if (propertyBefore == null) {
+            System.clearProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY);
+        } else {
+            System.setProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY, propertyBefore);
+        }
     }
 
     @Test
@@ -40,6 +54,12 @@ class GpuBf16ActivationsTest {
             }
             assertEquals(DType.F32, bf.roundedActivationType(DType.F16), "f16 weights round activations to f16, not bf16");
             assertEquals(DType.F32, bf.roundedActivationType(DType.F32), "float32 weights multiply in float32");
+        }
+        System.clearProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY);
+        try (GpuBackend off = new GpuBackend(GpuBackend.Precision.BF16, false)) {
+            assertEquals(DType.F32, off.roundedActivationType(DType.BF16), "without -D" + GpuBackend.BF16_ACTIVATIONS_PROPERTY + "=true");
+        } finally {
+            System.setProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY, "true");
         }
     }
 
