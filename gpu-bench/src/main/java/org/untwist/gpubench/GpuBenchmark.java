@@ -61,15 +61,8 @@ public final class GpuBenchmark {
                 flux(be, lines, 1, "");
                 flux(be, lines, 2, "");
                 // The same forward with the blocks' activations kept in bf16 (-Duntwist.gpu.bf16Activations=true), for the gain
-                String before = System.setProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY, "true");
-                try (GpuBackend bf16Activations = new GpuBackend(GpuBackend.Precision.BF16, false)) {
+                try (GpuBackend bf16Activations = new GpuBackend(GpuBackend.Precision.BF16, false, true, true)) {
                     flux(bf16Activations, lines, 1, "_bf16_activations");
-                } finally {
-                    if (before == null) {
-                        System.clearProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY);
-                    } else {
-                        System.setProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY, before);
-                    }
                 }
             }
             if (only.contains("profile")) {

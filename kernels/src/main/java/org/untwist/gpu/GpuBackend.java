@@ -71,7 +71,7 @@ public final class GpuBackend extends AbstractBackend {
     private final Precision precision;
     private final boolean tf32;
     private final boolean useCudnn;
-    private final boolean bf16Activations = Boolean.getBoolean(BF16_ACTIVATIONS_PROPERTY);
+    private final boolean bf16Activations;
     private final MemorySegment stream;
     private final KernelLauncher launcher;
     private final CublasGemm gemm;
@@ -79,7 +79,10 @@ public final class GpuBackend extends AbstractBackend {
     private final GpuTextOps text;
     private final GpuImageOps image;
 
-    /** A backend with the settings of {@code -Duntwist.gpu.precision}, {@code -Duntwist.gpu.tf32}, {@code -Duntwist.gpu.cudnn}. */
+    /**
+     * A backend with the settings of {@code -Duntwist.gpu.precision}, {@code -Duntwist.gpu.tf32}, {@code -Duntwist.gpu.cudnn}
+     * and {@code -Duntwist.gpu.bf16Activations}.
+     */
     public GpuBackend() {
         this(precisionFromProperty(), Boolean.getBoolean(TF32_PROPERTY), !"false".equalsIgnoreCase(System.getProperty(CUDNN_PROPERTY)));
     }
@@ -90,6 +93,12 @@ public final class GpuBackend extends AbstractBackend {
 
     /** @param useCudnn bf16 attention through cuDNN's fused SDPA where it has an engine (else our kernel) */
     public GpuBackend(Precision precision, boolean tf32, boolean useCudnn) {
+        this(precision, tf32, useCudnn, Boolean.getBoolean(BF16_ACTIVATIONS_PROPERTY));
+    }
+
+    /** @param bf16Activations models may keep activations in bf16 where this backend rounds them to bf16 ({@link #BF16_ACTIVATIONS_PROPERTY}) */
+    public GpuBackend(Precision precision, boolean tf32, boolean useCudnn, boolean bf16Activations) {
+        this.bf16Activations = bf16Activations;
         int sharedPasses = GpuAttention.sharedPassesFromProperty(); // a bad property fails before the device is touched
         this.precision = precision;
         this.tf32 = tf32;

@@ -7,7 +7,6 @@ import static org.untwist.gpu.DeviceTestTensors.random;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.untwist.backend.ScalarBackend;
@@ -15,8 +14,8 @@ import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
 
 /**
- * BF16 activations in the bf16 precision ({@code Backend.roundedActivationType}, with {@code
- * -Duntwist.gpu.bf16Activations=true}, set here for the backends this class makes): every operation that takes them,
+ * BF16 activations in the bf16 precision ({@code Backend.roundedActivationType}, on backends made with bf16 activations
+ * on, as {@code -Duntwist.gpu.bf16Activations=true} makes them): every operation that takes them,
  * against the scalar oracle run on the same values widened to float32 (exact), its float32 result then compared with
  * the GPU's bf16 one. A bf16 output is the float32 result rounded once, so each bound is the float32 path's bound plus
  * {@code 2⁻⁸·|want|} (half a bf16 ulp is at most {@code 2⁻⁸} of the value; the rest covers the float32 difference
@@ -28,38 +27,27 @@ class GpuBf16ActivationsTest {
     private static final double U = Math.ulp(1f) / 2;
     private static final double BF16_OUT = 0x1p-8;
 
-    private static String propertyBefore;
-
     @BeforeAll
     static void needsADevice() {
         DeviceTestTensors.needsADevice("GpuBf16ActivationsTest", SEED);
-        propertyBefore = System.setProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY, "true"); // read by each backend made below
     }
 
-    @AfterAll
-    static void restoreProperty() {
-        if (propertyBefore == null) {
-            System.clearProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY);
-        } else {
-            System.setProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY, propertyBefore);
-        }
+    /** A bf16-precision backend with bf16 activations on. */
+    private static GpuBackend bf16() {
+        return new GpuBackend(GpuBackend.Precision.BF16, false, true, true);
     }
 
     @Test
     void roundedActivationTypeFollowsTheGemmOperand() {
-        try (GpuBackend bf = new GpuBackend(GpuBackend.Precision.BF16, false); GpuBackend f32 = new GpuBackend(GpuBackend.Precision.F32, false)) {
+        try (GpuBackend bf = bf16(); GpuBackend f32 = new GpuBackend(GpuBackend.Precision.F32, false, true, true);
+             GpuBackend off = new GpuBackend(GpuBackend.Precision.BF16, false, true, false)) {
             for (DType t : new DType[] {DType.BF16, DType.F8_E4M3, DType.F8_E5M2, DType.Q8_0, DType.Q4_K}) {
                 assertEquals(DType.BF16, bf.roundedActivationType(t), t + " weights in bf16 precision");
                 assertEquals(DType.F32, f32.roundedActivationType(t), t + " weights in f32 precision");
             }
             assertEquals(DType.F32, bf.roundedActivationType(DType.F16), "f16 weights round activations to f16, not bf16");
             assertEquals(DType.F32, bf.roundedActivationType(DType.F32), "float32 weights multiply in float32");
-        }
-        System.clearProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY);
-        try (GpuBackend off = new GpuBackend(GpuBackend.Precision.BF16, false)) {
-            assertEquals(DType.F32, off.roundedActivationType(DType.BF16), "without -D" + GpuBackend.BF16_ACTIVATIONS_PROPERTY + "=true");
-        } finally {
-            System.setProperty(GpuBackend.BF16_ACTIVATIONS_PROPERTY, "true");
+            assertEquals(DType.F32, off.roundedActivationType(DType.BF16), "bf16 activations off (the default)");
         }
     }
 
@@ -68,7 +56,7 @@ class GpuBf16ActivationsTest {
     void linearLayersTakeAndWriteBf16() {
         int[][] shapes = {{300, 256, 1024}, {1, 512, 3072}, {5, 17, 33}, {37, 64, 7}};
         DType[] types = {DType.BF16, DType.F8_E4M3, DType.Q8_0};
-        try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false); ScalarBackend oracle = new ScalarBackend()) {
+        try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
             int c = 0;
             for (int[] s : shapes) {
                 for (DType dt : types) {
@@ -89,7 +77,7 @@ class GpuBf16ActivationsTest {
     @Test
     void linearConcatJoinsBf16Inputs() {
         int[][] shapes = {{300, 256, 768, 1024}, {7, 5, 12, 9}, {3, 16, 0, 8}};
-        try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false); ScalarBackend oracle = new ScalarBackend()) {
+        try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
             for (DType dt : new DType[] {DType.BF16, DType.F8_E4M3}) {
                 for (int[] s : shapes) {
                     Random r = new Random(SEED + 7 * s[1] + dt.ordinal());
@@ -121,7 +109,7 @@ class GpuBf16ActivationsTest {
     @Test
     void splitQkvNormRopeOnBf16() {
         int[][] cases = {{2, 5, 3, 2, 1}, {2, 5, 3, 17, 0}, {2, 7, 2, 18, 1}, {1, 9, 3, 34, 2}, {2, 33, 4, 128, 1}, {1, 1, 1, 128, 0}};
-        try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false); ScalarBackend oracle = new ScalarBackend()) {
+        try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
             int n = 0;
             for (int[] cs : cases) {
                 int b = cs[0], l = cs[1], h = cs[2], d = cs[3], peBatch = cs[4], off = 3, lTot = l + 5;
@@ -169,7 +157,7 @@ class GpuBf16ActivationsTest {
     @Test
     void layerNormModulateWritesBf16() {
         int[][] cases = {{2, 5, 3072}, {1, 3, 1030}, {2, 4, 40}, {1, 1, 1024}};
-        try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false); ScalarBackend oracle = new ScalarBackend()) {
+        try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
             for (int[] cs : cases) {
                 int b = cs[0], l = cs[1], dim = cs[2];
                 Random r = new Random(SEED + dim);
@@ -199,7 +187,7 @@ class GpuBf16ActivationsTest {
     @Test
     void attentionOnBf16ActivationsWithAndWithoutCudnn() {
         int[][] cases = {{2, 2, 40, 64, 1}, {1, 3, 17, 12, 1}, {2, 1, 9, 264, 0}};
-        try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false); ScalarBackend oracle = new ScalarBackend()) {
+        try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
             for (int[] cs : cases) {
                 int b = cs[0], h = cs[1], l = cs[2], d = cs[3];
                 boolean shared = cs[4] == 1;
