@@ -259,27 +259,8 @@ class GpuBf16ActivationsTest {
         }
     }
 
-    /** The bound of {@code GpuLinearEpilogueTest}, plus the output's rounding where it is bf16. */
     private static void assertLinearClose(String what, Tensor xr, Tensor w, Tensor want, Tensor got, boolean gelu, float[] pre, boolean outBf16) {
-        int rows = want.dim(0), out = want.dim(1), in = xr.dim(1);
-        float[] xs = xr.toFloatArray(), ws = w.toFloatArray();
-        double worst = 0;
-        for (int i = 0; i < rows; i++) {
-            for (int o = 0; o < out; o++) {
-                double ss = 0;
-                for (int k = 0; k < in; k++) {
-                    double t = (double) xs[i * in + k] * ws[o * in + k];
-                    ss += t * t;
-                }
-                double e = want.get((long) i * out + o);
-                double tol = (8 * U * Math.sqrt(in) * Math.sqrt(ss) + 8 * U * Math.abs(e)) * (gelu ? 1.2 : 1)
-                        + (gelu ? 0.5 * Math.abs(pre[i * out + o]) * 0x1p-10 : 0) + (outBf16 ? BF16_OUT * Math.abs(e) : 0) + 1e-30;
-                double err = Math.abs(got.get((long) i * out + o) - e);
-                worst = Math.max(worst, err / tol);
-                assertTrue(err <= tol, what + ": element (" + i + ", " + o + ") " + got.get((long) i * out + o) + " vs " + e + " (error " + err
-                        + ", tolerance " + tol + ")");
-            }
-        }
+        double worst = GemmBound.assertClose(what, "bf16 activations", xr, w, want, got, gelu, pre, outBf16);
         System.out.printf(Locale.ROOT, "%s: worst error %.3f of the tolerance%n", what, worst);
     }
 }

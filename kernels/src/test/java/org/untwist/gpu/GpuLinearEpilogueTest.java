@@ -25,7 +25,6 @@ import org.untwist.tensor.Tensor;
  */
 class GpuLinearEpilogueTest {
     private static final long SEED = 20261206L;
-    private static final double U = Math.ulp(1f) / 2;
 
     @BeforeAll
     static void needsADevice() {
@@ -116,24 +115,7 @@ class GpuLinearEpilogueTest {
             }
             be.copy(dOut, got);
             boolean fused = be.epilogueGemms() == before + 1;
-            float[] xs = xr.toFloatArray(), ws = w.toFloatArray();
-            double worst = 0;
-            for (int i = 0; i < rows; i++) {
-                for (int o = 0; o < out; o++) {
-                    double ss = 0;
-                    for (int k = 0; k < in; k++) {
-                        double t = (double) xs[i * in + k] * ws[o * in + k];
-                        ss += t * t;
-                    }
-                    double e = want.get((long) i * out + o);
-                    double tol = (8 * U * Math.sqrt(in) * Math.sqrt(ss) + 8 * U * Math.abs(e)) * (gelu ? 1.2 : 1)
-                            + (gelu ? 0.5 * Math.abs(pre[i * out + o]) * 0x1p-10 : 0) + 1e-30;
-                    double err = Math.abs(got.get((long) i * out + o) - e);
-                    worst = Math.max(worst, err / tol);
-                    assertTrue(err <= tol, what + ": element (" + i + ", " + o + ") " + got.get((long) i * out + o) + " vs " + e
-                            + " (error " + err + ", tolerance " + tol + ", " + (fused ? "epilogue" : "fallback") + " path)");
-                }
-            }
+            double worst = GemmBound.assertClose(what, (fused ? "epilogue" : "fallback") + " path", xr, w, want, got, gelu, pre, false);
             System.out.printf(java.util.Locale.ROOT, "%s: %s path, worst error %.3f of the tolerance%n", what, fused ? "epilogue" : "fallback", worst);
             if (mustFuse) {
                 assertEquals(before + 1, be.epilogueGemms(), what + ": cuBLASLt's epilogue path did not run");
