@@ -541,6 +541,60 @@ extern "C" __global__ void split_qkv_norm_rope_bf16(const u16* qkv, const float*
     if ((dim & 1) && lane == 0) at.dst[dim - 1] = to_bf16((float) (bf16_value(at.src[dim - 1]) * inv * sc[dim - 1]));
 }
 
+// split_qkv_norm_rope_bf16 for D % 4 == 0, D <= 512 (FLUX's 128) and 8-byte aligned rows: each lane reads its quads of
+// four bf16 values once (8-byte loads, at most QKV_QUADS of them, kept in registers as floats) and writes them as quads;
+// the arithmetic is split_qkv_norm_rope4_f32's on the widened values, rounded once. pe 16-byte aligned (float4 pairs).
+extern "C" __global__ void split_qkv_norm_rope4_bf16(const u16* qkv, const float* qScale, const float* kScale, const float* pe, u16* q,
+                                                     u16* k, u16* v, int heads, int tokens, int lTot, int dim, int off, int peBatch,
+                                                     float eps, unsigned warps) {
+    unsigned w = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x & 31;
+    if (w >= warps) return;
+    QkvRow<u16> at = qkv_row(w, qkv, q, k, v, heads, tokens, lTot, dim, off, peBatch);
+    int quads = dim / 4;
+    const uint2* src = reinterpret_cast<const uint2*>(at.src);
+    uint2* dst = reinterpret_cast<uint2*>(at.dst);
+    uint2 raw[QKV_QUADS];
+    float4 x[QKV_QUADS];
+    double s = 0;
+#pragma unroll
+    for (int j = 0; j < QKV_QUADS; j++) {
+        int c = lane + 32 * j;
+        if (c < quads) {
+            raw[j] = src[c];
+            x[j] = make_float4(__uint_as_float(raw[j].x << 16), __uint_as_float(raw[j].x & 0xffff0000u), __uint_as_float(raw[j].y << 16),
+                               __uint_as_float(raw[j].y & 0xffff0000u));
+            s += (double) x[j].x * x[j].x + (double) x[j].y * x[j].y;
+            s += (double) x[j].z * x[j].z + (double) x[j].w * x[j].w;
+        }
+    }
+    if (at.part == 2) {
+#pragma unroll
+        for (int j = 0; j < QKV_QUADS; j++) if (lane + 32 * j < quads) dst[lane + 32 * j] = raw[j];
+        return;
+    }
+    double inv = 1.0 / sqrt(warp_sum(s) / dim + (double) eps);
+    const float4* sc = reinterpret_cast<const float4*>(at.part == 0 ? qScale : kScale);
+    const float4* m = pe == nullptr ? nullptr : reinterpret_cast<const float4*>(pe) + at.peRow * (dim / 2);
+#pragma unroll
+    for (int j = 0; j < QKV_QUADS; j++) {
+        int c = lane + 32 * j;
+        if (c >= quads) continue;
+        float4 g = sc[c];
+        float y0 = (float) (x[j].x * inv * g.x), y1 = (float) (x[j].y * inv * g.y), y2 = (float) (x[j].z * inv * g.z),
+              y3 = (float) (x[j].w * inv * g.w);
+        if (m != nullptr) {
+            float4 c0 = m[2 * c], c1 = m[2 * c + 1];
+            double a = y0, e = y1, f = y2, h = y3;
+            y0 = (float) (c0.x * a + c0.y * e);
+            y1 = (float) (c0.z * a + c0.w * e);
+            y2 = (float) (c1.x * f + c1.y * h);
+            y3 = (float) (c1.z * f + c1.w * h);
+        }
+        dst[c] = make_uint2(pack_bf16(y0, y1), pack_bf16(y2, y3));
+    }
+}
+
 // ---- positions ---------------------------------------------------------------------------------------
 
 // pe[b,0,t,p] = [[cos, -sin], [sin, cos]] of angle = ids[b,t,axis[p]] · omega[p] (a float32 product, as the

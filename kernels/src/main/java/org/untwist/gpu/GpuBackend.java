@@ -644,17 +644,22 @@ public final class GpuBackend extends AbstractBackend {
         }
     }
 
-    /** {@link #splitQkvNormRopeKernel} on BF16 qkv, q, k, v: one warp per row, elements read as bf16 and widened, any alignment. */
+    /**
+     * {@link #splitQkvNormRopeKernel} on BF16 qkv, q, k, v: one warp per row; rows of whole 8-byte quads at most 512 wide
+     * (FLUX's 128) are read once into registers, others element by element at any alignment.
+     */
     private void splitQkvNormRopeBf16(Tensor qkv, Tensor qScale, Tensor kScale, float eps, Tensor pe, Tensor q, Tensor k, Tensor v,
                                       int tokenOffset, int h, int l, int lTot, int d, int peBatch, long warps) {
         if (warps > 0xFFFF_FFFFL) {
             throw new UnsupportedOperationException("splitQkvNormRope on BF16: " + warps + " head rows exceed 2^32");
         }
         try (Staging st = staging()) {
-            long pp = pe == null ? 0 : st.in(pe);
-            launch("split_qkv_norm_rope_bf16", ceil(warps, BLOCK / 32), 1, 1, BLOCK, 0, args().ptr(st.in(qkv)).ptr(st.in(qScale))
-                    .ptr(st.in(kScale)).ptr(pp).ptr(st.out(q)).ptr(st.out(k)).ptr(st.out(v)).i32(h).i32(l).i32(lTot).i32(d).i32(tokenOffset)
-                    .i32(peBatch).f32(eps).i32((int) warps));
+            long pqkv = st.in(qkv), pqs = st.in(qScale), pks = st.in(kScale), pp = pe == null ? 0 : st.in(pe);
+            long pq = st.out(q), pk = st.out(k), pv = st.out(v);
+            boolean quads = d % 4 == 0 && d <= 512 && ((pqkv | pq | pk | pv) & 7) == 0 && ((pqs | pks | pp) & 15) == 0;
+            launch(quads ? "split_qkv_norm_rope4_bf16" : "split_qkv_norm_rope_bf16", ceil(warps, BLOCK / 32), 1, 1, BLOCK, 0, args().ptr(pqkv)
+                    .ptr(pqs).ptr(pks).ptr(pp).ptr(pq).ptr(pk).ptr(pv).i32(h).i32(l).i32(lTot).i32(d).i32(tokenOffset).i32(peBatch).f32(eps)
+                    .i32((int) warps));
         }
     }
 

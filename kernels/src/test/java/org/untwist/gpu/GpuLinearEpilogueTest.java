@@ -115,7 +115,7 @@ class GpuLinearEpilogueTest {
             }
             be.copy(dOut, got);
             boolean fused = be.epilogueGemms() == before + 1;
-            double worst = GemmBound.assertClose(what, (fused ? "epilogue" : "fallback") + " path", xr, w, want, got, gelu, pre, false);
+            double worst = GemmBound.assertClose(what, (fused ? "epilogue" : "fallback") + " path", xr, w, bias, want, got, gelu, pre, false);
             System.out.printf(java.util.Locale.ROOT, "%s: %s path, worst error %.3f of the tolerance%n", what, fused ? "epilogue" : "fallback", worst);
             if (mustFuse) {
                 assertEquals(before + 1, be.epilogueGemms(), what + ": cuBLASLt's epilogue path did not run");
