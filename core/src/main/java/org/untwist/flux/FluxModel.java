@@ -670,7 +670,6 @@ public final class FluxModel implements AutoCloseable {
                 xQkv = interior(b, l, 3 * h);
                 xMlp = interior(b, l, mlp);
                 xOut = f32(b, l, h);
-
             } catch (RuntimeException | Error e) {
                 close();
                 throw e;
