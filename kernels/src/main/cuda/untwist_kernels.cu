@@ -452,33 +452,51 @@ extern "C" __global__ void split_qkv_norm_rope_f32(const float* qkv, const float
     }
 }
 
-// split_qkv_norm_rope_f32 for D % 4 == 0, D <= 512 (FLUX's 128) and 16-byte aligned rows and scales: each lane reads
-// its quads of the row once (float4, at most QKV_QUADS of them, kept in registers), so the row is read once, not twice.
+// A quad of four consecutive values of a float32 or bf16 row, as floats (bf16 widened exactly), and back (bf16: rounded).
+__device__ __forceinline__ float4 load_quad(const float* row, int c) { return reinterpret_cast<const float4*>(row)[c]; }
+__device__ __forceinline__ float4 load_quad(const u16* row, int c) {
+    uint2 r = reinterpret_cast<const uint2*>(row)[c];
+    return make_float4(__uint_as_float(r.x << 16), __uint_as_float(r.x & 0xffff0000u), __uint_as_float(r.y << 16),
+                       __uint_as_float(r.y & 0xffff0000u));
+}
+__device__ __forceinline__ void store_quad(float* row, int c, float4 v) { reinterpret_cast<float4*>(row)[c] = v; }
+__device__ __forceinline__ void store_quad(u16* row, int c, float4 v) {
+    reinterpret_cast<uint2*>(row)[c] = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
+}
+
+// split_qkv_norm_rope_f32 (T = float) and split_qkv_norm_rope_bf16 (T = u16: the arithmetic on the widened values,
+// rounded once) for D % 4 == 0, D <= 512 (FLUX's 128), rows of whole quads (16-byte aligned float32, 8-byte aligned
+// bf16) and 16-byte aligned scales and pe: each lane reads its quads of the row once (at most QKV_QUADS of them, kept
+// in registers as floats), so the row is read once, not twice.
 #define QKV_QUADS 4
-extern "C" __global__ void split_qkv_norm_rope4_f32(const float* qkv, const float* qScale, const float* kScale, const float* pe, float* q,
-                                                    float* k, float* v, int heads, int tokens, int lTot, int dim, int off, int peBatch,
-                                                    float eps, unsigned warps) {
+template <typename T>
+__device__ __forceinline__ void split_qkv_norm_rope4(const T* qkv, const float* qScale, const float* kScale, const float* pe, T* q, T* k, T* v,
+                                                     int heads, int tokens, int lTot, int dim, int off, int peBatch, float eps,
+                                                     unsigned warps) {
     unsigned w = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     int lane = threadIdx.x & 31;
     if (w >= warps) return;
-    QkvRow<float> at = qkv_row(w, qkv, q, k, v, heads, tokens, lTot, dim, off, peBatch);
+    QkvRow<T> at = qkv_row(w, qkv, q, k, v, heads, tokens, lTot, dim, off, peBatch);
     int quads = dim / 4;
-    const float4* src = reinterpret_cast<const float4*>(at.src);
-    float4* dst = reinterpret_cast<float4*>(at.dst);
     float4 x[QKV_QUADS];
     double s = 0;
 #pragma unroll
     for (int j = 0; j < QKV_QUADS; j++) {
         int c = lane + 32 * j;
         if (c < quads) {
-            x[j] = src[c];
+            x[j] = load_quad(at.src, c);
             s += (double) x[j].x * x[j].x + (double) x[j].y * x[j].y;
             s += (double) x[j].z * x[j].z + (double) x[j].w * x[j].w;
         }
     }
-    if (at.part == 2) {
+    if (at.part == 2) { // v: copied bit for bit (a bf16 row as its 8-byte quads, again from L1: a NaN keeps its payload)
 #pragma unroll
-        for (int j = 0; j < QKV_QUADS; j++) if (lane + 32 * j < quads) dst[lane + 32 * j] = x[j];
+        for (int j = 0; j < QKV_QUADS; j++) {
+            int c = lane + 32 * j;
+            if (c >= quads) continue;
+            if constexpr (sizeof(T) == 2) reinterpret_cast<uint2*>(at.dst)[c] = reinterpret_cast<const uint2*>(at.src)[c];
+            else store_quad(at.dst, c, x[j]);
+        }
         return;
     }
     double inv = 1.0 / sqrt(warp_sum(s) / dim + (double) eps);
@@ -499,8 +517,20 @@ extern "C" __global__ void split_qkv_norm_rope4_f32(const float* qkv, const floa
             y2 = (float) (c1.x * f + c1.y * h);
             y3 = (float) (c1.z * f + c1.w * h);
         }
-        dst[c] = make_float4(y0, y1, y2, y3);
+        store_quad(at.dst, c, make_float4(y0, y1, y2, y3));
     }
+}
+
+extern "C" __global__ void split_qkv_norm_rope4_f32(const float* qkv, const float* qScale, const float* kScale, const float* pe, float* q,
+                                                    float* k, float* v, int heads, int tokens, int lTot, int dim, int off, int peBatch,
+                                                    float eps, unsigned warps) {
+    split_qkv_norm_rope4(qkv, qScale, kScale, pe, q, k, v, heads, tokens, lTot, dim, off, peBatch, eps, warps);
+}
+
+extern "C" __global__ void split_qkv_norm_rope4_bf16(const u16* qkv, const float* qScale, const float* kScale, const float* pe, u16* q,
+                                                     u16* k, u16* v, int heads, int tokens, int lTot, int dim, int off, int peBatch,
+                                                     float eps, unsigned warps) {
+    split_qkv_norm_rope4(qkv, qScale, kScale, pe, q, k, v, heads, tokens, lTot, dim, off, peBatch, eps, warps);
 }
 
 __device__ __forceinline__ float bf16_value(u16 h) { return __uint_as_float(((unsigned) h) << 16); }
@@ -541,59 +571,6 @@ extern "C" __global__ void split_qkv_norm_rope_bf16(const u16* qkv, const float*
     if ((dim & 1) && lane == 0) at.dst[dim - 1] = to_bf16((float) (bf16_value(at.src[dim - 1]) * inv * sc[dim - 1]));
 }
 
-// split_qkv_norm_rope_bf16 for D % 4 == 0, D <= 512 (FLUX's 128) and 8-byte aligned rows: each lane reads its quads of
-// four bf16 values once (8-byte loads, at most QKV_QUADS of them, kept in registers as floats) and writes them as quads;
-// the arithmetic is split_qkv_norm_rope4_f32's on the widened values, rounded once. pe 16-byte aligned (float4 pairs).
-extern "C" __global__ void split_qkv_norm_rope4_bf16(const u16* qkv, const float* qScale, const float* kScale, const float* pe, u16* q,
-                                                     u16* k, u16* v, int heads, int tokens, int lTot, int dim, int off, int peBatch,
-                                                     float eps, unsigned warps) {
-    unsigned w = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-    int lane = threadIdx.x & 31;
-    if (w >= warps) return;
-    QkvRow<u16> at = qkv_row(w, qkv, q, k, v, heads, tokens, lTot, dim, off, peBatch);
-    int quads = dim / 4;
-    const uint2* src = reinterpret_cast<const uint2*>(at.src);
-    uint2* dst = reinterpret_cast<uint2*>(at.dst);
-    uint2 raw[QKV_QUADS];
-    float4 x[QKV_QUADS];
-    double s = 0;
-#pragma unroll
-    for (int j = 0; j < QKV_QUADS; j++) {
-        int c = lane + 32 * j;
-        if (c < quads) {
-            raw[j] = src[c];
-            x[j] = make_float4(__uint_as_float(raw[j].x << 16), __uint_as_float(raw[j].x & 0xffff0000u), __uint_as_float(raw[j].y << 16),
-                               __uint_as_float(raw[j].y & 0xffff0000u));
-            s += (double) x[j].x * x[j].x + (double) x[j].y * x[j].y;
-            s += (double) x[j].z * x[j].z + (double) x[j].w * x[j].w;
-        }
-    }
-    if (at.part == 2) {
-#pragma unroll
-        for (int j = 0; j < QKV_QUADS; j++) if (lane + 32 * j < quads) dst[lane + 32 * j] = raw[j];
-        return;
-    }
-    double inv = 1.0 / sqrt(warp_sum(s) / dim + (double) eps);
-    const float4* sc = reinterpret_cast<const float4*>(at.part == 0 ? qScale : kScale);
-    const float4* m = pe == nullptr ? nullptr : reinterpret_cast<const float4*>(pe) + at.peRow * (dim / 2);
-#pragma unroll
-    for (int j = 0; j < QKV_QUADS; j++) {
-        int c = lane + 32 * j;
-        if (c >= quads) continue;
-        float4 g = sc[c];
-        float y0 = (float) (x[j].x * inv * g.x), y1 = (float) (x[j].y * inv * g.y), y2 = (float) (x[j].z * inv * g.z),
-              y3 = (float) (x[j].w * inv * g.w);
-        if (m != nullptr) {
-            float4 c0 = m[2 * c], c1 = m[2 * c + 1];
-            double a = y0, e = y1, f = y2, h = y3;
-            y0 = (float) (c0.x * a + c0.y * e);
-            y1 = (float) (c0.z * a + c0.w * e);
-            y2 = (float) (c1.x * f + c1.y * h);
-            y3 = (float) (c1.z * f + c1.w * h);
-        }
-        dst[c] = make_uint2(pack_bf16(y0, y1), pack_bf16(y2, y3));
-    }
-}
 
 // ---- positions ---------------------------------------------------------------------------------------
 
@@ -657,45 +634,46 @@ extern "C" __global__ void split_qkv_f32(const float* qkv, float* q, float* k, f
     }
 }
 
-// out[r, :] = [a[r, :], b[r, :]] rounded to bf16 (bf16 != 0) or f16: the 16-bit GEMM operand of a linear layer over
-// two joined inputs (FLUX's single-block linear2), written in one pass without a float32 joined copy. Grid y: rows
-// (from rowBase), threads across the ka + kb columns.
-// vec4: ka and kb multiples of 4, a and b 16-byte and out 8-byte aligned (four values a thread).
-extern "C" __global__ void join_rows_16(const float* a, const float* b, u16* out, int ka, int kb, int rowBase, int bf16, int vec4) {
+// Four values of a float32 row rounded to bf16 (bf16 != 0) or f16, or of a bf16 row as they are, as 16-bit values;
+// and one value likewise.
+__device__ __forceinline__ uint2 quad16(const float* row, int c, int bf16) {
+    float4 v = reinterpret_cast<const float4*>(row)[c];
+    return bf16 ? make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w)) : make_uint2(pack_f16(v.x, v.y), pack_f16(v.z, v.w));
+}
+__device__ __forceinline__ uint2 quad16(const u16* row, int c, int) { return reinterpret_cast<const uint2*>(row)[c]; }
+__device__ __forceinline__ u16 value16(const float* row, int c, int bf16) { return bf16 ? to_bf16(row[c]) : to_f16(row[c]); }
+__device__ __forceinline__ u16 value16(const u16* row, int c, int) { return row[c]; }
+
+// out[r, :] = [a[r, :], b[r, :]] as the 16-bit GEMM operand of a linear layer over two joined inputs (FLUX's
+// single-block linear2), written in one pass without a joined copy of the inputs: float32 a and b (join_rows_16)
+// rounded to bf16 (bf16 != 0) or f16, bf16 a and b (join_rows_bf16, which ignores bf16) copied. Grid y: rows (from
+// rowBase), threads across the ka + kb columns. vec4: ka and kb multiples of 4, a and b 16-byte (float32) or 8-byte
+// (bf16) and out 8-byte aligned (four values a thread).
+template <typename T>
+__device__ __forceinline__ void join_rows(const T* a, const T* b, u16* out, int ka, int kb, int rowBase, int bf16, int vec4) {
     i64 r = (i64) blockIdx.y + rowBase;
     int k = ka + kb;
-    const float* ar = a + r * ka;
-    const float* br = b + r * kb;
+    const T* ar = a + r * ka;
+    const T* br = b + r * kb;
     u16* o = out + r * k;
     if (vec4) {
         for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < k / 4; c += gridDim.x * blockDim.x) {
-            float4 v = 4 * c < ka ? reinterpret_cast<const float4*>(ar)[c] : reinterpret_cast<const float4*>(br)[c - ka / 4];
-            reinterpret_cast<uint2*>(o)[c] = bf16 ? make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w))
-                                                  : make_uint2(pack_f16(v.x, v.y), pack_f16(v.z, v.w));
+            bool left = 4 * c < ka;
+            reinterpret_cast<uint2*>(o)[c] = quad16(left ? ar : br, left ? c : c - ka / 4, bf16);
         }
         return;
     }
     for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < k; c += gridDim.x * blockDim.x) {
-        float v = c < ka ? ar[c] : br[c - ka];
-        o[c] = bf16 ? to_bf16(v) : to_f16(v);
+        o[c] = value16(c < ka ? ar : br, c < ka ? c : c - ka, bf16);
     }
 }
 
-// join_rows_16 for bf16 a and b (already rounded): out[r, :] = [a[r, :], b[r, :]], a copy. bf16 must be 1 (the
-// operand is bf16; kept for join_rows_16's signature). vec4: ka and kb multiples of 4, a, b and out 8-byte aligned.
+extern "C" __global__ void join_rows_16(const float* a, const float* b, u16* out, int ka, int kb, int rowBase, int bf16, int vec4) {
+    join_rows(a, b, out, ka, kb, rowBase, bf16, vec4);
+}
+
 extern "C" __global__ void join_rows_bf16(const u16* a, const u16* b, u16* out, int ka, int kb, int rowBase, int bf16, int vec4) {
-    i64 r = (i64) blockIdx.y + rowBase;
-    int k = ka + kb;
-    const u16* ar = a + r * ka;
-    const u16* br = b + r * kb;
-    u16* o = out + r * k;
-    if (vec4) {
-        for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < k / 4; c += gridDim.x * blockDim.x) {
-            reinterpret_cast<uint2*>(o)[c] = 4 * c < ka ? reinterpret_cast<const uint2*>(ar)[c] : reinterpret_cast<const uint2*>(br)[c - ka / 4];
-        }
-        return;
-    }
-    for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < k; c += gridDim.x * blockDim.x) o[c] = c < ka ? ar[c] : br[c - ka];
+    join_rows(a, b, out, ka, kb, rowBase, bf16, vec4);
 }
 
 // x [B, L, H·D] -> out [B, H, L, D] (the heads of a separate q, k or v projection). Grid y: token rows (b·L + t,
