@@ -42,11 +42,7 @@ final class Staging implements AutoCloseable {
     }
 
     private long stage(Tensor t, boolean output) {
-        if (byHost == null) {
-            byHost = new HashMap<>();
-            outputs = new ArrayList<>();
-            temps = new ArrayList<>();
-        }
+        started();
         HostKey key = new HostKey(t.segment().address(), t.byteSize());
         GpuMemory m = byHost.get(key);
         if (m == null) {
@@ -66,11 +62,7 @@ final class Staging implements AutoCloseable {
 
     /** Device memory for this operation's intermediate values ({@code what} names it in an out-of-memory message), freed on close. */
     long scratch(long bytes, String what) {
-        if (temps == null) {
-            byHost = new HashMap<>();
-            outputs = new ArrayList<>();
-            temps = new ArrayList<>();
-        }
+        started();
         GpuMemory m = GpuMemory.allocate(Math.max(4, bytes), device, what);
         temps.add(m);
         return m.address();
@@ -92,11 +84,7 @@ final class Staging implements AutoCloseable {
     }
 
     private long upload(MemorySegment heap) {
-        if (temps == null) {
-            byHost = new HashMap<>();
-            outputs = new ArrayList<>();
-            temps = new ArrayList<>();
-        }
+        started();
         if (hostArena == null) {
             hostArena = Arena.ofConfined();
         }
@@ -106,6 +94,15 @@ final class Staging implements AutoCloseable {
         temps.add(m);
         CudaRuntime.memcpyAsync(MemorySegment.ofAddress(m.address()), h, heap.byteSize(), MemcpyKind.HOST_TO_DEVICE, stream, "table");
         return m.address();
+    }
+
+    /** Creates the bookkeeping on the first staged tensor, scratch buffer or table (an operation on device tensors needs none). */
+    private void started() {
+        if (temps == null) {
+            byHost = new HashMap<>();
+            outputs = new ArrayList<>();
+            temps = new ArrayList<>();
+        }
     }
 
     @Override
