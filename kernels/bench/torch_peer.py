@@ -119,6 +119,8 @@ def main():
 PEER_FOR = {"rope_q_and_k_f32": "rope_q_and_k_bf16_ref", "shared_attention_bf16_own_kernel": "shared_attention_bf16",
             "shared_attention_bf16_sdpa_only": "shared_attention_bf16", "shared_attention_bf16_two_pass": "shared_attention_bf16",
             "joint_attention_bf16_sdpa_only": "joint_attention_bf16", "shared_attention_bf16_io": "shared_attention_bf16",
+            "shared_attention_bf16_io_two_pass": "shared_attention_bf16",
+            "shared_attention_bf16_io_two_pass_sdpa_only": "shared_attention_bf16",
             "joint_attention_bf16_io": "joint_attention_bf16"}
 
 

@@ -919,6 +919,49 @@ extern "C" __global__ void merge_attention(const unsigned* o1, const float* s1, 
     reinterpret_cast<float2*>(out)[(((i64) b * lq + q) * heads + h) * half + p] = make_float2(r0, r1);
 }
 
+// Two-pass shared attention on bf16 activations (nothing concatenated): the reference pass's queries
+// qs = q · s_p pair by pair (chunkScale [D / 2], the band scale of each RoPE chunk), rounded to bf16, so that the
+// reference's keys are read where they are, unscaled: (s_p·q)·k = q·(s_p·k). One thread per quad (8 values,
+// 4 pairs); D % 8 == 0.
+extern "C" __global__ void scale_chunks_bf16(const uint4* q, const float* chunkScale, uint4* qs, int dim, unsigned quads) {
+    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= quads) return;
+    const float* s = chunkScale + 4 * (i % (unsigned) (dim / 8));
+    uint4 x = q[i];
+    unsigned w[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+    for (int p = 0; p < 4; p++) {
+        w[p] = pack_bf16(__uint_as_float(w[p] << 16) * s[p], __uint_as_float(w[p] & 0xffff0000u) * s[p]);
+    }
+    qs[i] = make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+// The merge of two-pass shared attention on bf16 activations, in place: o [b, lq, h, D] holds the own keys'
+// normalised output and becomes the output over both key sets; o2 (same layout) is the reference pass's; s1, s2
+// [b, h, lq] their log-sum-exps. The weights are merge_attention's, the result rounded to bf16 once. One thread per
+// quad; D % 8 == 0.
+extern "C" __global__ void merge_attention_bf16(uint4* o, const float* s1, const uint4* o2, const float* s2, int heads, int lq, int dim,
+                                                unsigned quads) {
+    unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= quads) return;
+    unsigned row = i / (unsigned) (dim / 8); // (b·lq + q)·H + h
+    unsigned bq = row / heads, h = row - bq * heads, b = bq / lq, q = bq - b * lq;
+    i64 st = ((i64) b * heads + h) * lq + q;
+    float x = s1[st], y = s2[st];
+    float m = fmaxf(x, y);
+    float w1 = expf(x - m), w2 = expf(y - m);
+    float inv = 1.0f / (w1 + w2);
+    uint4 a = o[i], c = o2[i];
+    unsigned wa[4] = {a.x, a.y, a.z, a.w}, wc[4] = {c.x, c.y, c.z, c.w};
+#pragma unroll
+    for (int p = 0; p < 4; p++) {
+        float r0 = (w1 * __uint_as_float(wa[p] << 16) + w2 * __uint_as_float(wc[p] << 16)) * inv;
+        float r1 = (w1 * __uint_as_float(wa[p] & 0xffff0000u) + w2 * __uint_as_float(wc[p] & 0xffff0000u)) * inv;
+        wa[p] = pack_bf16(r0, r1);
+    }
+    o[i] = make_uint4(wa[0], wa[1], wa[2], wa[3]);
+}
+
 // ---- attention: exact float32 path -------------------------------------------------------------------
 //
 // One warp per query, lanes split the head dimension (d = lane + 32·i, up to 256), keys staged through

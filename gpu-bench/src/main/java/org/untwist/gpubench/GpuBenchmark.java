@@ -143,6 +143,7 @@ public final class GpuBenchmark {
             t = time(bf, 3, 10, 1, bf::rerunLastCudnn);
             lines.add(row("joint_attention_bf16_sdpa_only", t, tflops(joint, t) + " (the same cuDNN SDPA call alone: bf16 in/out, like PyTorch's call)"));
             String jointChoice = bf.lastCudnnChoice();
+            String sharedIoTwoPassChoice;
             try (Tensor qb = uniform(bf, 1, 1f, DType.BF16, 1, H, L, D); Tensor kb = uniform(bf, 2, 1f, DType.BF16, 1, H, L, D);
                  Tensor vb = uniform(bf, 3, 1f, DType.BF16, 1, H, L, D); Tensor rkb = uniform(bf, 4, 1f, DType.BF16, 1, H, L, D);
                  Tensor rvb = uniform(bf, 5, 1f, DType.BF16, 1, H, L, D); Tensor outb = bf.allocate(DType.BF16, 1, L, H * D)) {
@@ -150,11 +151,22 @@ public final class GpuBenchmark {
                 lines.add(row("shared_attention_bf16_io", t, tflops(shared, t) + " (" + bf.lastAttentionPath()
                         + "; bf16 in/out like PyTorch's row: the concatenated keys [own; s_p-scaled reference] and values written once, then one SDPA"
                         + " writing out [1, 4608, 3072] directly)"));
+                bf.sharedPasses(2);
+                t = time(bf, 3, 10, 1, () -> bf.sharedAttention(qb, kb, vb, rkb, rvb, LT, scale, outb));
+                lines.add(row("shared_attention_bf16_io_two_pass", t, tflops(shared, t) + " (" + bf.lastAttentionPath()
+                        + "; bf16 in/out, nothing concatenated: one SDPA over the own keys where they are, one over the reference's image"
+                        + " tokens where they are with q scaled per chunk, merged in place by log-sum-exp)"));
+                sharedIoTwoPassChoice = bf.lastCudnnChoice();
+                t = time(bf, 3, 10, 1, bf::rerunLastCudnn);
+                lines.add(row("shared_attention_bf16_io_two_pass_sdpa_only", t, tflops(shared, t)
+                        + " (the two cuDNN SDPA calls of that row alone, without the query scaling and the merge)"));
+                bf.sharedPasses(1);
                 t = time(bf, 3, 10, 1, () -> bf.attention(qb, kb, vb, outb));
                 lines.add(row("joint_attention_bf16_io", t, tflops(joint, t) + " (" + bf.lastAttentionPath()
                         + "; bf16 in/out like PyTorch's row: one SDPA on q, k, v where they are, writing out directly)"));
             }
-            lines.add(row("cudnn_plans", 0, "shared: " + sharedChoice + " | shared, two passes: " + twoPassChoice + " | joint: " + jointChoice));
+            lines.add(row("cudnn_plans", 0, "shared: " + sharedChoice + " | shared, two passes: " + twoPassChoice + " | joint: " + jointChoice
+                    + " | shared, bf16 activations, two passes: " + sharedIoTwoPassChoice));
             bf.synchronize();
             t = time(own, 3, 10, 1, () -> own.sharedAttention(q, k, v, rk, rv, LT, scale, out));
             lines.add(row("shared_attention_bf16_own_kernel", t, tflops(shared, t) + " (" + own.lastAttentionPath() + ", same shape)"));

@@ -118,8 +118,20 @@ final class CudnnAttention implements AutoCloseable {
 
     /** As above, with the output's layout chosen on its own: {@code oBshd} writes o as [b, s, h, d]. */
     Plan plan(int b, int h, int sq, int skv, int d, boolean stats, boolean bshd, boolean oBshd) {
-        return plans.computeIfAbsent(List.of(b, h, sq, skv, d, stats ? 1 : 0, bshd ? 1 : 0, oBshd ? 1 : 0),
-                k -> build(b, h, sq, skv, d, stats, bshd, oBshd));
+        return plan(b, h, sq, skv, d, stats, bshd, oBshd, skv);
+    }
+
+    /**
+     * As above, with k and v read as {@code skv} consecutive rows of a [b, h, kvRows, d] tensor ({@code kvRows ≥ skv},
+     * layout [b, h, s, d] only): a run of tokens of a longer sequence read where it is, the run's first row at the
+     * pointer passed to {@link #run}.
+     */
+    Plan plan(int b, int h, int sq, int skv, int d, boolean stats, boolean bshd, boolean oBshd, int kvRows) {
+        if (kvRows < skv || (kvRows != skv && bshd)) {
+            throw new IllegalArgumentException("keys read from " + kvRows + " rows per head: need at least " + skv + (bshd ? " and layout [b, h, s, d]" : ""));
+        }
+        return plans.computeIfAbsent(List.of(b, h, sq, skv, d, stats ? 1 : 0, bshd ? 1 : 0, oBshd ? 1 : 0, kvRows),
+                k -> build(b, h, sq, skv, d, stats, bshd, oBshd, kvRows));
     }
 
     /**
@@ -245,12 +257,15 @@ final class CudnnAttention implements AutoCloseable {
         }
     }
 
-    private Plan build(int b, int h, int sq, int skv, int d, boolean withStats, boolean bshd, boolean oBshd) {
+    private Plan build(int b, int h, int sq, int skv, int d, boolean withStats, boolean bshd, boolean oBshd, int kvRows) {
         String what = "SDPA forward b=" + b + " h=" + h + " sq=" + sq + " skv=" + skv + " d=" + d + (withStats ? " with statistics" : "")
-                + (bshd ? " [b, s, h, d] layout" : "") + (oBshd ? " output [b, s, h, d]" : "");
+                + (bshd ? " [b, s, h, d] layout" : "") + (oBshd ? " output [b, s, h, d]" : "")
+                + (kvRows != skv ? " keys and values in rows of " + kvRows : "");
         MemorySegment q = tensor(UID_Q, DataType.BFLOAT16, new long[] {b, h, sq, d}, false, bshd);
-        MemorySegment k = tensor(UID_K, DataType.BFLOAT16, new long[] {b, h, skv, d}, false, bshd);
-        MemorySegment v = tensor(UID_V, DataType.BFLOAT16, new long[] {b, h, skv, d}, false, bshd);
+        long[] kvDims = {b, h, skv, d};
+        long[] kvStrides = bshd ? null : new long[] {(long) h * kvRows * d, (long) kvRows * d, d, 1};
+        MemorySegment k = tensor(UID_K, DataType.BFLOAT16, kvDims, kvStrides, false, bshd);
+        MemorySegment v = tensor(UID_V, DataType.BFLOAT16, kvDims, kvStrides, false, bshd);
         MemorySegment o = tensor(UID_O, DataType.BFLOAT16, new long[] {b, h, sq, d}, false, oBshd);
         MemorySegment scale = tensor(UID_SCALE, DataType.FLOAT, new long[] {1, 1, 1, 1}, true, false);
         MemorySegment op = keep(DescriptorType.OPERATION_SDPA_FWD);
@@ -351,6 +366,11 @@ final class CudnnAttention implements AutoCloseable {
      * with {@code bshd}, dimensions [b, h, s, d] stored as [b, s, h, d].
      */
     private MemorySegment tensor(long uid, DataType dataType, long[] dims, boolean byValue, boolean bshd) {
+        return tensor(uid, dataType, dims, null, byValue, bshd);
+    }
+
+    /** As above, with the strides given ({@code given} not null) instead of derived from the layout. */
+    private MemorySegment tensor(long uid, DataType dataType, long[] dims, long[] given, boolean byValue, boolean bshd) {
         MemorySegment t = keep(DescriptorType.TENSOR);
         long[] strides = new long[dims.length];
         long s = 1;
@@ -360,6 +380,9 @@ final class CudnnAttention implements AutoCloseable {
         }
         if (bshd) {
             strides = new long[] {dims[1] * dims[2] * dims[3], dims[3], dims[1] * dims[3], 1};
+        }
+        if (given != null) {
+            strides = given;
         }
         CudnnApi.setAttribute(t, Attribute.TENSOR_DATA_TYPE, AttributeType.DATA_TYPE, 1, arena.allocateFrom(JAVA_INT, dataType.code()),
                 "tensor type");

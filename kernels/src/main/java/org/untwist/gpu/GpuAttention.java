@@ -18,8 +18,9 @@ import org.untwist.tensor.Tensor;
 
 /**
  * Attention for {@link GpuBackend}: which implementation computes it, and the device buffers they share. BF16
- * activations: cuDNN's fused SDPA reading them where they are; shapes it does not take are widened to float32 copies
- * for the float32 paths below and the output rounded back. Float32 activations in {@code bf16} precision: cuDNN's SDPA on bf16
+ * activations: cuDNN's fused SDPA reading them where they are (shared attention in one pass over copied keys or in
+ * two, the reference's keys read in place); shapes it does not take are widened to float32 copies for the float32
+ * paths below and the output rounded back. Float32 activations in {@code bf16} precision: cuDNN's SDPA on bf16
  * copies of the operands (shared attention in one pass or, by default, two merged by their log-sum-exps), else
  * our bf16 tensor-core kernel (head dimension 128), else our float32 kernel, which is also the {@code f32}
  * precision path. A shape cuDNN has no engine for falls back to our kernels and is logged once.
@@ -49,7 +50,7 @@ final class GpuAttention implements AutoCloseable {
     private int sharedPasses;
 
     /**
-     * @param sharedPasses 1 or 2, see {@link GpuBackend#SHARED_PASSES_PROPERTY}
+     * @param sharedPasses 1 or 2, or 0 for each activation type's default; see {@link GpuBackend#SHARED_PASSES_PROPERTY}
      * @param device the device's label, for out-of-memory messages
      * @param gemm   the backend's cuBLAS GEMMs (the wide-head path's products)
      */
@@ -211,7 +212,7 @@ final class GpuAttention implements AutoCloseable {
                 cudnn = new CudnnAttention(stream);
             }
             float scale = (float) (1 / Math.sqrt(d));
-            if (lr == 0 || sharedPasses == 1) {
+            if (lr == 0 || passes(false) == 1) {
                 return cudnnOnePass(pq, pk, pv, prk, prv, ps, po, b, h, lq, lk, lr, d, refBatch, refStart, refTokens, scale);
             }
             CudnnAttention.Plan own = cudnn.plan(b, h, lq, lk, d, lr > 0); // statistics only when two parts are merged
@@ -340,8 +341,9 @@ final class GpuAttention implements AutoCloseable {
 
     /**
      * Attention on bf16 activations (q, k, v, refK, refV, out all BF16): cuDNN reads q (and, without a reference,
-     * k and v) where they are and writes out [b, lq, h·d] directly. With a reference, one kernel writes the bf16
-     * keys [own; reference · s_p] and values [own; reference] (see {@code attention_kv_from_bf16}) for one SDPA.
+     * k and v) where they are and writes out [b, lq, h·d] directly. With a reference, in two passes where set
+     * ({@link #cudnnBf16TwoPass}), else one kernel writes the bf16 keys [own; reference · s_p] and values
+     * [own; reference] (see {@code attention_kv_from_bf16}) for one SDPA.
      */
     private boolean cudnnBf16(long pq, long pk, long pv, long prk, long prv, long ps, long po, int b, int h, int lq, int lk, int lr, int d,
                               int refBatch, int refStart, int refTokens) {
@@ -354,6 +356,9 @@ final class GpuAttention implements AutoCloseable {
         try {
             if (cudnn == null) {
                 cudnn = new CudnnAttention(stream);
+            }
+            if (lr > 0 && passes(true) == 2 && cudnnBf16TwoPass(pq, pk, pv, prk, prv, ps, po, b, h, lq, lk, lr, d, refBatch, refStart, refTokens)) {
+                return true;
             }
             plan = cudnn.plan(b, h, lq, lk + lr, d, false, false, true);
         } catch (IllegalStateException | CudaException e) {
@@ -378,6 +383,56 @@ final class GpuAttention implements AutoCloseable {
         lastCudnnChoice = plan.choice + " (bf16 activations, one pass over " + lk + " + " + lr + " keys)";
         lastAttentionPath = "cudnn";
         return true;
+    }
+
+    /**
+     * Shared attention on bf16 activations in two cuDNN passes, no key or value copied: the own pass reads q, k, v
+     * where they are and writes out [b, lq, h·d] with its statistics; the reference pass reads the queries scaled per
+     * chunk (one bf16 copy of q, {@code scale_chunks_bf16}) and the reference's tokens [refStart, refStart + lr) of
+     * rk, rv where they are (strides over their refTokens rows); {@code merge_attention_bf16} merges the two in place
+     * by their log-sum-exps. Returns false, and the one-pass path takes over, where cuDNN has no engine for either
+     * pass (logged once per shape).
+     */
+    private boolean cudnnBf16TwoPass(long pq, long pk, long pv, long prk, long prv, long ps, long po, int b, int h, int lq, int lk, int lr,
+                                     int d, int refBatch, int refStart, int refTokens) {
+        long quads = (long) b * h * lq * d / 8;
+        int rb = refBatch == b ? b : 1; // one reference for every batch element: one reference pass per element
+        List<Integer> shape = List.of(b, h, lq, lk, lr, d, refBatch, refTokens, -2); // -2: two passes on bf16 activations
+        if (quads > 0xffffffffL || cudnnFailed.contains(shape)) {
+            return false; // the kernels index quads with 32 bits
+        }
+        try {
+            CudnnAttention.Plan own = cudnn.plan(b, h, lq, lk, d, true, false, true);
+            CudnnAttention.Plan ref = cudnn.plan(rb, h, lq, lr, d, true, false, true, refTokens);
+            float scale = (float) (1 / Math.sqrt(d));
+            long ws = slot(S_WORKSPACE, Math.max(own.workspace(), ref.workspace()));
+            long s1 = slot(S_STATS1, (long) b * h * lq * 4), s2 = slot(S_STATS2, (long) b * h * lq * 4), o2 = slot(S_O2, quads * 16);
+            long qs = pq;
+            if (ps != 0) {
+                qs = slot(S_QSCALED, quads * 16);
+                launcher.launch("scale_chunks_bf16", ceil(quads, BLOCK), 1, 1, BLOCK, 0, args().ptr(pq).ptr(ps).ptr(qs).i32(d).i32((int) quads));
+            }
+            long rk0 = prk + (long) refStart * d * 2, rv0 = prv + (long) refStart * d * 2, qsb = qs;
+            long perQ = (long) h * lq; // queries (and statistics) per batch element; the bf16 rows are d wide
+            Runnable sdpaCalls = () -> {
+                cudnn.run(own, pq, pk, pv, po, s1, scale, ws);
+                for (int bi = 0; bi < b; bi += rb) {
+                    cudnn.run(ref, qsb + bi * perQ * d * 2, rk0, rv0, o2 + bi * perQ * d * 2, s2 + bi * perQ * 4, scale, ws);
+                }
+            };
+            sdpaCalls.run();
+            launcher.launch("merge_attention_bf16", ceil(quads, BLOCK), 1, 1, BLOCK, 0, args().ptr(po).ptr(s1).ptr(o2).ptr(s2).i32(h).i32(lq).i32(d)
+                    .i32((int) quads));
+            lastCudnnRun = sdpaCalls;
+            lastCudnnChoice = own.choice + "; reference pass (keys read in place): " + ref.choice;
+            lastAttentionPath = "cudnn, two passes";
+            return true;
+        } catch (IllegalStateException | CudaException e) {
+            cudnnFailed.add(shape);
+            LOG.log(System.Logger.Level.WARNING, "cuDNN two-pass attention on bf16 activations unavailable for " + shape
+                    + " [b, h, lq, lk, lr, d, refBatch, refTokens], using one pass over copied keys: " + e.getMessage());
+            return false;
+        }
     }
 
     /**
@@ -423,21 +478,34 @@ final class GpuAttention implements AutoCloseable {
         return out;
     }
 
+    /** The property's pass count, 0 where it is not set (each activation type's default, {@link #passes}). */
     static int sharedPassesFromProperty() {
-        String p = System.getProperty(GpuBackend.SHARED_PASSES_PROPERTY, "2").trim();
+        String p = System.getProperty(GpuBackend.SHARED_PASSES_PROPERTY, "").trim();
         return switch (p) {
+            case "" -> 0;
             case "1" -> 1;
             case "2" -> 2;
             default -> throw new IllegalArgumentException("-D" + GpuBackend.SHARED_PASSES_PROPERTY + "=" + p + ": expected 1 or 2");
         };
     }
 
-    /** 1: shared attention through cuDNN as one SDPA over own + scaled reference keys; 2: two SDPAs merged. */
+    /**
+     * 1: shared attention through cuDNN as one SDPA over own + scaled reference keys; 2: two SDPAs merged; 0: each
+     * activation type's default ({@link #passes}).
+     */
     void sharedPasses(int passes) {
-        if (passes != 1 && passes != 2) {
-            throw new IllegalArgumentException("shared attention passes: 1 or 2, got " + passes);
+        if (passes < 0 || passes > 2) {
+            throw new IllegalArgumentException("shared attention passes: 1 or 2 (0: the defaults), got " + passes);
         }
         this.sharedPasses = passes;
+    }
+
+    /**
+     * Shared attention's cuDNN passes for float32 or bf16 activations: as set, else the faster measured (float32: two,
+     * kernels/RESULTS.md; bf16: one, until two passes have been timed on a device).
+     */
+    private int passes(boolean bf16Activations) {
+        return sharedPasses != 0 ? sharedPasses : bf16Activations ? 1 : 2;
     }
 
     /** Which attention implementation the last attention call used. */

@@ -50,10 +50,10 @@ public final class GpuBackend extends AbstractBackend {
     public static final String TF32_PROPERTY = "untwist.gpu.tf32";
     public static final String CUDNN_PROPERTY = "untwist.gpu.cudnn";
     /**
-     * Shared attention through cuDNN on float32 activations: 2 (default) two SDPAs (own keys; reference keys with
-     * the queries scaled per chunk) merged by their log-sum-exps, 1 one SDPA over own + band-scaled reference keys.
-     * Two passes measured faster on an H200 (kernels/RESULTS.md: 1.099 vs 1.198 ms). BF16 activations always take
-     * one pass.
+     * Shared attention through cuDNN: 2, two SDPAs (own keys; reference keys with the queries scaled per chunk)
+     * merged by their log-sum-exps (on BF16 activations both read the keys where they are); 1, one SDPA over own +
+     * band-scaled reference keys copied together. Unset: two on float32 activations (measured faster on an H200,
+     * kernels/RESULTS.md: 1.099 vs 1.198 ms), one on BF16 activations (two passes not yet timed there).
      */
     public static final String SHARED_PASSES_PROPERTY = "untwist.gpu.sharedPasses";
     /**
@@ -531,7 +531,7 @@ public final class GpuBackend extends AbstractBackend {
         return attention.lastCudnnChoice();
     }
 
-    /** For benchmarks and tests: this backend's {@link #SHARED_PASSES_PROPERTY} from now on, 1 or 2. */
+    /** For benchmarks and tests: this backend's {@link #SHARED_PASSES_PROPERTY} from now on, 1 or 2 (0: unset). */
     public void sharedPasses(int passes) {
         attention.sharedPasses(passes);
     }
