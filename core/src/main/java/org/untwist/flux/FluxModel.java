@@ -5,7 +5,6 @@ import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 import org.untwist.backend.Backend;
 import org.untwist.io.SafeTensors;
@@ -45,7 +44,7 @@ public final class FluxModel implements AutoCloseable {
     private final int parts; // row blocks of the most split linear layer: 1 for a FLUX.1 file, 3 for diffusers
     private final DType roundedInterior; // F32, or BF16 where the backend rounds every block GEMM's operands to bf16
     private final ReentrantLock lock = new ReentrantLock(); // guards ws and closed: one forward pass at a time
-    private Workspace ws;
+    private FluxWorkspace ws;
     private boolean closed;
 
     private FluxModel(FluxConfig config, FluxWeightSource file, Backend backend) {
@@ -170,7 +169,7 @@ public final class FluxModel implements AutoCloseable {
             throw new IllegalArgumentException("forward: out has shape " + java.util.Arrays.toString(out.shape()) + " " + out.dtype()
                     + ", expected [" + b + ", " + li + ", " + config.outChannels() + "] F32");
         }
-        Workspace s = workspace(b, lt, li, interiorType(sharing));
+        FluxWorkspace s = workspace(b, lt, li, interiorType(sharing));
         s.sharing = sharing;
         Backend be = backend;
         FluxInputs host = in;
@@ -200,15 +199,15 @@ public final class FluxModel implements AutoCloseable {
         for (int i = 0; i < w.doubleBlocks.size(); i++) {
             doubleBlock(w.doubleBlocks.get(i), s, sharing != null && sharing.blocks().doubleBlock(i) ? "d" + i : null);
         }
-        be.concat(List.of(s.txt, s.img), 1, s.x);
+        s.join(List.of(s.txt, s.img), s.x);
         for (int i = 0; i < w.singleBlocks.size(); i++) {
             singleBlock(w.singleBlocks.get(i), s, sharing != null && sharing.blocks().singleBlock(i) ? "s" + i : null);
         }
-        be.split(s.x, 1, List.of(s.txt, s.img));
+        s.split(s.x, List.of(s.txt, s.img));
 
         // Final layer: adaLN with (shift, scale) in that order, then the projection to output channels.
         linear(s.vecSilu, w.finalMod, s.mod2);
-        be.split(s.mod2, 1, List.of(s.shift, s.scale));
+        s.split(s.mod2, List.of(s.shift, s.scale));
         be.layerNormModulate(s.img, NORM_EPS, s.shift, s.scale, s.imgNorm);
         linear(s.imgNorm, w.finalLinear, result);
         if (result != out) {
@@ -264,19 +263,19 @@ public final class FluxModel implements AutoCloseable {
         }
     }
 
-    private void embed(FluxWeights.MlpEmbedder e, Tensor x, Tensor out, Workspace s) {
+    private void embed(FluxWeights.MlpEmbedder e, Tensor x, Tensor out, FluxWorkspace s) {
         linear(x, e.in(), s.vecHidden);
         backend.silu(s.vecHidden, s.vecHidden);
         linear(s.vecHidden, e.out(), out);
     }
 
-    private void doubleBlock(FluxWeights.DoubleBlock blk, Workspace s, String sharedName) {
+    private void doubleBlock(FluxWeights.DoubleBlock blk, FluxWorkspace s, String sharedName) {
         Backend be = backend;
         // Modulation (shift, scale, gate) × 2 for each stream.
         linear(s.vecSilu, blk.img().mod(), s.mod6Img);
-        be.split(s.mod6Img, 1, s.imgMods);
+        s.split(s.mod6Img, s.imgMods);
         linear(s.vecSilu, blk.txt().mod(), s.mod6Txt);
-        be.split(s.mod6Txt, 1, s.txtMods);
+        s.split(s.mod6Txt, s.txtMods);
 
         // Attention inputs: norm → modulate → qkv → heads → QKNorm (→ RoPE), each stream written at its tokens of the
         // joint sequence, text first.
@@ -284,13 +283,13 @@ public final class FluxModel implements AutoCloseable {
         streamQkv(blk.img(), s.img, s.imgNorm, s.imgQkv, s.imgMods, pe, s, s.textTokens);
         streamQkv(blk.txt(), s.txt, s.txtNorm, s.txtQkv, s.txtMods, pe, s, 0);
         attend(s, sharedName, pe != null);
-        be.split(s.attn, 1, List.of(s.txtAttn, s.imgAttn));
+        s.split(s.attn, List.of(s.txtAttn, s.imgAttn));
 
         streamUpdate(blk.img(), s.img, s.imgAttn, s.imgNorm, s.imgProj, s.imgMlp, s.imgMods);
         streamUpdate(blk.txt(), s.txt, s.txtAttn, s.txtNorm, s.txtProj, s.txtMlp, s.txtMods);
     }
 
-    private void streamQkv(FluxWeights.StreamWeights sw, Tensor x, Tensor norm, Tensor qkv, List<Tensor> mods, Tensor pe, Workspace s,
+    private void streamQkv(FluxWeights.StreamWeights sw, Tensor x, Tensor norm, Tensor qkv, List<Tensor> mods, Tensor pe, FluxWorkspace s,
                            int tokenOffset) {
         backend.layerNormModulate(x, NORM_EPS, mods.get(0), mods.get(1), norm);
         linear(norm, sw.qkv(), qkv);
@@ -302,7 +301,7 @@ public final class FluxModel implements AutoCloseable {
      * attention needs the keys before rotation (StyleAligned's AdaIN of the pre-RoPE statistics, ShiftPE's keys rotated
      * at other positions).
      */
-    private static boolean ropeWithSplit(Workspace s, String sharedName) {
+    private static boolean ropeWithSplit(FluxWorkspace s, String sharedName) {
         return sharedName == null || (!s.sharing.adaIn() && s.sharing.shiftColumns() == 0);
     }
 
@@ -317,10 +316,10 @@ public final class FluxModel implements AutoCloseable {
         be.gatedResidual(x, mods.get(5), proj, x);
     }
 
-    private void singleBlock(FluxWeights.SingleBlock blk, Workspace s, String sharedName) {
+    private void singleBlock(FluxWeights.SingleBlock blk, FluxWorkspace s, String sharedName) {
         Backend be = backend;
         linear(s.vecSilu, blk.mod(), s.mod3);
-        be.split(s.mod3, 1, s.singleMods);
+        s.split(s.mod3, s.singleMods);
         be.layerNormModulate(s.x, NORM_EPS, s.singleMods.get(0), s.singleMods.get(1), s.xNorm);
         // linear1's output rows [0, 3h) are the fused qkv projection and [3h, 3h + mlp) the MLP input: two GEMMs over
         // row slices of the weight write them where they are needed, instead of one GEMM and a split copy.
@@ -338,7 +337,7 @@ public final class FluxModel implements AutoCloseable {
      * {@code s.attn}. In a shared block ({@code sharedName} not null) the reference (batch 0) attends to itself and
      * the targets attend to themselves plus the reference's image keys, scaled per chunk inside the kernel.
      */
-    private void attend(Workspace s, String sharedName, boolean roped) {
+    private void attend(FluxWorkspace s, String sharedName, boolean roped) {
         Backend be = backend;
         if (sharedName == null) {
             be.attention(s.q, s.k, s.v, s.attn);
@@ -407,7 +406,7 @@ public final class FluxModel implements AutoCloseable {
     }
 
     /** Per-call sharing state: chunk scale, the shifted RoPE table, the grid positions for statistics. */
-    private void prepareSharing(FluxInputs in, AttentionSharing sharing, Workspace s) {
+    private void prepareSharing(FluxInputs in, AttentionSharing sharing, FluxWorkspace s) {
         int li = in.imageTokens(), lt = in.textTokens(), axes = in.imgIds().dim(2);
         float[] scale = sharing.chunkScale();
         s.chunkScale = scale == null ? null : s.chunkScaleBuffer();
@@ -517,13 +516,13 @@ public final class FluxModel implements AutoCloseable {
         }
     }
 
-    private Workspace workspace(int b, int lt, int li, DType interior) {
+    private FluxWorkspace workspace(int b, int lt, int li, DType interior) {
         if (ws == null || ws.batch != b || ws.textTokens != lt || ws.imageTokens != li || ws.interior != interior) {
             if (ws != null) {
                 ws.close();
                 ws = null;
             }
-            ws = new Workspace(config, b, lt, li, parts, interior, backend);
+            ws = new FluxWorkspace(config, b, lt, li, parts, interior, backend);
         }
         return ws;
     }
@@ -593,198 +592,6 @@ public final class FluxModel implements AutoCloseable {
             file.close();
         } finally {
             lock.unlock();
-        }
-    }
-
-    /** Every activation buffer of one input geometry, allocated by the backend (device memory on the GPU). */
-    private static final class Workspace implements AutoCloseable {
-        final int batch, textTokens, imageTokens;
-        final DType interior; // the interior activations' type: the norms' outputs, projections, heads, attention, MLP hidden
-        final Backend backend;
-        final boolean device; // the backend computes in device memory: inputs and outputs are copied
-        final List<Tensor> owned = new java.util.ArrayList<>();
-        final Arena hostArena = Arena.ofShared(); // host-side scratch: the chunk scale, host copies for statistics
-        final Tensor tEmb, vec, vecTmp, vecHidden, vecSilu;
-        final Tensor img, txt, x, ids, pe;
-        final Tensor mod6Img, mod6Txt, mod3, mod2, shift, scale;
-        final List<Tensor> imgMods, txtMods, singleMods;
-        final Tensor imgNorm, txtNorm, imgQkv, txtQkv, q, k, v, attn, txtAttn, imgAttn;
-        final Tensor imgProj, txtProj, imgMlp, txtMlp;
-        final Tensor xNorm, xQkv, xMlp, xOut;
-        // [B·L·h] each, when linear layers come in row blocks: a set per output type (the interior's q, k, v projections and
-        // float32 layers), made on first use
-        final Map<DType, List<Tensor>> partBuffers = new java.util.EnumMap<>(DType.class);
-        private final int parts;
-        // Shared attention (allocated on first use): per-call state set by prepareSharing.
-        AttentionSharing sharing;
-        Tensor chunkScale, kShifted, peShiftedTable, probs, chunkScaleTensor, bandTerms, probsHost, bandTermsHost;
-        float[] gridRows, gridCols;
-        // Device copies of the inputs and the output (device backends only, allocated on first use).
-        Tensor inImg, inImgIds, inTxt, inTxtIds, inY, inT, inGuidance, out;
-        private final FluxConfig config;
-
-        Workspace(FluxConfig c, int b, int lt, int li, int parts, DType interior, Backend backend) {
-            this.batch = b;
-            this.interior = interior;
-            this.parts = parts;
-            this.textTokens = lt;
-            this.imageTokens = li;
-            this.config = c;
-            this.backend = backend;
-            try { // out of device memory half-way: free what was allocated
-                int h = c.hiddenSize(), nh = c.numHeads(), hd = c.headDim(), mlp = c.mlpHiddenDim(), l = lt + li;
-                tEmb = f32(b, FluxWeights.TIME_EMBED_DIM);
-                vec = f32(b, h);
-                vecTmp = f32(b, h);
-                vecHidden = f32(b, h);
-                vecSilu = f32(b, h);
-                img = f32(b, li, h);
-                txt = f32(b, lt, h);
-                x = f32(b, l, h);
-                ids = f32(b, l, c.axesDim().length);
-                pe = f32(b, 1, l, hd / 2, 2, 2);
-                mod6Img = f32(b, 6 * h);
-                mod6Txt = f32(b, 6 * h);
-                mod3 = f32(b, 3 * h);
-                mod2 = f32(b, 2 * h);
-                shift = f32(b, h);
-                scale = f32(b, h);
-                imgMods = perBatch(6, b, h);
-                txtMods = perBatch(6, b, h);
-                singleMods = perBatch(3, b, h);
-                imgNorm = interior(b, li, h);
-                txtNorm = interior(b, lt, h);
-                imgQkv = interior(b, li, 3 * h);
-                txtQkv = interior(b, lt, 3 * h);
-                q = interior(b, nh, l, hd);
-                k = interior(b, nh, l, hd);
-                v = interior(b, nh, l, hd);
-                attn = interior(b, l, h);
-                txtAttn = interior(b, lt, h);
-                imgAttn = interior(b, li, h);
-                imgProj = f32(b, li, h);
-                txtProj = f32(b, lt, h);
-                imgMlp = interior(b, li, mlp);
-                txtMlp = interior(b, lt, mlp);
-                xNorm = interior(b, l, h);
-                xQkv = interior(b, l, 3 * h);
-                xMlp = interior(b, l, mlp);
-                xOut = f32(b, l, h);
-            } catch (RuntimeException | Error e) {
-                close();
-                throw e;
-            }
-            device = x.isDevice();
-            if (device) {
-                out = f32(b, li, c.outChannels());
-            }
-        }
-
-        /** Part buffer {@code i} of type {@code dtype} viewed as {@code shape} (its leading elements). */
-        Tensor partBuffer(int i, int[] shape, DType dtype) {
-            List<Tensor> set = partBuffers.get(dtype);
-            if (set == null) {
-                set = new java.util.ArrayList<>();
-                for (int p = 0; p < parts; p++) {
-                    Tensor t = backend.allocate(dtype, batch * (textTokens + imageTokens) * config.hiddenSize());
-                    owned.add(t);
-                    set.add(t);
-                }
-                partBuffers.put(dtype, set);
-            }
-            Tensor flat = set.get(i);
-            long n = 1;
-            for (int d : shape) {
-                n *= d;
-            }
-            if (n > flat.numel()) {
-                throw new IllegalStateException("a row block's output " + java.util.Arrays.toString(shape) + " exceeds its part buffer of "
-                        + flat.numel() + " floats (row blocks wider than hidden_size are not supported)");
-            }
-            return flat.rows(0, (int) n).reshape(shape);
-        }
-
-        /** The inputs in the backend's memory: copied into device buffers on a device backend, as they are otherwise. */
-        FluxInputs stage(FluxInputs in, Backend be) {
-            if (!device) {
-                return in;
-            }
-            inImg = copyIn(in.img(), inImg, be);
-            inImgIds = copyIn(in.imgIds(), inImgIds, be);
-            inTxt = copyIn(in.txt(), inTxt, be);
-            inTxtIds = copyIn(in.txtIds(), inTxtIds, be);
-            inY = copyIn(in.y(), inY, be);
-            inT = copyIn(in.timesteps(), inT, be);
-            inGuidance = in.guidance() == null ? inGuidance : copyIn(in.guidance(), inGuidance, be);
-            return new FluxInputs(inImg, inImgIds, inTxt, inTxtIds, inY, inT, in.guidance() == null ? null : inGuidance);
-        }
-
-        private Tensor copyIn(Tensor src, Tensor buffer, Backend be) {
-            Tensor d = buffer != null ? buffer : f32(src.shape());
-            be.copy(src, d);
-            return d;
-        }
-
-        /** {@code t} readable from Java: itself on a CPU backend, a host copy (reused) of a device tensor. */
-        Tensor onHost(Tensor t) {
-            if (!t.isDevice()) {
-                return t;
-            }
-            Tensor h = t == probs ? probsHost : t == bandTerms ? bandTermsHost : null;
-            if (h == null || !h.hasShape(t.shape())) {
-                h = Tensor.allocate(hostArena, DType.F32, t.shape());
-                if (t == probs) {
-                    probsHost = h;
-                } else if (t == bandTerms) {
-                    bandTermsHost = h;
-                }
-            }
-            backend.copy(t, h);
-            return h;
-        }
-
-        Tensor chunkScaleBuffer() {
-            if (chunkScaleTensor == null) { // host: backends validate and read the scale values
-                chunkScaleTensor = Tensor.allocate(hostArena, DType.F32, config.headDim() / 2);
-            }
-            return chunkScaleTensor;
-        }
-
-        Tensor peShifted() {
-            if (peShiftedTable == null) {
-                peShiftedTable = f32(1, 1, textTokens + imageTokens, config.headDim() / 2, 2, 2);
-            }
-            return peShiftedTable;
-        }
-
-        Tensor f32(int... shape) {
-            Tensor t = backend.allocate(DType.F32, shape);
-            owned.add(t);
-            return t;
-        }
-
-        /** A buffer of the interior type ({@link #interior}). */
-        Tensor interior(int... shape) {
-            Tensor t = backend.allocate(interior, shape);
-            owned.add(t);
-            return t;
-        }
-
-        private List<Tensor> perBatch(int n, int b, int h) {
-            Tensor[] t = new Tensor[n];
-            for (int i = 0; i < n; i++) {
-                t[i] = f32(b, h);
-            }
-            return List.of(t);
-        }
-
-        @Override
-        public void close() {
-            for (Tensor t : owned) {
-                t.close();
-            }
-            owned.clear();
-            hostArena.close();
         }
     }
 }
