@@ -204,7 +204,7 @@ class GpuBackendTest {
             }
             oracle.sharedAttention(q, k, v, rk, rv, refStart, scale, want);
             oracle.attention(q, k, v, want0);
-            be.sharedPasses(1); // the float32 path in one pass, as bf16 activations always are
+            be.sharedPasses(1); // one pass on both activation types, so the two must agree bit for bit
             be.sharedAttention(q, k, v, rk, rv, refStart, scale, viaF32);
             be.attention(q, k, v, viaF320);
             try (Tensor qb = toBf16(be, q); Tensor kb = toBf16(be, k); Tensor vb = toBf16(be, v); Tensor rkb = toBf16(be, rk);
