@@ -537,8 +537,9 @@ __device__ __forceinline__ float bf16_value(u16 h) { return __uint_as_float(((un
 
 // split_qkv_norm_rope_f32 on bf16 activations (the GEMM wrote qkv in bf16; attention reads q, k, v in bf16): each
 // value widened, normalized and rotated in float32/double exactly like the float32 kernel, then rounded once. One
-// warp per (token row, part, head); lanes over the pairs, read as two bf16 each (coalesced: a warp covers 128
-// bytes), the row read twice (the sum of squares, then the values: the second read from L1). Any alignment; pe
+// warp per (token row, part, head); lanes over the values, one 16-bit load each (coalesced: a warp covers 64
+// bytes), the row read twice (the sum of squares, then the values: the second read from L1). Any alignment (the
+// quad kernel below takes FLUX's aligned rows; this one is the fallback for the rest); pe
 // (float32, [peBatch, 1, lTot, D/2, 2, 2]) read as floats. An odd D (no RoPE then) ends with one unpaired value.
 extern "C" __global__ void split_qkv_norm_rope_bf16(const u16* qkv, const float* qScale, const float* kScale, const float* pe, u16* q, u16* k,
                                                     u16* v, int heads, int tokens, int lTot, int dim, int off, int peBatch, float eps,

@@ -211,9 +211,17 @@ final class CublasGemm implements AutoCloseable {
         return epilogueGemms;
     }
 
-    /** Rows of weights per GEMM: all of them, or blocks that fit the widening scratch for 8-bit and block-quantized weights in bf16 precision. */
+    /**
+     * Rows of weights per GEMM: all of them, or blocks that fit the widening scratch for 8-bit and block-quantized
+     * weights in bf16 precision, a multiple of 8 rows so that every block's bias and output columns start 16-byte
+     * aligned for a bf16 output as for a float32 one (cuBLASLt may have no algorithm for less).
+     */
     private static int blockRows(DType weightType, int outDim, int in) {
-        return widensToBf16(weightType) ? (int) Math.max(1, Math.min(outDim, (WIDEN_CHUNK_BYTES / 2) / Math.max(1, in))) : outDim;
+        if (!widensToBf16(weightType)) {
+            return outDim;
+        }
+        long fit = (WIDEN_CHUNK_BYTES / 2) / Math.max(1, in);
+        return fit >= outDim ? outDim : (int) Math.max(1, fit >= 8 ? fit & ~7L : fit);
     }
 
     /**

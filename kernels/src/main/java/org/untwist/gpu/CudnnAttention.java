@@ -47,8 +47,11 @@ final class CudnnAttention implements AutoCloseable {
      * first), at most this many, timed on first use.
      */
     private static final int MAX_CANDIDATES = 12;
-    /** Variant packs kept per plan; more distinct pointer sets than this drop the cache. */
-    private static final int MAX_PACKS = 16;
+    /**
+     * Variant packs kept per plan; more distinct pointer sets than this drop the cache. Two-pass shared attention with
+     * one reference runs the reference pass once per batch element, each with its own pointers.
+     */
+    private static final int MAX_PACKS = 64;
 
     /**
      * The finalized candidate plans of one shape (the heuristics' order), the largest workspace any of them

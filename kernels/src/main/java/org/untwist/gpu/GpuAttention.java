@@ -370,6 +370,9 @@ final class GpuAttention implements AutoCloseable {
         float scale = (float) (1 / Math.sqrt(d));
         long ws = slot(S_WORKSPACE, plan.workspace());
         long kb = pk, vb = pv;
+        if (lr > 0 && (long) b * h > 65535) {
+            return false; // attention_kv_from_bf16 takes one (batch, head) row per blockIdx.y: widened for our kernels instead
+        }
         if (lr > 0) {
             kb = slot(S_K, kvQuads * 16);
             vb = slot(S_V, kvQuads * 16);
@@ -414,16 +417,17 @@ final class GpuAttention implements AutoCloseable {
             }
             long rk0 = prk + (long) refStart * d * 2, rv0 = prv + (long) refStart * d * 2, qsb = qs;
             long perQ = (long) h * lq; // queries (and statistics) per batch element; the bf16 rows are d wide
-            Runnable sdpaCalls = () -> {
-                cudnn.run(own, pq, pk, pv, po, s1, scale, ws);
+            java.util.function.LongConsumer sdpaCalls = ownOut -> {
+                cudnn.run(own, pq, pk, pv, ownOut, s1, scale, ws);
                 for (int bi = 0; bi < b; bi += rb) {
                     cudnn.run(ref, qsb + bi * perQ * d * 2, rk0, rv0, o2 + bi * perQ * d * 2, s2 + bi * perQ * 4, scale, ws);
                 }
             };
-            sdpaCalls.run();
+            sdpaCalls.accept(po);
             launcher.launch("merge_attention_bf16", ceil(quads, BLOCK), 1, 1, BLOCK, 0, args().ptr(po).ptr(s1).ptr(o2).ptr(s2).i32(h).i32(lq).i32(d)
                     .i32((int) quads));
-            lastCudnnRun = sdpaCalls;
+            long replayOut = slot(S_O1, quads * 16); // a replay leaves the merged output alone
+            lastCudnnRun = () -> sdpaCalls.accept(replayOut);
             lastCudnnChoice = own.choice + "; reference pass (keys read in place): " + ref.choice;
             lastAttentionPath = "cudnn, two passes";
             return true;
