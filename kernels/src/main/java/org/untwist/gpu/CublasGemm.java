@@ -37,7 +37,7 @@ import org.untwist.tensor.DType;
  */
 final class CublasGemm implements AutoCloseable {
     /** Size of the float32 block that 16-bit weights are widened into in f32 precision. */
-    private static final long WIDEN_CHUNK_BYTES = 64L << 20;
+    static final long WIDEN_CHUNK_BYTES = 64L << 20;
     /** cuBLASLt's workspace: what NVIDIA suggests for Hopper (32 MiB). */
     private static final long LT_WORKSPACE_BYTES = 32L << 20;
     /** At most this many cuBLASLt plans are kept (one per shape, epilogue and pointer alignments in use). */
@@ -216,7 +216,7 @@ final class CublasGemm implements AutoCloseable {
      * weights in bf16 precision, a multiple of 8 rows so that every block's bias and output columns start 16-byte
      * aligned for a bf16 output as for a float32 one (cuBLASLt may have no algorithm for less).
      */
-    private static int blockRows(DType weightType, int outDim, int in) {
+    static int blockRows(DType weightType, int outDim, int in) {
         if (!widensToBf16(weightType)) {
             return outDim;
         }
