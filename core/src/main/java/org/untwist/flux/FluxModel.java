@@ -436,7 +436,9 @@ public final class FluxModel implements AutoCloseable {
      * The bytes of the float32 activation workspace a forward pass of this geometry allocates (the buffers of
      * the workspace below), without the extras of shared attention ({@link #sharingBytes}) and, on a device
      * backend, the device copies of inputs and output. Long arithmetic: an absurd batch gives a large number,
-     * never an overflow. Per batch element: {@code 256 + 38·h + L·(17·h + 2·mlp + 2·headDim + axes)} floats. An upper
+     * never an overflow. Per batch element: {@code 256 + 38·h + L·(17·h + 2·mlp + 2·headDim + axes)} floats; a batch of
+     * one takes {@code 256 + 21·h + L·(15·h + 2·mlp + 2·headDim + axes)}, its streams and modulation chunks being views
+     * of the joint buffers. An upper
      * bound where the blocks' interior activations are BF16 ({@link #interiorActivationType}): those take half, which more
      * than pays for the second set of part buffers (BF16, for the q, k, v row blocks) a layout with row blocks then adds.
      */
@@ -452,7 +454,8 @@ public final class FluxModel implements AutoCloseable {
      */
     public static long workspaceBytes(FluxConfig c, long batch, long textTokens, long imageTokens, int projectionParts) {
         long h = c.hiddenSize(), mlp = c.mlpHiddenDim(), hd = c.headDim(), axes = c.axesDim().length, l = textTokens + imageTokens;
-        long perElement = FluxWeights.TIME_EMBED_DIM + 38 * h + l * (17 * h + 2 * mlp + 2 * hd + axes);
+        boolean views = batch == 1; // see FluxWorkspace.views
+        long perElement = FluxWeights.TIME_EMBED_DIM + (views ? 21 : 38) * h + l * ((views ? 15 : 17) * h + 2 * mlp + 2 * hd + axes);
         if (projectionParts > 1) {
             perElement += projectionParts * l * h;
         }
