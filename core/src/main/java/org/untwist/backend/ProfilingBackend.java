@@ -14,7 +14,9 @@ import org.untwist.tensor.Tensor;
  * preceded and followed by the backend's {@link Backend#synchronize()}, so a device backend's asynchronous work is
  * charged to the operation that issued it. The synchronizations serialize what a device would overlap and add a
  * launch latency per call, so the profile's total exceeds an unprofiled run's time by a little; it says where the
- * time goes, not how fast the run is. The wrapper is a proxy: every operation, present and future, is timed.
+ * time goes, not how fast the run is. With a {@link StreamClock} nothing is synchronized: each call is bracketed by
+ * two marks in the device's stream and recorded when the wrapper's {@code synchronize} (or {@code close}) is called,
+ * so the calls' times add up to the run's. The wrapper is a proxy: every operation, present and future, is timed.
  */
 public final class ProfilingBackend implements InvocationHandler {
     /** Calls that do no work worth timing. */
@@ -23,11 +25,15 @@ public final class ProfilingBackend implements InvocationHandler {
     private final Backend backend;
     private final OpProfile profile;
     private final Runnable afterClose;
+    private final StreamClock clock;
+    /** Calls bracketed by clock marks, not yet recorded: name, shapes, the marks before and after. */
+    private final java.util.ArrayList<Object[]> pending = new java.util.ArrayList<>();
 
-    private ProfilingBackend(Backend backend, OpProfile profile, Runnable afterClose) {
+    private ProfilingBackend(Backend backend, OpProfile profile, Runnable afterClose, StreamClock clock) {
         this.backend = backend;
         this.profile = profile;
         this.afterClose = afterClose;
+        this.clock = clock;
     }
 
     /**
@@ -35,8 +41,16 @@ public final class ProfilingBackend implements InvocationHandler {
      * then runs {@code afterClose} (for example, printing the profile), which may be null.
      */
     public static Backend wrap(Backend backend, OpProfile profile, Runnable afterClose) {
+        return wrap(backend, profile, afterClose, null);
+    }
+
+    /**
+     * As above, each operation timed on {@code clock} (the device's stream) instead of between two synchronizes; the
+     * profile is complete after the result's {@code synchronize()}. {@code clock} null: the synchronizing profile.
+     */
+    public static Backend wrap(Backend backend, OpProfile profile, Runnable afterClose, StreamClock clock) {
         return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
-                new ProfilingBackend(backend, profile, afterClose));
+                new ProfilingBackend(backend, profile, afterClose, clock));
     }
 
     @Override
@@ -45,6 +59,7 @@ public final class ProfilingBackend implements InvocationHandler {
         if (UNTIMED.contains(name)) {
             if (name.equals("close")) {
                 try {
+                    recordPending();
                     return call(method, args);
                 } finally {
                     if (afterClose != null) {
@@ -52,7 +67,21 @@ public final class ProfilingBackend implements InvocationHandler {
                     }
                 }
             }
+            if (name.equals("synchronize")) {
+                Object result = call(method, args);
+                recordPending();
+                return result;
+            }
             return name.equals("equals") ? (Boolean) (proxy == args[0]) : name.equals("hashCode") ? System.identityHashCode(proxy) : call(method, args);
+        }
+        if (clock != null) {
+            int from = clock.mark();
+            Object result = call(method, args);
+            int to = clock.mark();
+            synchronized (pending) {
+                pending.add(new Object[] {name, signature(args), from, to});
+            }
+            return result;
         }
         backend.synchronize(); // what earlier calls left running is not charged to this one
         long t0 = System.nanoTime();
@@ -60,6 +89,20 @@ public final class ProfilingBackend implements InvocationHandler {
         backend.synchronize();
         profile.record(name, signature(args), System.nanoTime() - t0);
         return result;
+    }
+
+    /** The clock-timed calls issued so far into the profile, then the clock's marks forgotten. */
+    private void recordPending() {
+        if (clock == null) {
+            return;
+        }
+        synchronized (pending) {
+            for (Object[] p : pending) {
+                profile.record((String) p[0], (String) p[1], Math.round(clock.millisBetween((Integer) p[2], (Integer) p[3]) * 1e6));
+            }
+            pending.clear();
+            clock.reset();
+        }
     }
 
     private Object call(Method method, Object[] args) throws Throwable {

@@ -67,6 +67,75 @@ class ProfilingBackendTest {
         }
     }
 
+    /**
+     * With a {@link StreamClock} the wrapper never synchronizes the backend between calls: it brackets each call by two
+     * marks and records the spans when its own {@code synchronize} is called. A fake clock whose marks are 2.5 ms apart
+     * (so a call spans 2.5 ms, and the gap between calls another 2.5 ms that no call is charged) stands in for a device.
+     */
+    @Test
+    void aStreamClockTimesCallsWithoutSynchronizingBetweenThem() {
+        OpProfile profile = new OpProfile();
+        AtomicInteger syncs = new AtomicInteger(), resets = new AtomicInteger(), closed = new AtomicInteger();
+        java.util.List<Integer> asked = new java.util.ArrayList<>();
+        StreamClock clock = new StreamClock() {
+            int marks;
+
+            @Override
+            public int mark() {
+                return marks++;
+            }
+
+            @Override
+            public double millisBetween(int from, int to) {
+                asked.add(from);
+                asked.add(to);
+                return 2.5 * (to - from);
+            }
+
+            @Override
+            public void reset() {
+                marks = 0;
+                resets.incrementAndGet();
+            }
+
+            @Override
+            public void close() {
+                closed.incrementAndGet();
+            }
+        };
+        ScalarBackend scalar = new ScalarBackend();
+        Backend counting = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
+                (proxy, m, args) -> {
+                    if (m.getName().equals("synchronize")) {
+                        syncs.incrementAndGet();
+                    }
+                    try {
+                        return m.invoke(scalar, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        Random r = new Random(SEED);
+        try (Tensor x = random(r, 3, 8); Tensor w = random(r, 5, 8); Tensor got = Tensor.allocate(3, 5)) {
+            Backend be = ProfilingBackend.wrap(counting, profile, null, clock);
+            be.linear(x, w, null, got);
+            be.geluTanh(got, got);
+            be.geluTanh(got, got);
+            assertEquals(0, syncs.get(), "no synchronize between calls");
+            assertEquals(0, profile.totalNanos(), "nothing recorded before the device has drained");
+            be.synchronize();
+            assertEquals(1, syncs.get(), "the caller's synchronize only");
+            assertEquals(List.of(0, 1, 2, 3, 4, 5), asked, "each call's own two marks");
+            assertEquals(1, resets.get(), "the marks are forgotten once recorded");
+            assertEquals(7_500_000L, profile.totalNanos(), "three calls of 2.5 ms");
+            assertEquals(2, profile.byOperation().stream().filter(e -> e.op().equals("geluTanh")).findFirst().orElseThrow().calls());
+            be.linear(x, w, null, got);
+            be.close(); // records what is pending, then closes the backend
+            assertEquals(10_000_000L, profile.totalNanos());
+            assertEquals(0, closed.get(), "the clock belongs to the caller");
+        }
+    }
+
     private static Tensor random(Random r, int... shape) {
         Tensor t = Tensor.allocate(shape);
         for (long i = 0; i < t.numel(); i++) {

@@ -11,6 +11,7 @@ import java.util.Random;
 import org.untwist.backend.Backend;
 import org.untwist.backend.OpProfile;
 import org.untwist.backend.ProfilingBackend;
+import org.untwist.backend.StreamClock;
 import org.untwist.flux.FluxConfig;
 import org.untwist.flux.FluxInputs;
 import org.untwist.flux.FluxModel;
@@ -345,25 +346,37 @@ public final class GpuBenchmark {
     }
 
     /**
-     * Where the FLUX.1-dev forward's time goes (batch 1, 1024²): one forward through {@link ProfilingBackend} after a
-     * warm-up forward, every operation between two synchronizes; the tables go to {@code table} (markdown).
+     * Where the FLUX.1-dev forward's time goes (batch 1, 1024²), twice, each after a warm-up forward: every operation
+     * timed by CUDA events in the stream with nothing synchronized (the spans add up to the forward, gaps where the device
+     * waited for the host included), then every operation between two synchronizes (its cost in isolation, plus a launch
+     * latency). Both tables go to {@code table} (markdown).
      */
     private static void profile(GpuBackend be, Path table) throws IOException {
+        String text;
+        try (StreamClock clock = be.streamClock()) {
+            text = profileOnce(be, clock, "operations timed by CUDA events in the stream, nothing synchronized between them");
+        }
+        text += "\n\n" + profileOnce(be, null, "every operation between two synchronizes");
+        Files.writeString(table, text);
+        System.out.println(text);
+    }
+
+    private static String profileOnce(GpuBackend be, StreamClock clock, String how) {
         OpProfile profile = new OpProfile();
-        Backend profiled = ProfilingBackend.wrap(be, profile, null);
+        Backend profiled = ProfilingBackend.wrap(be, profile, null, clock);
         try (FluxModel model = FluxModel.create(fluxDev(), randomWeights(be, 1000), profiled); Inputs x = new Inputs(1)) {
             FluxInputs in = x.in;
             Tensor out = x.out;
             model.forward(in, out); // warm-up: cuDNN plans, cuBLASLt plans, workspaces
-            be.synchronize();
+            profiled.synchronize();
             profile.reset();
             long t0 = System.nanoTime();
             model.forward(in, out);
             be.synchronize();
             double ms = (System.nanoTime() - t0) / 1e6;
-            String text = profile.table(String.format(Locale.ROOT, "FLUX.1-dev forward, 1024² batch 1, %s; profiled forward %.1f ms wall", be.describe(), ms), 60);
-            Files.writeString(table, text);
-            System.out.println(text);
+            profiled.synchronize(); // records the clock's spans
+            return profile.table(String.format(Locale.ROOT, "FLUX.1-dev forward, 1024² batch 1, %s, block activations %s; %s; profiled forward %.1f ms"
+                    + " wall", be.describe(), model.interiorActivationType(), how, ms), 60);
         }
     }
 

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import org.untwist.backend.AbstractBackend;
 import org.untwist.backend.RopeFrequencies;
+import org.untwist.backend.StreamClock;
 import org.untwist.backend.TimestepFrequencies;
 import org.untwist.gpu.cuda.CudaRuntime;
 import org.untwist.gpu.cuda.CudaRuntime.MemcpyKind;
@@ -536,18 +537,19 @@ public final class GpuBackend extends AbstractBackend {
         attention.sharedPasses(passes);
     }
 
-    /**
-     * For benchmarks: runs again only the cuDNN SDPA call(s) of the last bf16 attention, on the bf16 operands it
-     * left on the device (the attention kernel alone, bf16 in and out, as a bf16 model would call it).
-     */
+    /** For benchmarks: the last bf16 attention's cuDNN SDPA call(s) again on the operands it left (bf16 in and out). */
     public void rerunLastCudnn() {
         attention.rerunLastCudnn();
     }
 
+    /** For profiles: a {@link StreamClock} on this backend's stream (CUDA events), timing operations without synchronizing. */
+    public StreamClock streamClock() {
+        return new GpuStreamClock(stream, dev.label);
+    }
+
     /**
-     * For benchmarks: every engine configuration cuDNN's heuristics offer for one SDPA shape ({@code b × h} heads,
-     * {@code lq} queries, {@code skv} keys of dimension {@code d}) in two layouts, with and without statistics,
-     * timed on the operands the last one-pass cuDNN attention left on the device; one line each.
+     * For benchmarks: every cuDNN engine configuration for one SDPA shape ({@code b × h} heads, {@code lq} queries,
+     * {@code skv} keys of dimension {@code d}), two layouts, with and without statistics, timed; one line each.
      */
     public List<String> cudnnSurvey(int b, int h, int lq, int skv, int d, int warm, int runs) {
         return attention.cudnnSurvey(b, h, lq, skv, d, warm, runs);

@@ -1,6 +1,7 @@
 package org.untwist.gpu.cuda;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -166,6 +167,37 @@ public final class CudaRuntime {
     /** {@code cudaStreamSynchronize}, status ignored: closing goes on to release everything even after a failure. */
     public static void streamSynchronizeQuietly(MemorySegment stream) {
         Cudart.cudaStreamSynchronize(stream);
+    }
+
+    // ---- events ----------------------------------------------------------------------------------------
+
+    /** {@code cudaEventCreateWithFlags(cudaEventDefault)}: an event that records a timestamp. */
+    public static MemorySegment createTimingEvent() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ADDRESS);
+            CudaCheck.cudart(Cudart.cudaEventCreateWithFlags(p, Cudart.cudaEventDefault()), "cudaEventCreateWithFlags");
+            return p.get(ADDRESS, 0);
+        }
+    }
+
+    /** {@code cudaEventRecord} on {@code stream}. */
+    public static void eventRecord(MemorySegment event, MemorySegment stream) {
+        CudaCheck.cudart(Cudart.cudaEventRecord(event, stream), "cudaEventRecord");
+    }
+
+    /** {@code cudaEventSynchronize}, then {@code cudaEventElapsedTime}: milliseconds from {@code start} to {@code end}. */
+    public static float eventElapsedMillis(MemorySegment start, MemorySegment end) {
+        CudaCheck.cudart(Cudart.cudaEventSynchronize(end), "cudaEventSynchronize");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ms = a.allocate(JAVA_FLOAT);
+            CudaCheck.cudart(Cudart.cudaEventElapsedTime(ms, start, end), "cudaEventElapsedTime");
+            return ms.get(JAVA_FLOAT, 0);
+        }
+    }
+
+    /** {@code cudaEventDestroy}, status ignored (close paths). */
+    public static void eventDestroy(MemorySegment event) {
+        Cudart.cudaEventDestroy(event);
     }
 
     /** {@code cudaStreamDestroy}, status ignored (close and clean-up paths). */
