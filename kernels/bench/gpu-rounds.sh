@@ -4,7 +4,8 @@
 # machine from the repository root, with the bundle of make-bundle.sh: OUT=... bash BUNDLE/gpu-rounds.sh [ROUNDS]
 # Writes $OUT/rounds/rounds.md (the table), untwist-<r>.tsv and java-<r>.log, torch-profile.md (PyTorch's forward by
 # kernel kind, eager and compiled; TORCH_PROFILE=0 skips it) and, with PROFILE=1 (default), forward-profile.md (untwist's
-# forward per backend operation, GpuBenchmark's profile section).
+# forward per backend operation, GpuBenchmark's profile section: timed by CUDA events with nothing synchronized, then each
+# operation between two synchronizes).
 set -u
 . "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh" # BUNDLE, OUT, LIBDIR, J, FLAGS, BENCH_CP
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/device.txt"
