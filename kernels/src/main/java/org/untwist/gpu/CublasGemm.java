@@ -3,6 +3,7 @@ package org.untwist.gpu;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.untwist.gpu.KernelLauncher.BLOCK;
 import static org.untwist.gpu.KernelLauncher.args;
+import static org.untwist.gpu.KernelLauncher.ceil;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -71,8 +72,8 @@ final class CublasGemm implements AutoCloseable {
         }
     };
 
-    private record PlanKey(int m, int n, int k, DataType ab, DataType d, int ldd, Epilogue epilogue, int alignA, int alignB, int alignD,
-                           int alignBias) {
+    private record PlanKey(int m, int n, int k, DataType ab, DataType d, int lda, int ldb, int ldd, Epilogue epilogue, int alignA, int alignB,
+                           int alignD, int alignBias) {
     }
 
     /** @param device the device's label, for out-of-memory messages */
@@ -206,6 +207,48 @@ final class CublasGemm implements AutoCloseable {
         return true;
     }
 
+    /**
+     * {@code bf16} precision, BF16 weights, bf16 activations {@code a [rows, ka]} and {@code b [rows, kb]} where they are:
+     * row-major float32 {@code out[rows, outDim] = [a, b] · wᵀ + bias} as two GEMMs over the weights' column blocks
+     * ({@code lda = ka + kb}), with no joined copy of the inputs: cuBLASLt writes {@code a · waᵀ + bias} through its
+     * bias epilogue, then cuBLAS adds {@code b · wbᵀ} (beta = 1). The joined GEMM's sums up to the order of float32
+     * additions. Returns false, having done nothing, where this does not apply or cuBLASLt has no algorithm for the first.
+     *
+     * @param bias device address of {@code outDim} float32 values, 0 for none
+     */
+    boolean multiplyConcat(long pa, long pb, long pw, DType weightType, long po, int rows, int ka, int kb, int outDim, long bias) {
+        if (precision != Precision.BF16 || weightType != DType.BF16 || ka == 0 || kb == 0 || rows == 0 || outDim == 0 || !ltReady()) {
+            return false;
+        }
+        int in = ka + kb;
+        CublasLtApi.Plan first = plan(outDim, rows, ka, DataType.BF16, DataType.F32, in, ka, outDim, Epilogue.of(bias != 0, false), pw, pa, po,
+                bias);
+        if (first == null) {
+            return false;
+        }
+        // Column-major: the weights as stored are [in, outDim] (lda = in); their columns [ka, in) of a row start ka values in.
+        CublasLtApi.matmul(ltHandle, first, one, zero, pw, pa, po, bias, ltWorkspace.address(), ltWorkspace.byteSize(), stream,
+                "BF16, first column block");
+        gemm(Operation.T, Operation.N, outDim, rows, kb, pw + (long) ka * 2, DataType.BF16, in, pb, DataType.BF16, kb, one, po, outDim, weightType);
+        epilogueGemms++;
+        return true;
+    }
+
+    /**
+     * linearConcat's operand rows {@code [a, b]} joined at the GEMM's operand address: float32 inputs rounded to bf16 or
+     * f16 as the GEMM asks, bf16 inputs ({@code inBf16}) copied; four values at a time where rows and addresses allow.
+     */
+    Rounding joinRows(long pa, long pb, int rows, int ka, int kb, boolean inBf16) {
+        return (dst, bf16) -> {
+            boolean quads = ka % 4 == 0 && kb % 4 == 0 && ((pa | pb) & (inBf16 ? 7 : 15)) == 0 && (dst & 7) == 0;
+            for (int r0 = 0; r0 < rows; r0 += 65535) { // grid y holds at most 65535 rows per launch
+                int cnt = Math.min(65535, rows - r0);
+                launcher.launch(inBf16 ? "join_rows_bf16" : "join_rows_16", (int) Math.min(ceil((ka + kb) / (quads ? 4 : 1), BLOCK), 64), cnt, 1,
+                        BLOCK, 0, args().ptr(pa).ptr(pb).ptr(dst).i32(ka).i32(kb).i32(r0).i32(bf16 ? 1 : 0).i32(quads ? 1 : 0));
+            }
+        };
+    }
+
     /** How many linear layers ran through {@link #multiplyWithEpilogue} (tests check that the fused path ran). */
     long epilogueGemms() {
         return epilogueGemms;
@@ -230,11 +273,18 @@ final class CublasGemm implements AutoCloseable {
      */
     private CublasLtApi.Plan plan(int c, int rows, int in, DataType ab, DataType dt, int ldd, Epilogue epilogue, long a, long b, long d,
                                   long bias) {
-        PlanKey key = new PlanKey(c, rows, in, ab, dt, ldd, epilogue, alignment(a), alignment(b), alignment(d), bias == 0 ? 0 : alignment(bias));
+        return plan(c, rows, in, ab, dt, in, in, ldd, epilogue, a, b, d, bias);
+    }
+
+    /** {@link #plan} with the weights' and activations' leading dimensions given (a block of the weights' columns). */
+    private CublasLtApi.Plan plan(int c, int rows, int in, DataType ab, DataType dt, int lda, int ldb, int ldd, Epilogue epilogue, long a, long b,
+                                  long d, long bias) {
+        PlanKey key = new PlanKey(c, rows, in, ab, dt, lda, ldb, ldd, epilogue, alignment(a), alignment(b), alignment(d),
+                bias == 0 ? 0 : alignment(bias));
         if (plans.containsKey(key)) {
             return plans.get(key);
         }
-        CublasLtApi.Plan p = CublasLtApi.plan(ltHandle, Operation.T, Operation.N, c, rows, in, ab, in, in, dt, ldd, epilogue,
+        CublasLtApi.Plan p = CublasLtApi.plan(ltHandle, Operation.T, Operation.N, c, rows, in, ab, lda, ldb, dt, ldd, epilogue,
                 bias, key.alignA(), key.alignB(), key.alignD(), LT_WORKSPACE_BYTES);
         plans.put(key, p);
         return p;

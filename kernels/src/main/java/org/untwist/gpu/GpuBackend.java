@@ -296,7 +296,8 @@ public final class GpuBackend extends AbstractBackend {
 
     /**
      * In {@code bf16} precision with 16-bit, 8-bit or block-quantized weights, a and b are rounded and joined in one pass
-     * straight into the GEMM's operand (no float32 joined copy); otherwise they are joined into a scratch tensor first.
+     * straight into the GEMM's operand (no float32 joined copy); bf16 a and b over BF16 weights into a float32 out are
+     * not joined at all ({@link CublasGemm#multiplyConcat}); otherwise they are joined into a scratch tensor first.
      */
     @Override
     protected void linearConcatKernel(Tensor a, Tensor b, Tensor w, Tensor bias, Tensor out, int rows, int ka, int kb, int outDim) {
@@ -310,15 +311,11 @@ public final class GpuBackend extends AbstractBackend {
         }
         try (Staging st = staging()) {
             long pa = st.in(a), pb = st.in(b);
-            CublasGemm.Rounding join = (dst, bf16) -> {
-                boolean quads = ka % 4 == 0 && kb % 4 == 0 && ((pa | pb) & (inBf16 ? 7 : 15)) == 0 && (dst & 7) == 0;
-                for (int r0 = 0; r0 < rows; r0 += 65535) { // grid y holds at most 65535 rows per launch
-                    int cnt = Math.min(65535, rows - r0);
-                    launch(inBf16 ? "join_rows_bf16" : "join_rows_16", (int) Math.min(ceil((ka + kb) / (quads ? 4 : 1), BLOCK), 64), cnt, 1, BLOCK,
-                            0, args().ptr(pa).ptr(pb).ptr(dst).i32(ka).i32(kb).i32(r0).i32(bf16 ? 1 : 0).i32(quads ? 1 : 0));
-                }
-            };
-            linearOn(st, 0, false, join, w, bias, out, rows, ka + kb, outDim, false);
+            if (inBf16 && out.dtype() == DType.F32
+                    && gemm.multiplyConcat(pa, pb, st.in(w), w.dtype(), st.out(out), rows, ka, kb, outDim, bias == null ? 0 : st.in(bias))) {
+                return;
+            }
+            linearOn(st, 0, false, gemm.joinRows(pa, pb, rows, ka, kb, inBf16), w, bias, out, rows, ka + kb, outDim, false);
         }
     }
 
