@@ -63,7 +63,10 @@ public final class GpuBenchmark {
                 flux(be, lines, 2, "");
                 // The same forward with the blocks' activations kept in bf16 (-Duntwist.gpu.bf16Activations=true), for the gain
                 try (GpuBackend bf16Activations = new GpuBackend(GpuBackend.Precision.BF16, false, true, true)) {
+                    bf16Activations.diagnostics().gemmAutotune(false);
                     flux(bf16Activations, lines, 1, "_bf16_activations");
+                    bf16Activations.diagnostics().gemmAutotune(true); // and with cuBLASLt's algorithms chosen by timing
+                    flux(bf16Activations, lines, 1, "_bf16_activations_autotuned");
                 }
             }
             if (only.contains("profile")) {
@@ -124,53 +127,53 @@ public final class GpuBenchmark {
              Tensor rv = uniform(bf, 5, 1f, DType.F32, 1, H, L, D); Tensor out = bf.allocate(DType.F32, 1, L, H * D);
              Tensor scale = chunkScale()) {
             double shared = 4.0 * H * L * (L + LI) * D, joint = 4.0 * H * L * L * D;
-            bf.sharedPasses(1);
+            bf.diagnostics().sharedPasses(1);
             double t = time(bf, 3, 10, 1, () -> bf.sharedAttention(q, k, v, rk, rv, LT, scale, out));
-            lines.add(row("shared_attention_bf16", t, tflops(shared, t) + " (" + bf.lastAttentionPath()
+            lines.add(row("shared_attention_bf16", t, tflops(shared, t) + " (" + bf.diagnostics().lastAttentionPath()
                     + ", one SDPA over 4608 own + 4096 band-scaled reference keys; Lq 4608, 24x128; float32 in/out: incl. rounding q, k, v"
                     + " to bf16 (the band scale fused there) and widening the output)"));
-            String sharedChoice = bf.lastCudnnChoice();
-            t = time(bf, 3, 10, 1, bf::rerunLastCudnn);
+            String sharedChoice = bf.diagnostics().lastCudnnChoice();
+            t = time(bf, 3, 10, 1, () -> bf.diagnostics().rerunLastCudnn());
             lines.add(row("shared_attention_bf16_sdpa_only", t, tflops(shared, t)
                     + " (the same cuDNN SDPA call alone on its bf16 operands: bf16 in/out, like PyTorch's call)"));
-            bf.sharedPasses(2);
+            bf.diagnostics().sharedPasses(2);
             t = time(bf, 3, 10, 1, () -> bf.sharedAttention(q, k, v, rk, rv, LT, scale, out));
-            lines.add(row("shared_attention_bf16_two_pass", t, tflops(shared, t) + " (" + bf.lastAttentionPath()
+            lines.add(row("shared_attention_bf16_two_pass", t, tflops(shared, t) + " (" + bf.diagnostics().lastAttentionPath()
                     + ", two SDPAs (own keys; reference keys with q scaled per chunk) merged by log-sum-exp; float32 in/out)"));
-            String twoPassChoice = bf.lastCudnnChoice();
-            bf.sharedPasses(1);
+            String twoPassChoice = bf.diagnostics().lastCudnnChoice();
+            bf.diagnostics().sharedPasses(1);
             t = time(bf, 3, 10, 1, () -> bf.attention(q, k, v, out));
-            lines.add(row("joint_attention_bf16", t, tflops(joint, t) + " (" + bf.lastAttentionPath() + "; Lq = Lk = 4608, 24x128; float32 in/out)"));
-            t = time(bf, 3, 10, 1, bf::rerunLastCudnn);
+            lines.add(row("joint_attention_bf16", t, tflops(joint, t) + " (" + bf.diagnostics().lastAttentionPath() + "; Lq = Lk = 4608, 24x128; float32 in/out)"));
+            t = time(bf, 3, 10, 1, () -> bf.diagnostics().rerunLastCudnn());
             lines.add(row("joint_attention_bf16_sdpa_only", t, tflops(joint, t) + " (the same cuDNN SDPA call alone: bf16 in/out, like PyTorch's call)"));
-            String jointChoice = bf.lastCudnnChoice();
+            String jointChoice = bf.diagnostics().lastCudnnChoice();
             String sharedIoTwoPassChoice;
             try (Tensor qb = uniform(bf, 1, 1f, DType.BF16, 1, H, L, D); Tensor kb = uniform(bf, 2, 1f, DType.BF16, 1, H, L, D);
                  Tensor vb = uniform(bf, 3, 1f, DType.BF16, 1, H, L, D); Tensor rkb = uniform(bf, 4, 1f, DType.BF16, 1, H, L, D);
                  Tensor rvb = uniform(bf, 5, 1f, DType.BF16, 1, H, L, D); Tensor outb = bf.allocate(DType.BF16, 1, L, H * D)) {
                 t = time(bf, 3, 10, 1, () -> bf.sharedAttention(qb, kb, vb, rkb, rvb, LT, scale, outb));
-                lines.add(row("shared_attention_bf16_io", t, tflops(shared, t) + " (" + bf.lastAttentionPath()
+                lines.add(row("shared_attention_bf16_io", t, tflops(shared, t) + " (" + bf.diagnostics().lastAttentionPath()
                         + "; bf16 in/out like PyTorch's row: the concatenated keys [own; s_p-scaled reference] and values written once, then one SDPA"
                         + " writing out [1, 4608, 3072] directly)"));
-                bf.sharedPasses(2);
+                bf.diagnostics().sharedPasses(2);
                 t = time(bf, 3, 10, 1, () -> bf.sharedAttention(qb, kb, vb, rkb, rvb, LT, scale, outb));
-                lines.add(row("shared_attention_bf16_io_two_pass", t, tflops(shared, t) + " (" + bf.lastAttentionPath()
+                lines.add(row("shared_attention_bf16_io_two_pass", t, tflops(shared, t) + " (" + bf.diagnostics().lastAttentionPath()
                         + "; bf16 in/out, nothing concatenated: one SDPA over the own keys where they are, one over the reference's image"
                         + " tokens where they are with q scaled per chunk, merged in place by log-sum-exp)"));
-                sharedIoTwoPassChoice = bf.lastCudnnChoice();
-                t = time(bf, 3, 10, 1, bf::rerunLastCudnn);
+                sharedIoTwoPassChoice = bf.diagnostics().lastCudnnChoice();
+                t = time(bf, 3, 10, 1, () -> bf.diagnostics().rerunLastCudnn());
                 lines.add(row("shared_attention_bf16_io_two_pass_sdpa_only", t, tflops(shared, t)
                         + " (the two cuDNN SDPA calls of that row alone, without the query scaling and the merge)"));
-                bf.sharedPasses(1);
+                bf.diagnostics().sharedPasses(1);
                 t = time(bf, 3, 10, 1, () -> bf.attention(qb, kb, vb, outb));
-                lines.add(row("joint_attention_bf16_io", t, tflops(joint, t) + " (" + bf.lastAttentionPath()
+                lines.add(row("joint_attention_bf16_io", t, tflops(joint, t) + " (" + bf.diagnostics().lastAttentionPath()
                         + "; bf16 in/out like PyTorch's row: one SDPA on q, k, v where they are, writing out directly)"));
             }
             lines.add(row("cudnn_plans", 0, "shared: " + sharedChoice + " | shared, two passes: " + twoPassChoice + " | joint: " + jointChoice
                     + " | shared, bf16 activations, two passes: " + sharedIoTwoPassChoice));
             bf.synchronize();
             t = time(own, 3, 10, 1, () -> own.sharedAttention(q, k, v, rk, rv, LT, scale, out));
-            lines.add(row("shared_attention_bf16_own_kernel", t, tflops(shared, t) + " (" + own.lastAttentionPath() + ", same shape)"));
+            lines.add(row("shared_attention_bf16_own_kernel", t, tflops(shared, t) + " (" + own.diagnostics().lastAttentionPath() + ", same shape)"));
             own.synchronize();
             t = time(f32, 1, 3, 1, () -> f32.sharedAttention(q, k, v, rk, rv, LT, scale, out));
             lines.add(row("shared_attention_f32", t, tflops(shared, t) + " (exact float32 kernel, same shape)"));
@@ -189,7 +192,7 @@ public final class GpuBenchmark {
             bf.sharedAttention(q, k, v, rk, rv, LT, scale, out); // leaves bf16 operands of 4608 x 8704 on the device
             bf.synchronize();
             for (int skv : new int[] {L, L + LI}) {
-                for (String s : bf.cudnnSurvey(1, H, L, skv, D, 3, 10)) {
+                for (String s : bf.diagnostics().cudnnSurvey(1, H, L, skv, D, 3, 10)) {
                     lines.add(row("survey", 0, s));
                 }
             }
@@ -225,6 +228,18 @@ public final class GpuBenchmark {
              Tensor b = uniform(be, 10, 0.02f, DType.F32, n); Tensor out = be.allocate(DType.F32, m, n)) {
             double t = time(be, 3, 10, 1, () -> be.linear(x, w, b, out));
             lines.add(row("linear_bf16_4608x3072x12288", t, tflops(2.0 * m * n * kk, t) + " (float32 in/out, bf16 weights, incl. rounding x and bias)"));
+        }
+        // bf16 in and out like PyTorch's row, cuBLASLt's algorithm from its heuristic, then chosen by timing its candidates
+        try (GpuBackend bf = new GpuBackend(GpuBackend.Precision.BF16, false, true, true); Tensor x = uniform(bf, 8, 1f, DType.BF16, m, kk);
+             Tensor w = uniform(bf, 9, 0.02f, DType.BF16, n, kk); Tensor b = uniform(bf, 10, 0.02f, DType.F32, n);
+             Tensor out = bf.allocate(DType.BF16, m, n)) {
+            bf.diagnostics().gemmAutotune(false);
+            double t = time(bf, 3, 10, 1, () -> bf.linear(x, w, b, out));
+            lines.add(row("linear_bf16_io_4608x3072x12288", t, tflops(2.0 * m * n * kk, t) + " (bf16 in/out, bias epilogue; cuBLASLt heuristic's first algorithm)"));
+            bf.diagnostics().gemmAutotune(true);
+            t = time(bf, 3, 10, 1, () -> bf.linear(x, w, b, out));
+            lines.add(row("linear_bf16_io_4608x3072x12288_autotuned", t, tflops(2.0 * m * n * kk, t) + " (the same, the algorithm chosen by timing up to 8"
+                    + " candidates; " + bf.diagnostics().autotunedGemms() + " plan(s) tuned)"));
         }
     }
 
@@ -353,7 +368,7 @@ public final class GpuBenchmark {
      */
     private static void profile(GpuBackend be, Path table) throws IOException {
         String text;
-        try (StreamClock clock = be.streamClock()) {
+        try (StreamClock clock = be.diagnostics().streamClock()) {
             text = profileOnce(be, clock, "operations timed by CUDA events in the stream, nothing synchronized between them");
         }
         text += "\n\n" + profileOnce(be, null, "every operation between two synchronizes");

@@ -9,6 +9,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.untwist.ffm.CudaException;
 import org.untwist.gpu.GpuBackend.Precision;
 import org.untwist.gpu.cuda.CublasApi;
 import org.untwist.gpu.cuda.CublasApi.ComputeType;
@@ -17,6 +18,7 @@ import org.untwist.gpu.cuda.CublasApi.MathMode;
 import org.untwist.gpu.cuda.CublasApi.Operation;
 import org.untwist.gpu.cuda.CublasLtApi;
 import org.untwist.gpu.cuda.CublasLtApi.Epilogue;
+import org.untwist.gpu.cuda.CudaRuntime;
 import org.untwist.tensor.DType;
 
 /**
@@ -41,6 +43,13 @@ final class CublasGemm implements AutoCloseable {
     static final long WIDEN_CHUNK_BYTES = 64L << 20;
     /** cuBLASLt's workspace: what NVIDIA suggests for Hopper (32 MiB). */
     private static final long LT_WORKSPACE_BYTES = 32L << 20;
+    /**
+     * {@code true}: cuBLASLt's algorithm for each GEMM shape is chosen by timing up to {@link #AUTOTUNE_CANDIDATES} of
+     * its heuristic's candidates on the first call's operands (as cuDNN's attention plans are), instead of taking the
+     * heuristic's first. Off by default until timed on a device.
+     */
+    static final String AUTOTUNE_PROPERTY = "untwist.gpu.gemmAutotune";
+    private static final int AUTOTUNE_CANDIDATES = 8, AUTOTUNE_RUNS = 3;
     /** At most this many cuBLASLt plans are kept (one per shape, epilogue and pointer alignments in use). */
     private static final int LT_PLANS = 256;
 
@@ -58,6 +67,8 @@ final class CublasGemm implements AutoCloseable {
     private boolean ltFailed;
     private GpuMemory ltWorkspace;
     private long epilogueGemms; // how many linear layers ran with the fused epilogue (tests check the path ran)
+    private boolean autotune = Boolean.getBoolean(AUTOTUNE_PROPERTY);
+    private long autotuned;
     /** Plans by shape; a null value: cuBLASLt has no algorithm for that key (asked once). */
     private final Map<PlanKey, CublasLtApi.Plan> plans = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -200,8 +211,7 @@ final class CublasGemm implements AutoCloseable {
         withWeights(px, xBf16, rounding, (long) rows * in, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) -> {
             long d = po + (long) o0 * outBytes, b = pb == 0 ? 0 : pb + (long) o0 * outBytes;
             CublasLtApi.Plan p = plan(c, rows, in, ab, dt, outDim, epilogue, wb, x, d, b);
-            CublasLtApi.matmul(ltHandle, p, one, zero, wb, x, d, b, ltWorkspace.address(), ltWorkspace.byteSize(), stream,
-                    widensToBf16(weightType) ? weightType + " (as bf16)" : String.valueOf(weightType));
+            matmul(p, wb, x, d, b, widensToBf16(weightType) ? weightType + " (as bf16)" : String.valueOf(weightType));
         });
         epilogueGemms++;
         return true;
@@ -227,8 +237,7 @@ final class CublasGemm implements AutoCloseable {
             return false;
         }
         // Column-major: the weights as stored are [in, outDim] (lda = in); their columns [ka, in) of a row start ka values in.
-        CublasLtApi.matmul(ltHandle, first, one, zero, pw, pa, po, bias, ltWorkspace.address(), ltWorkspace.byteSize(), stream,
-                "BF16, first column block");
+        matmul(first, pw, pa, po, bias, "BF16, first column block");
         gemm(Operation.T, Operation.N, outDim, rows, kb, pw + (long) ka * 2, DataType.BF16, in, pb, DataType.BF16, kb, one, po, outDim, weightType);
         epilogueGemms++;
         return true;
@@ -285,9 +294,64 @@ final class CublasGemm implements AutoCloseable {
             return plans.get(key);
         }
         CublasLtApi.Plan p = CublasLtApi.plan(ltHandle, Operation.T, Operation.N, c, rows, in, ab, lda, ldb, dt, ldd, epilogue,
-                bias, key.alignA(), key.alignB(), key.alignD(), LT_WORKSPACE_BYTES);
+                bias, key.alignA(), key.alignB(), key.alignD(), LT_WORKSPACE_BYTES, autotune ? AUTOTUNE_CANDIDATES : 1);
         plans.put(key, p);
         return p;
+    }
+
+    /**
+     * {@code cublasLtMatmul} with the plan (beta 0). With autotuning on, a plan's first call times each of its candidate
+     * algorithms on these operands first (one warm-up, then {@link #AUTOTUNE_RUNS} calls between two synchronizes; beta 0,
+     * so the repeated calls write the same output) and keeps the fastest; a candidate that fails to run is skipped.
+     */
+    private void matmul(CublasLtApi.Plan p, long a, long b, long d, long bias, String what) {
+        if (autotune && !p.tuned() && p.candidates() > 1) {
+            double best = Double.POSITIVE_INFINITY;
+            int fastest = 0;
+            for (int i = 0; i < p.candidates(); i++) {
+                p.choose(i);
+                try {
+                    CublasLtApi.matmul(ltHandle, p, one, zero, a, b, d, bias, ltWorkspace.address(), ltWorkspace.byteSize(), stream, what);
+                    CudaRuntime.streamSynchronize(stream);
+                    long t0 = System.nanoTime();
+                    for (int r = 0; r < AUTOTUNE_RUNS; r++) {
+                        CublasLtApi.matmul(ltHandle, p, one, zero, a, b, d, bias, ltWorkspace.address(), ltWorkspace.byteSize(), stream, what);
+                    }
+                    CudaRuntime.streamSynchronize(stream);
+                    double ns = (System.nanoTime() - t0) / (double) AUTOTUNE_RUNS;
+                    if (ns < best) {
+                        best = ns;
+                        fastest = i;
+                    }
+                } catch (CudaException e) {
+                    System.getLogger("org.untwist.gpu").log(System.Logger.Level.DEBUG, "cuBLASLt candidate " + i + " for " + what + ": " + e.getMessage());
+                }
+            }
+            p.choose(fastest);
+            autotuned++;
+        }
+        CublasLtApi.matmul(ltHandle, p, one, zero, a, b, d, bias, ltWorkspace.address(), ltWorkspace.byteSize(), stream, what);
+    }
+
+    /**
+     * Autotuning of cuBLASLt's algorithms on or off from now on (plans made so far are dropped, so each is made again
+     * with the candidates it needs); off by default, {@code -Duntwist.gpu.gemmAutotune=true} turns it on.
+     */
+    void autotune(boolean on) {
+        if (on != autotune) {
+            autotune = on;
+            plans.values().forEach(p -> {
+                if (p != null) {
+                    p.close();
+                }
+            });
+            plans.clear();
+        }
+    }
+
+    /** How many plans were tuned by timing their candidates (tests and benchmarks check that tuning ran). */
+    long autotuned() {
+        return autotuned;
     }
 
     /** The largest power of two (at most 256) that divides a device address. */

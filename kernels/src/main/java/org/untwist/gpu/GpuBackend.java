@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.Locale;
 import org.untwist.backend.AbstractBackend;
 import org.untwist.backend.RopeFrequencies;
-import org.untwist.backend.StreamClock;
 import org.untwist.backend.TimestepFrequencies;
 import org.untwist.gpu.cuda.CudaRuntime;
 import org.untwist.gpu.cuda.CudaRuntime.MemcpyKind;
@@ -319,11 +318,6 @@ public final class GpuBackend extends AbstractBackend {
         }
     }
 
-    /** How many linear layers ran with cuBLASLt's fused bias/GELU epilogue (tests check the path ran). */
-    long epilogueGemms() {
-        return gemm.epilogueGemms();
-    }
-
     @Override
     protected void addKernel(Tensor a, Tensor b, Tensor out, long n) {
         if (n == 0) {
@@ -519,37 +513,9 @@ public final class GpuBackend extends AbstractBackend {
         return precision == Precision.BF16;
     }
 
-    /** Which attention implementation the last attention call used (for benchmarks and tests). */
-    public String lastAttentionPath() {
-        return attention.lastAttentionPath();
-    }
-
-    /** The cuDNN engine configurations the last cuDNN attention call used, with the first-use timings. */
-    public String lastCudnnChoice() {
-        return attention.lastCudnnChoice();
-    }
-
-    /** For benchmarks and tests: this backend's {@link #SHARED_PASSES_PROPERTY} from now on, 1 or 2 (0: unset). */
-    public void sharedPasses(int passes) {
-        attention.sharedPasses(passes);
-    }
-
-    /** For benchmarks: the last bf16 attention's cuDNN SDPA call(s) again on the operands it left (bf16 in and out). */
-    public void rerunLastCudnn() {
-        attention.rerunLastCudnn();
-    }
-
-    /** For profiles: a {@link StreamClock} on this backend's stream (CUDA events), timing operations without synchronizing. */
-    public StreamClock streamClock() {
-        return new GpuStreamClock(stream, dev.label);
-    }
-
-    /**
-     * For benchmarks: every cuDNN engine configuration for one SDPA shape ({@code b × h} heads, {@code lq} queries,
-     * {@code skv} keys of dimension {@code d}), two layouts, with and without statistics, timed; one line each.
-     */
-    public List<String> cudnnSurvey(int b, int h, int lq, int skv, int d, int warm, int runs) {
-        return attention.cudnnSurvey(b, h, lq, skv, d, warm, runs);
+    /** This backend's knobs and read-outs for benchmarks, profiles and tests (which paths ran, cuDNN's and cuBLASLt's choices). */
+    public GpuDiagnostics diagnostics() {
+        return new GpuDiagnostics(attention, gemm, stream, dev.label);
     }
 
     @Override

@@ -35,7 +35,7 @@ class GpuBackendTest {
      */
     @Test
     void streamClockTimesWorkOnTheStream() {
-        try (GpuBackend be = new GpuBackend(); Tensor t = be.allocate(DType.F32, 64 << 20); org.untwist.backend.StreamClock clock = be.streamClock()) {
+        try (GpuBackend be = new GpuBackend(); Tensor t = be.allocate(DType.F32, 64 << 20); org.untwist.backend.StreamClock clock = be.diagnostics().streamClock()) {
             int a = clock.mark();
             be.fillUniform(t, SEED, 1f);
             int b = clock.mark();
@@ -138,10 +138,10 @@ class GpuBackendTest {
             for (int p = 0; p < d / 2; p++) {
                 scale.set(p, p < 16 ? 1f : 0.25f + 0.5f * r.nextFloat());
             }
-            be.sharedPasses(variant.equals("cudnn two passes") ? 2 : 1);
+            be.diagnostics().sharedPasses(variant.equals("cudnn two passes") ? 2 : 1);
             oracle.sharedAttention(q, k, v, rk, rv, refStart, scale, want);
             be.sharedAttention(q, k, v, rk, rv, refStart, scale, got);
-            String path = be.lastAttentionPath() + (cudnn ? ", " + variant : "");
+            String path = be.diagnostics().lastAttentionPath() + (cudnn ? ", " + variant : "");
             oracle.attention(q, k, v, want0);
             be.attention(q, k, v, got0);
             if (!cudnn) {
@@ -192,9 +192,9 @@ class GpuBackendTest {
                     }
                 }
             }
-            be.sharedPasses(1);
+            be.diagnostics().sharedPasses(1);
             be.sharedAttention(q, k, v, rk, rv, refStart, scale, fused);
-            assertEquals("cudnn", be.lastAttentionPath(), "this test needs cuDNN's SDPA");
+            assertEquals("cudnn", be.diagnostics().lastAttentionPath(), "this test needs cuDNN's SDPA");
             be.attention(q, kcat, vcat, explicit);
             double diff = maxDiff(fused, explicit);
             System.out.println("bf16 fused shared attention vs explicit concatenation of scaled keys: max abs diff " + diff);
@@ -227,13 +227,13 @@ class GpuBackendTest {
             }
             oracle.sharedAttention(q, k, v, rk, rv, refStart, scale, want);
             oracle.attention(q, k, v, want0);
-            be.sharedPasses(1); // one pass on both activation types, so the two must agree bit for bit
+            be.diagnostics().sharedPasses(1); // one pass on both activation types, so the two must agree bit for bit
             be.sharedAttention(q, k, v, rk, rv, refStart, scale, viaF32);
             be.attention(q, k, v, viaF320);
             try (Tensor qb = toBf16(be, q); Tensor kb = toBf16(be, k); Tensor vb = toBf16(be, v); Tensor rkb = toBf16(be, rk);
                  Tensor rvb = toBf16(be, rv); Tensor ob = be.allocate(DType.BF16, b, lq, h * d); Tensor ob0 = be.allocate(DType.BF16, b, lq, h * d)) {
                 be.sharedAttention(qb, kb, vb, rkb, rvb, refStart, scale, ob);
-                assertEquals("cudnn", be.lastAttentionPath(), "this test needs cuDNN's SDPA");
+                assertEquals("cudnn", be.diagnostics().lastAttentionPath(), "this test needs cuDNN's SDPA");
                 be.attention(qb, kb, vb, ob0);
                 Tensor got = fromBf16(be, ob), got0 = fromBf16(be, ob0);
                 try (got; got0) {

@@ -198,7 +198,7 @@ class GpuBf16ActivationsTest {
         try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
             for (int[] cs : cases) {
                 for (int passes : cs[4] == 0 ? new int[] {1} : new int[] {1, 2}) {
-                    be.sharedPasses(passes);
+                    be.diagnostics().sharedPasses(passes);
                     attentionCase(be, oracle, cs[0], cs[1], cs[2], cs[3], cs[4], passes);
                 }
             }
@@ -229,7 +229,7 @@ class GpuBf16ActivationsTest {
                 oracle.attention(qf, kf, vf, want);
                 be.attention(dq, dk, dv, dOut);
             }
-            String path = be.lastAttentionPath();
+            String path = be.diagnostics().lastAttentionPath();
             if (shared && d == 64) { // cuDNN takes it: the pass count asked for is the one that ran
                 assertEquals(passes == 2 ? "cudnn, two passes" : "cudnn", path, what);
             }

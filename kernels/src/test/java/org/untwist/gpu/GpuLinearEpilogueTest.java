@@ -20,7 +20,7 @@ import org.untwist.tensor.Tensor;
  * pre-activation): cuBLASLt's epilogue evaluates tanh with the GPU's approximate instruction (relative error below
  * 2⁻¹⁰; measured on an H100: 2.8e-6 at z = −0.41, where the erf form would differ by +8.6e-6 the other way), an
  * error below the bf16 rounding (2⁻⁹) that the next GEMM applies to the activations anyway. Each aligned case must
- * have taken the epilogue path ({@code GpuBackend.epilogueGemms()} counts), not the bias-pass fallback (bf16 and 8-bit
+ * have taken the epilogue path ({@code GpuBackend.diagnostics().epilogueGemms()} counts), not the bias-pass fallback (bf16 and 8-bit
  * weights; f16 weights and the awkward shapes are checked on whichever path they take). Skipped without a GPU.
  */
 class GpuLinearEpilogueTest {
@@ -47,6 +47,30 @@ class GpuLinearEpilogueTest {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * cuBLASLt's algorithm chosen by timing its heuristic's candidates ({@code -Duntwist.gpu.gemmAutotune}): the same
+     * bounds as the heuristic's first choice for FLUX-like and awkward shapes, with and without bias and GELU, and every
+     * plan with more than one candidate was tuned (the count rises).
+     */
+    @Test
+    void autotunedAlgorithmsMatchTheOracle() {
+        int[][] shapes = {{300, 256, 1024, 1}, {1, 512, 3072, 1}, {5, 17, 33, 0}};
+        try (GpuBackend be = new GpuBackend(GpuBackend.Precision.BF16, false); ScalarBackend oracle = new ScalarBackend()) {
+            be.diagnostics().gemmAutotune(true);
+            int c = 0;
+            for (int[] s : shapes) {
+                for (DType dt : new DType[] {DType.BF16, DType.F8_E4M3}) {
+                    for (int variant = 0; variant < 3; variant++) {
+                        boolean gelu = variant != 1, withBias = variant != 2;
+                        check(be, oracle, new Random(SEED + 200 + c++), s[0], s[1], s[2], dt, withBias, gelu, s[3] == 1);
+                    }
+                }
+            }
+            System.out.println("autotuned cuBLASLt plans: " + be.diagnostics().autotunedGemms());
+            assertTrue(be.diagnostics().autotunedGemms() > 0, "no plan had its candidates timed");
         }
     }
 
@@ -107,18 +131,18 @@ class GpuLinearEpilogueTest {
             if (gelu) {
                 oracle.geluTanh(want, want);
             }
-            long before = be.epilogueGemms();
+            long before = be.diagnostics().epilogueGemms();
             if (gelu) {
                 be.linearGeluTanh(dx, dw, db, dOut);
             } else {
                 be.linear(dx, dw, db, dOut);
             }
             be.copy(dOut, got);
-            boolean fused = be.epilogueGemms() == before + 1;
+            boolean fused = be.diagnostics().epilogueGemms() == before + 1;
             double worst = GemmBound.assertClose(what, (fused ? "epilogue" : "fallback") + " path", xr, w, bias, want, got, gelu, pre, false);
             System.out.printf(java.util.Locale.ROOT, "%s: %s path, worst error %.3f of the tolerance%n", what, fused ? "epilogue" : "fallback", worst);
             if (mustFuse) {
-                assertEquals(before + 1, be.epilogueGemms(), what + ": cuBLASLt's epilogue path did not run");
+                assertEquals(before + 1, be.diagnostics().epilogueGemms(), what + ": cuBLASLt's epilogue path did not run");
             }
         }
     }

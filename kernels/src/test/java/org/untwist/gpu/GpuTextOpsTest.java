@@ -85,7 +85,7 @@ class GpuTextOpsTest {
                          Tensor dOut = be.allocate(DType.F32, b, lq, h * d)) {
                         oracle.attention(q, k, v, scale, bias, causal, want);
                         be.attention(dq, dk, dv, scale, db, causal, dOut);
-                        assertTrue(be.lastAttentionPath().startsWith("own f32 kernel"), be.lastAttentionPath());
+                        assertTrue(be.diagnostics().lastAttentionPath().startsWith("own f32 kernel"), be.diagnostics().lastAttentionPath());
                         try (Tensor got = back(be, dOut)) {
                             double err = maxDiff(got, want), tol = 2e-5 * maxAbs(v);
                             System.out.println("masked attention " + what + ": max abs error " + err + " (tolerance " + tol + ")");
@@ -128,7 +128,7 @@ class GpuTextOpsTest {
                             } finally {
                                 GpuAttention.wideLogitBytes = defaultBytes;
                             }
-                            assertTrue(be.lastAttentionPath().startsWith("cuBLAS logits"), be.lastAttentionPath());
+                            assertTrue(be.diagnostics().lastAttentionPath().startsWith("cuBLAS logits"), be.diagnostics().lastAttentionPath());
                             String what = p + " b" + b + " h" + h + " lq" + lq + " lk" + lk + " d" + d
                                     + new String[] {"", " (scale form)", " (blocks of 16 queries)"}[variant];
                             try (Tensor got = back(be, dOut)) {

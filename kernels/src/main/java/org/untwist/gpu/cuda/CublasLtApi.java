@@ -62,33 +62,65 @@ public final class CublasLtApi {
     }
 
     /**
-     * Descriptors and the chosen algorithm of one matmul: {@code D[m, n] = op(A) · op(B)} (+ epilogue), A and B of
-     * type {@code ab}, C = D of type {@code cd}, float32 compute and scalars. Closing destroys the descriptors.
+     * Descriptors and the candidate algorithms of one matmul: {@code D[m, n] = op(A) · op(B)} (+ epilogue), A and B of
+     * type {@code ab}, C = D of type {@code cd}, float32 compute and scalars. The heuristic's candidates in its order;
+     * {@link #matmul} runs the chosen one, the heuristic's first until {@link #choose} picks another (a caller that
+     * times them). Closing destroys the descriptors.
      */
     public static final class Plan implements AutoCloseable {
         private final Arena arena = Arena.ofShared();
         private final MemorySegment desc, aLayout, bLayout, dLayout;
-        private final MemorySegment algo; // cublasLtMatmulAlgo_t, as the heuristic returned it
+        private final java.util.List<MemorySegment> algos = new java.util.ArrayList<>(); // cublasLtMatmulAlgo_t each
+        private final long[] workspaces;
         private final MemorySegment biasSlot; // the bias pointer attribute's value, rewritten per call
         private final Epilogue epilogue;
-        private final long workspaceBytes;
+        private int chosen;
+        private boolean tuned;
         private boolean closed;
 
         private Plan(MemorySegment desc, MemorySegment aLayout, MemorySegment bLayout, MemorySegment dLayout, Epilogue epilogue,
-                     MemorySegment heuristicResult) {
+                     MemorySegment heuristicResults, int count) {
             this.desc = desc;
             this.aLayout = aLayout;
             this.bLayout = bLayout;
             this.dLayout = dLayout;
             this.epilogue = epilogue;
-            this.algo = arena.allocate(cublasLtMatmulHeuristicResult_t.algo$layout()).copyFrom(cublasLtMatmulHeuristicResult_t.algo(heuristicResult));
+            this.workspaces = new long[count];
+            for (int i = 0; i < count; i++) {
+                MemorySegment r = cublasLtMatmulHeuristicResult_t.asSlice(heuristicResults, i);
+                algos.add(arena.allocate(cublasLtMatmulHeuristicResult_t.algo$layout()).copyFrom(cublasLtMatmulHeuristicResult_t.algo(r)));
+                workspaces[i] = cublasLtMatmulHeuristicResult_t.workspaceSize(r);
+            }
             this.biasSlot = arena.allocate(ADDRESS);
-            this.workspaceBytes = cublasLtMatmulHeuristicResult_t.workspaceSize(heuristicResult);
         }
 
         /** Workspace the chosen algorithm needs: at most the limit the plan was made with. */
         public long workspaceBytes() {
-            return workspaceBytes;
+            return workspaces[chosen];
+        }
+
+        /** How many algorithms the heuristic offered (at least 1). */
+        public int candidates() {
+            return algos.size();
+        }
+
+        /** Runs candidate {@code i} from now on, and marks the plan tuned. */
+        public void choose(int i) {
+            if (i < 0 || i >= algos.size()) {
+                throw new IndexOutOfBoundsException("candidate " + i + " of " + algos.size());
+            }
+            chosen = i;
+            tuned = true;
+        }
+
+        /** The candidate that runs. */
+        public int chosen() {
+            return chosen;
+        }
+
+        /** Whether {@link #choose} was called (a caller timed the candidates). */
+        public boolean tuned() {
+            return tuned;
         }
 
         @Override
@@ -114,6 +146,14 @@ public final class CublasLtApi {
     public static Plan plan(MemorySegment handle, Operation transA, Operation transB, int m, int n, int k, DataType ab, int lda, int ldb,
                             DataType cd, int ldd, Epilogue epilogue, long biasAddress, int alignA, int alignB, int alignD,
                             long maxWorkspaceBytes) {
+        return plan(handle, transA, transB, m, n, k, ab, lda, ldb, cd, ldd, epilogue, biasAddress, alignA, alignB, alignD, maxWorkspaceBytes, 1);
+    }
+
+    /** As above, keeping up to {@code maxAlgorithms} of the heuristic's algorithms as the plan's candidates. */
+    public static Plan plan(MemorySegment handle, Operation transA, Operation transB, int m, int n, int k, DataType ab, int lda, int ldb,
+                            DataType cd, int ldd, Epilogue epilogue, long biasAddress, int alignA, int alignB, int alignD,
+                            long maxWorkspaceBytes, int maxAlgorithms) {
+        int want = Math.max(1, maxAlgorithms);
         MemorySegment desc = MemorySegment.NULL, aL = MemorySegment.NULL, bL = MemorySegment.NULL, dL = MemorySegment.NULL;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment p = a.allocate(ADDRESS);
@@ -131,7 +171,7 @@ public final class CublasLtApi {
             dL = layout(cd, m, n, ldd, a);
             CudaCheck.cublas(CublasLt.cublasLtMatmulPreferenceCreate(p), "cublasLtMatmulPreferenceCreate");
             MemorySegment pref = p.get(ADDRESS, 0);
-            MemorySegment result = a.allocate(cublasLtMatmulHeuristicResult_t.layout());
+            MemorySegment result = a.allocate(cublasLtMatmulHeuristicResult_t.layout(), want);
             MemorySegment count = a.allocate(JAVA_INT);
             int status;
             try {
@@ -140,15 +180,20 @@ public final class CublasLtApi {
                 setPref(pref, CublasLt.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES(), JAVA_INT, alignB, a);
                 setPref(pref, CublasLt.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES(), JAVA_INT, alignD, a);
                 setPref(pref, CublasLt.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES(), JAVA_INT, alignD, a);
-                status = CublasLt.cublasLtMatmulAlgoGetHeuristic(handle, desc, aL, bL, dL, dL, pref, 1, result, count);
+                status = CublasLt.cublasLtMatmulAlgoGetHeuristic(handle, desc, aL, bL, dL, dL, pref, want, result, count);
             } finally {
                 CublasLt.cublasLtMatmulPreferenceDestroy(pref);
             }
-            if (status != 0 || count.get(JAVA_INT, 0) < 1 || cublasLtMatmulHeuristicResult_t.state(result) != 0) {
+            int usable = 0; // the results are in the heuristic's order; keep the leading ones it marked usable
+            while (status == 0 && usable < Math.min(want, count.get(JAVA_INT, 0))
+                    && cublasLtMatmulHeuristicResult_t.state(cublasLtMatmulHeuristicResult_t.asSlice(result, usable)) == 0) {
+                usable++;
+            }
+            if (usable == 0) {
                 destroyAll(desc, aL, bL, dL);
                 return null; // no algorithm for this combination: not an error, the caller falls back
             }
-            return new Plan(desc, aL, bL, dL, epilogue, result);
+            return new Plan(desc, aL, bL, dL, epilogue, result, usable);
         } catch (RuntimeException e) {
             destroyAll(desc, aL, bL, dL);
             throw e;
@@ -166,7 +211,8 @@ public final class CublasLtApi {
         }
         MemorySegment dp = MemorySegment.ofAddress(d);
         CudaCheck.cublas(CublasLt.cublasLtMatmul(handle, plan.desc, alpha, MemorySegment.ofAddress(a), plan.aLayout, MemorySegment.ofAddress(b),
-                plan.bLayout, beta, dp, plan.dLayout, dp, plan.dLayout, plan.algo, MemorySegment.ofAddress(workspace), workspaceBytes, stream),
+                plan.bLayout, beta, dp, plan.dLayout, dp, plan.dLayout, plan.algos.get(plan.chosen), MemorySegment.ofAddress(workspace), workspaceBytes,
+                stream),
                 "cublasLtMatmul(" + what + ")");
     }
 
