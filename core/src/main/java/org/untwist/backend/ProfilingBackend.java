@@ -46,7 +46,9 @@ public final class ProfilingBackend implements InvocationHandler {
 
     /**
      * As above, each operation timed on {@code clock} (the device's stream) instead of between two synchronizes; the
-     * profile is complete after the result's {@code synchronize()}. {@code clock} null: the synchronizing profile.
+     * profile is complete after the result's {@code synchronize()}. The clock must stay open until the result's last
+     * {@code synchronize()} or {@code close()}; calls from one thread at a time (a device backend's contract), since a
+     * synchronize resets the clock's marks. {@code clock} null: the synchronizing profile.
      */
     public static Backend wrap(Backend backend, OpProfile profile, Runnable afterClose, StreamClock clock) {
         return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
@@ -57,15 +59,24 @@ public final class ProfilingBackend implements InvocationHandler {
     public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
         String name = method.getName();
         if (UNTIMED.contains(name)) {
-            if (name.equals("close")) {
+            if (name.equals("close")) { // the backend is closed even where recording the clock's spans fails
+                RuntimeException recording = null;
                 try {
                     recordPending();
-                    return call(method, args);
+                } catch (RuntimeException e) {
+                    recording = e;
+                }
+                try {
+                    call(method, args);
                 } finally {
                     if (afterClose != null) {
                         afterClose.run();
                     }
                 }
+                if (recording != null) {
+                    throw recording;
+                }
+                return null;
             }
             if (name.equals("synchronize")) {
                 Object result = call(method, args);
@@ -97,11 +108,14 @@ public final class ProfilingBackend implements InvocationHandler {
             return;
         }
         synchronized (pending) {
-            for (Object[] p : pending) {
-                profile.record((String) p[0], (String) p[1], Math.round(clock.millisBetween((Integer) p[2], (Integer) p[3]) * 1e6));
+            try {
+                for (Object[] p : pending) {
+                    profile.record((String) p[0], (String) p[1], Math.round(clock.millisBetween((Integer) p[2], (Integer) p[3]) * 1e6));
+                }
+            } finally { // recorded once or not at all
+                pending.clear();
+                clock.reset();
             }
-            pending.clear();
-            clock.reset();
         }
     }
 

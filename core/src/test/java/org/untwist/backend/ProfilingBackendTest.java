@@ -136,6 +136,58 @@ class ProfilingBackendTest {
         }
     }
 
+    /** A clock that fails while the spans are recorded (closed too early, a device error): the backend is closed all the same, once. */
+    @Test
+    void aFailingClockStillClosesTheBackend() {
+        AtomicInteger closed = new AtomicInteger(), backendClosed = new AtomicInteger();
+        StreamClock broken = new StreamClock() {
+            int marks;
+
+            @Override
+            public int mark() {
+                return marks++;
+            }
+
+            @Override
+            public double millisBetween(int from, int to) {
+                throw new IllegalStateException("stream clock is closed");
+            }
+
+            @Override
+            public void reset() {
+                marks = 0;
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        ScalarBackend scalar = new ScalarBackend();
+        Backend counting = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
+                (proxy, m, args) -> {
+                    if (m.getName().equals("close")) {
+                        backendClosed.incrementAndGet();
+                    }
+                    try {
+                        return m.invoke(scalar, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        OpProfile profile = new OpProfile();
+        try (Tensor x = Tensor.allocate(2, 3)) {
+            Backend be = ProfilingBackend.wrap(counting, profile, closed::incrementAndGet, broken);
+            be.geluTanh(x, x);
+            IllegalStateException e = assertThrows(IllegalStateException.class, be::close);
+            assertTrue(e.getMessage().contains("closed"), e.getMessage());
+            assertEquals(1, backendClosed.get(), "the backend was closed");
+            assertEquals(1, closed.get(), "afterClose ran");
+            assertEquals(0, profile.totalNanos(), "nothing recorded");
+            be.synchronize(); // the failed spans were dropped, not kept for a second attempt
+            assertEquals(0, profile.totalNanos());
+        }
+    }
+
     private static Tensor random(Random r, int... shape) {
         Tensor t = Tensor.allocate(shape);
         for (long i = 0; i < t.numel(); i++) {

@@ -69,6 +69,8 @@ final class CublasGemm implements AutoCloseable {
     private long epilogueGemms; // how many linear layers ran with the fused epilogue (tests check the path ran)
     private boolean autotune = Boolean.getBoolean(AUTOTUNE_PROPERTY);
     private long autotuned;
+    private MemorySegment tuneStart, tuneEnd; // CUDA events timing the candidates, made on first use
+    private long unjoinedConcats; // linearConcat calls that ran as two GEMMs over column blocks (tests check the path ran)
     /** Plans by shape; a null value: cuBLASLt has no algorithm for that key (asked once). */
     private final Map<PlanKey, CublasLtApi.Plan> plans = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -240,6 +242,7 @@ final class CublasGemm implements AutoCloseable {
         matmul(first, pw, pa, po, bias, "BF16, first column block");
         gemm(Operation.T, Operation.N, outDim, rows, kb, pw + (long) ka * 2, DataType.BF16, in, pb, DataType.BF16, kb, one, po, outDim, weightType);
         epilogueGemms++;
+        unjoinedConcats++;
         return true;
     }
 
@@ -301,33 +304,42 @@ final class CublasGemm implements AutoCloseable {
 
     /**
      * {@code cublasLtMatmul} with the plan (beta 0). With autotuning on, a plan's first call times each of its candidate
-     * algorithms on these operands first (one warm-up, then {@link #AUTOTUNE_RUNS} calls between two synchronizes; beta 0,
-     * so the repeated calls write the same output) and keeps the fastest; a candidate that fails to run is skipped.
+     * algorithms on these operands first (one warm-up, then {@link #AUTOTUNE_RUNS} calls between two CUDA events; beta 0,
+     * so the repeated calls write the same output) and keeps the fastest; a candidate whose call returns an error status is
+     * skipped.
      */
     private void matmul(CublasLtApi.Plan p, long a, long b, long d, long bias, String what) {
         if (autotune && !p.tuned() && p.candidates() > 1) {
+            if (tuneStart == null) {
+                tuneStart = CudaRuntime.createTimingEvent();
+                tuneEnd = CudaRuntime.createTimingEvent();
+            }
             double best = Double.POSITIVE_INFINITY;
-            int fastest = 0;
+            int fastest = -1;
             for (int i = 0; i < p.candidates(); i++) {
                 p.choose(i);
-                try {
+                try { // a status the call returns (an algorithm this shape cannot run): that candidate is skipped
                     CublasLtApi.matmul(ltHandle, p, one, zero, a, b, d, bias, ltWorkspace.address(), ltWorkspace.byteSize(), stream, what);
-                    CudaRuntime.streamSynchronize(stream);
-                    long t0 = System.nanoTime();
-                    for (int r = 0; r < AUTOTUNE_RUNS; r++) {
-                        CublasLtApi.matmul(ltHandle, p, one, zero, a, b, d, bias, ltWorkspace.address(), ltWorkspace.byteSize(), stream, what);
-                    }
-                    CudaRuntime.streamSynchronize(stream);
-                    double ns = (System.nanoTime() - t0) / (double) AUTOTUNE_RUNS;
-                    if (ns < best) {
-                        best = ns;
-                        fastest = i;
-                    }
                 } catch (CudaException e) {
                     System.getLogger("org.untwist.gpu").log(System.Logger.Level.DEBUG, "cuBLASLt candidate " + i + " for " + what + ": " + e.getMessage());
+                    continue;
+                }
+                // Device time between two events (a fault on the device surfaces here and is not caught)
+                CudaRuntime.eventRecord(tuneStart, stream);
+                for (int r = 0; r < AUTOTUNE_RUNS; r++) {
+                    CublasLtApi.matmul(ltHandle, p, one, zero, a, b, d, bias, ltWorkspace.address(), ltWorkspace.byteSize(), stream, what);
+                }
+                CudaRuntime.eventRecord(tuneEnd, stream);
+                double ms = CudaRuntime.eventElapsedMillis(tuneStart, tuneEnd);
+                if (ms < best) {
+                    best = ms;
+                    fastest = i;
                 }
             }
-            p.choose(fastest);
+            if (fastest < 0) {
+                System.getLogger("org.untwist.gpu").log(System.Logger.Level.WARNING, "no cuBLASLt candidate ran for " + what + " while autotuning");
+            }
+            p.choose(Math.max(0, fastest));
             autotuned++;
         }
         CublasLtApi.matmul(ltHandle, p, one, zero, a, b, d, bias, ltWorkspace.address(), ltWorkspace.byteSize(), stream, what);
@@ -347,6 +359,11 @@ final class CublasGemm implements AutoCloseable {
             });
             plans.clear();
         }
+    }
+
+    /** How many linearConcat calls ran as two GEMMs over the weights' column blocks ({@link #multiplyConcat}). */
+    long unjoinedConcats() {
+        return unjoinedConcats;
     }
 
     /** How many plans were tuned by timing their candidates (tests and benchmarks check that tuning ran). */
@@ -573,6 +590,10 @@ final class CublasGemm implements AutoCloseable {
             }
         }
         plans.clear();
+        if (tuneStart != null) {
+            CudaRuntime.eventDestroy(tuneStart);
+            CudaRuntime.eventDestroy(tuneEnd);
+        }
         if (ltHandle != null) {
             CublasLtApi.destroy(ltHandle);
         }

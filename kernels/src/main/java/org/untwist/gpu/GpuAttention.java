@@ -524,6 +524,7 @@ final class GpuAttention implements AutoCloseable {
 
     private long slot(int i, long bytes) {
         if (slots[i] == null || slots[i].byteSize() < bytes) {
+            lastCudnnRun = null; // its operands may be in the buffer freed here
             if (slots[i] != null) {
                 slots[i].close();
                 slots[i] = null;

@@ -57,7 +57,10 @@ public final class GpuDiagnostics {
         return new GpuStreamClock(stream, device);
     }
 
-    /** cuBLASLt algorithms chosen by timing ({@code -Duntwist.gpu.gemmAutotune}) on or off for this backend from now on. */
+    /**
+     * cuBLASLt algorithms chosen by timing ({@code -Duntwist.gpu.gemmAutotune}) on or off for this backend from now on;
+     * between operations, on the thread that uses the backend (the plans made so far are dropped).
+     */
     public void gemmAutotune(boolean on) {
         gemm.autotune(on);
     }
@@ -65,6 +68,11 @@ public final class GpuDiagnostics {
     /** How many cuBLASLt plans were tuned by timing their candidates. */
     public long autotunedGemms() {
         return gemm.autotuned();
+    }
+
+    /** How many linearConcat calls ran as two GEMMs over the weights' column blocks, joining nothing (tests check the path ran). */
+    long unjoinedConcats() {
+        return gemm.unjoinedConcats();
     }
 
     /** How many linear layers ran with cuBLASLt's fused bias/GELU epilogue (tests check the path ran). */

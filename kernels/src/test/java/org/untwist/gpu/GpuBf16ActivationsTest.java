@@ -93,9 +93,13 @@ class GpuBf16ActivationsTest {
                             oracle.concat(List.of(af, bf), 1, joined);
                         }
                         oracle.linear(joined, w, bias, want);
+                        long unjoined = be.diagnostics().unjoinedConcats();
                         be.linearConcat(da, db, dw, dbias, dOut);
                         be.copy(dOut, got);
                         assertLinearClose(what, joined, w, bias, want, got, false, null, false);
+                        if (dt == DType.BF16 && rows == 300) { // aligned: two GEMMs over the weights' column blocks, nothing joined
+                            assertEquals(unjoined + 1, be.diagnostics().unjoinedConcats(), what + ": the inputs were joined");
+                        }
                     }
                 }
             }
