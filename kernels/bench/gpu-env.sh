@@ -13,7 +13,7 @@ fi
 J="$BUNDLE/jre/bin/java"
 FLAGS=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Duntwist.cuda.libDir="$LIBDIR"
        -Duntwist.gpu.kernelCache="$BUNDLE/kernel-cache")
-# JAVA_EXTRA: more JVM flags for every run (e.g. JAVA_EXTRA=-Duntwist.gpu.bf16Activations=true)
+# JAVA_EXTRA: more JVM flags for every run (e.g. JAVA_EXTRA=-Duntwist.gpu.bf16Activations=false)
 read -r -a EXTRA <<< "${JAVA_EXTRA:-}"
 FLAGS+=("${EXTRA[@]}")
 BENCH_CP="$BUNDLE/untwist.jar:$BUNDLE/untwist-gpu-bench.jar"

@@ -123,8 +123,8 @@ PEER_FOR = {"rope_q_and_k_f32": "rope_q_and_k_bf16_ref", "shared_attention_bf16_
             "shared_attention_bf16_io_two_pass_sdpa_only": "shared_attention_bf16",
             "joint_attention_bf16_io": "joint_attention_bf16", "linear_bf16_io_4608x3072x12288": "linear_bf16_4608x3072x12288",
             "linear_bf16_io_4608x3072x12288_autotuned": "linear_bf16_4608x3072x12288",
-            "flux_dev_forward_b1_bf16_activations": "flux_dev_forward_b1_compiled",
-            "flux_dev_forward_b1_bf16_activations_autotuned": "flux_dev_forward_b1_compiled"}
+            "flux_dev_forward_b1_f32_activations": "flux_dev_forward_b1_compiled",
+            "flux_dev_forward_b1_autotuned": "flux_dev_forward_b1_compiled"}
 
 
 def read_java(java_file):

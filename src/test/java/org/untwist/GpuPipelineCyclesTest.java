@@ -68,8 +68,9 @@ class GpuPipelineCyclesTest {
     }
 
     /**
-     * One create/run/close cycle: cycles 0, 3, 6, ... (and the warm-up) f32; 1, 4, ... bf16; 2, 5, ... bf16 with the blocks'
-     * activations in bf16 ({@code -Duntwist.gpu.bf16Activations=true}, read as the backend is made). Outputs checked on
+     * One create/run/close cycle: cycles 0, 3, 6, ... (and the warm-up) f32; 1, 4, ... bf16 with float32 activations
+     * ({@code -Duntwist.gpu.bf16Activations=false}); 2, 5, ... bf16 with the blocks' activations in bf16 (the default; the
+     * property is read as the backend is made). Outputs checked on
      * the first three and the last two, misses added to {@code wrong}.
      */
     private static void cycle(int c, int cycles, PromptToImage.Request request, Tensor want, double rms, List<String> wrong) throws IOException {
@@ -77,14 +78,14 @@ class GpuPipelineCyclesTest {
         boolean bf16 = kind != 0;
         String name = kind == 0 ? "f32" : kind == 1 ? "bf16" : "bf16, bf16 activations";
         FluxCheckpoint checkpoint = FluxCheckpoint.open(EndToEndTest.DIFFUSERS, ComponentPaths.NONE);
-        String before = kind == 2 ? System.setProperty(BF16_ACTIVATIONS, "true") : null;
+        String before = System.setProperty(BF16_ACTIVATIONS, kind == 2 ? "true" : "false"); // bf16 activations are the default
         Backend made;
         try {
             made = Backends.create("gpu", 2, bf16 ? Precision.BF16 : Precision.F32);
         } finally {
-            if (kind == 2 && before == null) {
+            if (before == null) {
                 System.clearProperty(BF16_ACTIVATIONS);
-            } else if (kind == 2) {
+            } else {
                 System.setProperty(BF16_ACTIVATIONS, before);
             }
         }

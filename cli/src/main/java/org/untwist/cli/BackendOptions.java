@@ -56,7 +56,7 @@ final class BackendOptions {
         }
         OpProfile p = new OpProfile();
         profile = p;
-        String title = "operations on " + be.name();
+        String title = "operations on " + be.name() + ", each between two synchronizes";
         java.io.PrintWriter err = mixee != null ? mixee.commandLine().getErr() : new java.io.PrintWriter(System.err, true);
         return ProfilingBackend.wrap(be, p, () -> {
             err.print(p.table(title, 40));

@@ -72,7 +72,7 @@ public final class OpProfile {
     public synchronized String table(String title, int topShapes) {
         double total = Math.max(totalNanos() / 1e6, 1e-9);
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "%s: %.1f ms in %d calls (each call between two synchronizes)%n%n", title, total,
+        sb.append(String.format(Locale.ROOT, "%s: %.1f ms in %d calls%n%n", title, total,
                 byOp.values().stream().mapToLong(v -> v[0]).sum()));
         sb.append("| operation | calls | total ms | share | mean ms |\n|---|---|---|---|---|\n");
         for (Entry e : byOperation()) {

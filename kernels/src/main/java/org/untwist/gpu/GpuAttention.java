@@ -50,7 +50,7 @@ final class GpuAttention implements AutoCloseable {
     private int sharedPasses;
 
     /**
-     * @param sharedPasses 1 or 2, or 0 for each activation type's default; see {@link GpuBackend#SHARED_PASSES_PROPERTY}
+     * @param sharedPasses 1 or 2, or 0 for the default; see {@link GpuBackend#SHARED_PASSES_PROPERTY}
      * @param device the device's label, for out-of-memory messages
      * @param gemm   the backend's cuBLAS GEMMs (the wide-head path's products)
      */
@@ -212,7 +212,7 @@ final class GpuAttention implements AutoCloseable {
                 cudnn = new CudnnAttention(stream);
             }
             float scale = (float) (1 / Math.sqrt(d));
-            if (lr == 0 || passes(false) == 1) {
+            if (lr == 0 || passes() == 1) {
                 return cudnnOnePass(pq, pk, pv, prk, prv, ps, po, b, h, lq, lk, lr, d, refBatch, refStart, refTokens, scale);
             }
             CudnnAttention.Plan own = cudnn.plan(b, h, lq, lk, d, lr > 0); // statistics only when two parts are merged
@@ -357,7 +357,7 @@ final class GpuAttention implements AutoCloseable {
             if (cudnn == null) {
                 cudnn = new CudnnAttention(stream);
             }
-            if (lr > 0 && passes(true) == 2 && cudnnBf16TwoPass(pq, pk, pv, prk, prv, ps, po, b, h, lq, lk, lr, d, refBatch, refStart, refTokens)) {
+            if (lr > 0 && passes() == 2 && cudnnBf16TwoPass(pq, pk, pv, prk, prv, ps, po, b, h, lq, lk, lr, d, refBatch, refStart, refTokens)) {
                 return true;
             }
             plan = cudnn.plan(b, h, lq, lk + lr, d, false, false, true);
@@ -482,7 +482,7 @@ final class GpuAttention implements AutoCloseable {
         return out;
     }
 
-    /** The property's pass count, 0 where it is not set (each activation type's default, {@link #passes}). */
+    /** The property's pass count, 0 where it is not set (the default, {@link #passes}). */
     static int sharedPassesFromProperty() {
         String p = System.getProperty(GpuBackend.SHARED_PASSES_PROPERTY, "").trim();
         return switch (p) {
@@ -494,8 +494,8 @@ final class GpuAttention implements AutoCloseable {
     }
 
     /**
-     * 1: shared attention through cuDNN as one SDPA over own + scaled reference keys; 2: two SDPAs merged; 0: each
-     * activation type's default ({@link #passes}).
+     * 1: shared attention through cuDNN as one SDPA over own + scaled reference keys; 2: two SDPAs merged; 0: the
+     * default ({@link #passes}).
      */
     void sharedPasses(int passes) {
         if (passes < 0 || passes > 2) {
@@ -504,12 +504,9 @@ final class GpuAttention implements AutoCloseable {
         this.sharedPasses = passes;
     }
 
-    /**
-     * Shared attention's cuDNN passes for float32 or bf16 activations: as set, else the faster measured (float32: two,
-     * kernels/RESULTS.md; bf16: one, until two passes have been timed on a device).
-     */
-    private int passes(boolean bf16Activations) {
-        return sharedPasses != 0 ? sharedPasses : bf16Activations ? 1 : 2;
+    /** Shared attention's cuDNN passes: as set, else two, measured faster for float32 and bf16 activations (kernels/RESULTS.md). */
+    private int passes() {
+        return sharedPasses != 0 ? sharedPasses : 2;
     }
 
     /** Which attention implementation the last attention call used. */

@@ -50,17 +50,17 @@ public final class GpuBackend extends AbstractBackend {
     public static final String TF32_PROPERTY = "untwist.gpu.tf32";
     public static final String CUDNN_PROPERTY = "untwist.gpu.cudnn";
     /**
-     * Shared attention through cuDNN: 2, two SDPAs (own keys; reference keys with the queries scaled per chunk)
-     * merged by their log-sum-exps (on BF16 activations both read the keys where they are); 1, one SDPA over own +
-     * band-scaled reference keys copied together. Unset: two on float32 activations (measured faster on an H200,
-     * kernels/RESULTS.md: 1.099 vs 1.198 ms), one on BF16 activations (two passes not yet timed there).
+     * Shared attention through cuDNN: 2 (the default), two SDPAs (own keys; reference keys with the queries scaled per
+     * chunk) merged by their log-sum-exps (on BF16 activations both read the keys where they are); 1, one SDPA over own
+     * + band-scaled reference keys copied together. Two passes measured faster on an H200 for both activation types
+     * (kernels/RESULTS.md: float32 1.099 vs 1.198 ms; bf16 0.876 vs 0.914 ms).
      */
     public static final String SHARED_PASSES_PROPERTY = "untwist.gpu.sharedPasses";
     /**
-     * {@code true}: in bf16 precision {@link #roundedActivationType} answers BF16 for weights whose GEMM takes a bf16
-     * operand, so that models keep the activations those GEMMs and attention read in bf16. Off by default until the
-     * bf16-activation kernels have run on a GPU (written and tested against the oracle in {@code GpuBf16ActivationsTest},
-     * which needs a device); off, models keep float32 activations between operations.
+     * {@code true} (the default): in bf16 precision {@link #roundedActivationType} answers BF16 for weights whose GEMM
+     * takes a bf16 operand, so that models keep the activations those GEMMs and attention read in bf16 (FLUX.1-dev's
+     * forward at 1024² on an H200: 130.7 ms instead of 145.8, kernels/RESULTS.md). {@code false}: models keep float32
+     * activations between operations.
      */
     public static final String BF16_ACTIVATIONS_PROPERTY = "untwist.gpu.bf16Activations";
 
@@ -93,7 +93,7 @@ public final class GpuBackend extends AbstractBackend {
 
     /** @param useCudnn bf16 attention through cuDNN's fused SDPA where it has an engine (else our kernel) */
     public GpuBackend(Precision precision, boolean tf32, boolean useCudnn) {
-        this(precision, tf32, useCudnn, Boolean.getBoolean(BF16_ACTIVATIONS_PROPERTY));
+        this(precision, tf32, useCudnn, !"false".equalsIgnoreCase(System.getProperty(BF16_ACTIVATIONS_PROPERTY, "true").trim()));
     }
 
     /** @param bf16Activations models may keep activations in bf16 where this backend rounds them to bf16 ({@link #BF16_ACTIVATIONS_PROPERTY}) */
@@ -285,7 +285,7 @@ public final class GpuBackend extends AbstractBackend {
     }
 
     /**
-     * In bf16 precision with {@code -Duntwist.gpu.bf16Activations=true}: BF16 for weights whose GEMM takes a bf16 operand
+     * In bf16 precision with bf16 activations on (the default, {@link #BF16_ACTIVATIONS_PROPERTY}): BF16 for weights whose GEMM takes a bf16 operand
      * (BF16, F8_E4M3, F8_E5M2, Q8_0, Q4_K), F32 otherwise (F16 weights round to f16; F32 weights multiply in float32).
      */
     @Override
@@ -505,8 +505,8 @@ public final class GpuBackend extends AbstractBackend {
     /**
      * In {@code bf16} precision: BF16 activations in attention (cuDNN reads them where they are; shapes it has no engine for
      * are widened to float32 for our kernels), {@link #splitQkvNormRope} and {@link #layerNormModulate}'s output; in linear
-     * layers where {@link #roundedActivationType} answers BF16 (only with {@code -Duntwist.gpu.bf16Activations=true}, so
-     * that models keep float32 activations by default).
+     * layers where {@link #roundedActivationType} answers BF16 (not with {@code -Duntwist.gpu.bf16Activations=false}, which
+     * makes models keep float32 activations).
      */
     @Override
     protected boolean takesBf16Activations() {

@@ -33,7 +33,7 @@ public final class GpuDiagnostics {
         return attention.lastCudnnChoice();
     }
 
-    /** The backend's {@link GpuBackend#SHARED_PASSES_PROPERTY} from now on: 1 or 2 (0: each activation type's default). */
+    /** The backend's {@link GpuBackend#SHARED_PASSES_PROPERTY} from now on: 1 or 2 (0: the default). */
     public void sharedPasses(int passes) {
         attention.sharedPasses(passes);
     }

@@ -15,7 +15,7 @@ import org.untwist.tensor.Tensor;
 
 /**
  * BF16 activations in the bf16 precision ({@code Backend.roundedActivationType}, on backends made with bf16 activations
- * on, as {@code -Duntwist.gpu.bf16Activations=true} makes them): every operation that takes them,
+ * on, the default): every operation that takes them,
  * against the scalar oracle run on the same values widened to float32 (exact), its float32 result then compared with
  * the GPU's bf16 one. A bf16 output is the float32 result rounded once, so each bound is the float32 path's bound plus one
  * bf16 ulp, {@code 2⁻⁷·|want|} (the rounding's half ulp reaches {@code 2⁻⁸} of the value just above a power of two, and
@@ -48,7 +48,7 @@ class GpuBf16ActivationsTest {
             }
             assertEquals(DType.F32, bf.roundedActivationType(DType.F16), "f16 weights round activations to f16, not bf16");
             assertEquals(DType.F32, bf.roundedActivationType(DType.F32), "float32 weights multiply in float32");
-            assertEquals(DType.F32, off.roundedActivationType(DType.BF16), "bf16 activations off (the default)");
+            assertEquals(DType.F32, off.roundedActivationType(DType.BF16), "bf16 activations off (-Duntwist.gpu.bf16Activations=false)");
         }
     }
 
