@@ -68,119 +68,103 @@ class ProfilingBackendTest {
     }
 
     /**
-     * With a {@link StreamClock} the wrapper never synchronizes the backend between calls: it brackets each call by two
-     * marks and records the spans when its own {@code synchronize} is called. A fake clock whose marks are 2.5 ms apart
-     * (so a call spans 2.5 ms, and the gap between calls another 2.5 ms that no call is charged) stands in for a device.
+     * A stand-in for a device's stream clock: mark i is at 2.5·i ms (so a call spans 2.5 ms, and the gap between calls
+     * another 2.5 ms that no call is charged), or, {@code failing}, no span can be read (a clock closed too early, a
+     * device error). It counts resets and closes and keeps the marks it was asked about.
      */
-    @Test
-    void aStreamClockTimesCallsWithoutSynchronizingBetweenThem() {
-        OpProfile profile = new OpProfile();
-        AtomicInteger syncs = new AtomicInteger(), resets = new AtomicInteger(), closed = new AtomicInteger();
-        java.util.List<Integer> asked = new java.util.ArrayList<>();
-        StreamClock clock = new StreamClock() {
-            int marks;
+    private static final class FakeClock implements StreamClock {
+        final boolean failing;
+        final List<Integer> asked = new java.util.ArrayList<>();
+        int marks, resets, closes;
 
-            @Override
-            public int mark() {
-                return marks++;
-            }
+        FakeClock(boolean failing) {
+            this.failing = failing;
+        }
 
-            @Override
-            public double millisBetween(int from, int to) {
-                asked.add(from);
-                asked.add(to);
-                return 2.5 * (to - from);
-            }
+        @Override
+        public int mark() {
+            return marks++;
+        }
 
-            @Override
-            public void reset() {
-                marks = 0;
-                resets.incrementAndGet();
+        @Override
+        public double millisBetween(int from, int to) {
+            if (failing) {
+                throw new IllegalStateException("stream clock is closed");
             }
+            asked.add(from);
+            asked.add(to);
+            return 2.5 * (to - from);
+        }
 
-            @Override
-            public void close() {
-                closed.incrementAndGet();
-            }
-        };
-        ScalarBackend scalar = new ScalarBackend();
-        Backend counting = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
+        @Override
+        public void reset() {
+            marks = 0;
+            resets++;
+        }
+
+        @Override
+        public void close() {
+            closes++;
+        }
+    }
+
+    /** {@code inner} behind a proxy that counts its calls by method name into {@code calls}. */
+    private static Backend counting(Backend inner, java.util.Map<String, Integer> calls) {
+        return (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
                 (proxy, m, args) -> {
-                    if (m.getName().equals("synchronize")) {
-                        syncs.incrementAndGet();
-                    }
+                    calls.merge(m.getName(), 1, Integer::sum);
                     try {
-                        return m.invoke(scalar, args);
+                        return m.invoke(inner, args);
                     } catch (java.lang.reflect.InvocationTargetException e) {
                         throw e.getCause();
                     }
                 });
+    }
+
+    /**
+     * With a {@link StreamClock} the wrapper never synchronizes the backend between calls: it brackets each call by two
+     * marks and records the spans when its own {@code synchronize} is called.
+     */
+    @Test
+    void aStreamClockTimesCallsWithoutSynchronizingBetweenThem() {
+        OpProfile profile = new OpProfile();
+        FakeClock clock = new FakeClock(false);
+        java.util.Map<String, Integer> calls = new java.util.HashMap<>();
         Random r = new Random(SEED);
         try (Tensor x = random(r, 3, 8); Tensor w = random(r, 5, 8); Tensor got = Tensor.allocate(3, 5)) {
-            Backend be = ProfilingBackend.wrap(counting, profile, null, clock);
+            Backend be = ProfilingBackend.wrap(counting(new ScalarBackend(), calls), profile, null, clock);
             be.linear(x, w, null, got);
             be.geluTanh(got, got);
             be.geluTanh(got, got);
-            assertEquals(0, syncs.get(), "no synchronize between calls");
+            assertEquals(null, calls.get("synchronize"), "no synchronize between calls");
             assertEquals(0, profile.totalNanos(), "nothing recorded before the device has drained");
             be.synchronize();
-            assertEquals(1, syncs.get(), "the caller's synchronize only");
-            assertEquals(List.of(0, 1, 2, 3, 4, 5), asked, "each call's own two marks");
-            assertEquals(1, resets.get(), "the marks are forgotten once recorded");
+            assertEquals(1, calls.get("synchronize"), "the caller's synchronize only");
+            assertEquals(List.of(0, 1, 2, 3, 4, 5), clock.asked, "each call's own two marks");
+            assertEquals(1, clock.resets, "the marks are forgotten once recorded");
             assertEquals(7_500_000L, profile.totalNanos(), "three calls of 2.5 ms");
             assertEquals(2, profile.byOperation().stream().filter(e -> e.op().equals("geluTanh")).findFirst().orElseThrow().calls());
             be.linear(x, w, null, got);
             be.close(); // records what is pending, then closes the backend
             assertEquals(10_000_000L, profile.totalNanos());
-            assertEquals(0, closed.get(), "the clock belongs to the caller");
+            assertEquals(0, clock.closes, "the clock belongs to the caller");
         }
     }
 
     /** A clock that fails while the spans are recorded (closed too early, a device error): the backend is closed all the same, once. */
     @Test
     void aFailingClockStillClosesTheBackend() {
-        AtomicInteger closed = new AtomicInteger(), backendClosed = new AtomicInteger();
-        StreamClock broken = new StreamClock() {
-            int marks;
-
-            @Override
-            public int mark() {
-                return marks++;
-            }
-
-            @Override
-            public double millisBetween(int from, int to) {
-                throw new IllegalStateException("stream clock is closed");
-            }
-
-            @Override
-            public void reset() {
-                marks = 0;
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        ScalarBackend scalar = new ScalarBackend();
-        Backend counting = (Backend) java.lang.reflect.Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
-                (proxy, m, args) -> {
-                    if (m.getName().equals("close")) {
-                        backendClosed.incrementAndGet();
-                    }
-                    try {
-                        return m.invoke(scalar, args);
-                    } catch (java.lang.reflect.InvocationTargetException e) {
-                        throw e.getCause();
-                    }
-                });
+        AtomicInteger closed = new AtomicInteger();
+        java.util.Map<String, Integer> calls = new java.util.HashMap<>();
+        FakeClock broken = new FakeClock(true);
+        Backend counting = counting(new ScalarBackend(), calls);
         OpProfile profile = new OpProfile();
         try (Tensor x = Tensor.allocate(2, 3)) {
             Backend be = ProfilingBackend.wrap(counting, profile, closed::incrementAndGet, broken);
             be.geluTanh(x, x);
             IllegalStateException e = assertThrows(IllegalStateException.class, be::close);
             assertTrue(e.getMessage().contains("closed"), e.getMessage());
-            assertEquals(1, backendClosed.get(), "the backend was closed");
+            assertEquals(1, calls.get("close"), "the backend was closed");
             assertEquals(1, closed.get(), "afterClose ran");
             assertEquals(0, profile.totalNanos(), "nothing recorded");
             be.synchronize(); // the failed spans were dropped, not kept for a second attempt
