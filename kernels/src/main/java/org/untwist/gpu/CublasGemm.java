@@ -158,6 +158,14 @@ final class CublasGemm implements AutoCloseable {
         return precision == Precision.BF16 && (weightType == DType.BF16 || widensToBf16(weightType));
     }
 
+    /** Bf16 activations (in or out) are for GEMMs that {@link #takesBf16} over these weights; a caller error otherwise. */
+    private void requireBf16Operand(DType weightType) {
+        if (!takesBf16(weightType)) {
+            throw new IllegalStateException("bf16 activations need a bf16 GEMM operand, got " + precision + " precision and " + weightType
+                    + " weights");
+        }
+    }
+
     /**
      * {@code bf16} precision: row-major {@code out[rows, outDim] = x · wᵀ (+ bias) (then tanh GELU)} with the bias and the
      * GELU in a cuBLASLt epilogue, the weights handled as in {@link #multiply}. Returns false, having done nothing,
@@ -183,9 +191,8 @@ final class CublasGemm implements AutoCloseable {
      */
     boolean multiplyWithEpilogue(long px, boolean xBf16, Rounding rounding, long pw, DType weightType, long po, boolean outBf16, int rows, int in,
                                  int outDim, long bias, boolean gelu) {
-        if ((xBf16 || outBf16) && !takesBf16(weightType)) {
-            throw new IllegalStateException("bf16 activations need a bf16 GEMM operand, got " + precision + " precision and " + weightType
-                    + " weights");
+        if (xBf16 || outBf16) {
+            requireBf16Operand(weightType);
         }
         if (precision == Precision.F32 || weightType == DType.F32 || in == 0 || rows == 0 || outDim == 0 || !ltReady()) {
             return false;
@@ -319,7 +326,7 @@ final class CublasGemm implements AutoCloseable {
             for (int i = 0; i < p.candidates(); i++) {
                 p.choose(i);
                 try { // a status the call returns (an algorithm this shape cannot run): that candidate is skipped
-                    CublasLtApi.matmul(ltHandle, p, one, zero, a, b, d, bias, ltWorkspace.address(), ltWorkspace.byteSize(), stream, what);
+                    ltMatmul(p, a, b, d, bias, what);
                 } catch (CudaException e) {
                     System.getLogger("org.untwist.gpu").log(System.Logger.Level.DEBUG, "cuBLASLt candidate " + i + " for " + what + ": " + e.getMessage());
                     continue;
@@ -327,7 +334,7 @@ final class CublasGemm implements AutoCloseable {
                 // Device time between two events (a fault on the device surfaces here and is not caught)
                 CudaRuntime.eventRecord(tuneStart, stream);
                 for (int r = 0; r < AUTOTUNE_RUNS; r++) {
-                    CublasLtApi.matmul(ltHandle, p, one, zero, a, b, d, bias, ltWorkspace.address(), ltWorkspace.byteSize(), stream, what);
+                    ltMatmul(p, a, b, d, bias, what);
                 }
                 CudaRuntime.eventRecord(tuneEnd, stream);
                 double ms = CudaRuntime.eventElapsedMillis(tuneStart, tuneEnd);
@@ -342,6 +349,11 @@ final class CublasGemm implements AutoCloseable {
             p.choose(Math.max(0, fastest));
             autotuned++;
         }
+        ltMatmul(p, a, b, d, bias, what);
+    }
+
+    /** One {@code cublasLtMatmul} with the plan's chosen algorithm, beta 0, on the backend's workspace and stream. */
+    private void ltMatmul(CublasLtApi.Plan p, long a, long b, long d, long bias, String what) {
         CublasLtApi.matmul(ltHandle, p, one, zero, a, b, d, bias, ltWorkspace.address(), ltWorkspace.byteSize(), stream, what);
     }
 
@@ -440,9 +452,8 @@ final class CublasGemm implements AutoCloseable {
             throw new IllegalStateException("a rounding of the activations needs bf16 precision and non-float32 weights, got " + precision + " and "
                     + weightType);
         }
-        if (xBf16 && !takesBf16(weightType)) {
-            throw new IllegalStateException("bf16 activations need a bf16 GEMM operand, got " + precision + " precision and " + weightType
-                    + " weights");
+        if (xBf16) {
+            requireBf16Operand(weightType);
         }
         if (weightType == DType.F32) {
             g.run(pw, DataType.F32, px, DataType.F32, 0, outDim);
@@ -532,36 +543,18 @@ final class CublasGemm implements AutoCloseable {
     }
 
     private long scratch(long bytes) {
-        if (scratch == null || scratch.byteSize() < bytes) {
-            if (scratch != null) {
-                scratch.close(); // cudaFree waits for the GEMMs that used it
-                scratch = null;
-            }
-            scratch = GpuMemory.allocate(Math.max(bytes, 1 << 20), device, "16-bit GEMM input scratch");
-        }
+        scratch = GpuMemory.atLeast(scratch, bytes, 1 << 20, device, "16-bit GEMM input scratch");
         return scratch.address();
     }
 
     /** Room for {@code n} bf16 bias values (256-byte aligned: a device allocation of its own). */
     private long biasScratch(int n) {
-        if (biasScratch == null || biasScratch.byteSize() < 2L * n) {
-            if (biasScratch != null) {
-                biasScratch.close();
-                biasScratch = null;
-            }
-            biasScratch = GpuMemory.allocate(Math.max(2L * n, 64 << 10), device, "bf16 bias scratch");
-        }
+        biasScratch = GpuMemory.atLeast(biasScratch, 2L * n, 64 << 10, device, "bf16 bias scratch");
         return biasScratch.address();
     }
 
     private long weightScratch(long bytes) {
-        if (weightScratch == null || weightScratch.byteSize() < bytes) {
-            if (weightScratch != null) {
-                weightScratch.close();
-                weightScratch = null;
-            }
-            weightScratch = GpuMemory.allocate(Math.max(bytes, 1 << 20), device, "F8/Q8_0/Q4_K weight widening scratch");
-        }
+        weightScratch = GpuMemory.atLeast(weightScratch, bytes, 1 << 20, device, "F8/Q8_0/Q4_K weight widening scratch");
         return weightScratch.address();
     }
 

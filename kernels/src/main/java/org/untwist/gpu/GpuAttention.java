@@ -520,13 +520,9 @@ final class GpuAttention implements AutoCloseable {
     }
 
     private long slot(int i, long bytes) {
-        if (slots[i] == null || slots[i].byteSize() < bytes) {
+        if (!GpuMemory.holds(slots[i], bytes)) {
             lastCudnnRun = null; // its operands may be in the buffer freed here
-            if (slots[i] != null) {
-                slots[i].close();
-                slots[i] = null;
-            }
-            slots[i] = GpuMemory.allocate(Math.max(bytes, 256), device, "attention scratch " + i);
+            slots[i] = GpuMemory.atLeast(slots[i], bytes, 256, device, "attention scratch " + i);
         }
         return slots[i].address();
     }

@@ -215,13 +215,7 @@ final class GpuImageOps implements AutoCloseable {
     }
 
     private long colScratch(long bytes) {
-        if (colScratch == null || colScratch.byteSize() < bytes) {
-            if (colScratch != null) {
-                colScratch.close(); // cudaFree waits for the GEMMs that used it
-                colScratch = null;
-            }
-            colScratch = GpuMemory.allocate(Math.max(bytes, 1 << 20), device, "conv2d im2col scratch");
-        }
+        colScratch = GpuMemory.atLeast(colScratch, bytes, 1 << 20, device, "conv2d im2col scratch");
         return colScratch.address();
     }
 

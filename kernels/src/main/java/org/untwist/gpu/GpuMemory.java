@@ -49,6 +49,26 @@ final class GpuMemory implements DeviceStorage {
         return new GpuMemory(p.getAsLong(), bytes, device);
     }
 
+    /** Whether {@code m} is a live allocation of at least {@code bytes}. */
+    static boolean holds(GpuMemory m, long bytes) {
+        return m != null && m.isAlive() && m.byteSize() >= bytes;
+    }
+
+    /**
+     * A scratch buffer grown on demand: {@code current} where it {@link #holds} {@code bytes}, else {@code current} freed
+     * (cudaFree waits for the work that used it) and a new allocation of {@code max(bytes, minBytes)} returned, which the
+     * caller keeps in its place. After a failed allocation {@code current} is freed, so the next call allocates again.
+     */
+    static GpuMemory atLeast(GpuMemory current, long bytes, long minBytes, String device, String what) {
+        if (holds(current, bytes)) {
+            return current;
+        }
+        if (current != null) {
+            current.close();
+        }
+        return allocate(Math.max(bytes, minBytes), device, what);
+    }
+
     /** Free and total device memory in bytes, or null when the query fails. */
     static long[] freeAndTotal() {
         return CudaRuntime.memoryInfo();
