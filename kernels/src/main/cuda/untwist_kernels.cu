@@ -838,6 +838,16 @@ extern "C" __global__ void attention_operands_bf16(const float* q, const float* 
 // bandwidth: blockIdx.y is one (batch, head) row and blockIdx.z keys (0) or values (1), so no thread divides;
 // each thread issues its KV_ITEMS 16-byte loads before its stores. D % 8 == 0.
 #define KV_ITEMS 4
+// Eight bf16 values (four pairs, low half first) with pair p widened, multiplied by s[p] and rounded back: a RoPE
+// chunk's band scale applied to one quad of a bf16 head row.
+__device__ __forceinline__ uint4 scale_pairs_bf16(uint4 x, const float* s) {
+    unsigned w[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+    for (int p = 0; p < 4; p++) {
+        w[p] = pack_bf16(__uint_as_float(w[p] << 16) * s[p], __uint_as_float(w[p] & 0xffff0000u) * s[p]);
+    }
+    return make_uint4(w[0], w[1], w[2], w[3]);
+}
 extern "C" __global__ void attention_kv_from_bf16(const uint4* k, const uint4* v, const uint4* rk, const uint4* rv, const float* chunkScale,
                                                   uint4* kb, uint4* vb, int heads, int lk, int lr, int refBatch, int refStart, int refTokens,
                                                   int dim) {
@@ -863,12 +873,7 @@ extern "C" __global__ void attention_kv_from_bf16(const uint4* k, const uint4* v
         if (j < total) {
             uint4 y = x[u];
             if (sc != nullptr && j >= own) {
-                const float* s = sc + 4 * ((j - own) % quads);
-                unsigned w[4] = {y.x, y.y, y.z, y.w};
-                for (int p = 0; p < 4; p++) {
-                    w[p] = pack_bf16(__uint_as_float(w[p] << 16) * s[p], __uint_as_float(w[p] & 0xffff0000u) * s[p]);
-                }
-                y = make_uint4(w[0], w[1], w[2], w[3]);
+                y = scale_pairs_bf16(y, sc + 4 * ((j - own) % quads));
             }
             dst[j] = y;
         }
@@ -927,14 +932,7 @@ extern "C" __global__ void merge_attention(const unsigned* o1, const float* s1, 
 extern "C" __global__ void scale_chunks_bf16(const uint4* q, const float* chunkScale, uint4* qs, int dim, unsigned quads) {
     unsigned i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= quads) return;
-    const float* s = chunkScale + 4 * (i % (unsigned) (dim / 8));
-    uint4 x = q[i];
-    unsigned w[4] = {x.x, x.y, x.z, x.w};
-#pragma unroll
-    for (int p = 0; p < 4; p++) {
-        w[p] = pack_bf16(__uint_as_float(w[p] << 16) * s[p], __uint_as_float(w[p] & 0xffff0000u) * s[p]);
-    }
-    qs[i] = make_uint4(w[0], w[1], w[2], w[3]);
+    qs[i] = scale_pairs_bf16(q[i], chunkScale + 4 * (i % (unsigned) (dim / 8)));
 }
 
 // The merge of two-pass shared attention on bf16 activations, in place: o [b, lq, h, D] holds the own keys'
