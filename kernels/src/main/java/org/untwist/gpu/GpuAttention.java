@@ -243,6 +243,8 @@ final class GpuAttention implements AutoCloseable {
                 if (refBatch == b) {
                     cudnn.run(ref, qs, rkb, rvb, o2, s2, scale, ws);
                 } else { // one reference for every batch element: one call per element (no stride-0 batch in cuDNN)
+                    // an element's statistics start bi·h·lq floats in: only 4-byte aligned where h·lq % 4 != 0, though the
+                    // plan declares 16; measured right on an H200 (GpuBackendTest, h·lq = 231)
                     long perQ = (long) h * lq;
                     for (int bi = 0; bi < b; bi++) {
                         cudnn.run(ref, qs + bi * perQ * d * 2, rkb, rvb, o2 + bi * perQ * d * 2, s2 + bi * perQ * 4, scale, ws);
@@ -416,7 +418,9 @@ final class GpuAttention implements AutoCloseable {
                 launcher.launch("scale_chunks_bf16", ceil(quads, BLOCK), 1, 1, BLOCK, 0, args().ptr(pq).ptr(ps).ptr(qs).i32(d).i32((int) quads));
             }
             long rk0 = prk + (long) refStart * d * 2, rv0 = prv + (long) refStart * d * 2, qsb = qs;
-            long perQ = (long) h * lq; // queries (and statistics) per batch element; the bf16 rows are d wide
+            // queries (and statistics) per batch element; the bf16 rows are d wide. With one reference for the batch an
+            // element's statistics may start only 4-byte aligned, as in cudnnAttention (GpuBf16ActivationsTest has such a case)
+            long perQ = (long) h * lq;
             java.util.function.LongConsumer sdpaCalls = ownOut -> {
                 cudnn.run(own, pq, pk, pv, ownOut, s1, scale, ws);
                 for (int bi = 0; bi < b; bi += rb) {

@@ -201,7 +201,9 @@ class GpuBf16ActivationsTest {
     @Test
     void attentionOnBf16ActivationsWithAndWithoutCudnn() {
         // b, h, l, d, shared (0 no, 1 one reference, 2 a reference per batch element)
-        int[][] cases = {{2, 2, 40, 64, 1}, {2, 3, 33, 64, 2}, {1, 3, 17, 12, 1}, {2, 1, 9, 264, 0}};
+        // {2, 3, 33, 64, 1}: one reference for a batch of 2 with h·l = 99, so the second element's reference-pass
+        // statistics start 4-byte aligned, below the 16 bytes the cuDNN plan declares
+        int[][] cases = {{2, 2, 40, 64, 1}, {2, 3, 33, 64, 2}, {2, 3, 33, 64, 1}, {1, 3, 17, 12, 1}, {2, 1, 9, 264, 0}};
         try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
             for (int[] cs : cases) {
                 for (int passes : cs[4] == 0 ? new int[] {1} : new int[] {1, 2}) {
