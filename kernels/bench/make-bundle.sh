@@ -25,7 +25,7 @@ mv "$DIR"/junit-platform-console-standalone-*.jar "$DIR/junit-console.jar"
     --strip-debug --no-header-files --no-man-pages --output "$DIR/jre-build"
 tar cf - -C "$DIR" jre-build | xz -6 -T0 > "$DIR/jre.txz"
 rm -rf "$DIR/jre-build"
-cp kernels/bench/run-on-gpu.sh kernels/bench/gpu-checks.sh kernels/bench/gpu-env.sh kernels/bench/torch_peer.py kernels/bench/gpu_rounds.py kernels/bench/torch_profile.py kernels/bench/gpu-rounds.sh kernels/bench/sdpa_probe.py train/flux.py "$DIR/"
+cp kernels/bench/run-on-gpu.sh kernels/bench/gpu-checks.sh kernels/bench/gpu-closeout.sh kernels/bench/gpu-env.sh kernels/bench/torch_peer.py kernels/bench/gpu_rounds.py kernels/bench/torch_profile.py kernels/bench/gpu-rounds.sh kernels/bench/sdpa_probe.py train/flux.py "$DIR/"
 # gpu-pipeline.sh (issue 18: the whole generation, untwist against PyTorch) and the Python it runs, flat beside it.
 cp kernels/bench/gpu-pipeline.sh kernels/bench/pipeline_peer.py jmh/peers/make_full_size_pipeline.py pipeline/src/test/python/text_encoders.py \
     pipeline/src/test/python/make_autoencoder_cases.py pipeline/src/test/python/reference_pipeline.py "$DIR/"
