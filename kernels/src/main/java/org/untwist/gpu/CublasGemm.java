@@ -364,13 +364,18 @@ final class CublasGemm implements AutoCloseable {
     void autotune(boolean on) {
         if (on != autotune) {
             autotune = on;
-            plans.values().forEach(p -> {
-                if (p != null) {
-                    p.close();
-                }
-            });
-            plans.clear();
+            dropPlans();
         }
+    }
+
+    /** Closes every cuBLASLt plan (host descriptors only: GEMMs already enqueued are unaffected) and forgets them. */
+    private void dropPlans() {
+        for (CublasLtApi.Plan p : plans.values()) {
+            if (p != null) {
+                p.close();
+            }
+        }
+        plans.clear();
     }
 
     /** How many linearConcat calls ran as two GEMMs over the weights' column blocks ({@link #multiplyConcat}). */
@@ -577,12 +582,7 @@ final class CublasGemm implements AutoCloseable {
     /** Destroys the cuBLAS handle and frees the scalars; after {@link #freeScratch}. */
     @Override
     public void close() {
-        for (CublasLtApi.Plan p : plans.values()) {
-            if (p != null) {
-                p.close();
-            }
-        }
-        plans.clear();
+        dropPlans();
         if (tuneStart != null) {
             CudaRuntime.eventDestroy(tuneStart);
             CudaRuntime.eventDestroy(tuneEnd);
