@@ -30,8 +30,9 @@ import org.untwist.gpu.cuda.CudnnApi.HeurMode;
  * or [b, s, h, d] in memory, optionally the softmax statistics (log-sum-exp per query row, float32), the scale
  * by value), the same operation cudnn-frontend builds for a plain bf16 inference SDPA. The candidate plans are
  * the engine configurations of heuristics modes A and B that finalize; the fastest on the real operands is kept
- * (cudnn-frontend's autotuning does the same). Plans and their finalized variant packs are cached. One cuDNN
- * handle per backend, on the backend's stream.
+ * (cudnn-frontend's autotuning does the same) and remembered for the process ({@link CudnnPlanChoices}), so that
+ * a later backend on the device finalizes only that one. Plans and their finalized variant packs are cached. One
+ * cuDNN handle per backend, on the backend's stream.
  */
 final class CudnnAttention implements AutoCloseable {
     private static final long UID_Q = 1, UID_K = 2, UID_V = 3, UID_O = 4, UID_STATS = 5, UID_SCALE = 6;
@@ -39,7 +40,10 @@ final class CudnnAttention implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment handle;
     private final MemorySegment stream;
+    private final String device;
     private final Map<List<Integer>, Plan> plans = new HashMap<>();
+    /** Plans of the benchmark's survey, every candidate finalized whatever was remembered ({@link #surveyPlan}). */
+    private final Map<List<Integer>, Plan> surveyPlans = new HashMap<>();
     private final List<MemorySegment> descriptors = new ArrayList<>();
 
     /**
@@ -58,8 +62,11 @@ final class CudnnAttention implements AutoCloseable {
      * needs, whether they write the softmax statistics, and the candidate chosen by timing on first use.
      */
     static final class Plan {
+        final List<Integer> key;
         final List<MemorySegment> candidates;
         final List<String> labels;
+        /** Where each candidate stands in the heuristics' results, for {@link CudnnPlanChoices}. */
+        final List<CudnnPlanChoices.Choice> origins;
         final long workspace;
         final boolean stats;
         MemorySegment chosen;
@@ -67,9 +74,12 @@ final class CudnnAttention implements AutoCloseable {
         /** Finalized variant packs by (plan, pointers, scale): built once, reused by every later call. */
         final Map<List<Long>, MemorySegment> packs = new HashMap<>();
 
-        Plan(List<MemorySegment> candidates, List<String> labels, long workspace, boolean stats) {
+        Plan(List<Integer> key, List<MemorySegment> candidates, List<String> labels, List<CudnnPlanChoices.Choice> origins, long workspace,
+                boolean stats) {
+            this.key = key;
             this.candidates = candidates;
             this.labels = labels;
+            this.origins = origins;
             this.workspace = workspace;
             this.stats = stats;
         }
@@ -83,8 +93,10 @@ final class CudnnAttention implements AutoCloseable {
         }
     }
 
-    CudnnAttention(MemorySegment stream) {
+    /** @param device the device's label ({@link GpuDevice}): the remembered choices are per device */
+    CudnnAttention(MemorySegment stream, String device) {
         this.stream = stream;
+        this.device = device;
         CudaLibraries.Result libs = CudaLibraries.load(CudaLibraries.Search.fromSystem(), EnumSet.of(CudaLibrary.CUDNN));
         if (!libs.ok()) {
             throw new IllegalStateException("cuDNN is not available: " + libs.reason());
@@ -134,7 +146,15 @@ final class CudnnAttention implements AutoCloseable {
             throw new IllegalArgumentException("keys read from " + kvRows + " rows per head: need at least " + skv + (bshd ? " and layout [b, h, s, d]" : ""));
         }
         return plans.computeIfAbsent(List.of(b, h, sq, skv, d, stats ? 1 : 0, bshd ? 1 : 0, oBshd ? 1 : 0, kvRows),
-                k -> build(b, h, sq, skv, d, stats, bshd, oBshd, kvRows));
+                k -> build(k, CudnnPlanChoices.recall(device, k).orElse(null)));
+    }
+
+    /**
+     * As {@link #plan(int, int, int, int, int, boolean, boolean)}, with every candidate finalized even where a
+     * winner is remembered: the benchmark's survey times them all ({@link #timeCandidates}).
+     */
+    Plan surveyPlan(int b, int h, int sq, int skv, int d, boolean stats, boolean bshd) {
+        return surveyPlans.computeIfAbsent(List.of(b, h, sq, skv, d, stats ? 1 : 0, bshd ? 1 : 0, bshd ? 1 : 0, skv), k -> build(k, null));
     }
 
     /**
@@ -187,6 +207,7 @@ final class CudnnAttention implements AutoCloseable {
     private void choose(Plan plan, long q, long k, long v, long o, long stats, float scale, long workspace) {
         double best = Double.POSITIVE_INFINITY;
         CudaException last = null;
+        CudnnPlanChoices.Choice winner = null;
         StringBuilder times = new StringBuilder();
         for (int i = 0; i < plan.candidates.size(); i++) {
             MemorySegment c = plan.candidates.get(i);
@@ -205,6 +226,7 @@ final class CudnnAttention implements AutoCloseable {
                     best = ms;
                     plan.chosen = c;
                     plan.choice = "engine config " + i + " of " + plan.candidates.size();
+                    winner = plan.origins.get(i);
                 }
             } catch (CudaException e) {
                 last = e;
@@ -215,6 +237,7 @@ final class CudnnAttention implements AutoCloseable {
             throw last != null ? last : new IllegalStateException("no cuDNN candidate plan");
         }
         plan.choice += " (timed: " + times + ")";
+        CudnnPlanChoices.remember(device, plan.key, winner);
     }
 
     private void execute(Plan plan, MemorySegment exec, long q, long k, long v, long o, long stats, float scale, long workspace) {
@@ -260,7 +283,14 @@ final class CudnnAttention implements AutoCloseable {
         }
     }
 
-    private Plan build(int b, int h, int sq, int skv, int d, boolean withStats, boolean bshd, boolean oBshd, int kvRows) {
+    /**
+     * Finalizes the plan of {@code key} (b, h, sq, skv, d, stats, bshd, oBshd, kvRows as in {@link #plan}): with
+     * {@code remembered}, that configuration alone and already chosen; without it, or where it no longer finalizes,
+     * every candidate, to be timed on first use.
+     */
+    private Plan build(List<Integer> key, CudnnPlanChoices.Choice remembered) {
+        int b = key.get(0), h = key.get(1), sq = key.get(2), skv = key.get(3), d = key.get(4), kvRows = key.get(8);
+        boolean withStats = key.get(5) == 1, bshd = key.get(6) == 1, oBshd = key.get(7) == 1;
         String what = "SDPA forward b=" + b + " h=" + h + " sq=" + sq + " skv=" + skv + " d=" + d + (withStats ? " with statistics" : "")
                 + (bshd ? " [b, s, h, d] layout" : "") + (oBshd ? " output [b, s, h, d]" : "")
                 + (kvRows != skv ? " keys and values in rows of " + kvRows : "");
@@ -288,9 +318,13 @@ final class CudnnAttention implements AutoCloseable {
         CudaException last = null;
         List<MemorySegment> ok = new ArrayList<>();
         List<String> labels = new ArrayList<>();
+        List<CudnnPlanChoices.Choice> origins = new ArrayList<>();
         long workspace = 0;
         for (HeurMode mode : new HeurMode[] {HeurMode.A, HeurMode.B}) {
             String modeName = mode.name();
+            if (remembered != null && !remembered.mode().equals(modeName)) {
+                continue;
+            }
             List<MemorySegment> cfgs;
             try {
                 cfgs = heuristics(graph, mode, what);
@@ -298,7 +332,7 @@ final class CudnnAttention implements AutoCloseable {
                 last = e;
                 continue;
             }
-            for (int i = 0; i < cfgs.size() && ok.size() < MAX_CANDIDATES; i++) {
+            for (int i = remembered == null ? 0 : remembered.index(); i < cfgs.size() && ok.size() < (remembered == null ? MAX_CANDIDATES : 1); i++) {
                 MemorySegment plan = keep(DescriptorType.EXECUTION_PLAN);
                 try {
                     CudnnApi.setAttribute(plan, Attribute.EXECUTION_PLAN_HANDLE, AttributeType.HANDLE, 1, arena.allocateFrom(ADDRESS, handle),
@@ -309,15 +343,28 @@ final class CudnnAttention implements AutoCloseable {
                     MemorySegment count = arena.allocate(JAVA_LONG);
                     CudnnApi.getAttribute(plan, Attribute.EXECUTION_PLAN_WORKSPACE_SIZE, AttributeType.INT64, 1, count, ws, "workspace size");
                     ok.add(plan);
+                    origins.add(new CudnnPlanChoices.Choice(modeName, i));
                     labels.add("mode " + modeName + "[" + i + "] engine " + engineIndex(cfgs.get(i)) + " ws " + ws.get(JAVA_LONG, 0));
                     workspace = Math.max(workspace, ws.get(JAVA_LONG, 0));
                 } catch (CudaException e) {
                     last = e;
                 }
+                if (remembered != null) {
+                    break; // the remembered configuration or nothing
+                }
             }
         }
+        if (remembered != null) {
+            if (ok.isEmpty()) {
+                return build(key, null); // the remembered configuration no longer finalizes: choose again among all
+            }
+            Plan p = new Plan(key, ok, labels, origins, workspace, withStats);
+            p.chosen = ok.get(0);
+            p.choice = "engine config " + labels.get(0) + ", the winner of an earlier backend's timing on this device";
+            return p;
+        }
         if (!ok.isEmpty()) {
-            return new Plan(ok, labels, workspace, withStats);
+            return new Plan(key, ok, labels, origins, workspace, withStats);
         }
         throw new IllegalStateException("no cuDNN engine finalizes " + what + (last == null ? "" : ": " + last.getMessage()), last);
     }
@@ -416,15 +463,18 @@ final class CudnnAttention implements AutoCloseable {
 
     @Override
     public void close() {
-        for (Plan p : plans.values()) {
-            p.packs.values().forEach(CudnnApi::destroyDescriptor);
-            p.packs.clear();
+        for (Map<List<Integer>, Plan> m : List.of(plans, surveyPlans)) {
+            for (Plan p : m.values()) {
+                p.packs.values().forEach(CudnnApi::destroyDescriptor);
+                p.packs.clear();
+            }
         }
         for (int i = descriptors.size() - 1; i >= 0; i--) {
             CudnnApi.destroyDescriptor(descriptors.get(i));
         }
         descriptors.clear();
         plans.clear();
+        surveyPlans.clear();
         CudnnApi.destroy(handle);
         arena.close();
     }

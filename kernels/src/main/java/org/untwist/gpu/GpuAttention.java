@@ -209,7 +209,7 @@ final class GpuAttention implements AutoCloseable {
         }
         try {
             if (cudnn == null) {
-                cudnn = new CudnnAttention(stream);
+                cudnn = new CudnnAttention(stream, device);
             }
             float scale = (float) (1 / Math.sqrt(d));
             if (lr == 0 || passes() == 1) {
@@ -357,7 +357,7 @@ final class GpuAttention implements AutoCloseable {
         CudnnAttention.Plan plan;
         try {
             if (cudnn == null) {
-                cudnn = new CudnnAttention(stream);
+                cudnn = new CudnnAttention(stream, device);
             }
             if (lr > 0 && passes() == 2 && cudnnBf16TwoPass(pq, pk, pv, prk, prv, ps, po, b, h, lq, lk, lr, d, refBatch, refStart, refTokens)) {
                 return true;
@@ -471,7 +471,7 @@ final class GpuAttention implements AutoCloseable {
             for (boolean stats : new boolean[] {false, true}) {
                 String what = "lq " + lq + " lkv " + skv + (bshd ? " bshd" : " bhsd") + (stats ? " stats" : " no-stats");
                 try {
-                    CudnnAttention.Plan p = cudnn.plan(b, h, lq, skv, d, stats, bshd);
+                    CudnnAttention.Plan p = cudnn.surveyPlan(b, h, lq, skv, d, stats, bshd);
                     long ws = slot(S_WORKSPACE, p.workspace());
                     long qb = slot(S_Q, qPairs * 4), kb = slot(S_K, kvPairs * 4), vb = slot(S_V, kvPairs * 4), o1 = slot(S_O1, qPairs * 4);
                     long st = slot(S_STATS1, (long) b * h * lq * 4);

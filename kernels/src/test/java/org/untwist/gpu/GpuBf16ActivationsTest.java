@@ -214,6 +214,27 @@ class GpuBf16ActivationsTest {
         }
     }
 
+    /**
+     * A second backend on the device finalizes only the engine configuration the first one's timing chose (both
+     * passes of two-pass shared attention), and still matches the oracle.
+     */
+    @Test
+    void aSecondBackendTakesTheEngineTheFirstOneTimed() {
+        CudnnPlanChoices.forgetAll(); // earlier tests in this process may have timed this shape
+        String[] choices = new String[2];
+        for (int round = 0; round < 2; round++) {
+            try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
+                be.diagnostics().sharedPasses(2);
+                attentionCase(be, oracle, 2, 2, 40, 64, 1, 2);
+                choices[round] = be.diagnostics().lastCudnnChoice();
+            }
+        }
+        System.out.println("first backend: " + choices[0] + "\nsecond backend: " + choices[1]);
+        assertTrue(choices[0].contains("timed") && !choices[0].contains("earlier backend"), "the first backend times the candidates: " + choices[0]);
+        assertTrue(!choices[1].contains("timed") && choices[1].split("winner of an earlier backend", -1).length == 3,
+                "the second backend takes both passes' winners without timing: " + choices[1]);
+    }
+
     private static void attentionCase(GpuBackend be, ScalarBackend oracle, int b, int h, int l, int d, int sharing, int passes) {
         Random r = new Random(SEED + d + 7L * sharing);
         boolean shared = sharing > 0;
