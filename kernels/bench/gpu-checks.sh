@@ -8,6 +8,7 @@
 #   [SUITES="ops pipeline"] bash .gpubundle/gpu-checks.sh [ops timeout s, default 300] [pipeline timeout s, default 240] \
 #       [cycles timeout s, default 400]
 #   SUITES=cycles bash .gpubundle/gpu-checks.sh 0 0 400
+#   SUITES=ops OPS_CLASSES="org.untwist.gpu.GpuBf16ActivationsTest org.untwist.gpu.GpuBackendTest" bash .gpubundle/gpu-checks.sh 120
 set -u
 export BUNDLE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$BUNDLE/gpu-env.sh"
@@ -26,10 +27,12 @@ suite() { # name timeout classes...
   tail -16 "$OUT/$name.log"
 }
 SUITES=" ${SUITES:-ops pipeline} "
-[[ $SUITES == *" ops "* ]] && suite ops "${1:-300}" org.untwist.TextOpConformanceTest org.untwist.gpu.GpuTextOpsTest org.untwist.ImageOpConformanceTest \
-    org.untwist.gpu.GpuImageOpsTest org.untwist.gpu.GpuImageOpsPlanTest org.untwist.QuantizedWeightsConformanceTest \
-    org.untwist.OpConformanceTest org.untwist.FusedOpConformanceTest org.untwist.GoldenConformanceTest org.untwist.gpu.GpuBackendTest \
-    org.untwist.gpu.GpuLinearEpilogueTest org.untwist.gpu.GpuBf16ActivationsTest
+OPS_ALL="org.untwist.TextOpConformanceTest org.untwist.gpu.GpuTextOpsTest org.untwist.ImageOpConformanceTest
+    org.untwist.gpu.GpuImageOpsTest org.untwist.gpu.GpuImageOpsPlanTest org.untwist.QuantizedWeightsConformanceTest
+    org.untwist.OpConformanceTest org.untwist.FusedOpConformanceTest org.untwist.GoldenConformanceTest org.untwist.gpu.GpuBackendTest
+    org.untwist.gpu.GpuLinearEpilogueTest org.untwist.gpu.GpuBf16ActivationsTest"
+# OPS_CLASSES narrows the op suite to the classes a change touches, when a call has too little time for all of them
+[[ $SUITES == *" ops "* ]] && suite ops "${1:-300}" ${OPS_CLASSES:-$OPS_ALL}
 [[ $SUITES == *" pipeline "* ]] && suite pipeline "${2:-240}" org.untwist.TextEncoderGoldenTest org.untwist.AutoEncoderGoldenTest org.untwist.VaeCommandTest \
     org.untwist.FluxCheckpointTest org.untwist.EndToEndTest org.untwist.PromptGenerateCommandTest org.untwist.GgufCheckpointTest
 [[ $SUITES == *" cycles "* ]] && suite cycles "${3:-400}" org.untwist.GpuPipelineCyclesTest
