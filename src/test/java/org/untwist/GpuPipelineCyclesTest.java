@@ -57,8 +57,8 @@ class GpuPipelineCyclesTest {
             for (int c = 0; c < cycles; c++) {
                 cycle(c, cycles, request, want, rms, wrong);
                 if (c == 0 || c == 9 || (c + 1) % 100 == 0) { // progress, so that a run stopped by a time limit still says how far it got
-                    System.out.printf(Locale.ROOT, "after %d cycles: device free %d MiB (before: %d MiB of %d), %.1f ms a cycle%n", c + 1,
-                            CudaRuntime.memoryInfo()[0] >> 20, before[0] >> 20, before[1] >> 20, (System.nanoTime() - t0) / 1e6 / (c + 1));
+                    System.out.printf(Locale.ROOT, "after %d cycles: device free %d MiB (before: %d MiB of %d), %.1f ms a cycle%s%n", c + 1,
+                            CudaRuntime.memoryInfo()[0] >> 20, before[0] >> 20, before[1] >> 20, (System.nanoTime() - t0) / 1e6 / (c + 1), phases());
                 }
             }
             long[] after = CudaRuntime.memoryInfo();
@@ -83,6 +83,7 @@ class GpuPipelineCyclesTest {
         FluxCheckpoint checkpoint = FluxCheckpoint.open(EndToEndTest.DIFFUSERS, ComponentPaths.NONE);
         String before = System.setProperty(BF16_ACTIVATIONS, kind == 2 ? "true" : "false"); // bf16 activations are the default
         Backend made;
+        long t0 = System.nanoTime();
         try {
             made = Backends.create("gpu", 2, bf16 ? Precision.BF16 : Precision.F32);
         } finally {
@@ -92,16 +93,49 @@ class GpuPipelineCyclesTest {
                 System.setProperty(BF16_ACTIVATIONS, before);
             }
         }
-        try (Backend be = made; Tensor got = PromptToImage.generateDecoded(checkpoint, be, request, null)) {
-            if (c <= 2 || c >= cycles - 2) {
-                double err = TestSupport.maxAbsDiff(got, want);
-                double bound = bf16 ? BF16_BOUND * rms : EndToEndTest.TOLERANCE * rms;
-                System.out.printf(Locale.ROOT, "cycle %d (%s): max |diff| to the PyTorch reference %.3e, RMS %.4f, relative %.3e (bound %.2g)%n", c,
-                        name, err, rms, err / rms, bound / rms);
-                if (!(err <= bound)) {
-                    wrong.add("cycle " + c + " (" + name + "): max |diff| " + err + " > " + bound);
-                }
+        long t1 = System.nanoTime(), t2, t3;
+        try (Backend be = made) {
+            try (Tensor got = PromptToImage.generateDecoded(checkpoint, be, request, null)) {
+                t2 = System.nanoTime();
+                check(c, cycles, got, want, rms, bf16, name, wrong);
             }
+            t3 = System.nanoTime();
+        }
+        if (c >= 0) {
+            long[] k = NANOS[kind];
+            k[0] += t1 - t0;
+            k[1] += t2 - t1;
+            k[2] += System.nanoTime() - t3;
+            k[3]++;
+        }
+    }
+
+    /** Per kind (f32, bf16, bf16 activations): nanoseconds creating, generating and closing, and the cycles counted. */
+    private static final long[][] NANOS = new long[3][4];
+
+    /** The mean milliseconds of creating, generating and closing per kind so far: where a cycle's time goes. */
+    private static String phases() {
+        StringBuilder sb = new StringBuilder("; create / generate / close ms:");
+        String[] names = {"f32", "bf16", "bf16 activations"};
+        for (int k = 0; k < 3; k++) {
+            long n = Math.max(1, NANOS[k][3]);
+            sb.append(String.format(Locale.ROOT, " %s %.1f / %.1f / %.1f", names[k], NANOS[k][0] / 1e6 / n, NANOS[k][1] / 1e6 / n, NANOS[k][2] / 1e6 / n));
+            sb.append(k < 2 ? "," : "");
+        }
+        return sb.toString();
+    }
+
+    /** Checks the output of the warm-up, the first three and the last two cycles against the PyTorch reference. */
+    private static void check(int c, int cycles, Tensor got, Tensor want, double rms, boolean bf16, String name, List<String> wrong) {
+        if (c > 2 && c < cycles - 2) {
+            return;
+        }
+        double err = TestSupport.maxAbsDiff(got, want);
+        double bound = bf16 ? BF16_BOUND * rms : EndToEndTest.TOLERANCE * rms;
+        System.out.printf(Locale.ROOT, "cycle %d (%s): max |diff| to the PyTorch reference %.3e, RMS %.4f, relative %.3e (bound %.2g)%n", c, name,
+                err, rms, err / rms, bound / rms);
+        if (!(err <= bound)) {
+            wrong.add("cycle " + c + " (" + name + "): max |diff| " + err + " > " + bound);
         }
     }
 
