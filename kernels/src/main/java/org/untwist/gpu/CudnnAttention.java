@@ -332,7 +332,9 @@ final class CudnnAttention implements AutoCloseable {
                 last = e;
                 continue;
             }
-            for (int i = remembered == null ? 0 : remembered.index(); i < cfgs.size() && ok.size() < (remembered == null ? MAX_CANDIDATES : 1); i++) {
+            // every configuration, or the remembered one alone
+            int from = remembered == null ? 0 : remembered.index(), to = remembered == null ? cfgs.size() : Math.min(cfgs.size(), from + 1);
+            for (int i = from; i < to && ok.size() < MAX_CANDIDATES; i++) {
                 MemorySegment plan = keep(DescriptorType.EXECUTION_PLAN);
                 try {
                     CudnnApi.setAttribute(plan, Attribute.EXECUTION_PLAN_HANDLE, AttributeType.HANDLE, 1, arena.allocateFrom(ADDRESS, handle),
@@ -348,9 +350,6 @@ final class CudnnAttention implements AutoCloseable {
                     workspace = Math.max(workspace, ws.get(JAVA_LONG, 0));
                 } catch (CudaException e) {
                     last = e;
-                }
-                if (remembered != null) {
-                    break; // the remembered configuration or nothing
                 }
             }
         }
