@@ -32,14 +32,15 @@ import org.untwist.gpu.cuda.CudnnApi.HeurMode;
  * the engine configurations of heuristics modes A and B that finalize; the fastest on the real operands is kept
  * (cudnn-frontend's autotuning does the same) and remembered for the process ({@link CudnnPlanChoices}), so that
  * a later backend on the device finalizes only that one. Plans and their finalized variant packs are cached. One
- * cuDNN handle per backend, on the backend's stream.
+ * cuDNN handle per object, on its backend's stream; a closing backend leaves the object, plans and all, to the next
+ * ({@link CudnnContexts}).
  */
 final class CudnnAttention implements AutoCloseable {
     private static final long UID_Q = 1, UID_K = 2, UID_V = 3, UID_O = 4, UID_STATS = 5, UID_SCALE = 6;
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment handle;
-    private final MemorySegment stream;
+    private MemorySegment stream;
     private final String device;
     private final Map<List<Integer>, Plan> plans = new HashMap<>();
     /** Plans of the benchmark's survey, every candidate finalized whatever was remembered ({@link #surveyPlan}). */
@@ -72,7 +73,7 @@ final class CudnnAttention implements AutoCloseable {
         MemorySegment chosen;
         String choice = "not yet run";
         /** Finalized variant packs by (plan, pointers, scale): built once, reused by every later call. */
-        final Map<List<Long>, MemorySegment> packs = new HashMap<>();
+        final Map<List<Long>, Pack> packs = new HashMap<>();
 
         Plan(List<Integer> key, List<MemorySegment> candidates, List<String> labels, List<CudnnPlanChoices.Choice> origins, long workspace,
                 boolean stats) {
@@ -242,21 +243,33 @@ final class CudnnAttention implements AutoCloseable {
 
     private void execute(Plan plan, MemorySegment exec, long q, long k, long v, long o, long stats, float scale, long workspace) {
         List<Long> key = List.of(exec.address(), q, k, v, o, plan.stats() ? stats : 0L, workspace, (long) Float.floatToRawIntBits(scale));
-        MemorySegment vp = plan.packs.get(key);
+        Pack vp = plan.packs.get(key);
         if (vp == null) {
             if (plan.packs.size() >= MAX_PACKS) {
-                plan.packs.values().forEach(CudnnApi::destroyDescriptor);
-                plan.packs.clear();
+                dropPacks(plan);
             }
             vp = pack(plan, q, k, v, o, stats, scale, workspace);
             plan.packs.put(key, vp);
         }
-        CudnnApi.execute(handle, exec, vp, "SDPA forward");
+        CudnnApi.execute(handle, exec, vp.descriptor(), "SDPA forward");
     }
 
-    /** A finalized variant pack; the by-value scale lives in this object's arena as long as the pack. */
-    private MemorySegment pack(Plan plan, long q, long k, long v, long o, long stats, float scale, long workspace) {
+    /**
+     * A finalized variant pack and the host float its by-value scale points at, which must live as long as the pack
+     * does (a segment of its own: packs come and go, and an object reused by many backends must not grow).
+     */
+    record Pack(MemorySegment descriptor, MemorySegment scale) {
+    }
+
+    private static void dropPacks(Plan plan) {
+        plan.packs.values().forEach(p -> CudnnApi.destroyDescriptor(p.descriptor()));
+        plan.packs.clear();
+    }
+
+    /** A finalized variant pack for these pointers and scale. */
+    private Pack pack(Plan plan, long q, long k, long v, long o, long stats, float scale, long workspace) {
         MemorySegment vp = CudnnApi.createDescriptor(DescriptorType.VARIANT_PACK);
+        MemorySegment scaleValue = Arena.ofAuto().allocateFrom(JAVA_FLOAT, scale);
         try {
             long[] ids = plan.stats() ? new long[] {UID_Q, UID_K, UID_V, UID_O, UID_SCALE, UID_STATS} : new long[] {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
             try (Arena a = Arena.ofConfined()) {
@@ -266,7 +279,7 @@ final class CudnnAttention implements AutoCloseable {
                 for (int i = 0; i < addr.length; i++) {
                     ptrs.setAtIndex(ADDRESS, i, MemorySegment.ofAddress(addr[i]));
                 }
-                ptrs.setAtIndex(ADDRESS, 4, arena.allocateFrom(JAVA_FLOAT, scale)); // by value: a host pointer
+                ptrs.setAtIndex(ADDRESS, 4, scaleValue); // by value: a host pointer
                 if (plan.stats()) {
                     ptrs.setAtIndex(ADDRESS, 5, MemorySegment.ofAddress(stats));
                 }
@@ -276,7 +289,7 @@ final class CudnnAttention implements AutoCloseable {
                         a.allocateFrom(ADDRESS, MemorySegment.ofAddress(workspace)), "variant pack workspace");
             }
             CudnnApi.finalizeDescriptor(vp, "variant pack");
-            return vp;
+            return new Pack(vp, scaleValue);
         } catch (RuntimeException e) {
             CudnnApi.destroyDescriptor(vp);
             throw e;
@@ -460,14 +473,38 @@ final class CudnnAttention implements AutoCloseable {
                 "descriptor attribute " + attr.code());
     }
 
+    /**
+     * Hands this context to another stream ({@link CudnnContexts}): later runs go on {@code stream}. The variant packs
+     * are dropped, since they name the previous owner's buffers; the finalized plans and their chosen engines stay.
+     */
+    void attach(MemorySegment stream) {
+        dropAllPacks();
+        CudnnApi.setStream(handle, stream);
+        this.stream = stream;
+    }
+
+    /**
+     * Leaves the owner's stream, which its backend is about to destroy, for the default stream, and drops the packs
+     * that name its buffers: an idle context of {@link CudnnContexts} refers to nothing of a closed backend.
+     */
+    void detach() {
+        attach(MemorySegment.NULL);
+    }
+
+    private void dropAllPacks() {
+        for (Map<List<Integer>, Plan> m : List.of(plans, surveyPlans)) {
+            m.values().forEach(CudnnAttention::dropPacks);
+        }
+    }
+
+    /** The device this context's plans were finalized for. */
+    String device() {
+        return device;
+    }
+
     @Override
     public void close() {
-        for (Map<List<Integer>, Plan> m : List.of(plans, surveyPlans)) {
-            for (Plan p : m.values()) {
-                p.packs.values().forEach(CudnnApi::destroyDescriptor);
-                p.packs.clear();
-            }
-        }
+        dropAllPacks();
         for (int i = descriptors.size() - 1; i >= 0; i--) {
             CudnnApi.destroyDescriptor(descriptors.get(i));
         }

@@ -209,7 +209,7 @@ final class GpuAttention implements AutoCloseable {
         }
         try {
             if (cudnn == null) {
-                cudnn = new CudnnAttention(stream, device);
+                cudnn = CudnnContexts.take(device, stream);
             }
             float scale = (float) (1 / Math.sqrt(d));
             if (lr == 0 || passes() == 1) {
@@ -357,7 +357,7 @@ final class GpuAttention implements AutoCloseable {
         CudnnAttention.Plan plan;
         try {
             if (cudnn == null) {
-                cudnn = new CudnnAttention(stream, device);
+                cudnn = CudnnContexts.take(device, stream);
             }
             if (lr > 0 && passes() == 2 && cudnnBf16TwoPass(pq, pk, pv, prk, prv, ps, po, b, h, lq, lk, lr, d, refBatch, refStart, refTokens)) {
                 return true;
@@ -540,7 +540,8 @@ final class GpuAttention implements AutoCloseable {
             }
         }
         if (cudnn != null) {
-            cudnn.close();
+            CudnnContexts.giveBack(cudnn); // its finalized plans serve the next backend on this device
+            cudnn = null;
         }
     }
 }

@@ -223,6 +223,7 @@ class GpuBf16ActivationsTest {
         CudnnPlanChoices.forgetAll(); // earlier tests in this process may have timed this shape
         String[] choices = new String[2];
         for (int round = 0; round < 2; round++) {
+            CudnnContexts.closeIdle(); // so that the second backend finalizes its own plans instead of taking the first's
             try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
                 be.diagnostics().sharedPasses(2);
                 attentionCase(be, oracle, 2, 2, 40, 64, 1, 2);
@@ -233,6 +234,30 @@ class GpuBf16ActivationsTest {
         assertTrue(choices[0].contains("timed") && !choices[0].contains("earlier backend"), "the first backend times the candidates: " + choices[0]);
         assertTrue(!choices[1].contains("timed") && choices[1].split("winner of an earlier backend", -1).length == 3,
                 "the second backend takes both passes' winners without timing: " + choices[1]);
+    }
+
+    /**
+     * A backend made after another closed takes the closed one's cuDNN context ({@link CudnnContexts}): the same
+     * finalized plans, so the same chosen engines with the first backend's timing, and still matches the oracle; while
+     * it lives the context is not idle, and after it closes it is again.
+     */
+    @Test
+    void aLaterBackendTakesTheCudnnContextOfAClosedOne() {
+        CudnnContexts.closeIdle();
+        String device = GpuDevice.get().label;
+        String[] choices = new String[2];
+        for (int round = 0; round < 2; round++) {
+            try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
+                be.diagnostics().sharedPasses(2);
+                attentionCase(be, oracle, 2, 2, 40, 64, 1, 2);
+                choices[round] = be.diagnostics().lastCudnnChoice();
+                assertEquals(0, CudnnContexts.idle(device), "round " + round + ": the context is the living backend's");
+            }
+            assertEquals(1, CudnnContexts.idle(device), "round " + round + ": the closed backend's context waits for the next");
+        }
+        System.out.println("first backend: " + choices[0] + "\nsecond backend: " + choices[1]);
+        assertTrue(choices[0].contains("timed"), "the first backend times the candidates: " + choices[0]);
+        assertEquals(choices[0], choices[1], "the second backend runs the first one's plans, timings and all");
     }
 
     private static void attentionCase(GpuBackend be, ScalarBackend oracle, int b, int h, int l, int d, int sharing, int passes) {
