@@ -513,6 +513,15 @@ public final class GpuBackend extends AbstractBackend {
         return precision == Precision.BF16;
     }
 
+    /**
+     * Closes the cuDNN contexts that closed backends left for later ones: what the device holds for their finalized
+     * attention plans comes back, and the next backend finalizes its plans again. For a process that is done with the
+     * GPU backend but not with the device.
+     */
+    public static void closeIdleCudnnContexts() {
+        CudnnContexts.closeIdle();
+    }
+
     /** This backend's knobs and read-outs for benchmarks, profiles and tests (which paths ran, cuDNN's and cuBLASLt's choices). */
     public GpuDiagnostics diagnostics() {
         return new GpuDiagnostics(attention, gemm, stream, dev.label);

@@ -223,7 +223,7 @@ class GpuBf16ActivationsTest {
         CudnnPlanChoices.forgetAll(); // earlier tests in this process may have timed this shape
         String[] choices = new String[2];
         for (int round = 0; round < 2; round++) {
-            CudnnContexts.closeIdle(); // so that the second backend finalizes its own plans instead of taking the first's
+            GpuBackend.closeIdleCudnnContexts(); // so that the second backend finalizes its own plans instead of taking the first's
             try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
                 be.diagnostics().sharedPasses(2);
                 attentionCase(be, oracle, 2, 2, 40, 64, 1, 2);
