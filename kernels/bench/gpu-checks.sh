@@ -3,11 +3,12 @@
 # text-ops-check.sh, image-ops-check.sh and pipeline-check.sh, each suite run once): the op suites in one JVM (log $OUT/ops.log), then
 # the models in a second (log $OUT/pipeline.log), all with -Duntwist.test.backends=gpu; with SUITES naming "cycles",
 # also issue 18's 1,000 pipeline create/run/close cycles (GpuPipelineCyclesTest: device free memory before and after,
-# log $OUT/cycles.log) in a third. SUITES picks the suites (default "ops pipeline": the three together may pass a
-# 10-minute call). In the bundle of make-bundle.sh; run from the repository root with the bundle carried:
+# log $OUT/cycles.log) in a third. SUITES picks the suites and their order (default "ops pipeline": the three together
+# may pass a 10-minute call). In the bundle of make-bundle.sh; run from the repository root with the bundle carried:
 #   [SUITES="ops pipeline"] bash .gpubundle/gpu-checks.sh [ops timeout s, default 300] [pipeline timeout s, default 240] \
 #       [cycles timeout s, default 400]
 #   SUITES=cycles bash .gpubundle/gpu-checks.sh 0 0 400
+#   SUITES="cycles ops pipeline" bash .gpubundle/gpu-checks.sh 200 40 300
 #   SUITES=ops OPS_CLASSES="org.untwist.gpu.GpuBf16ActivationsTest org.untwist.gpu.GpuBackendTest" bash .gpubundle/gpu-checks.sh 120
 set -u
 export BUNDLE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,14 +27,19 @@ suite() { # name timeout classes...
   grep -E '✘|aborted|Assumption|max abs error|worst|max \|diff\||pipeline cycles in|cycles: device free' "$OUT/$name.log" | head -60
   tail -16 "$OUT/$name.log"
 }
-SUITES=" ${SUITES:-ops pipeline} "
+SUITES="${SUITES:-ops pipeline}"
 OPS_ALL="org.untwist.TextOpConformanceTest org.untwist.gpu.GpuTextOpsTest org.untwist.ImageOpConformanceTest
     org.untwist.gpu.GpuImageOpsTest org.untwist.gpu.GpuImageOpsPlanTest org.untwist.QuantizedWeightsConformanceTest
     org.untwist.OpConformanceTest org.untwist.FusedOpConformanceTest org.untwist.GoldenConformanceTest org.untwist.gpu.GpuBackendTest
     org.untwist.gpu.GpuLinearEpilogueTest org.untwist.gpu.GpuBf16ActivationsTest"
 # OPS_CLASSES narrows the op suite to the classes a change touches, when a call has too little time for all of them
-[[ $SUITES == *" ops "* ]] && suite ops "${1:-300}" ${OPS_CLASSES:-$OPS_ALL}
-[[ $SUITES == *" pipeline "* ]] && suite pipeline "${2:-240}" org.untwist.TextEncoderGoldenTest org.untwist.AutoEncoderGoldenTest org.untwist.VaeCommandTest \
-    org.untwist.FluxCheckpointTest org.untwist.EndToEndTest org.untwist.PromptGenerateCommandTest org.untwist.GgufCheckpointTest
-[[ $SUITES == *" cycles "* ]] && suite cycles "${3:-400}" org.untwist.GpuPipelineCyclesTest
+for s in $SUITES; do # in the order SUITES names them: the one that matters most first, in case the call's limit comes
+  case $s in
+    ops) suite ops "${1:-300}" ${OPS_CLASSES:-$OPS_ALL} ;;
+    pipeline) suite pipeline "${2:-240}" org.untwist.TextEncoderGoldenTest org.untwist.AutoEncoderGoldenTest org.untwist.VaeCommandTest \
+        org.untwist.FluxCheckpointTest org.untwist.EndToEndTest org.untwist.PromptGenerateCommandTest org.untwist.GgufCheckpointTest ;;
+    cycles) suite cycles "${3:-400}" org.untwist.GpuPipelineCyclesTest ;;
+    *) echo "gpu-checks: no suite named $s (ops, pipeline, cycles)" ;;
+  esac
+done
 exit 0 # each suite printed its rc
