@@ -12,6 +12,7 @@ import org.untwist.backend.Backend;
 import org.untwist.backend.BackendProvider;
 import org.untwist.backend.Backends;
 import org.untwist.backend.Precision;
+import org.untwist.gpu.CudnnSetupTotals;
 import org.untwist.gpu.cuda.CudaRuntime;
 import org.untwist.io.SafeTensors;
 import org.untwist.pipeline.ComponentPaths;
@@ -53,12 +54,13 @@ class GpuPipelineCyclesTest {
             }
             long[] before = CudaRuntime.memoryInfo();
             assertTrue(before != null, "cudaMemGetInfo failed");
+            System.out.println("after the warm-up cycles: " + CudnnSetupTotals.sinceStart());
             long t0 = System.nanoTime();
             for (int c = 0; c < cycles; c++) {
                 cycle(c, cycles, request, want, rms, wrong);
                 if (c == 0 || c == 9 || (c + 1) % 100 == 0) { // progress, so that a run stopped by a time limit still says how far it got
                     System.out.printf(Locale.ROOT, "after %d cycles: device free %d MiB (before: %d MiB of %d), %.1f ms a cycle%s%n", c + 1,
-                            CudaRuntime.memoryInfo()[0] >> 20, before[0] >> 20, before[1] >> 20, (System.nanoTime() - t0) / 1e6 / (c + 1), phases());
+                            CudaRuntime.memoryInfo()[0] >> 20, before[0] >> 20, before[1] >> 20, (System.nanoTime() - t0) / 1e6 / (c + 1), phases() + "; " + CudnnSetupTotals.sinceStart());
                 }
             }
             long[] after = CudaRuntime.memoryInfo();
@@ -139,6 +141,6 @@ class GpuPipelineCyclesTest {
         }
     }
 
-    /** GpuBackend.BF16_ACTIVATIONS_PROPERTY (this suite does not depend on the gpu module's classes beyond CudaRuntime). */
+    /** GpuBackend.BF16_ACTIVATIONS_PROPERTY (this suite uses no gpu module class beyond CudaRuntime and the CudnnSetupTotals read-out). */
     private static final String BF16_ACTIVATIONS = "untwist.gpu.bf16Activations";
 }

@@ -46,6 +46,8 @@ final class CudnnAttention implements AutoCloseable {
     /** Plans of the benchmark's survey, every candidate finalized whatever was remembered ({@link #surveyPlan}). */
     private final Map<List<Integer>, Plan> surveyPlans = new HashMap<>();
     private final List<MemorySegment> descriptors = new ArrayList<>();
+    /** Execution-plan finalizations this object has tried, for {@link CudnnSetupTotals}. */
+    private int finalizations;
 
     /**
      * Plans tried per shape: the engine configurations of heuristics modes A and B that finalize (mode A's
@@ -147,7 +149,7 @@ final class CudnnAttention implements AutoCloseable {
             throw new IllegalArgumentException("keys read from " + kvRows + " rows per head: need at least " + skv + (bshd ? " and layout [b, h, s, d]" : ""));
         }
         return plans.computeIfAbsent(List.of(b, h, sq, skv, d, stats ? 1 : 0, bshd ? 1 : 0, oBshd ? 1 : 0, kvRows),
-                k -> build(k, CudnnPlanChoices.recall(device, k).orElse(null)));
+                k -> timedBuild(k, CudnnPlanChoices.recall(device, k).orElse(null)));
     }
 
     /**
@@ -155,7 +157,16 @@ final class CudnnAttention implements AutoCloseable {
      * winner is remembered: the benchmark's survey times them all ({@link #timeCandidates}).
      */
     Plan surveyPlan(int b, int h, int sq, int skv, int d, boolean stats, boolean bshd) {
-        return surveyPlans.computeIfAbsent(List.of(b, h, sq, skv, d, stats ? 1 : 0, bshd ? 1 : 0, bshd ? 1 : 0, skv), k -> build(k, null));
+        return surveyPlans.computeIfAbsent(List.of(b, h, sq, skv, d, stats ? 1 : 0, bshd ? 1 : 0, bshd ? 1 : 0, skv), k -> timedBuild(k, null));
+    }
+
+    /** {@link #build}, counted in {@link CudnnSetupTotals}. */
+    private Plan timedBuild(List<Integer> key, CudnnPlanChoices.Choice remembered) {
+        long t0 = System.nanoTime();
+        int before = finalizations;
+        Plan p = build(key, remembered);
+        CudnnSetupTotals.built(finalizations - before, System.nanoTime() - t0);
+        return p;
     }
 
     /**
@@ -206,6 +217,7 @@ final class CudnnAttention implements AutoCloseable {
      * execute is skipped.
      */
     private void choose(Plan plan, long q, long k, long v, long o, long stats, float scale, long workspace) {
+        long started = System.nanoTime();
         double best = Double.POSITIVE_INFINITY;
         CudaException last = null;
         CudnnPlanChoices.Choice winner = null;
@@ -239,6 +251,7 @@ final class CudnnAttention implements AutoCloseable {
         }
         plan.choice += " (timed: " + times + ")";
         CudnnPlanChoices.remember(device, plan.key, winner);
+        CudnnSetupTotals.timed(System.nanoTime() - started);
     }
 
     private void execute(Plan plan, MemorySegment exec, long q, long k, long v, long o, long stats, float scale, long workspace) {
@@ -353,6 +366,7 @@ final class CudnnAttention implements AutoCloseable {
                     CudnnApi.setAttribute(plan, Attribute.EXECUTION_PLAN_HANDLE, AttributeType.HANDLE, 1, arena.allocateFrom(ADDRESS, handle),
                             "plan handle");
                     setDesc(plan, Attribute.EXECUTION_PLAN_ENGINE_CONFIG, cfgs.get(i));
+                    finalizations++;
                     CudnnApi.finalizeDescriptor(plan, "execution plan " + i + " of " + what);
                     MemorySegment ws = arena.allocate(JAVA_LONG);
                     MemorySegment count = arena.allocate(JAVA_LONG);
