@@ -179,21 +179,27 @@ final class CudnnAttention implements AutoCloseable {
         for (int i = 0; i < plan.candidates.size(); i++) {
             MemorySegment c = plan.candidates.get(i);
             try {
-                for (int r = 0; r < warm; r++) {
-                    execute(plan, c, q, k, v, o, stats, scale, workspace);
-                }
-                sync();
-                long t0 = System.nanoTime();
-                for (int r = 0; r < runs; r++) {
-                    execute(plan, c, q, k, v, o, stats, scale, workspace);
-                }
-                sync();
-                out.add(String.format(java.util.Locale.ROOT, "#%d %s %.4f ms", i, plan.labels.get(i), (System.nanoTime() - t0) / 1e6 / runs));
+                double ms = meanMs(plan, c, q, k, v, o, stats, scale, workspace, warm, runs);
+                out.add(String.format(java.util.Locale.ROOT, "#%d %s %.4f ms", i, plan.labels.get(i), ms));
             } catch (CudaException e) {
                 out.add("#" + i + " " + plan.labels.get(i) + " failed: " + e.getMessage());
             }
         }
         return out;
+    }
+
+    /** Mean wall milliseconds of one call of candidate {@code c}: {@code warm} calls, then {@code runs} between two synchronizations. */
+    private double meanMs(Plan plan, MemorySegment c, long q, long k, long v, long o, long stats, float scale, long workspace, int warm, int runs) {
+        for (int r = 0; r < warm; r++) {
+            execute(plan, c, q, k, v, o, stats, scale, workspace);
+        }
+        sync();
+        long t0 = System.nanoTime();
+        for (int r = 0; r < runs; r++) {
+            execute(plan, c, q, k, v, o, stats, scale, workspace);
+        }
+        sync();
+        return (System.nanoTime() - t0) / 1e6 / runs;
     }
 
     private void sync() {
@@ -225,15 +231,7 @@ final class CudnnAttention implements AutoCloseable {
         for (int i = 0; i < plan.candidates.size(); i++) {
             MemorySegment c = plan.candidates.get(i);
             try {
-                execute(plan, c, q, k, v, o, stats, scale, workspace);
-                execute(plan, c, q, k, v, o, stats, scale, workspace);
-                sync();
-                long t0 = System.nanoTime();
-                for (int r = 0; r < 5; r++) {
-                    execute(plan, c, q, k, v, o, stats, scale, workspace);
-                }
-                sync();
-                double ms = (System.nanoTime() - t0) / 5e6;
+                double ms = meanMs(plan, c, q, k, v, o, stats, scale, workspace, 2, 5);
                 times.append(times.isEmpty() ? "" : ", ").append(String.format(java.util.Locale.ROOT, "#%d %s %.3f ms", i, plan.labels.get(i), ms));
                 if (ms < best) {
                     best = ms;
