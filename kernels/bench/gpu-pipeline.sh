@@ -21,6 +21,10 @@
 # in fp8); files already there are kept, so a second call on a warm machine skips the writing. BUDGET (seconds from
 # the start) stops the rounds early when the next one would not fit, leaving time for the table; CYCLES=N > 0 then
 # runs GpuPipelineCyclesTest with N cycles if time is left (gpu-checks.sh runs it with 1,000).
+# untwist's GPU caches (compiled kernels, cuDNN attention winners) live in $WEIGHTS/run/gpu-cache, apart from the
+# machine's; COLD_ROUNDS (round numbers, e.g. "1 3") removes the cuDNN winners before those rounds' untwist runs, so
+# they time every candidate as a first run on a machine does, and the others find the winners on disk. Each untwist
+# run's last line from org.untwist.gpu's debug log says what cuDNN attention setup cost it.
 # Writes to $OUT (at most 8 files come back from the device): pipeline.log (everything printed), table.md,
 # untwist.log and peer.log (every run's output), untwist.png and peer.png (the last runs' images).
 set -u
@@ -84,6 +88,10 @@ fi
 WORK=$WEIGHTS/run
 mkdir -p "$WORK"
 rm -f "$WORK"/*.log "$WORK"/*.json "$WORK"/*.png
+COLD_ROUNDS=${COLD_ROUNDS:-}
+printf '%s\n' 'handlers=java.util.logging.ConsoleHandler' 'java.util.logging.ConsoleHandler.level=FINE' \
+    'java.util.logging.SimpleFormatter.format=%4$s: %5$s%6$s%n' '.level=INFO' 'org.untwist.gpu.level=FINE' > "$WORK/logging.properties"
+UNTWIST_FLAGS=(-Djava.util.logging.config.file="$WORK/logging.properties" -Duntwist.gpu.kernelCache="$WORK/gpu-cache")
 
 stage "machine; settings: ROUNDS=$ROUNDS STEPS=$STEPS SIZE=$SIZE TYPE=$TYPE MODE=$MODE backend $BACKEND/$PRECISION, peer $PEER_DEVICE/$PEER_DTYPE, WEIGHTS=$WEIGHTS BUDGET=$BUDGET s"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv,noheader
@@ -122,17 +130,19 @@ UNTWIST_WALLS=() PEER_WALLS=() LAST_U=0 LAST_P=0
 fits() { awk -v e="$(elapsed)" -v n="$1" -v b="$BUDGET" 'BEGIN { exit !(e + 1.15 * n + 15 < b) }'; }
 run_untwist() {
   local r=$1 log=$WORK/untwist-$1.log t0 w pid
-  stage "round $r: untwist generate --backend $BACKEND --precision $PRECISION"
+  local cold=""
+  if [[ " $COLD_ROUNDS " == *" $r "* ]]; then rm -f "$WORK"/gpu-cache/cudnn-attention-*.tsv; cold=" (no cuDNN winners on disk)"; fi
+  stage "round $r: untwist generate --backend $BACKEND --precision $PRECISION$cold"
   pid=$(memwatch "$WORK/mem-untwist-$r.txt")
   t0=$(date +%s.%N)
-  timeout "${UNTWIST_TIMEOUT:-240}" "$J" "${FLAGS[@]}" -jar "$JAR" generate --backend "$BACKEND" --precision "$PRECISION" --threads "$THREADS" \
+  timeout "${UNTWIST_TIMEOUT:-240}" "$J" "${FLAGS[@]}" "${UNTWIST_FLAGS[@]}" -jar "$JAR" generate --backend "$BACKEND" --precision "$PRECISION" --threads "$THREADS" \
       --model "$FLUX" --t5 "$T5" --clip "$CLIP" --vae "$AE" --clip-tokenizer "$TOK/tokenizer" --t5-tokenizer "$TOK/tokenizer_2" \
       --prompt "$PROMPT" --reference "$WORK/reference.png" --reference-prompt "$REF_PROMPT" --mode "$MODE" \
       --width "$SIZE" --height "$SIZE" --steps "$STEPS" --seed 7 --ref-seed 11 --out "$WORK/untwist.png" > "$log" 2>&1
   local rc=$?
   w=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
   echo "  rc=$rc, wall $w s"
-  grep -E "^(generated|  T5|  step times|INFO: untwist backend|Exception|Error|untwist:)|rror" "$log" | cut -c1-400
+  grep -E "^(generated|  T5|  step times|INFO: untwist backend|Exception|Error|untwist:)|rror|NVRTC|gpu backend closed" "$log" | cut -c1-400
   memstop "$pid" "$WORK/mem-untwist-$r.txt"
   [ "$rc" = 0 ] && UNTWIST_WALLS+=("$w") && LAST_U=$w
   [ "$rc" = 0 ] || tail -n 20 "$log"

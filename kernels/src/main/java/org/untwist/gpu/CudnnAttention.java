@@ -30,8 +30,8 @@ import org.untwist.gpu.cuda.CudnnApi.HeurMode;
  * or [b, s, h, d] in memory, optionally the softmax statistics (log-sum-exp per query row, float32), the scale
  * by value), the same operation cudnn-frontend builds for a plain bf16 inference SDPA. The candidate plans are
  * the engine configurations of heuristics modes A and B that finalize; the fastest on the real operands is kept
- * (cudnn-frontend's autotuning does the same) and remembered for the process ({@link CudnnPlanChoices}), so that
- * a later backend on the device finalizes only that one. Plans and their finalized variant packs are cached. One
+ * (cudnn-frontend's autotuning does the same) and remembered for the process and on disk ({@link CudnnPlanChoices}),
+ * so that a later backend or process on the device finalizes only that one. Plans and their finalized variant packs are cached. One
  * cuDNN handle per object, on its backend's stream; a closing backend leaves the object, plans and all, to the next
  * ({@link CudnnContexts}).
  */
@@ -42,6 +42,8 @@ final class CudnnAttention implements AutoCloseable {
     private final MemorySegment handle;
     private MemorySegment stream;
     private final String device;
+    /** The device and the cuDNN version, which together fix the heuristics' lists: the key of {@link CudnnPlanChoices}. */
+    private final String choicesKey;
     private final Map<List<Integer>, Plan> plans = new HashMap<>();
     /** Plans of the benchmark's survey, every candidate finalized whatever was remembered ({@link #surveyPlan}). */
     private final Map<List<Integer>, Plan> surveyPlans = new HashMap<>();
@@ -104,6 +106,7 @@ final class CudnnAttention implements AutoCloseable {
         if (!libs.ok()) {
             throw new IllegalStateException("cuDNN is not available: " + libs.reason());
         }
+        choicesKey = device + ", cuDNN " + CudnnApi.version();
         handle = CudnnApi.create();
         try {
             CudnnApi.setStream(handle, stream);
@@ -149,7 +152,7 @@ final class CudnnAttention implements AutoCloseable {
             throw new IllegalArgumentException("keys read from " + kvRows + " rows per head: need at least " + skv + (bshd ? " and layout [b, h, s, d]" : ""));
         }
         return plans.computeIfAbsent(List.of(b, h, sq, skv, d, stats ? 1 : 0, bshd ? 1 : 0, oBshd ? 1 : 0, kvRows),
-                k -> timedBuild(k, CudnnPlanChoices.recall(device, k).orElse(null)));
+                k -> timedBuild(k, CudnnPlanChoices.recall(choicesKey, k).orElse(null)));
     }
 
     /**
@@ -248,7 +251,7 @@ final class CudnnAttention implements AutoCloseable {
             throw last != null ? last : new IllegalStateException("no cuDNN candidate plan");
         }
         plan.choice += " (timed: " + times + ")";
-        CudnnPlanChoices.remember(device, plan.key, winner);
+        CudnnPlanChoices.remember(choicesKey, plan.key, winner);
         CudnnSetupTotals.timed(System.nanoTime() - started);
     }
 
@@ -359,6 +362,10 @@ final class CudnnAttention implements AutoCloseable {
             // every configuration, or the remembered one alone
             int from = remembered == null ? 0 : remembered.index(), to = remembered == null ? cfgs.size() : Math.min(cfgs.size(), from + 1);
             for (int i = from; i < to && ok.size() < MAX_CANDIDATES; i++) {
+                long engine = engineIndex(cfgs.get(i));
+                if (remembered != null && !remembered.sameEngine(engine)) {
+                    break; // the heuristics now list another engine at the remembered place: choose again among all
+                }
                 MemorySegment plan = keep(DescriptorType.EXECUTION_PLAN);
                 try {
                     CudnnApi.setAttribute(plan, Attribute.EXECUTION_PLAN_HANDLE, AttributeType.HANDLE, 1, arena.allocateFrom(ADDRESS, handle),
@@ -370,8 +377,8 @@ final class CudnnAttention implements AutoCloseable {
                     MemorySegment count = arena.allocate(JAVA_LONG);
                     CudnnApi.getAttribute(plan, Attribute.EXECUTION_PLAN_WORKSPACE_SIZE, AttributeType.INT64, 1, count, ws, "workspace size");
                     ok.add(plan);
-                    origins.add(new CudnnPlanChoices.Choice(modeName, i));
-                    labels.add("mode " + modeName + "[" + i + "] engine " + engineIndex(cfgs.get(i)) + " ws " + ws.get(JAVA_LONG, 0));
+                    origins.add(new CudnnPlanChoices.Choice(modeName, i, engine));
+                    labels.add("mode " + modeName + "[" + i + "] engine " + engine + " ws " + ws.get(JAVA_LONG, 0));
                     workspace = Math.max(workspace, ws.get(JAVA_LONG, 0));
                 } catch (CudaException e) {
                     last = e;
@@ -380,11 +387,11 @@ final class CudnnAttention implements AutoCloseable {
         }
         if (remembered != null) {
             if (ok.isEmpty()) {
-                return build(key, null); // the remembered configuration no longer finalizes: choose again among all
+                return build(key, null); // the remembered configuration is gone or no longer finalizes: choose again among all
             }
             Plan p = new Plan(key, ok, labels, origins, workspace, withStats);
             p.chosen = ok.get(0);
-            p.choice = "engine config " + labels.get(0) + ", the winner of an earlier backend's timing on this device";
+            p.choice = "engine config " + labels.get(0) + ", the winner of an earlier timing on this device (this process or the plan cache)";
             return p;
         }
         if (!ok.isEmpty()) {

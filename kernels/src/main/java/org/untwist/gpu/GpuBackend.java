@@ -710,6 +710,8 @@ public final class GpuBackend extends AbstractBackend {
             gemm.close();
             CudaRuntime.streamDestroy(stream);
         }
+        // where a run's first calls went, for benchmarks that turn on org.untwist.gpu's debug logging
+        System.getLogger("org.untwist.gpu").log(System.Logger.Level.DEBUG, () -> "gpu backend closed; this process's " + CudnnSetupTotals.sinceStart());
     }
 
     // ---- text-encoder ops (issue 15): GpuTextOps, GpuAttention.masked --------------------------------

@@ -12,14 +12,16 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import org.untwist.gpu.cuda.NvrtcApi;
 
 /**
  * Compiles {@code untwist_kernels.cu} (kernels/src/main/cuda, packaged as a resource) with NVRTC for the
  * device's architecture and caches the CUBIN on disk, keyed by a hash of the source, the options and the
  * NVRTC version: the first run on a machine compiles (about a second), later runs load the cached image.
- * {@code -Duntwist.gpu.kernelCache=DIR} moves the cache ({@code none} disables it); the default is
- * {@code ~/.cache/untwist/kernels}. A cache that cannot be written is skipped silently.
+ * {@code -Duntwist.gpu.kernelCache=DIR} moves the cache ({@code none} disables it, and the cuDNN choices of
+ * {@link CudnnPlanChoiceFile} kept beside it); the default is {@code ~/.cache/untwist/kernels}. A cache that cannot be
+ * written is skipped silently.
  */
 final class KernelModule {
     static final String SOURCE = "untwist_kernels.cu";
@@ -77,12 +79,23 @@ final class KernelModule {
         return image;
     }
 
-    private static Path cacheFile(String src, List<String> opts, String version, int major, int minor) {
+    /**
+     * The folder of the GPU backend's on-disk caches (the compiled kernels, {@link CudnnPlanChoiceFile}):
+     * {@code -Duntwist.gpu.kernelCache=DIR}, else {@code ~/.cache/untwist/kernels}; empty where the property is {@code none}.
+     */
+    static Optional<Path> cacheRoot() {
         String dir = System.getProperty(CACHE_PROPERTY);
         if ("none".equals(dir)) {
+            return Optional.empty();
+        }
+        return Optional.of(dir != null && !dir.isBlank() ? Path.of(dir) : Path.of(System.getProperty("user.home"), ".cache", "untwist", "kernels"));
+    }
+
+    private static Path cacheFile(String src, List<String> opts, String version, int major, int minor) {
+        Path root = cacheRoot().orElse(null);
+        if (root == null) {
             return null;
         }
-        Path root = dir != null && !dir.isBlank() ? Path.of(dir) : Path.of(System.getProperty("user.home"), ".cache", "untwist", "kernels");
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
             md.update(src.getBytes(StandardCharsets.UTF_8));

@@ -4,11 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.untwist.gpu.DeviceTestTensors.random;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.untwist.backend.ScalarBackend;
 import org.untwist.tensor.DType;
 import org.untwist.tensor.Tensor;
@@ -231,8 +235,8 @@ class GpuBf16ActivationsTest {
             }
         }
         System.out.println("first backend: " + choices[0] + "\nsecond backend: " + choices[1]);
-        assertTrue(choices[0].contains("timed") && !choices[0].contains("earlier backend"), "the first backend times the candidates: " + choices[0]);
-        assertTrue(!choices[1].contains("timed") && choices[1].split("winner of an earlier backend", -1).length == 3,
+        assertTrue(choices[0].contains("timed") && !choices[0].contains("earlier timing"), "the first backend times the candidates: " + choices[0]);
+        assertTrue(!choices[1].contains("timed") && choices[1].split("winner of an earlier timing", -1).length == 3,
                 "the second backend takes both passes' winners without timing: " + choices[1]);
     }
 
@@ -259,6 +263,49 @@ class GpuBf16ActivationsTest {
         System.out.println("first backend: " + choices[0] + "\nsecond backend: " + choices[1]);
         assertTrue(choices[0].contains("timed"), "the first backend times the candidates: " + choices[0]);
         assertEquals(choices[0], choices[1], "the second backend runs the first one's plans, timings and all");
+    }
+
+    /**
+     * A later process takes the winners an earlier one timed from the plan cache on disk ({@link CudnnPlanChoiceFile}):
+     * the first backend times both passes and writes their winners; after {@link CudnnPlanChoices#startAfresh} (what a
+     * new process starts with) and with no idle context left, the next backend finalizes only those winners, without
+     * timing, and still matches the oracle.
+     */
+    @Test
+    void aLaterProcessTakesTheWinnersFromThePlanCache(@TempDir Path cache) throws IOException {
+        String before = System.getProperty(KernelModule.CACHE_PROPERTY);
+        System.setProperty(KernelModule.CACHE_PROPERTY, cache.toString());
+        try {
+            GpuBackend.closeIdleCudnnContexts();
+            CudnnPlanChoices.startAfresh(); // reads the (empty) cache folder: the first backend times
+            String[] choices = new String[2];
+            for (int round = 0; round < 2; round++) {
+                try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
+                    be.diagnostics().sharedPasses(2);
+                    attentionCase(be, oracle, 2, 2, 40, 64, 1, 2);
+                    choices[round] = be.diagnostics().lastCudnnChoice();
+                }
+                GpuBackend.closeIdleCudnnContexts(); // no context to take: the next backend builds its own plans
+                CudnnPlanChoices.startAfresh(); // and, like a new process, knows only what the file holds
+            }
+            List<Path> files;
+            try (var list = Files.list(cache)) {
+                files = list.filter(f -> f.getFileName().toString().startsWith("cudnn-attention-")).toList();
+            }
+            System.out.println("first backend: " + choices[0] + "\nsecond backend: " + choices[1] + "\ncache: " + files);
+            assertEquals(1, files.size(), "one file for the device: " + files);
+            assertTrue(Files.readAllLines(files.get(0)).size() >= 3, "a header and both passes' winners: " + Files.readAllLines(files.get(0)));
+            assertTrue(choices[0].contains("timed"), "the first backend times the candidates: " + choices[0]);
+            assertTrue(!choices[1].contains("timed") && choices[1].split("winner of an earlier timing", -1).length == 3,
+                    "the second backend takes both passes' winners from the file without timing: " + choices[1]);
+        } finally {
+            CudnnPlanChoices.forgetAll(); // later tests must not read this folder's winners
+            if (before == null) {
+                System.clearProperty(KernelModule.CACHE_PROPERTY);
+            } else {
+                System.setProperty(KernelModule.CACHE_PROPERTY, before);
+            }
+        }
     }
 
     private static void attentionCase(GpuBackend be, ScalarBackend oracle, int b, int h, int l, int d, int sharing, int passes) {
