@@ -24,7 +24,8 @@
 # untwist's GPU caches (compiled kernels, cuDNN attention winners) live in $WEIGHTS/run/gpu-cache, apart from the
 # machine's; COLD_ROUNDS (round numbers, e.g. "1 3") removes the cuDNN winners before those rounds' untwist runs, so
 # they time every candidate as a first run on a machine does, and the others find the winners on disk. Each untwist
-# run's last line from org.untwist.gpu's debug log says what cuDNN attention setup cost it.
+# run's last line from org.untwist.gpu's debug log says what cuDNN attention setup cost it. UNTWIST_JAR runs another
+# build's CLI jar (an earlier commit's, to compare two builds in one call against the same peer).
 # Writes to $OUT (at most 8 files come back from the device): pipeline.log (everything printed), table.md,
 # untwist.log and peer.log (every run's output), untwist.png and peer.png (the last runs' images).
 set -u
@@ -38,14 +39,14 @@ stage() { echo "## [$(elapsed) s] $*"; }
 if [ -f "$HERE/jre.txz" ] || [ -x "$HERE/jre/bin/java" ]; then # the bundle: its runtime and jar, CUDA from the nvidia wheels
   export BUNDLE=$HERE
   . "$HERE/gpu-env.sh" # OUT, LIBDIR, J, FLAGS
-  JAR=$BUNDLE/untwist.jar
+  JAR=${UNTWIST_JAR:-$BUNDLE/untwist.jar}
   REPO=$PWD
 else # in the repository without a bundle: the local JDK 25 and the built CLI jar
   REPO=$(cd "$HERE/../.." && pwd)
   . "$REPO/bin/jdk25.sh"
   J=$JAVA_HOME/bin/java
   FLAGS=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector)
-  JAR=$REPO/cli/target/untwist.jar
+  JAR=${UNTWIST_JAR:-$REPO/cli/target/untwist.jar}
   OUT=${OUT:-$PWD/gpu-out}
   mkdir -p "$OUT"
 fi

@@ -1295,6 +1295,23 @@ extern "C" __global__ void im2col_f32(const float* x, float* col, int h, int w, 
     }
 }
 
+// im2col_f32's columns rounded to bf16 (bf16 != 0) or f16 as they are written: a bf16-precision convolution's 16-bit
+// GEMM operand straight from x, with no float32 columns to write, read back and round (the same rounding).
+extern "C" __global__ void im2col_16(const float* x, u16* col, int h, int w, int kh, int kw, int stride, int top, int left, int wo,
+                                     int p0, int cols, int kBase, int bf16) {
+    int k = blockIdx.y + kBase;
+    int kx = k % kw, t = k / kw, ky = t % kh, ci = t / kh;
+    const float* xc = x + (i64) ci * h * w;
+    u16* row = col + (i64) k * cols;
+    for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < cols; p += gridDim.x * blockDim.x) {
+        int q = p0 + p;
+        int oy = q / wo, ox = q - oy * wo;
+        int iy = oy * stride + ky - top, ix = ox * stride + kx - left;
+        float v = iy >= 0 && iy < h && ix >= 0 && ix < w ? xc[(i64) iy * w + ix] : 0.0f;
+        row[p] = bf16 ? to_bf16(v) : to_f16(v);
+    }
+}
+
 // out[r, :] = bias[r % channels] over planes of `plane` floats (the convolution's bias, written before its GEMMs
 // accumulate onto it). Grid y: planes r = b·channels + c (from rowBase), grid x and threads: the plane.
 extern "C" __global__ void broadcast_planes_f32(float* out, const float* bias, int channels, int plane, int rowBase) {
@@ -1304,38 +1321,71 @@ extern "C" __global__ void broadcast_planes_f32(float* out, const float* bias, i
     for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < plane; p += gridDim.x * blockDim.x) o[p] = v;
 }
 
-// GroupNorm: one block per (batch, group) over the group's per·spatial contiguous values; mean, then the centred
-// variance, each a fixed-order double reduction (thread-strided partial sums, warp shuffles, warps in order), as
-// the oracle's two passes; out = (x − mean)·inv·w[c] + bias[c] in double. In place allowed (each value is read
-// and written by the same thread, after both reductions).
-extern "C" __global__ void __launch_bounds__(1024) group_norm_f32(const float* x, const float* w, const float* bias, float* out, int channels,
-                                                                  int groups, i64 spatial, float eps) {
-    __shared__ double red[32];
-    int per = channels / groups;
-    i64 bg = blockIdx.x; // b·groups + g
-    int g = (int) (bg % groups);
-    i64 n = (i64) per * spatial;
-    const float* xg = x + bg * n; // (b·C + g·per)·spatial = (b·groups + g)·per·spatial
-    float* og = out + bg * n;
-    double s = 0;
-    for (i64 i = threadIdx.x; i < n; i += blockDim.x) s += xg[i];
-    double mean = block_sum(s, red) / (double) n;
-    double v = 0;
-    for (i64 i = threadIdx.x; i < n; i += blockDim.x) { double c = xg[i] - mean; v += c * c; }
-    double inv = 1.0 / sqrt(block_sum(v, red) / (double) n + (double) eps);
-    if (spatial >= blockDim.x) { // channel by channel: no division per value
-        for (int ch = 0; ch < per; ch++) {
-            double wc = w[g * per + ch], bc = bias[g * per + ch];
-            const float* xc = xg + ch * spatial;
-            float* oc = og + ch * spatial;
-            for (i64 i = threadIdx.x; i < spatial; i += blockDim.x) oc[i] = (float) ((xc[i] - mean) * inv * wc + bc);
+// GroupNorm over x [b, C, spatial] in three launches, so that a group's values are spread over many blocks (one
+// block per group used 32 of an H100's 132 SMs on FLUX's autoencoder). Each (batch, group) = bg holds n = (C/groups)·
+// spatial contiguous values, cut into chunks of GN_CHUNK: group_norm_sums_f32 writes each chunk's sum,
+// group_norm_squares_f32 each chunk's centred sum of squares about the mean of those sums, group_norm_apply_f32
+// normalizes a plane (b, c) a chunk at a time: out = (x − mean)·inv·w[c] + bias[c] in double, inv = 1/sqrt(var + eps).
+// Every sum is in double in a fixed order (the chunks are fixed, each a fixed-order block reduction, the partials
+// added in chunk order), as the oracle's two passes, so the result is the same on every device and run. In place
+// allowed (each value is read and written by the same thread, after both statistics passes).
+#define GN_CHUNK 16384
+
+// The mean of group bg and, with squares, 1/sqrt(var + eps): the partials added in chunk order by thread 0, then shared.
+__device__ void group_norm_stats(const double* sums, const double* squares, i64 bg, int chunks, i64 n, float eps, double* shared) {
+    if (threadIdx.x == 0) {
+        double s = 0, q = 0;
+        for (int c = 0; c < chunks; c++) s += sums[bg * chunks + c];
+        if (squares != nullptr) {
+            for (int c = 0; c < chunks; c++) q += squares[bg * chunks + c];
         }
-    } else { // small maps: the whole group at once
-        for (i64 i = threadIdx.x; i < n; i += blockDim.x) {
-            int ch = g * per + (int) (i / spatial);
-            og[i] = (float) ((xg[i] - mean) * inv * (double) w[ch] + (double) bias[ch]);
-        }
+        shared[0] = s / (double) n;
+        shared[1] = 1.0 / sqrt(q / (double) n + (double) eps);
     }
+    __syncthreads();
+}
+
+// Grid x: chunks, grid y: bg from bgBase.
+extern "C" __global__ void group_norm_sums_f32(const float* x, double* sums, i64 n, int chunks, int bgBase) {
+    __shared__ double red[32];
+    i64 bg = (i64) blockIdx.y + bgBase;
+    const float* xg = x + bg * n;
+    i64 lo = (i64) blockIdx.x * GN_CHUNK, hi = min(n, lo + GN_CHUNK);
+    double s = 0;
+    for (i64 i = lo + threadIdx.x; i < hi; i += blockDim.x) s += xg[i];
+    s = block_sum(s, red);
+    if (threadIdx.x == 0) sums[bg * chunks + blockIdx.x] = s;
+}
+
+// Grid x: chunks, grid y: bg from bgBase.
+extern "C" __global__ void group_norm_squares_f32(const float* x, const double* sums, double* squares, i64 n, int chunks, int bgBase) {
+    __shared__ double red[32];
+    __shared__ double st[2];
+    i64 bg = (i64) blockIdx.y + bgBase;
+    group_norm_stats(sums, nullptr, bg, chunks, n, 0.0f, st);
+    double mean = st[0];
+    const float* xg = x + bg * n;
+    i64 lo = (i64) blockIdx.x * GN_CHUNK, hi = min(n, lo + GN_CHUNK);
+    double v = 0;
+    for (i64 i = lo + threadIdx.x; i < hi; i += blockDim.x) { double c = xg[i] - mean; v += c * c; }
+    v = block_sum(v, red);
+    if (threadIdx.x == 0) squares[bg * chunks + blockIdx.x] = v;
+}
+
+// Grid x: chunks of GN_CHUNK values of a plane, grid y: planes b·C + c from planeBase.
+extern "C" __global__ void group_norm_apply_f32(const float* x, const float* w, const float* bias, float* out, const double* sums,
+                                                const double* squares, int channels, int groups, i64 spatial, int chunks, float eps,
+                                                int planeBase) {
+    __shared__ double st[2];
+    i64 plane = (i64) blockIdx.y + planeBase;
+    int ch = (int) (plane % channels), per = channels / groups;
+    i64 bg = plane / channels * groups + ch / per;
+    group_norm_stats(sums, squares, bg, chunks, (i64) per * spatial, eps, st);
+    double mean = st[0], inv = st[1], wc = w[ch], bc = bias[ch];
+    const float* xc = x + plane * spatial;
+    float* oc = out + plane * spatial;
+    i64 lo = (i64) blockIdx.x * GN_CHUNK, hi = min(spatial, lo + GN_CHUNK);
+    for (i64 i = lo + threadIdx.x; i < hi; i += blockDim.x) oc[i] = (float) ((xc[i] - mean) * inv * wc + bc);
 }
 
 // Nearest ×2: input row r = p·h + y of x [planes·h, w] into output rows 2r and 2r + 1 of out [planes·2h, 2w],

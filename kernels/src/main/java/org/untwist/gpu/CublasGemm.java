@@ -421,13 +421,15 @@ final class CublasGemm implements AutoCloseable {
      * Row-major {@code out[outDim, cols] = w[outDim, in] · x[in, cols]} with out's rows {@code ldo} floats apart (the
      * GEMM of a convolution: x the im2col columns of a band of output pixels, out a band of every output channel's
      * plane), added to what {@code out} holds when {@code accumulate}. The weights are handled as in
-     * {@link #multiply}; device addresses, {@code x} and {@code out} float32, {@code ldo >= cols}.
+     * {@link #multiply}; device addresses, {@code x} and {@code out} float32, {@code ldo >= cols}. With a
+     * {@code rounding} (only where {@link #roundsOperands} these weights) the 16-bit columns are written by it and
+     * {@code px} is unused.
      */
-    void multiplyColumns(long px, long pw, DType weightType, long po, int cols, int in, int outDim, int ldo, boolean accumulate) {
+    void multiplyColumns(long px, Rounding rounding, long pw, DType weightType, long po, int cols, int in, int outDim, int ldo, boolean accumulate) {
         MemorySegment beta = accumulate ? one : zero;
         // Column-major C[m = cols, n = c] at out + o0·ldo (ldc = ldo) = A[cols, in] · B[in, c]: A is x as stored
         // (element (p, k) at k·cols + p, lda = cols), B the weights as stored (element (k, j) at j·in + k, ldb = in).
-        withWeights(px, false, null, (long) in * cols, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) ->
+        withWeights(px, false, rounding, (long) in * cols, pw, weightType, outDim, in, (wb, wt, x, xt, o0, c) ->
                 gemm(Operation.N, Operation.N, cols, c, in, x, xt, Math.max(1, cols), wb, wt, Math.max(1, in), beta, po + (long) o0 * ldo * 4, ldo,
                         weightType));
     }

@@ -19,19 +19,22 @@ import org.untwist.tensor.Tensor;
  * whole im2col), each band one GEMM writing its pixels of every output channel's plane in place (NCHW, no
  * transpose). The bias is written first and the GEMMs accumulate onto it. The weights are handled as in {@code linear}: float32 weights
  * one float32 GEMM (TF32 only with {@code -Duntwist.gpu.tf32=true}); BF16/F16/F8_E4M3/F8_E5M2 weights widened block by block
- * to float32 in {@code f32} precision; in {@code bf16} precision the im2col columns are rounded to the weights' 16-bit
- * type (bf16 for F8_E4M3 and F8_E5M2, whose weights widen to bf16 exactly) for a tensor-core GEMM with float32 accumulation
- * and output. Everything else here computes in float32 (statistics in double) in either precision.
+ * to float32 in {@code f32} precision; in {@code bf16} precision the im2col kernel writes the columns rounded to the
+ * weights' 16-bit type (bf16 for F8_E4M3 and F8_E5M2, whose weights widen to bf16 exactly), a third of the memory traffic
+ * of float32 columns rounded afterwards, for a tensor-core GEMM with float32 accumulation and output. Everything else here computes in float32 (statistics in double) in either precision.
  *
- * <p>{@code groupNorm} is one block per (batch, group), two fixed-order double reductions: deterministic, and within
- * a float32 rounding of the oracle. {@code affine} and {@code upsampleNearest2x} are exact; {@code permute} is a
+ * <p>{@code groupNorm} is three launches over fixed chunks of each group (chunk sums, centred sums of squares, the
+ * normalization), so a group's values spread over many blocks; every sum is a fixed-order double reduction:
+ * deterministic, and within a float32 rounding of the oracle. {@code affine} and {@code upsampleNearest2x} are exact; {@code permute} is a
  * strided copy of any element type after merging the dimensions that stay adjacent, at most 6 of them.
  */
 final class GpuImageOps implements AutoCloseable {
     /** Bound of the im2col scratch buffer of one band. */
     static final long COL_BYTES = 64L << 20;
-    /** Threads of a groupNorm block (group_norm_f32 is compiled for at most 1024). */
-    private static final int GROUP_NORM_THREADS = 1024;
+    /** Values of a group (statistics) or of a plane (normalizing) per groupNorm block: GN_CHUNK of the kernels. */
+    static final int GROUP_NORM_CHUNK = 16384;
+    /** Threads of a groupNorm block. */
+    private static final int GROUP_NORM_THREADS = 256;
     /** The permute kernel's dimensions. */
     static final int PERMUTE_RANK = 6;
 
@@ -40,6 +43,7 @@ final class GpuImageOps implements AutoCloseable {
     private final String device;
     private final CublasGemm gemm;
     private GpuMemory colScratch; // im2col columns of one band, grown on demand, freed on close
+    private GpuMemory normScratch; // groupNorm's per-chunk sums and sums of squares (doubles), grown on demand, freed on close
 
     /** @param device the device's label, for out-of-memory messages */
     GpuImageOps(KernelLauncher launcher, MemorySegment stream, String device, CublasGemm gemm) {
@@ -97,21 +101,36 @@ final class GpuImageOps implements AutoCloseable {
                 }
                 return;
             }
+            // bf16 precision over 16-bit or 8-bit weights: the columns are written rounded, into the GEMM's own scratch
+            boolean rounded = gemm.roundsOperands(w.dtype());
             int cols = bandColumns(k, plane);
-            long col = colScratch(k * cols * 4);
-            long imageBytes = (long) cin * h * wIn * 4;
-            for (int bi = 0; bi < b; bi++) {
+            long col = rounded ? 0 : colScratch(k * cols * 4);
+            long image = px;
+            for (int bi = 0; bi < b; bi++, image += (long) cin * h * wIn * 4) {
                 for (long p0 = 0; p0 < plane; p0 += cols) {
-                    int c = (int) Math.min(cols, plane - p0);
-                    int blocksX = (int) Math.max(1, Math.min(ceil(c, BLOCK), Math.max(1, 4096 / Math.min(k, 4096))));
-                    for (long k0 = 0; k0 < k; k0 += 65535) { // grid y: at most 65535 rows of columns per launch
-                        int cnt = (int) Math.min(65535, k - k0);
-                        launcher.launch("im2col_f32", blocksX, cnt, 1, BLOCK, 0, args().ptr(px + bi * imageBytes).ptr(col).i32(h).i32(wIn).i32(kh)
-                                .i32(kw).i32(stride).i32(pad[0]).i32(pad[2]).i32(wo).i32((int) p0).i32(c).i32((int) k0));
+                    int c = (int) Math.min(cols, plane - p0), first = (int) p0;
+                    long from = image;
+                    CublasGemm.Rounding columns = (dst, bf16) -> im2col(from, dst, bf16, h, wIn, kh, kw, stride, pad, wo, first, c, k);
+                    if (!rounded) {
+                        im2col(from, col, null, h, wIn, kh, kw, stride, pad, wo, first, c, k);
                     }
-                    gemm.multiplyColumns(col, pw, w.dtype(), po + ((long) bi * cout * plane + p0) * 4, c, (int) k, cout, (int) plane, bias != null);
+                    gemm.multiplyColumns(col, rounded ? columns : null, pw, w.dtype(), po + ((long) bi * cout * plane + p0) * 4, c, (int) k, cout,
+                            (int) plane, bias != null);
                 }
             }
+        }
+    }
+
+    /**
+     * The im2col columns of output pixels {@code [p0, p0 + c)} of one image at {@code x}: {@code k} rows of {@code c}
+     * values at {@code col}, float32 ({@code bf16} null) or rounded to bf16 (true) or f16 (false).
+     */
+    private void im2col(long x, long col, Boolean bf16, int h, int wIn, int kh, int kw, int stride, int[] pad, int wo, int p0, int c, long k) {
+        int blocksX = (int) Math.max(1, Math.min(ceil(c, BLOCK), Math.max(1, 4096 / Math.min(k, 4096))));
+        for (long k0 = 0; k0 < k; k0 += 65535) { // grid y: at most 65535 rows of columns per launch
+            int cnt = (int) Math.min(65535, k - k0);
+            var a = args().ptr(x).ptr(col).i32(h).i32(wIn).i32(kh).i32(kw).i32(stride).i32(pad[0]).i32(pad[2]).i32(wo).i32(p0).i32(c).i32((int) k0);
+            launcher.launch(bf16 == null ? "im2col_f32" : "im2col_16", blocksX, cnt, 1, BLOCK, 0, bf16 == null ? a : a.i32(bf16 ? 1 : 0));
         }
     }
 
@@ -120,9 +139,30 @@ final class GpuImageOps implements AutoCloseable {
         if ((long) b * c * spatial == 0) {
             return;
         }
+        long n = c / groups * spatial, bg = (long) b * groups, planes = (long) b * c;
+        long chunks = ceil(n, GROUP_NORM_CHUNK), planeChunks = ceil(spatial, GROUP_NORM_CHUNK);
+        if (chunks > Integer.MAX_VALUE || planeChunks > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("groupNorm: " + n + " values a group exceed the kernels' grid");
+        }
+        normScratch = GpuMemory.atLeast(normScratch, 2 * bg * chunks * 8, 1 << 16, device, "groupNorm statistics");
+        long sums = normScratch.address(), squares = sums + bg * chunks * 8;
         try (Staging st = new Staging(device, stream)) {
-            launcher.launch("group_norm_f32", (long) b * groups, 1, 1, GROUP_NORM_THREADS, 0, args().ptr(st.in(x)).ptr(st.in(weight))
-                    .ptr(st.in(bias)).ptr(st.out(out)).i32(c).i32(groups).i64(spatial).f32(eps));
+            long px = st.in(x), pw = st.in(weight), pb = st.in(bias), po = st.out(out);
+            for (long r0 = 0; r0 < bg; r0 += 65535) { // grid y holds at most 65535 groups per launch
+                int cnt = (int) Math.min(65535, bg - r0);
+                launcher.launch("group_norm_sums_f32", chunks, cnt, 1, GROUP_NORM_THREADS, 0, args().ptr(px).ptr(sums).i64(n).i32((int) chunks)
+                        .i32((int) r0));
+            }
+            for (long r0 = 0; r0 < bg; r0 += 65535) {
+                int cnt = (int) Math.min(65535, bg - r0);
+                launcher.launch("group_norm_squares_f32", chunks, cnt, 1, GROUP_NORM_THREADS, 0, args().ptr(px).ptr(sums).ptr(squares).i64(n)
+                        .i32((int) chunks).i32((int) r0));
+            }
+            for (long r0 = 0; r0 < planes; r0 += 65535) {
+                int cnt = (int) Math.min(65535, planes - r0);
+                launcher.launch("group_norm_apply_f32", planeChunks, cnt, 1, GROUP_NORM_THREADS, 0, args().ptr(px).ptr(pw).ptr(pb).ptr(po)
+                        .ptr(sums).ptr(squares).i32(c).i32(groups).i64(spatial).i32((int) chunks).f32(eps).i32((int) r0));
+            }
         }
     }
 
@@ -225,6 +265,10 @@ final class GpuImageOps implements AutoCloseable {
         if (colScratch != null) {
             colScratch.close();
             colScratch = null;
+        }
+        if (normScratch != null) {
+            normScratch.close();
+            normScratch = null;
         }
     }
 }

@@ -145,10 +145,12 @@ class GpuImageOpsTest {
     @Test
     void groupNormOnDeviceAndInPlace() {
         Random r = new Random(SEED + 2);
-        // shape, groups: both write loops (spatial >= 1024 per channel, smaller maps flat), rank 2 and 3
+        // shape, groups: small maps, rank 2 and 3; groups of several chunks (GROUP_NORM_CHUNK values) with a chunk
+        // boundary inside a channel, planes of several chunks; more groups, and more planes, than a launch's 65535
         Object[][] cases = {
             {new int[] {2, 6, 5, 7}, 3}, {new int[] {1, 64, 40, 40}, 32}, {new int[] {3, 8, 3}, 2}, {new int[] {2, 32}, 32},
-            {new int[] {1, 4, 1030}, 1}, {new int[] {1, 128, 33, 17}, 32},
+            {new int[] {1, 4, 1030}, 1}, {new int[] {1, 128, 33, 17}, 32}, {new int[] {2, 8, 130, 130}, 4}, {new int[] {1, 3, 40000}, 1},
+            {new int[] {1, 70000, 2}, 70000}, {new int[] {2, 70000, 1}, 7},
         };
         try (GpuBackend be = new GpuBackend(); ScalarBackend oracle = new ScalarBackend()) {
             for (Object[] c : cases) {
