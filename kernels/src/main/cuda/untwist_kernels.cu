@@ -1279,37 +1279,34 @@ extern "C" __global__ void affine_f32(const float* x, float* out, float scale, f
 
 // One band of im2col for one image x [cin, h, w]: col[k, p] (row-major [K, cols]) for the output pixels
 // q = p0 + p, p < cols, of an output map [ho, wo]: k = (ci·kh + ky)·kw + kx, the value
-// x[ci, (q / wo)·stride + ky − top, (q % wo)·stride + kx − left], or 0 in the padding. Grid y: rows k (from kBase),
-// grid x and threads: the columns p. The GEMM out[co, q] = Σ_k w[co, k]·col[k, p] then reads the weights as stored.
-extern "C" __global__ void im2col_f32(const float* x, float* col, int h, int w, int kh, int kw, int stride, int top, int left, int wo,
-                                      int p0, int cols, int kBase) {
+// x[ci, (q / wo)·stride + ky − top, (q % wo)·stride + kx − left], or 0 in the padding, as round(value) stores it.
+// Grid y: rows k (from kBase), grid x and threads: the columns p. The GEMM out[co, q] = Σ_k w[co, k]·col[k, p] then
+// reads the weights as stored.
+template <typename T, typename Round>
+__device__ __forceinline__ void im2col_band(const float* x, T* col, int h, int w, int kh, int kw, int stride, int top, int left, int wo,
+                                            int p0, int cols, int kBase, Round round) {
     int k = blockIdx.y + kBase;
     int kx = k % kw, t = k / kw, ky = t % kh, ci = t / kh;
     const float* xc = x + (i64) ci * h * w;
-    float* row = col + (i64) k * cols;
+    T* row = col + (i64) k * cols;
     for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < cols; p += gridDim.x * blockDim.x) {
         int q = p0 + p;
         int oy = q / wo, ox = q - oy * wo;
         int iy = oy * stride + ky - top, ix = ox * stride + kx - left;
-        row[p] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xc[(i64) iy * w + ix] : 0.0f;
+        row[p] = round(iy >= 0 && iy < h && ix >= 0 && ix < w ? xc[(i64) iy * w + ix] : 0.0f);
     }
 }
 
-// im2col_f32's columns rounded to bf16 (bf16 != 0) or f16 as they are written: a bf16-precision convolution's 16-bit
-// GEMM operand straight from x, with no float32 columns to write, read back and round (the same rounding).
+extern "C" __global__ void im2col_f32(const float* x, float* col, int h, int w, int kh, int kw, int stride, int top, int left, int wo,
+                                      int p0, int cols, int kBase) {
+    im2col_band(x, col, h, w, kh, kw, stride, top, left, wo, p0, cols, kBase, [](float v) { return v; });
+}
+
+// The columns rounded to bf16 (bf16 != 0) or f16 as they are written: a bf16-precision convolution's 16-bit GEMM
+// operand straight from x, with no float32 columns to write, read back and round (the same rounding).
 extern "C" __global__ void im2col_16(const float* x, u16* col, int h, int w, int kh, int kw, int stride, int top, int left, int wo,
                                      int p0, int cols, int kBase, int bf16) {
-    int k = blockIdx.y + kBase;
-    int kx = k % kw, t = k / kw, ky = t % kh, ci = t / kh;
-    const float* xc = x + (i64) ci * h * w;
-    u16* row = col + (i64) k * cols;
-    for (int p = blockIdx.x * blockDim.x + threadIdx.x; p < cols; p += gridDim.x * blockDim.x) {
-        int q = p0 + p;
-        int oy = q / wo, ox = q - oy * wo;
-        int iy = oy * stride + ky - top, ix = ox * stride + kx - left;
-        float v = iy >= 0 && iy < h && ix >= 0 && ix < w ? xc[(i64) iy * w + ix] : 0.0f;
-        row[p] = bf16 ? to_bf16(v) : to_f16(v);
-    }
+    im2col_band(x, col, h, w, kh, kw, stride, top, left, wo, p0, cols, kBase, [bf16](float v) { return bf16 ? to_bf16(v) : to_f16(v); });
 }
 
 // out[r, :] = bias[r % channels] over planes of `plane` floats (the convolution's bias, written before its GEMMs

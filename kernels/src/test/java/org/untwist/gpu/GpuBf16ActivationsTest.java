@@ -228,11 +228,7 @@ class GpuBf16ActivationsTest {
         String[] choices = new String[2];
         for (int round = 0; round < 2; round++) {
             GpuBackend.closeIdleCudnnContexts(); // so that the second backend finalizes its own plans instead of taking the first's
-            try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
-                be.diagnostics().sharedPasses(2);
-                attentionCase(be, oracle, 2, 2, 40, 64, 1, 2);
-                choices[round] = be.diagnostics().lastCudnnChoice();
-            }
+            choices[round] = twoPassChoice(() -> { });
         }
         System.out.println("first backend: " + choices[0] + "\nsecond backend: " + choices[1]);
         assertTrue(choices[0].contains("timed") && !choices[0].contains("earlier timing"), "the first backend times the candidates: " + choices[0]);
@@ -252,12 +248,8 @@ class GpuBf16ActivationsTest {
         String device = GpuDevice.get().label;
         String[] choices = new String[2];
         for (int round = 0; round < 2; round++) {
-            try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
-                be.diagnostics().sharedPasses(2);
-                attentionCase(be, oracle, 2, 2, 40, 64, 1, 2);
-                choices[round] = be.diagnostics().lastCudnnChoice();
-                assertEquals(0, CudnnContexts.idle(device), "round " + round + ": the context is the living backend's");
-            }
+            int r = round;
+            choices[round] = twoPassChoice(() -> assertEquals(0, CudnnContexts.idle(device), "round " + r + ": the context is the living backend's"));
             assertEquals(1, CudnnContexts.idle(device), "round " + round + ": the closed backend's context waits for the next");
         }
         System.out.println("first backend: " + choices[0] + "\nsecond backend: " + choices[1]);
@@ -280,11 +272,7 @@ class GpuBf16ActivationsTest {
             CudnnPlanChoices.startAfresh(); // reads the (empty) cache folder: the first backend times
             String[] choices = new String[2];
             for (int round = 0; round < 2; round++) {
-                try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
-                    be.diagnostics().sharedPasses(2);
-                    attentionCase(be, oracle, 2, 2, 40, 64, 1, 2);
-                    choices[round] = be.diagnostics().lastCudnnChoice();
-                }
+                choices[round] = twoPassChoice(() -> { });
                 GpuBackend.closeIdleCudnnContexts(); // no context to take: the next backend builds its own plans
                 CudnnPlanChoices.startAfresh(); // and, like a new process, knows only what the file holds
             }
@@ -305,6 +293,19 @@ class GpuBf16ActivationsTest {
             } else {
                 System.setProperty(KernelModule.CACHE_PROPERTY, before);
             }
+        }
+    }
+
+    /**
+     * A new bf16 backend's two-pass shared attention on a small case (checked against the oracle), and the cuDNN choice
+     * it reports; {@code whileOpen} runs before the backend closes.
+     */
+    private static String twoPassChoice(Runnable whileOpen) {
+        try (GpuBackend be = bf16(); ScalarBackend oracle = new ScalarBackend()) {
+            be.diagnostics().sharedPasses(2);
+            attentionCase(be, oracle, 2, 2, 40, 64, 1, 2);
+            whileOpen.run();
+            return be.diagnostics().lastCudnnChoice();
         }
     }
 
