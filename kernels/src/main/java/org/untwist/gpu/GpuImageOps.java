@@ -20,13 +20,15 @@ import org.untwist.tensor.Tensor;
  * transpose). The bias is written first and the GEMMs accumulate onto it. The weights are handled as in {@code linear}: float32 weights
  * one float32 GEMM (TF32 only with {@code -Duntwist.gpu.tf32=true}); BF16/F16/F8_E4M3/F8_E5M2 weights widened block by block
  * to float32 in {@code f32} precision; in {@code bf16} precision the im2col kernel writes the columns rounded to the
- * weights' 16-bit type (bf16 for F8_E4M3 and F8_E5M2, whose weights widen to bf16 exactly), a third of the memory traffic
- * of float32 columns rounded afterwards, for a tensor-core GEMM with float32 accumulation and output. Everything else here computes in float32 (statistics in double) in either precision.
+ * weights' 16-bit type (bf16 for F8_E4M3 and F8_E5M2, whose weights widen to bf16 exactly), a third of the memory
+ * traffic of float32 columns rounded afterwards, for a tensor-core GEMM with float32 accumulation and output.
+ * Everything else here computes in float32 (statistics in double) in either precision.
  *
  * <p>{@code groupNorm} is three launches over fixed chunks of each group (chunk sums, centred sums of squares, the
  * normalization), so a group's values spread over many blocks; every sum is a fixed-order double reduction:
- * deterministic, and within a float32 rounding of the oracle. {@code affine} and {@code upsampleNearest2x} are exact; {@code permute} is a
- * strided copy of any element type after merging the dimensions that stay adjacent, at most 6 of them.
+ * deterministic, and within a float32 rounding of the oracle. {@code affine} and {@code upsampleNearest2x} are exact;
+ * {@code permute} is a strided copy of any element type after merging the dimensions that stay adjacent, at most 6 of
+ * them.
  */
 final class GpuImageOps implements AutoCloseable {
     /** Bound of the im2col scratch buffer of one band. */
@@ -134,15 +136,15 @@ final class GpuImageOps implements AutoCloseable {
         }
     }
 
-    /** GroupNorm over {@code x [b, c, spatial]}; one block per (batch, group). */
+    /** GroupNorm over {@code x [b, c, spatial]}: the three launches of the class comment, each over fixed chunks. */
     void groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor out, int b, int c, long spatial) {
         if ((long) b * c * spatial == 0) {
             return;
         }
         long n = c / groups * spatial, bg = (long) b * groups, planes = (long) b * c;
         long chunks = ceil(n, GROUP_NORM_CHUNK), planeChunks = ceil(spatial, GROUP_NORM_CHUNK);
-        if (chunks > Integer.MAX_VALUE || planeChunks > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("groupNorm: " + n + " values a group exceed the kernels' grid");
+        if (chunks > Integer.MAX_VALUE || planeChunks > Integer.MAX_VALUE || planes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("groupNorm: " + planes + " planes of " + spatial + " values exceed the kernels' 32-bit grid indices");
         }
         normScratch = GpuMemory.atLeast(normScratch, 2 * bg * chunks * 8, 1 << 16, device, "groupNorm statistics");
         long sums = normScratch.address(), squares = sums + bg * chunks * 8;
