@@ -113,6 +113,8 @@ info=jmh/target/machine-info.txt
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1)"
+  # the model name alone ("AMD EPYC") does not tell Zen 4 (family 25: AVX-512 on 256-bit units) from Zen 5 (family 26)
+  echo "cpu family / model: $(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -n 1) / $(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
   echo "cores: $(nproc) online ($(lscpu | sed -n 's/^Thread(s) per core: *//p' | head -n 1) thread(s) per core)"
   echo "cpu flags: $(grep -o -w -E 'avx512f|avx512_bf16|amx_bf16|avx2|fma' /proc/cpuinfo | sort -u | tr '\n' ' ')"
   echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
