@@ -81,14 +81,20 @@ final class KernelModule {
 
     /**
      * The folder of the GPU backend's on-disk caches (the compiled kernels, {@link CudnnPlanChoiceFile}):
-     * {@code -Duntwist.gpu.kernelCache=DIR}, else {@code ~/.cache/untwist/kernels}; empty where the property is {@code none}.
+     * {@code -Duntwist.gpu.kernelCache=DIR}, else {@code ~/.cache/untwist/kernels}; empty where the property is {@code none},
+     * or where it is not set and {@code user.home} is not an absolute path.
      */
     static Optional<Path> cacheRoot() {
         String dir = System.getProperty(CACHE_PROPERTY);
         if ("none".equals(dir)) {
             return Optional.empty();
         }
-        return Optional.of(dir != null && !dir.isBlank() ? Path.of(dir) : Path.of(System.getProperty("user.home"), ".cache", "untwist", "kernels"));
+        if (dir != null && !dir.isBlank()) {
+            return Optional.of(Path.of(dir));
+        }
+        // no home (a service account's "?", or none): no default cache, rather than one relative to the working directory
+        String home = System.getProperty("user.home", "");
+        return home.isBlank() || !Path.of(home).isAbsolute() ? Optional.empty() : Optional.of(Path.of(home, ".cache", "untwist", "kernels"));
     }
 
     private static Path cacheFile(String src, List<String> opts, String version, int major, int minor) {

@@ -90,6 +90,22 @@ class CudnnPlanChoicesTest {
     }
 
     @Test
+    void theDefaultFolderIsUnderAnAbsoluteHomeOnly() {
+        System.clearProperty(KernelModule.CACHE_PROPERTY);
+        String home = System.getProperty("user.home");
+        try {
+            System.setProperty("user.home", cache.toString());
+            assertEquals(cache.resolve(".cache/untwist/kernels"), CudnnPlanChoiceFile.of(DEVICE).orElseThrow().path().getParent());
+            System.setProperty("user.home", "?"); // what the JDK reports for a user without a home
+            assertTrue(CudnnPlanChoiceFile.of(DEVICE).isEmpty(), "no cache relative to the working directory");
+            System.setProperty("user.home", "");
+            assertTrue(KernelModule.cacheRoot().isEmpty());
+        } finally {
+            System.setProperty("user.home", home);
+        }
+    }
+
+    @Test
     void fileMergesWithWhatAnotherProcessWrote() throws IOException {
         CudnnPlanChoiceFile mine = CudnnPlanChoiceFile.of(DEVICE).orElseThrow();
         CudnnPlanChoiceFile theirs = new CudnnPlanChoiceFile(mine.path(), DEVICE);
