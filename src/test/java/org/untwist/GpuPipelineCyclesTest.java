@@ -81,7 +81,7 @@ class GpuPipelineCyclesTest {
     private static void cycle(int c, int cycles, PromptToImage.Request request, Tensor want, double rms, List<String> wrong) throws IOException {
         int kind = Math.floorMod(c, 3); // warm-up cycles -3, -2, -1 are f32, bf16, bf16 activations
         boolean bf16 = kind != 0;
-        String name = kind == 0 ? "f32" : kind == 1 ? "bf16" : "bf16, bf16 activations";
+        String name = KINDS[kind];
         FluxCheckpoint checkpoint = FluxCheckpoint.open(EndToEndTest.DIFFUSERS, ComponentPaths.NONE);
         String before = System.setProperty(BF16_ACTIVATIONS, kind == 2 ? "true" : "false"); // bf16 activations are the default
         Backend made;
@@ -112,16 +112,18 @@ class GpuPipelineCyclesTest {
         }
     }
 
+    /** The cycles' kinds by {@code kind}: f32, bf16 with float32 activations, bf16 with the blocks' activations in bf16. */
+    private static final String[] KINDS = {"f32", "bf16", "bf16 activations"};
+
     /** Per kind (f32, bf16, bf16 activations): nanoseconds creating, generating and closing, and the cycles counted. */
     private static final long[][] NANOS = new long[3][4];
 
     /** The mean milliseconds of creating, generating and closing per kind so far: where a cycle's time goes. */
     private static String phases() {
         StringBuilder sb = new StringBuilder("; create / generate / close ms:");
-        String[] names = {"f32", "bf16", "bf16 activations"};
         for (int k = 0; k < 3; k++) {
             long n = Math.max(1, NANOS[k][3]);
-            sb.append(String.format(Locale.ROOT, " %s %.1f / %.1f / %.1f", names[k], NANOS[k][0] / 1e6 / n, NANOS[k][1] / 1e6 / n, NANOS[k][2] / 1e6 / n));
+            sb.append(String.format(Locale.ROOT, " %s %.1f / %.1f / %.1f", KINDS[k], NANOS[k][0] / 1e6 / n, NANOS[k][1] / 1e6 / n, NANOS[k][2] / 1e6 / n));
             sb.append(k < 2 ? "," : "");
         }
         return sb.toString();
